@@ -1,0 +1,143 @@
+#include "oci/default_spec.h"
+
+#include <string>
+#include <vector>
+
+#include "oci/runtime_spec.h"
+
+namespace berth::oci {
+
+using nlohmann::json;
+
+namespace {
+
+// Docker's default capability set minus CAP_NET_RAW (ICMP/ARP spoofing from inside the
+// container), CAP_MKNOD (device nodes are the runtime's job, and the device cgroup denies them
+// anyway) and CAP_AUDIT_WRITE (writing to the host's audit log). Podman and Kubernetes' restricted
+// profile drop the same ones.
+const std::vector<std::string> kDefaultCapabilities = {
+    "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
+    "CAP_SETGID", "CAP_SETUID",       "CAP_SETFCAP",          "CAP_SETPCAP",
+    "CAP_KILL",   "CAP_SYS_CHROOT",   "CAP_NET_BIND_SERVICE",
+};
+
+json MountJson(const char* destination, const char* type, const char* source,
+           std::vector<std::string> options) {
+  json m = {{"destination", destination}, {"type", type}, {"source", source}};
+  if (!options.empty()) {
+    m["options"] = std::move(options);
+  }
+  return m;
+}
+
+}  // namespace
+
+json DefaultSpec() {
+  json process = {
+      // Like `runc spec`: the usual interactive `run` wants a terminal.
+      {"terminal", true},
+      {"user", {{"uid", 0}, {"gid", 0}}},
+      {"args", json::array({"sh"})},
+      {"env", {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"}},
+      {"cwd", "/"},
+      // No inheritable or ambient set: an exec'd non-root program gains nothing.
+      {"capabilities",
+       {{"bounding", kDefaultCapabilities},
+        {"effective", kDefaultCapabilities},
+        {"permitted", kDefaultCapabilities}}},
+      // A bounded descriptor table, as runc spec has.
+      {"rlimits", json::array({{{"type", "RLIMIT_NOFILE"}, {"hard", 1024}, {"soft", 1024}}})},
+      // setuid binaries and file capabilities inside the image cannot raise privileges.
+      {"noNewPrivileges", true},
+  };
+
+  json mounts = json::array_t{
+      MountJson("/proc", "proc", "proc", {}),
+      MountJson("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
+      MountJson("/dev/pts", "devpts", "devpts",
+            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
+      MountJson("/dev/shm", "tmpfs", "shm",
+            {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      MountJson("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
+      // Read-only /sys and cgroupfs: the container must not reconfigure the host's devices
+      // or its own limits.
+      MountJson("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      MountJson("/sys/fs/cgroup", "cgroup", "cgroup",
+            {"nosuid", "noexec", "nodev", "relatime", "ro"}),
+  };
+
+  json linux = {
+      {"resources",
+       {
+           // Deny every device by default; the runtime allows the standard /dev nodes itself.
+           {"devices", json::array({{{"allow", false}, {"access", "rwm"}}})},
+           // A fork bomb stops at 4096 tasks instead of exhausting the host's pid space.
+           {"pids", {{"limit", 4096}}},
+       }},
+      // Every namespace but user (added together with id-mapped mounts later): the container
+      // sees its own processes, network, IPC, hostname, mounts and cgroup tree.
+      {"namespaces",
+       json::array({{{"type", "pid"}},
+        {{"type", "network"}},
+        {{"type", "ipc"}},
+        {{"type", "uts"}},
+        {{"type", "mount"}},
+        {{"type", "cgroup"}}})},
+      // Docker's defaults: /proc and /sys files that leak host information (kernel memory,
+      // keys, timers, scheduler state) or drive hardware are hidden.
+      {"maskedPaths",
+       {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+        "/sys/firmware", "/sys/devices/virtual/powercap"}},
+      // ... and the /proc knobs that change the host kernel are read-only.
+      {"readonlyPaths",
+       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+  };
+
+  return json{
+      {"ociVersion", "1.1.0"},
+      {"process", std::move(process)},
+      // A read-only root: the image cannot be modified, writes go to explicit mounts.
+      {"root", {{"path", "rootfs"}, {"readonly", true}}},
+      {"hostname", "berth"},
+      {"mounts", std::move(mounts)},
+      {"linux", std::move(linux)},
+  };
+}
+
+json FeaturesJson() {
+  json linux = {
+      {"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
+      {"capabilities", KnownCapabilities()},
+      {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
+      {"seccomp", {{"enabled", false}}},
+      {"apparmor", {{"enabled", false}}},
+      {"selinux", {{"enabled", false}}},
+      {"intelRdt", {{"enabled", false}}},
+  };
+  return json{
+      {"ociVersionMin", "1.0.0"},
+      {"ociVersionMax", "1.1.0"},
+      {"hooks",
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+        "poststop"}},
+      // Every option runtime/mount_options.cc understands, sorted.
+      {"mountOptions",
+       {"async",        "atime",       "bind",        "defaults",     "dev",
+        "diratime",     "dirsync",     "exec",        "iversion",     "lazytime",
+        "loud",         "mand",        "noatime",     "nodev",        "nodiratime",
+        "noexec",       "noiversion",  "nolazytime",  "nomand",       "norelatime",
+        "nostrictatime", "nosuid",     "nosymfollow", "private",      "rbind",
+        "rdev",         "rdiratime",   "relatime",    "remount",      "rexec",
+        "rnoatime",     "rnodev",      "rnodiratime", "rnoexec",      "rnosuid",
+        "rnosymfollow", "ro",          "rprivate",    "rrelatime",    "rro",
+        "rrw",          "rshared",     "rslave",      "rstrictatime", "rsuid",
+        "rsymfollow",   "runbindable", "rw",          "shared",       "silent",
+        "slave",        "strictatime", "suid",        "symfollow",    "sync",
+        "unbindable"}},
+      {"linux", std::move(linux)},
+      {"annotations", {{"org.opencontainers.runtime-spec.features.runtime", "berth-runtime"}}},
+  };
+}
+
+}  // namespace berth::oci

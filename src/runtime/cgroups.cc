@@ -1,0 +1,351 @@
+#include "runtime/cgroups.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <sstream>
+#include <thread>
+
+#include "base/error.h"
+#include "base/file_util.h"
+#include "base/log.h"
+
+namespace berth::runtime {
+namespace {
+
+std::vector<std::string> Split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t end = s.find(sep, start);
+    if (end == std::string_view::npos) {
+      end = s.size();
+    }
+    out.emplace_back(s.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+bool HasController(const std::string& opts, std::string_view controller) {
+  for (const auto& o : Split(opts, ',')) {
+    if (o == controller) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) {
+    s.pop_back();
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string CgroupLayout::V1Path(std::string_view controller) const {
+  for (const auto& h : v1) {
+    if (HasController(h.controllers, controller)) {
+      return h.mount_point;
+    }
+  }
+  return {};
+}
+
+CgroupLayout ParseCgroupLayout(std::string_view mountinfo) {
+  CgroupLayout layout;
+  for (const auto& line : Split(mountinfo, '\n')) {
+    // "31 23 0:28 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu"
+    size_t dash = line.find(" - ");
+    if (dash == std::string::npos) {
+      continue;
+    }
+    auto left = Split(line.substr(0, dash), ' ');
+    auto right = Split(line.substr(dash + 3), ' ');
+    if (left.size() < 5 || right.size() < 3) {
+      continue;
+    }
+    if (left[3] != "/") {
+      continue;  // a bind of a sub-cgroup, not a hierarchy root
+    }
+    if (right[0] == "cgroup2") {
+      if (layout.v2_mount.empty()) {
+        layout.v2_mount = left[4];
+      }
+    } else if (right[0] == "cgroup") {
+      std::string controllers;
+      for (const auto& o : Split(right[2], ',')) {
+        if (o == "rw" || o == "ro" || o.empty() || o.rfind("release_agent", 0) == 0 ||
+            o == "clone_children" || o == "noprefix" || o == "xattr") {
+          continue;
+        }
+        controllers += controllers.empty() ? o : "," + o;
+      }
+      layout.v1.push_back({left[4], controllers});
+    }
+  }
+  return layout;
+}
+
+const CgroupLayout& DetectCgroupLayout() {
+  static const CgroupLayout layout = ParseCgroupLayout(ReadFile("/proc/self/mountinfo"));
+  return layout;
+}
+
+Cgroup::Cgroup(const CgroupLayout& layout, std::string path) : layout_(layout), path_(path) {
+  if (path_.empty() || path_[0] != '/') {
+    path_ = "/" + path_;
+  }
+  for (const auto& part : Split(path_, '/')) {
+    if (part == "..") {
+      ThrowInvalid("cgroupsPath \"" + path + "\" must not contain \"..\"");
+    }
+  }
+}
+
+std::string Cgroup::Dir(const std::string& mount) const { return mount + path_; }
+
+std::vector<std::string> Cgroup::Dirs() const {
+  std::vector<std::string> dirs;
+  for (const auto& h : layout_.v1) {
+    dirs.push_back(Dir(h.mount_point));
+  }
+  if (!layout_.v2_mount.empty()) {
+    dirs.push_back(Dir(layout_.v2_mount));
+  }
+  return dirs;
+}
+
+void Cgroup::Create() {
+  for (const auto& h : layout_.v1) {
+    std::string dir = Dir(h.mount_point);
+    if (HasController(h.controllers, "cpuset")) {
+      // A new cpuset cgroup starts with empty cpus/mems and refuses tasks: copy them down.
+      std::string cur = h.mount_point;
+      for (const auto& part : Split(path_, '/')) {
+        if (part.empty()) {
+          continue;
+        }
+        std::string next = cur + "/" + part;
+        if (mkdir(next.c_str(), 0755) == 0) {
+          for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+            WriteFileOrThrow(next + "/" + f, Trim(ReadFile(cur + "/" + f)));
+          }
+        } else if (errno != EEXIST) {
+          ThrowErrno("create cgroup " + next);
+        }
+        cur = next;
+      }
+      continue;
+    }
+    MkdirAll(dir);
+  }
+  if (!layout_.v2_mount.empty()) {
+    if (layout_.PureV2()) {
+      // Enable the controllers the parent offers down the path, so limits can be written.
+      std::string cur = layout_.v2_mount;
+      for (const auto& part : Split(path_, '/')) {
+        if (part.empty()) {
+          continue;
+        }
+        auto avail = ReadFileIfExists(cur + "/cgroup.controllers");
+        std::string enable;
+        for (const auto& c : Split(Trim(avail.value_or("")), ' ')) {
+          if (!c.empty()) {
+            enable += (enable.empty() ? "+" : " +") + c;
+          }
+        }
+        if (!enable.empty()) {
+          try {
+            WriteFileOrThrow(cur + "/cgroup.subtree_control", enable);
+          } catch (const Error& e) {
+            log::Debug(e.what());
+          }
+        }
+        cur += "/" + part;
+        if (mkdir(cur.c_str(), 0755) < 0 && errno != EEXIST) {
+          ThrowErrno("create cgroup " + cur);
+        }
+      }
+    } else {
+      MkdirAll(Dir(layout_.v2_mount));
+    }
+  }
+}
+
+void Cgroup::AddProcess(pid_t pid) {
+  std::string p = std::to_string(pid);
+  for (const auto& dir : Dirs()) {
+    WriteFileOrThrow(dir + "/cgroup.procs", p);
+  }
+}
+
+namespace {
+
+std::string DeviceRule(const nlohmann::json& d) {
+  std::string type = d.value("type", "a");
+  auto num = [&](const char* key) {
+    if (!d.contains(key) || d[key].is_null() || d[key].get<int64_t>() < 0) {
+      return std::string("*");
+    }
+    return std::to_string(d[key].get<int64_t>());
+  };
+  if (type == "a") {
+    return "a";
+  }
+  return type + " " + num("major") + ":" + num("minor") + " " + d.value("access", "rwm");
+}
+
+// The devices every container may use (runc's AllowedDevices): null, zero, full, tty,
+// random, urandom, ptmx, the pts range, /dev/console, and mknod of any node.
+const char* const kDefaultAllowedDevices[] = {
+    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
+    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+};
+
+}  // namespace
+
+void Cgroup::ApplyResources(const nlohmann::json& r) {
+  if (!r.is_object()) {
+    return;
+  }
+  try {
+    bool v2 = layout_.PureV2();
+    if (r.contains("pids") && r["pids"].contains("limit")) {
+      int64_t limit = r["pids"]["limit"].get<int64_t>();
+      std::string value = limit <= 0 ? "max" : std::to_string(limit);
+      std::string base = v2 ? Dir(layout_.v2_mount) : Dir(layout_.V1Path("pids"));
+      if (v2 || !layout_.V1Path("pids").empty()) {
+        WriteFileOrThrow(base + "/pids.max", value);
+      }
+    }
+    if (r.contains("memory") && r["memory"].contains("limit")) {
+      int64_t limit = r["memory"]["limit"].get<int64_t>();
+      if (v2) {
+        WriteFileOrThrow(Dir(layout_.v2_mount) + "/memory.max",
+                         limit < 0 ? "max" : std::to_string(limit));
+      } else if (!layout_.V1Path("memory").empty()) {
+        WriteFileOrThrow(Dir(layout_.V1Path("memory")) + "/memory.limit_in_bytes",
+                         std::to_string(limit));
+      }
+    }
+    if (r.contains("devices") && !v2 && !layout_.V1Path("devices").empty()) {
+      std::string dir = Dir(layout_.V1Path("devices"));
+      WriteFileOrThrow(dir + "/devices.deny", "a");
+      for (const char* rule : kDefaultAllowedDevices) {
+        WriteFileOrThrow(dir + "/devices.allow", rule);
+      }
+      for (const auto& d : r["devices"]) {
+        bool allow = d.value("allow", false);
+        std::string rule = DeviceRule(d);
+        if (allow && rule == "a") {
+          rule = "a *:* rwm";
+        }
+        WriteFileOrThrow(dir + (allow ? "/devices.allow" : "/devices.deny"), rule);
+        if (!allow && rule == "a") {
+          for (const char* def : kDefaultAllowedDevices) {
+            WriteFileOrThrow(dir + "/devices.allow", def);
+          }
+        }
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    ThrowInvalid(std::string("linux.resources: ") + e.what());
+  }
+}
+
+void Cgroup::SetFrozen(bool frozen) {
+  if (layout_.PureV2()) {
+    std::string dir = Dir(layout_.v2_mount);
+    WriteFileOrThrow(dir + "/cgroup.freeze", frozen ? "1" : "0");
+    for (int i = 0; i < 1000 && Frozen() != frozen; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return;
+  }
+  std::string freezer = layout_.V1Path("freezer");
+  if (freezer.empty()) {
+    throw Error(Kind::kNotImplemented, "pause: no freezer cgroup controller on this host");
+  }
+  std::string file = Dir(freezer) + "/freezer.state";
+  for (int i = 0; i < 1000; ++i) {
+    WriteFileOrThrow(file, frozen ? "FROZEN" : "THAWED");
+    std::string state = Trim(ReadFile(file));
+    if (state == (frozen ? "FROZEN" : "THAWED")) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  throw Error(Kind::kUnavailable, "freeze cgroup " + path_ + ": state did not settle");
+}
+
+bool Cgroup::Frozen() const {
+  if (layout_.PureV2()) {
+    auto events = ReadFileIfExists(Dir(layout_.v2_mount) + "/cgroup.events");
+    return events && events->find("frozen 1") != std::string::npos;
+  }
+  std::string freezer = layout_.V1Path("freezer");
+  if (freezer.empty()) {
+    return false;
+  }
+  auto state = ReadFileIfExists(Dir(freezer) + "/freezer.state");
+  return state && Trim(*state) == "FROZEN";
+}
+
+std::string Cgroup::ProcsDir() const {
+  if (layout_.PureV2()) {
+    return Dir(layout_.v2_mount);
+  }
+  for (const char* c : {"pids", "freezer", "memory", "cpu"}) {
+    std::string m = layout_.V1Path(c);
+    if (!m.empty()) {
+      return Dir(m);
+    }
+  }
+  return layout_.v1.empty() ? Dir(layout_.v2_mount) : Dir(layout_.v1.front().mount_point);
+}
+
+std::vector<pid_t> Cgroup::Pids() const {
+  std::vector<pid_t> pids;
+  auto procs = ReadFileIfExists(ProcsDir() + "/cgroup.procs");
+  if (!procs) {
+    return pids;
+  }
+  std::istringstream in(*procs);
+  pid_t pid;
+  while (in >> pid) {
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+void Cgroup::SignalAll(int sig) const {
+  for (pid_t pid : Pids()) {
+    kill(pid, sig);
+  }
+}
+
+bool Cgroup::Destroy() noexcept {
+  bool ok = true;
+  for (const auto& dir : Dirs()) {
+    bool removed = false;
+    for (int i = 0; i < 200; ++i) {
+      if (rmdir(dir.c_str()) == 0 || errno == ENOENT) {
+        removed = true;
+        break;
+      }
+      if (errno != EBUSY) {
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ok = ok && removed;
+  }
+  return ok;
+}
+
+}  // namespace berth::runtime

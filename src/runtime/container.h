@@ -1,0 +1,70 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/state.h"
+
+namespace berth::runtime {
+
+struct CreateOptions {
+  std::string id;
+  std::string bundle;  // "" = current directory
+  std::string pid_file;
+  std::string console_socket;  // needed when process.terminal and the runtime detaches
+  int preserve_fds = 0;
+  bool no_pivot = false;
+  bool no_new_keyring = false;
+};
+
+struct ExecOptions {
+  std::string id;
+  std::string process_file;  // process.json; else built from the fields below
+  std::vector<std::string> args;
+  std::vector<std::string> env;  // added to the container's env
+  std::string cwd;
+  std::string user;  // "uid[:gid]"
+  bool tty = false;
+  bool detach = false;
+  std::string pid_file;
+  std::string console_socket;
+  int preserve_fds = 0;
+};
+
+struct ContainerInfo {
+  ContainerState state;
+  Status status;
+};
+
+// The OCI runtime operations over a state directory (--root). Each call is one command of
+// the runc/crun command line; errors are berth::Error naming the container and the step.
+class Runtime {
+ public:
+  explicit Runtime(std::string root);
+
+  void Create(const CreateOptions& options);
+  void Start(const std::string& id);
+  // Foreground run: returns the container's exit status (128+signal when killed). With
+  // `detach`, returns 0 once the container is running.
+  int Run(const CreateOptions& options, bool detach);
+  ContainerInfo Info(const std::string& id) const;
+  std::string StateJson(const std::string& id) const;
+  std::vector<ContainerInfo> List() const;
+  void Kill(const std::string& id, int signal, bool all);
+  void Delete(const std::string& id, bool force);
+  void Pause(const std::string& id);
+  void Resume(const std::string& id);
+  std::vector<pid_t> Pids(const std::string& id) const;
+  // Foreground exec returns the process's exit status; detached returns 0.
+  int Exec(const ExecOptions& options);
+
+ private:
+  StateStore store_;
+};
+
+// Parses "KILL", "SIGKILL" or "9"; kInvalidArgument for anything else.
+int ParseSignal(const std::string& name);
+
+}  // namespace berth::runtime

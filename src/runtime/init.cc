@@ -1,0 +1,324 @@
+#include "runtime/init.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <linux/close_range.h>
+
+#include "runtime/credentials.h"
+#include "runtime/hooks.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+
+namespace berth::runtime {
+namespace {
+
+[[noreturn]] void Die(const InitPlan& plan, const ChildError& error) {
+  SyncSendError(plan.sync_fd, error.err, error.text);
+  _exit(1);
+}
+
+bool WriteProcFile(const char* path, const char* data, ChildError* error) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return error->Fail(errno, "open %s", path);
+  }
+  ssize_t n = write(fd, data, strlen(data));
+  int err = errno;
+  close(fd);
+  if (n < 0) {
+    return error->Fail(err, "write %s", path);
+  }
+  return true;
+}
+
+// Finds the program as execvp would, but inside the container and before the user switch,
+// so that "executable file not found" is an error of create, not a silent exit later.
+bool ResolveExecutable(InitPlan& plan, ChildError* error) {
+  const std::string& arg0 = plan.process->args[0];
+  if (arg0.find('/') != std::string::npos) {
+    struct stat st;
+    if (stat(arg0.c_str(), &st) < 0) {
+      return error->Fail(errno, "exec %s", arg0.c_str());
+    }
+    plan.resolved_exe = arg0;
+    return true;
+  }
+  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (const auto& e : plan.process->env) {
+    if (e.rfind("PATH=", 0) == 0) {
+      path = e.substr(5);
+    }
+  }
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) {
+      end = path.size();
+    }
+    std::string dir = path.substr(start, end - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
+    struct stat st;
+    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111)) {
+      plan.resolved_exe = candidate;
+      return true;
+    }
+    start = end + 1;
+  }
+  return error->Fail(ENOENT, "exec %s: executable file not found in $PATH", arg0.c_str());
+}
+
+std::string ReadAllFd(int fd) {
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+// Marks every descriptor above stdio and the --preserve-fds range close-on-exec, so nothing
+// of the runtime leaks into the container (the classic /proc/self/fd escape). The sync
+// socket and the fifo stay usable until execve.
+bool CloseExtraFds(const InitPlan& plan, ChildError* error) {
+  unsigned first = 3 + static_cast<unsigned>(plan.keep_fds.size());
+  for (int fd : plan.keep_fds) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) {
+      fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+  }
+  if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0) {
+    return true;
+  }
+  if (errno != ENOSYS && errno != EINVAL) {
+    return error->Fail(errno, "close_range");
+  }
+  for (int fd = static_cast<int>(first); fd < 4096; ++fd) {
+    int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0) {
+      fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+    }
+  }
+  return true;
+}
+
+bool WaitForStart(const InitPlan& plan, ChildError* error) {
+  if (plan.fifo_fd >= 0) {
+    struct pollfd pfd = {plan.fifo_fd, POLLIN, 0};
+    while (true) {
+      int rc = poll(&pfd, 1, -1);
+      if (rc < 0 && errno == EINTR) {
+        continue;
+      }
+      if (rc < 0) {
+        return error->Fail(errno, "wait on the exec fifo");
+      }
+      char c;
+      if (read(plan.fifo_fd, &c, 1) == 1) {
+        return true;
+      }
+      if (errno != EAGAIN && errno != EINTR) {
+        return error->Fail(errno, "read the exec fifo");
+      }
+    }
+  }
+  SyncMsg msg;
+  if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kStart) {
+    return error->Fail(EPIPE, "wait for start: the runtime went away");
+  }
+  return true;
+}
+
+[[noreturn]] void RunInit(InitPlan& plan) noexcept {
+  ChildError error;
+  SyncMsg msg;
+  if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kCgroupJoined) {
+    _exit(1);
+  }
+  std::string hook_state;
+  if (plan.hook_state_fd >= 0) {
+    hook_state = ReadAllFd(plan.hook_state_fd);
+    close(plan.hook_state_fd);
+  }
+  if ((plan.create_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
+    error.Fail(errno, "unshare the cgroup namespace");
+    Die(plan, error);
+  }
+  if ((plan.spec != nullptr || plan.console_fd >= 0) && setsid() < 0) {
+    error.Fail(errno, "setsid");
+    Die(plan, error);
+  }
+  if (plan.spec != nullptr) {
+    const oci::Spec& spec = *plan.spec;
+    if (plan.setup_rootfs && !PrepareRootfs(plan.rootfs, &error)) {
+      Die(plan, error);
+    }
+    if (plan.mounts_done_sync) {
+      SyncSend(plan.sync_fd, SyncType::kMountsDone);
+      if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kHooksDone) {
+        _exit(1);
+      }
+    }
+    if (!RunHooks(spec.hooks.create_container, "createContainer", hook_state, &error)) {
+      Die(plan, error);
+    }
+    if (plan.setup_rootfs && !PivotRoot(plan.rootfs, &error)) {
+      Die(plan, error);
+    }
+    if (plan.console_fd >= 0 &&
+        !SetupConsole(plan.console_fd, *plan.process, /*bind_console=*/true, &error)) {
+      Die(plan, error);
+    }
+    if (plan.setup_rootfs && !FinishRootfs(plan.rootfs, &error)) {
+      Die(plan, error);
+    }
+    if (!spec.hostname.empty() && sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {
+      error.Fail(errno, "sethostname %s", spec.hostname.c_str());
+      Die(plan, error);
+    }
+    if (!spec.domainname.empty() &&
+        setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) {
+      error.Fail(errno, "setdomainname %s", spec.domainname.c_str());
+      Die(plan, error);
+    }
+    if (spec.linux) {
+      for (const auto& [key, value] : spec.linux->sysctl) {
+        std::string path = "/proc/sys/" + key;
+        for (size_t i = 10; i < path.size(); ++i) {
+          if (path[i] == '.') {
+            path[i] = '/';
+          }
+        }
+        if (!WriteProcFile(path.c_str(), value.c_str(), &error)) {
+          Die(plan, error);
+        }
+      }
+    }
+  } else if (plan.console_fd >= 0 &&
+             !SetupConsole(plan.console_fd, *plan.process, /*bind_console=*/false, &error)) {
+    Die(plan, error);
+  }
+  const oci::Process& proc = *plan.process;
+  if (proc.oom_score_adj) {
+    char value[16];
+    snprintf(value, sizeof(value), "%d", *proc.oom_score_adj);
+    if (!WriteProcFile("/proc/self/oom_score_adj", value, &error)) {
+      Die(plan, error);
+    }
+  }
+  if (!ApplyRlimits(proc, &error)) {
+    Die(plan, error);
+  }
+  bool cwd_ok = chdir(proc.cwd.c_str()) == 0;
+  if (!ResolveExecutable(plan, &error)) {
+    Die(plan, error);
+  }
+  if (!ApplyUserAndCapabilities(proc, &error)) {
+    Die(plan, error);
+  }
+  if (!cwd_ok && chdir(proc.cwd.c_str()) < 0) {
+    error.Fail(errno, "chdir to %s", proc.cwd.c_str());
+    Die(plan, error);
+  }
+  if (!CloseExtraFds(plan, &error)) {
+    Die(plan, error);
+  }
+  SyncSend(plan.sync_fd, SyncType::kReady);
+  if (!WaitForStart(plan, &error)) {
+    _exit(1);
+  }
+  close(plan.sync_fd);
+  if (plan.spec != nullptr &&
+      !RunHooks(plan.spec->hooks.start_container, "startContainer", hook_state, &error)) {
+    dprintf(2, "berth-runtime: %s\n", error.text);
+    _exit(1);
+  }
+  umask(proc.user.umask.value_or(022));
+  std::vector<char*> argv;
+  for (const auto& a : proc.args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const auto& e : proc.env) {
+    envp.push_back(const_cast<char*>(e.c_str()));
+  }
+  envp.push_back(nullptr);
+  // Reset what the runtime changed for itself before handing the process over.
+  sigset_t all;
+  sigemptyset(&all);
+  sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    signal(sig, SIG_DFL);
+  }
+  execve(plan.resolved_exe.c_str(), argv.data(), envp.data());
+  dprintf(2, "berth-runtime: exec %s: %s\n", plan.resolved_exe.c_str(), strerror(errno));
+  _exit(127);
+}
+
+}  // namespace
+
+void RunStage1(InitPlan& plan) noexcept {
+  ChildError error;
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  for (const auto& [flag, fd] : plan.joins) {
+    if (flag == CLONE_NEWUSER && setns(fd, CLONE_NEWUSER) < 0) {
+      error.Fail(errno, "join the user namespace");
+      Die(plan, error);
+    }
+  }
+  for (const auto& [flag, fd] : plan.joins) {
+    if (flag != CLONE_NEWUSER && setns(fd, flag) < 0) {
+      error.Fail(errno, "join namespace (flag 0x%x)", flag);
+      Die(plan, error);
+    }
+  }
+  if (plan.create_flags & CLONE_NEWUSER) {
+    if (unshare(CLONE_NEWUSER) < 0) {
+      error.Fail(errno, "unshare the user namespace");
+      Die(plan, error);
+    }
+    SyncMsg msg;
+    SyncSend(plan.sync_fd, SyncType::kWriteIdMaps);
+    if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kIdMapsWritten) {
+      _exit(1);
+    }
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+      error.Fail(errno, "become root in the new user namespace");
+      Die(plan, error);
+    }
+  }
+  int rest = plan.create_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
+  if (rest != 0 && unshare(rest) < 0) {
+    error.Fail(errno, "unshare namespaces (flags 0x%x)", rest);
+    Die(plan, error);
+  }
+  if (!plan.time_offsets.empty() &&
+      !WriteProcFile("/proc/self/timens_offsets", plan.time_offsets.c_str(), &error)) {
+    Die(plan, error);
+  }
+  // CLONE_PARENT: the init becomes the runtime's child, so `run` can wait for it.
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0));
+  if (pid < 0) {
+    error.Fail(errno, "clone the container init");
+    Die(plan, error);
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    RunInit(plan);
+  }
+  SyncSend(plan.sync_fd, SyncType::kInitPid, pid);
+  _exit(0);
+}
+
+}  // namespace berth::runtime

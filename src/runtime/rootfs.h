@@ -1,0 +1,33 @@
+#pragma once
+
+#include <string>
+
+#include "oci/runtime_spec.h"
+#include "runtime/child_error.h"
+
+namespace berth::runtime {
+
+// What the container init needs to build its root filesystem. Computed in the parent; the
+// functions below run in the child between clone and exec and only report through ChildError.
+struct RootfsPlan {
+  const oci::Spec* spec = nullptr;
+  std::string rootfs;       // absolute host path of the root filesystem
+  bool in_user_ns = false;  // the init runs in a new user namespace (no mknod)
+  bool new_net_ns = false;  // sysfs can be mounted fresh only in an owned netns
+  bool new_cgroup_ns = false;
+  bool no_pivot = false;
+  std::string cgroup_path;  // the container's cgroup, for cgroup mounts without cgroupns
+};
+
+// Makes the mount tree under plan.rootfs: root propagation, the rootfs bind, every mount of
+// config.json (destinations resolved inside the rootfs), device nodes and /dev symlinks.
+bool PrepareRootfs(const RootfsPlan& plan, ChildError* error);
+
+// Switches root: pivot_root(".", ".") and a detached unmount of the old root, or MS_MOVE and
+// chroot for --no-pivot.
+bool PivotRoot(const RootfsPlan& plan, ChildError* error);
+
+// After the root switch: masked and read-only paths, and a read-only root.
+bool FinishRootfs(const RootfsPlan& plan, ChildError* error);
+
+}  // namespace berth::runtime
