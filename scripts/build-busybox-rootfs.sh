@@ -19,6 +19,7 @@ fi
 
 tmp=$(mktemp -d "${out%/}.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+chmod 0755 "$tmp"  # mktemp makes it 0700: unusable for non-root and mapped users
 mkdir -p "$tmp"/{bin,sbin,usr/bin,usr/sbin,etc,dev,proc,sys,tmp,root,home,var/tmp,run}
 chmod 1777 "$tmp/tmp" "$tmp/var/tmp"
 chmod 0700 "$tmp/root"

@@ -329,11 +329,11 @@ void Cgroup::SignalAll(int sig) const {
   }
 }
 
-bool Cgroup::Destroy() noexcept {
+bool Cgroup::Destroy(bool wait) noexcept {
   bool ok = true;
   for (const auto& dir : Dirs()) {
     bool removed = false;
-    for (int i = 0; i < 200; ++i) {
+    for (int i = 0; i < (wait ? 200 : 1); ++i) {
       if (rmdir(dir.c_str()) == 0 || errno == ENOENT) {
         removed = true;
         break;

@@ -49,8 +49,10 @@ class Cgroup {
   std::vector<pid_t> Pids() const;
   // Sends `sig` to every process in the cgroup.
   void SignalAll(int sig) const;
-  // Removes the cgroup directories; returns false if one was busy.
-  bool Destroy() noexcept;
+  // Removes the cgroup directories; returns false if one was busy. With `wait`, retries
+  // for a while on EBUSY (processes still exiting); without, one attempt each (for a parent
+  // that other containers may still use).
+  bool Destroy(bool wait = true) noexcept;
 
   // Absolute directories, one per hierarchy (for tests and `ps`).
   std::vector<std::string> Dirs() const;

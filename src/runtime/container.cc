@@ -119,7 +119,7 @@ class Launch {
       cgroup_->SignalAll(SIGKILL);
       cgroup_->Destroy();
       if (cgroup_owned_) {
-        Cgroup(DetectCgroupLayout(), kDefaultCgroupParent).Destroy();
+        Cgroup(DetectCgroupLayout(), kDefaultCgroupParent).Destroy(/*wait=*/false);
       }
     }
     if (reserved_) {
@@ -150,6 +150,7 @@ pid_t SpawnInit(InitPlan& plan, const std::vector<oci::IdMapping>* uid_maps,
   sync.Reset(sv[0]);
   UniqueFd child_end(sv[1]);
   plan.sync_fd = sv[1];
+  plan.parent_fds.push_back(sv[0]);
   pid_t stage1 = fork();
   if (stage1 < 0) {
     ThrowErrno("fork");
@@ -416,6 +417,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
       }
       console.Reset(sv[1]);
       console_peer.Reset(sv[0]);
+      plan.parent_fds.push_back(sv[0]);
     } else {
       ThrowInvalid(
           "process.terminal is true but no --console-socket was given to receive the terminal");
@@ -433,6 +435,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
     hook_r.Reset(p[0]);
     hook_w.Reset(p[1]);
     plan.hook_state_fd = p[0];
+    plan.parent_fds.push_back(p[1]);
   }
   plan.mounts_done_sync = !spec.hooks.prestart.empty() || !spec.hooks.create_runtime.empty();
 
@@ -446,6 +449,8 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   state.annotations = spec.annotations;
   state.oci_version = spec.oci_version;
 
+  // Saved before anything runs, so that `delete` finds the cgroup of an interrupted create.
+  store.Save(state);
   pid_t pid = SpawnInit(plan, &spec.linux->uid_mappings, &spec.linux->gid_mappings, launch->sync_);
   launch->init_pid_ = pid;
   state.pid = pid;
@@ -609,7 +614,7 @@ void Runtime::Delete(const std::string& id, bool force) {
     }
     if (s.cgroup_owned) {
       Cgroup parent(DetectCgroupLayout(), kDefaultCgroupParent);
-      parent.Destroy();  // fails harmlessly while other containers live there
+      parent.Destroy(/*wait=*/false);  // fails harmlessly while other containers live there
     }
   }
   // Wait for the init to be gone, so `delete` returning means the container is gone.
@@ -752,6 +757,7 @@ int Runtime::Exec(const ExecOptions& o) {
       }
       console.Reset(sv[1]);
       console_peer.Reset(sv[0]);
+      plan.parent_fds.push_back(sv[0]);
     } else {
       ThrowInvalid("exec: --tty with --detach needs --console-socket");
     }

@@ -233,6 +233,8 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
   if (!CloseExtraFds(plan, &error)) {
     Die(plan, error);
   }
+  // From here the container outlives `create`.
+  prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
   SyncSend(plan.sync_fd, SyncType::kReady);
   if (!WaitForStart(plan, &error)) {
     _exit(1);
@@ -270,7 +272,12 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
 
 void RunStage1(InitPlan& plan) noexcept {
   ChildError error;
+  // Until the container is ready, it dies with the runtime: an interrupted create leaves no
+  // process waiting forever.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  for (int fd : plan.parent_fds) {
+    close(fd);
+  }
   for (const auto& [flag, fd] : plan.joins) {
     if (flag == CLONE_NEWUSER && setns(fd, CLONE_NEWUSER) < 0) {
       error.Fail(errno, "join the user namespace");
@@ -314,7 +321,10 @@ void RunStage1(InitPlan& plan) noexcept {
     Die(plan, error);
   }
   if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    if (getppid() == 1) {
+      _exit(1);  // the runtime died before we could ask to die with it
+    }
     RunInit(plan);
   }
   SyncSend(plan.sync_fd, SyncType::kInitPid, pid);

@@ -29,6 +29,7 @@ struct InitPlan {
   int console_fd = -1;            // connected console socket; -1: no terminal
   int hook_state_fd = -1;         // pipe with the state JSON for in-container hooks; -1: none
   std::vector<int> keep_fds;      // --preserve-fds: 3..3+n stay open across exec
+  std::vector<int> parent_fds;    // the parent's ends (sync, pipes): closed first in the child
   bool mounts_done_sync = false;  // the parent runs prestart/createRuntime hooks
   std::string resolved_exe;       // filled in by the child
 };
