@@ -338,7 +338,7 @@ bool Cgroup::Destroy(bool wait) noexcept {
         removed = true;
         break;
       }
-      if (errno != EBUSY) {
+      if (errno != EBUSY || !wait) {
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
