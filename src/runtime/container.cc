@@ -715,6 +715,11 @@ int Runtime::Exec(const ExecOptions& o) {
 
   InitPlan plan;
   plan.process = &proc;
+  // ForTest: keeps the exec'd process in the container before its execve, so the
+  // CVE-2019-5736 test can attack it from inside deterministically.
+  if (const char* delay = getenv("BERTH_RUNTIME_TEST_EXEC_DELAY_MS")) {
+    plan.test_exec_delay_ms = atoi(delay);
+  }
   std::vector<UniqueFd> ns_fds;
   // Join every namespace of the init that differs from ours, user first; mount last so the
   // other /proc paths are still reachable when they are opened.

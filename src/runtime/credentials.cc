@@ -112,9 +112,12 @@ bool ApplyUserAndCapabilities(const oci::Process& process, ChildError* error) {
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) {
       return error->Fail(errno, "clear ambient capabilities");
     }
+    // The kernel allows an ambient capability only if it is both permitted and inheritable;
+    // like runc and crun, skip the others (`runc spec` itself lists ambient capabilities
+    // without inheritable ones) instead of failing the container.
     for (const auto& name : process.capabilities->ambient) {
       int cap = oci::CapabilityNumber(name);
-      if (cap < 0 || cap > LastCap()) {
+      if (cap < 0 || cap > LastCap() || !perm.Has(cap) || !inh.Has(cap)) {
         continue;
       }
       if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) {

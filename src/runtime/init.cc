@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <linux/close_range.h>
@@ -139,6 +140,36 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
   return true;
 }
 
+// The home directory of `uid` in the container's /etc/passwd, "/" if it has none (what runc
+// sets HOME to when the config does not).
+std::string HomeFor(uint32_t uid) {
+  FILE* f = fopen("/etc/passwd", "re");
+  if (f == nullptr) {
+    return "/";
+  }
+  char line[1024];
+  std::string home = "/";
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    // name:x:uid:gid:gecos:home:shell
+    char* fields[7] = {nullptr};
+    int n = 0;
+    for (char* p = line; n < 7 && p != nullptr; ++n) {
+      fields[n] = p;
+      p = strchr(p, ':');
+      if (p != nullptr) {
+        *p++ = '\0';
+      }
+    }
+    if (n >= 6 && fields[2] != nullptr && strtoul(fields[2], nullptr, 10) == uid &&
+        fields[5][0] != '\0') {
+      home = fields[5];
+      break;
+    }
+  }
+  fclose(f);
+  return home;
+}
+
 [[noreturn]] void RunInit(InitPlan& plan) noexcept {
   ChildError error;
   SyncMsg msg;
@@ -219,6 +250,11 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
   if (!ApplyRlimits(proc, &error)) {
     Die(plan, error);
   }
+  std::vector<std::string> env = proc.env;
+  if (std::none_of(env.begin(), env.end(),
+                   [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
+    env.push_back("HOME=" + HomeFor(proc.user.uid));
+  }
   bool cwd_ok = chdir(proc.cwd.c_str()) == 0;
   if (!ResolveExecutable(plan, &error)) {
     Die(plan, error);
@@ -245,6 +281,9 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
     dprintf(2, "berth-runtime: %s\n", error.text);
     _exit(1);
   }
+  if (plan.test_exec_delay_ms > 0) {
+    usleep(static_cast<useconds_t>(plan.test_exec_delay_ms) * 1000);
+  }
   umask(proc.user.umask.value_or(022));
   std::vector<char*> argv;
   for (const auto& a : proc.args) {
@@ -252,7 +291,7 @@ bool WaitForStart(const InitPlan& plan, ChildError* error) {
   }
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const auto& e : proc.env) {
+  for (const auto& e : env) {
     envp.push_back(const_cast<char*>(e.c_str()));
   }
   envp.push_back(nullptr);
@@ -275,9 +314,17 @@ void RunStage1(InitPlan& plan) noexcept {
   // Until the container is ready, it dies with the runtime: an interrupted create leaves no
   // process waiting forever.
   prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // Non-dumpable until execve resets it: processes of the container (which this one joins)
+  // cannot open our /proc/<pid>/exe, fds or memory (CVE-2019-5736, CVE-2016-9962).
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+    error.Fail(errno, "prctl PR_SET_DUMPABLE");
+    Die(plan, error);
+  }
   for (int fd : plan.parent_fds) {
     close(fd);
   }
+  // Directories and files the runtime makes do not depend on the caller's umask.
+  umask(022);
   for (const auto& [flag, fd] : plan.joins) {
     if (flag == CLONE_NEWUSER && setns(fd, CLONE_NEWUSER) < 0) {
       error.Fail(errno, "join the user namespace");
@@ -289,6 +336,9 @@ void RunStage1(InitPlan& plan) noexcept {
       error.Fail(errno, "join namespace (flag 0x%x)", flag);
       Die(plan, error);
     }
+  }
+  for (const auto& [flag, fd] : plan.joins) {
+    close(fd);  // joined: nothing of the runtime's view stays open in the container
   }
   if (plan.create_flags & CLONE_NEWUSER) {
     if (unshare(CLONE_NEWUSER) < 0) {

@@ -120,13 +120,6 @@ bool MountCgroups(const RootfsPlan& plan, int root_fd, const std::string& dest,
       !mount_one(dest + "/unified", "cgroup2", nullptr, layout.v2_mount + plan.cgroup_path)) {
     return false;
   }
-  if (ro) {
-    UniqueFd fd = resolve(dest);
-    if (mount(nullptr, FdPath(fd.get()).c_str(), nullptr, MS_REMOUNT | MS_RDONLY | flags,
-              "mode=755") < 0) {
-      return error->Fail(errno, "remount %s read-only", dest.c_str());
-    }
-  }
   return true;
 }
 
@@ -246,6 +239,10 @@ bool MakeDevice(const RootfsPlan& plan, int root_fd, const char* path, char type
   mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
   if (mknodat(pdir.get(), name, kind | perm, dev) < 0) {
     return error->Fail(errno, "mknod %s", path);
+  }
+  // mknod applies the umask: set the mode the config asked for exactly.
+  if (fchmodat(pdir.get(), name, perm, 0) < 0) {
+    return error->Fail(errno, "chmod device %s", path);
   }
   if (fchownat(pdir.get(), name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
     return error->Fail(errno, "chown device %s", path);
@@ -402,7 +399,7 @@ bool FinishRootfs(const RootfsPlan& plan, ChildError* error) {
         }
         return error->Fail(errno, "stat masked path %s", p);
       }
-      int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0,mode=0755")
+      int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", p, "tmpfs", MS_RDONLY, nullptr)
                                    : mount("/dev/null", p, nullptr, MS_BIND, nullptr);
       if (rc < 0) {
         return error->Fail(errno, "mask %s", p);

@@ -13,6 +13,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "oci/default_spec.h"
+#include "runtime/cloned_binary.h"
 #include "runtime/container.h"
 
 namespace {
@@ -155,6 +156,9 @@ int Main(int argc, char** argv) {
     if (g.systemd_cgroup) {
       throw berth::Error(berth::Kind::kNotImplemented,
                          "--systemd-cgroup: the systemd cgroup driver is not supported");
+    }
+    if (*create || *run || *exec) {
+      berth::runtime::EnsureClonedBinary(argv, environ);
     }
     Runtime rt(g.root);
     if (*create) {

@@ -1,0 +1,84 @@
+#include "runtime/cloned_binary.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "base/error.h"
+#include "base/fd.h"
+
+namespace berth::runtime {
+namespace {
+
+constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+// The bytes execve needs: up to the end of the last PT_LOAD segment. Section headers and
+// debug information after it are not copied (a RelWithDebInfo binary is mostly debug info).
+off_t LoadableSize(int fd, off_t file_size) {
+  Elf64_Ehdr eh;
+  if (pread(fd, &eh, sizeof(eh), 0) != sizeof(eh) || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+      eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr)) {
+    return file_size;
+  }
+  off_t end = static_cast<off_t>(eh.e_phoff + eh.e_phnum * sizeof(Elf64_Phdr));
+  for (int i = 0; i < eh.e_phnum; ++i) {
+    Elf64_Phdr ph;
+    if (pread(fd, &ph, sizeof(ph), static_cast<off_t>(eh.e_phoff + i * sizeof(ph))) != sizeof(ph)) {
+      return file_size;
+    }
+    off_t seg_end = static_cast<off_t>(ph.p_offset + ph.p_filesz);
+    if (seg_end > end) {
+      end = seg_end;
+    }
+  }
+  return end < file_size ? end : file_size;
+}
+
+}  // namespace
+
+bool RunningFromClonedBinary() {
+  UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self) {
+    return false;
+  }
+  int seals = fcntl(self.get(), F_GET_SEALS);
+  return seals >= 0 && (seals & kSeals) == kSeals;
+}
+
+void EnsureClonedBinary(char** argv, char** envp) {
+  if (RunningFromClonedBinary()) {
+    return;
+  }
+  UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+  if (!self) {
+    ThrowErrno("open /proc/self/exe to make a sealed copy of the runtime");
+  }
+  struct stat st;
+  if (fstat(self.get(), &st) < 0) {
+    ThrowErrno("stat /proc/self/exe");
+  }
+  UniqueFd copy(memfd_create("berth-runtime", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!copy) {
+    ThrowErrno("memfd_create for a sealed copy of the runtime");
+  }
+  off_t size = LoadableSize(self.get(), st.st_size);
+  off_t offset = 0;
+  while (offset < size) {
+    ssize_t n = sendfile(copy.get(), self.get(), &offset, static_cast<size_t>(size - offset));
+    if (n <= 0) {
+      throw SysError("copy the runtime binary into a memfd", n < 0 ? errno : EIO);
+    }
+  }
+  if (fcntl(copy.get(), F_ADD_SEALS, kSeals) < 0) {
+    ThrowErrno("seal the runtime's memfd copy");
+  }
+  fexecve(copy.get(), argv, envp);
+  ThrowErrno("execute the sealed copy of the runtime");
+}
+
+}  // namespace berth::runtime

@@ -1,0 +1,19 @@
+#pragma once
+
+namespace berth::runtime {
+
+// Protection against the CVE-2019-5736 class: a process inside the container must never be
+// able to reach the runtime's binary on the host and overwrite it. Before a command that
+// enters a container (create, run, exec), the runtime re-executes itself from a sealed
+// memfd holding a copy of its loadable segments, so /proc/<pid>/exe of every runtime
+// process that enters a container names that immutable copy. (The setup processes are also
+// non-dumpable, which keeps container processes away from their /proc entries.)
+//
+// Returns normally when already running from a sealed copy; otherwise execs and does not
+// return. Throws berth::Error if the copy cannot be made: this fails closed.
+void EnsureClonedBinary(char** argv, char** envp);
+
+// Whether this process runs from a sealed copy (for tests).
+bool RunningFromClonedBinary();
+
+}  // namespace berth::runtime
