@@ -11,7 +11,7 @@ PACKAGES=(
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq
   # the embedded default image and the compat anchors
-  busybox-static crun runc
+  busybox-static crun runc time python3
   # tools the tests call
   iproute2 util-linux procps
 )

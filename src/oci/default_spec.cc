@@ -22,7 +22,7 @@ const std::vector<std::string> kDefaultCapabilities = {
 };
 
 json MountJson(const char* destination, const char* type, const char* source,
-           std::vector<std::string> options) {
+               std::vector<std::string> options) {
   json m = {{"destination", destination}, {"type", type}, {"source", source}};
   if (!options.empty()) {
     m["options"] = std::move(options);
@@ -55,15 +55,15 @@ json DefaultSpec() {
       MountJson("/proc", "proc", "proc", {}),
       MountJson("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
       MountJson("/dev/pts", "devpts", "devpts",
-            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
+                {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
       MountJson("/dev/shm", "tmpfs", "shm",
-            {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+                {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
       MountJson("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
       // Read-only /sys and cgroupfs: the container must not reconfigure the host's devices
       // or its own limits.
       MountJson("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
       MountJson("/sys/fs/cgroup", "cgroup", "cgroup",
-            {"nosuid", "noexec", "nodev", "relatime", "ro"}),
+                {"nosuid", "noexec", "nodev", "relatime", "ro"}),
   };
 
   json linux = {
@@ -76,22 +76,20 @@ json DefaultSpec() {
        }},
       // Every namespace but user (added together with id-mapped mounts later): the container
       // sees its own processes, network, IPC, hostname, mounts and cgroup tree.
-      {"namespaces",
-       json::array({{{"type", "pid"}},
-        {{"type", "network"}},
-        {{"type", "ipc"}},
-        {{"type", "uts"}},
-        {{"type", "mount"}},
-        {{"type", "cgroup"}}})},
+      {"namespaces", json::array({{{"type", "pid"}},
+                                  {{"type", "network"}},
+                                  {{"type", "ipc"}},
+                                  {{"type", "uts"}},
+                                  {{"type", "mount"}},
+                                  {{"type", "cgroup"}}})},
       // Docker's defaults: /proc and /sys files that leak host information (kernel memory,
       // keys, timers, scheduler state) or drive hardware are hidden.
       {"maskedPaths",
        {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-        "/sys/firmware", "/sys/devices/virtual/powercap"}},
+        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+        "/sys/devices/virtual/powercap"}},
       // ... and the /proc knobs that change the host kernel are read-only.
-      {"readonlyPaths",
-       {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
   };
 
   return json{
@@ -119,22 +117,19 @@ json FeaturesJson() {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.1.0"},
       {"hooks",
-       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart",
-        "poststop"}},
+       {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       // Every option runtime/mount_options.cc understands, sorted.
       {"mountOptions",
-       {"async",        "atime",       "bind",        "defaults",     "dev",
-        "diratime",     "dirsync",     "exec",        "iversion",     "lazytime",
-        "loud",         "mand",        "noatime",     "nodev",        "nodiratime",
-        "noexec",       "noiversion",  "nolazytime",  "nomand",       "norelatime",
-        "nostrictatime", "nosuid",     "nosymfollow", "private",      "rbind",
-        "rdev",         "rdiratime",   "relatime",    "remount",      "rexec",
-        "rnoatime",     "rnodev",      "rnodiratime", "rnoexec",      "rnosuid",
-        "rnosymfollow", "ro",          "rprivate",    "rrelatime",    "rro",
-        "rrw",          "rshared",     "rslave",      "rstrictatime", "rsuid",
-        "rsymfollow",   "runbindable", "rw",          "shared",       "silent",
-        "slave",        "strictatime", "suid",        "symfollow",    "sync",
-        "unbindable"}},
+       {"async",    "atime",        "bind",          "defaults",    "dev",         "diratime",
+        "dirsync",  "exec",         "iversion",      "lazytime",    "loud",        "mand",
+        "noatime",  "nodev",        "nodiratime",    "noexec",      "noiversion",  "nolazytime",
+        "nomand",   "norelatime",   "nostrictatime", "nosuid",      "nosymfollow", "private",
+        "rbind",    "rdev",         "rdiratime",     "relatime",    "remount",     "rexec",
+        "rnoatime", "rnodev",       "rnodiratime",   "rnoexec",     "rnosuid",     "rnosymfollow",
+        "ro",       "rprivate",     "rrelatime",     "rro",         "rrw",         "rshared",
+        "rslave",   "rstrictatime", "rsuid",         "rsymfollow",  "runbindable", "rw",
+        "shared",   "silent",       "slave",         "strictatime", "suid",        "symfollow",
+        "sync",     "unbindable"}},
       {"linux", std::move(linux)},
       {"annotations", {{"org.opencontainers.runtime-spec.features.runtime", "berth-runtime"}}},
   };

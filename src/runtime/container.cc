@@ -828,7 +828,7 @@ int ParseSignal(const std::string& name) {
     }
   }
   if (n.rfind("RTMIN", 0) == 0 || n.rfind("RTMAX", 0) == 0) {
-    bool min = n[4] == 'I';
+    bool min = n.rfind("RTMIN", 0) == 0;
     int off = n.size() > 5 ? std::stoi(n.substr(5)) : 0;
     int sig = min ? SIGRTMIN + off : SIGRTMAX + off;
     if (sig >= SIGRTMIN && sig <= SIGRTMAX) {
