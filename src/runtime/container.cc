@@ -380,6 +380,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   plan.rootfs.new_net_ns = plan.create_flags & CLONE_NEWNET;
   plan.rootfs.new_cgroup_ns = plan.create_flags & CLONE_NEWCGROUP;
   plan.rootfs.no_pivot = opts.no_pivot;
+  plan.new_session_keyring = !opts.no_new_keyring;
   for (int i = 0; i < opts.preserve_fds; ++i) {
     plan.keep_fds.push_back(3 + i);
   }

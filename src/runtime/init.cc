@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include <linux/close_range.h>
+#include <linux/keyctl.h>
 
 #include "runtime/credentials.h"
 #include "runtime/hooks.h"
@@ -211,6 +212,13 @@ std::string HomeFor(uint32_t uid) {
       Die(plan, error);
     }
     if (plan.setup_rootfs && !FinishRootfs(plan.rootfs, &error)) {
+      Die(plan, error);
+    }
+    // A session keyring of its own: the container must not see or use the caller's keys.
+    if (plan.new_session_keyring &&
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr, 0, 0, 0) < 0 &&
+        errno != ENOSYS) {
+      error.Fail(errno, "join a new session keyring");
       Die(plan, error);
     }
     if (!spec.hostname.empty() && sethostname(spec.hostname.data(), spec.hostname.size()) < 0) {

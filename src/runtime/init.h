@@ -32,6 +32,7 @@ struct InitPlan {
   std::vector<int> parent_fds;    // the parent's ends (sync, pipes): closed first in the child
   bool mounts_done_sync = false;  // the parent runs prestart/createRuntime hooks
   std::string resolved_exe;       // filled in by the child
+  bool new_session_keyring = false;  // join a new anonymous session keyring (not --no-new-keyring)
   int test_exec_delay_ms = 0;     // ForTest: hold the process in the container before execve
 };
 

@@ -2,6 +2,8 @@
 // noNewPrivileges, capabilities; and --preserve-fds.
 
 #include <fcntl.h>
+#include <linux/keyctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -109,6 +111,23 @@ TEST_F(ProcessTest, NoRuntimeDescriptorLeaksIntoTheContainer) {
   Result r = RunContainer("ls -l /proc/self/fd/ | tail -n +2 | wc -l");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Trim(r.out), "4") << "only stdio and ls's own directory fd expected";
+}
+
+TEST_F(ProcessTest, EachContainerGetsItsOwnSessionKeyring) {
+  // A key in our session keyring that only its possessors may even see in /proc/keys.
+  ASSERT_GE(syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "berth-it-session"), 0);
+  std::string name = "berth-it-key-" + std::to_string(getpid());
+  long key = syscall(SYS_add_key, "user", name.c_str(), "secret", 6, KEY_SPEC_SESSION_KEYRING);
+  ASSERT_GE(key, 0) << strerror(errno);
+  ASSERT_EQ(syscall(SYS_keyctl, KEYCTL_SETPERM, key, 0x3f000000), 0);  // possessor only
+  auto& masked = config_["linux"]["maskedPaths"];
+  masked.erase(std::remove(masked.begin(), masked.end(), "/proc/keys"), masked.end());
+  SetScript("grep -c " + name + " /proc/keys");
+  Result fresh = Rt({"run", "--bundle", bundle_, NewId()});
+  Result shared = Rt({"run", "--no-new-keyring", "--bundle", bundle_, NewId()});
+  syscall(SYS_keyctl, KEYCTL_INVALIDATE, key);
+  EXPECT_EQ(Trim(fresh.out), "0") << "the container possesses the caller's keys";
+  EXPECT_EQ(Trim(shared.out), "1") << "--no-new-keyring did not keep the caller's keyring";
 }
 
 }  // namespace
