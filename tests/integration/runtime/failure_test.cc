@@ -89,6 +89,20 @@ TEST_F(FailureTest, BadIdIsRefused) {
   EXPECT_NE(r.err.find("invalid container id"), std::string::npos) << r.err;
 }
 
+TEST_F(FailureTest, ErrorsGoToTheJsonLogAsRuncWritesThem) {
+  config_["process"]["user"]["uid"] = "root";
+  WriteConfig();
+  std::string log = dir_ + "/runtime.log";
+  Result r = Rt({"--log", log, "--log-format", "json", "create", "--bundle", bundle_, NewId()});
+  EXPECT_NE(r.exit_code, 0);
+  std::string text = ReadFile(log);
+  auto line = nlohmann::json::parse(text.substr(0, text.find('\n')));
+  EXPECT_EQ(line["level"], "error");
+  EXPECT_NE(line["msg"].get<std::string>().find("process.user.uid"), std::string::npos) << text;
+  EXPECT_FALSE(line["time"].get<std::string>().empty());
+  EXPECT_NE(r.err.find("process.user.uid"), std::string::npos) << "stderr too: " << r.err;
+}
+
 TEST_F(FailureTest, UnknownCommandsAndContainers) {
   EXPECT_NE(Rt({"state", "no-such-container"}).exit_code, 0);
   EXPECT_NE(Rt({"delete", "no-such-container"}).exit_code, 0);
