@@ -2,11 +2,15 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstring>
 
 #include "base/error.h"
@@ -39,21 +43,56 @@ off_t LoadableSize(int fd, off_t file_size) {
   return end < file_size ? end : file_size;
 }
 
+// Whether the file behind `fd` cannot be written through any path: a sealed memfd, or a file
+// reached through a read-only mount (reopening /proc/<pid>/exe for writing gives EROFS).
+bool Immutable(int fd) {
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (seals >= 0 && (seals & kSeals) == kSeals) {
+    return true;
+  }
+  struct statvfs sv;
+  return fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+}
+
+// The cheap way, crun's: in a private mount namespace, bind the binary read-only over itself
+// and execute it through that mount. No bytes are copied; page cache is shared. Returns only
+// on failure (no CAP_SYS_ADMIN, no mount namespaces), with errno set.
+void ExecThroughReadOnlyBind(char** argv, char** envp) {
+  char path[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
+  if (n <= 0 || path[0] != '/') {
+    return;
+  }
+  path[n] = '\0';
+  if (unshare(CLONE_NEWNS) < 0) {
+    return;
+  }
+  // Nothing mounted here may reach the host's mount namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0 ||
+      mount(path, path, nullptr, MS_BIND, nullptr) < 0 ||
+      mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) < 0) {
+    return;
+  }
+  UniqueFd ro(open(path, O_RDONLY | O_CLOEXEC));
+  if (!ro || !Immutable(ro.get())) {
+    return;
+  }
+  fexecve(ro.get(), argv, envp);
+}
+
 }  // namespace
 
 bool RunningFromClonedBinary() {
   UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
-  if (!self) {
-    return false;
-  }
-  int seals = fcntl(self.get(), F_GET_SEALS);
-  return seals >= 0 && (seals & kSeals) == kSeals;
+  return self && Immutable(self.get());
 }
 
 void EnsureClonedBinary(char** argv, char** envp) {
   if (RunningFromClonedBinary()) {
     return;
   }
+  ExecThroughReadOnlyBind(argv, envp);
+  // Fallback: a sealed memfd copy (runc's way), where this process may not mount.
   UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self) {
     ThrowErrno("open /proc/self/exe to make a sealed copy of the runtime");

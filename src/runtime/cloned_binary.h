@@ -4,10 +4,12 @@ namespace berth::runtime {
 
 // Protection against the CVE-2019-5736 class: a process inside the container must never be
 // able to reach the runtime's binary on the host and overwrite it. Before a command that
-// enters a container (create, run, exec), the runtime re-executes itself from a sealed
-// memfd holding a copy of its loadable segments, so /proc/<pid>/exe of every runtime
-// process that enters a container names that immutable copy. (The setup processes are also
-// non-dumpable, which keeps container processes away from their /proc entries.)
+// enters a container (create, run, exec), the runtime re-executes itself through a read-only
+// bind mount of its binary in a private mount namespace (crun's way: nothing is copied), or,
+// where it may not mount, from a sealed memfd holding a copy of its loadable segments (runc's
+// way). Either way /proc/<pid>/exe of every runtime process that enters a container names a
+// file that cannot be written. (The setup processes are also non-dumpable, which keeps
+// container processes away from their /proc entries.)
 //
 // Returns normally when already running from a sealed copy; otherwise execs and does not
 // return. Throws berth::Error if the copy cannot be made: this fails closed.
