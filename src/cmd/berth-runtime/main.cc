@@ -2,12 +2,15 @@
 // that drives them (containerd, podman, conmon, tests) can drive it.
 
 #include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/error.h"
 #include "base/file_util.h"
@@ -47,6 +50,66 @@ std::string Pad(std::string s, size_t width) {
     s.append(width - s.size(), ' ');
   }
   return s;
+}
+
+// Like runc: runs ps(1) with the caller's options (no shell) and keeps the header and the
+// rows whose PID column names a process of the container.
+void PrintPsTable(const std::vector<pid_t>& pids, const std::vector<std::string>& options) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) {
+    berth::ThrowErrno("pipe");
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  std::vector<char*> argv = {const_cast<char*>("ps")};
+  for (const auto& o : options) {
+    argv.push_back(const_cast<char*>(o.c_str()));
+  }
+  argv.push_back(nullptr);
+  pid_t child;
+  int rc = posix_spawnp(&child, "ps", &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(out[1]);
+  if (rc != 0) {
+    close(out[0]);
+    throw berth::SysError("run ps", rc);
+  }
+  FILE* p = fdopen(out[0], "r");
+  char line[4096];
+  int pid_col = -1;
+  bool header = true;
+  while (p != nullptr && fgets(line, sizeof(line), p) != nullptr) {
+    std::istringstream words(line);
+    std::vector<std::string> cols;
+    for (std::string w; words >> w;) {
+      cols.push_back(w);
+    }
+    if (header) {
+      auto it = std::find(cols.begin(), cols.end(), "PID");
+      pid_col = it == cols.end() ? -1 : static_cast<int>(it - cols.begin());
+      header = false;
+      if (pid_col >= 0) {
+        fputs(line, stdout);
+      }
+      continue;
+    }
+    if (pid_col >= 0 && static_cast<int>(cols.size()) > pid_col &&
+        std::find(pids.begin(), pids.end(), std::atoi(cols[pid_col].c_str())) != pids.end()) {
+      fputs(line, stdout);
+    }
+  }
+  if (p != nullptr) {
+    fclose(p);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  if (pid_col < 0) {
+    berth::ThrowInvalid("ps: the output of ps has no PID column");
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    berth::ThrowInvalid("ps: ps exited with status " + std::to_string(WEXITSTATUS(status)));
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -191,48 +254,8 @@ int Main(int argc, char** argv) {
         std::cout << nlohmann::json(pids).dump() << "\n";
         return 0;
       }
-      // Like runc: run ps(1) with the given options and keep the container's rows.
-      std::string cmd = "ps";
-      for (size_t i = 1; i < rest.size(); ++i) {
-        cmd += " '" + rest[i] + "'";
-      }
-      if (rest.size() == 1) {
-        cmd += " -ef";
-      }
-      FILE* p = popen(cmd.c_str(), "r");
-      if (p == nullptr) {
-        berth::ThrowErrno("run ps");
-      }
-      char line[4096];
-      int pid_col = -1;
-      bool header = true;
-      while (fgets(line, sizeof(line), p) != nullptr) {
-        std::string l(line);
-        std::istringstream words(l);
-        std::vector<std::string> cols;
-        for (std::string w; words >> w;) {
-          cols.push_back(w);
-        }
-        if (header) {
-          for (size_t i = 0; i < cols.size(); ++i) {
-            if (cols[i] == "PID") {
-              pid_col = static_cast<int>(i);
-            }
-          }
-          if (pid_col < 0) {
-            pclose(p);
-            berth::ThrowInvalid("ps: the output has no PID column");
-          }
-          std::cout << l;
-          header = false;
-          continue;
-        }
-        if (static_cast<int>(cols.size()) > pid_col &&
-            std::find(pids.begin(), pids.end(), std::atoi(cols[pid_col].c_str())) != pids.end()) {
-          std::cout << l;
-        }
-      }
-      pclose(p);
+      std::vector<std::string> options(rest.begin() + 1, rest.end());
+      PrintPsTable(pids, options.empty() ? std::vector<std::string>{"-ef"} : options);
     } else if (*list) {
       auto all = rt.List();
       if (quiet) {

@@ -201,6 +201,13 @@ TEST_F(LifecycleTest, ListAndPs) {
   EXPECT_NE(ps.out.find("PID"), std::string::npos);
   EXPECT_NE(ps.out.find(std::to_string(pid)), std::string::npos) << ps.out;
   EXPECT_NE(ps.out.find("sleep 100"), std::string::npos) << ps.out;
+  // ps options pass through to ps(1) as arguments, never through a shell.
+  ps = Rt({"ps", b, "-o", "pid,args"});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_NE(ps.out.substr(0, ps.out.find('\n')).find("PID"), std::string::npos) << ps.out;
+  EXPECT_NE(ps.out.find(std::to_string(pid) + " sleep 100"), std::string::npos) << ps.out;
+  ps = Rt({"ps", b, "-o", "pid;touch " + dir_ + "/injected"});
+  EXPECT_FALSE(FileExists(dir_ + "/injected")) << "ps options went through a shell";
 }
 
 }  // namespace
