@@ -64,7 +64,8 @@ void WriteAll(int fd, std::string_view data, const std::string& path) {
 
 }  // namespace
 
-void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                     Durability durability) {
   std::string tmp = path + ".tmp-" + std::to_string(getpid());
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) {
@@ -72,7 +73,7 @@ void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode
   }
   try {
     WriteAll(fd.get(), data, tmp);
-    if (fsync(fd.get()) < 0) {
+    if (durability == Durability::kDurable && fsync(fd.get()) < 0) {
       ThrowErrno("fsync " + tmp);
     }
     fd.Reset();
@@ -82,6 +83,9 @@ void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode
   } catch (...) {
     unlink(tmp.c_str());
     throw;
+  }
+  if (durability == Durability::kVolatile) {
+    return;
   }
   std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
   UniqueFd dfd(open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

@@ -14,9 +14,16 @@ std::string ReadFile(const std::string& path);
 // Like ReadFile, but returns nullopt when the file does not exist.
 std::optional<std::string> ReadFileIfExists(const std::string& path);
 
-// Writes `data` to a temp file beside `path`, fsyncs it, renames it over `path` and fsyncs the
-// directory: after a crash the file holds either the old or the new content, never a mix.
-void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+enum class Durability {
+  kDurable,   // fsync the file and its directory: survives power loss (engine metadata)
+  kVolatile,  // rename only: survives a crash of the writer, not of the machine (/run state)
+};
+
+// Writes `data` to a temp file beside `path` and renames it over `path`: readers and a
+// crashed writer see the old or the new content, never a mix. kDurable also fsyncs the file
+// before the rename and the directory after it.
+void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode = 0644,
+                     Durability durability = Durability::kDurable);
 
 // Writes `data` to an existing file (cgroup and /proc knobs); throws naming the path.
 void WriteFileOrThrow(const std::string& path, std::string_view data);

@@ -76,7 +76,7 @@ Status DeriveStatus(const StateStore& store, const ContainerState& s) {
 
 void WritePidFile(const std::string& path, pid_t pid) {
   if (!path.empty()) {
-    WriteFileAtomic(path, std::to_string(pid), 0644);
+    WriteFileAtomic(path, std::to_string(pid), 0644, Durability::kVolatile);
   }
 }
 
@@ -333,7 +333,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   if (stat(rootfs.c_str(), &st) < 0 || !S_ISDIR(st.st_mode)) {
     throw Error(Kind::kInvalidArgument, "root.path: " + rootfs + " is not a directory");
   }
-  WriteFileAtomic(store.ConfigPath(opts.id), config_text, 0600);
+  WriteFileAtomic(store.ConfigPath(opts.id), config_text, 0600, Durability::kVolatile);
   if (chdir(bundle.c_str()) < 0) {
     ThrowErrno("chdir to bundle " + bundle);
   }

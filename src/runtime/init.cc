@@ -216,8 +216,7 @@ std::string HomeFor(uint32_t uid) {
     }
     // A session keyring of its own: the container must not see or use the caller's keys.
     if (plan.new_session_keyring &&
-        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr, 0, 0, 0) < 0 &&
-        errno != ENOSYS) {
+        syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr, 0, 0, 0) < 0 && errno != ENOSYS) {
       error.Fail(errno, "join a new session keyring");
       Die(plan, error);
     }

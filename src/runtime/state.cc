@@ -71,7 +71,7 @@ void StateStore::Save(const ContainerState& s) {
       {"annotations", s.annotations},
       {"oci_version", s.oci_version},
   };
-  WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600);
+  WriteFileAtomic(Dir(s.id) + "/state.json", j.dump(), 0600, Durability::kVolatile);
 }
 
 ContainerState StateStore::Load(const std::string& id) const {
