@@ -40,8 +40,7 @@ cleanup() {
   local rc=$?
   for name in berth crun runc; do
     "${RT[$name]}" --root "$W/state-$name" delete --force "$TAG-$name" >/dev/null 2>&1 || true
-    for d in /sys/fs/cgroup/*/berth/"$TAG-$name" /sys/fs/cgroup/*/"$TAG-$name" \
-             /sys/fs/cgroup/*/*/"$TAG-$name"; do
+    for d in /sys/fs/cgroup/*/berth-"$TAG-$name" /sys/fs/cgroup/*/"$TAG-$name"; do
       [ -d "$d" ] && rmdir "$d" 2>/dev/null || true
     done
   done

@@ -124,19 +124,22 @@ void Cgroup::Create() {
   for (const auto& h : layout_.v1) {
     std::string dir = Dir(h.mount_point);
     if (HasController(h.controllers, "cpuset")) {
-      // A new cpuset cgroup starts with empty cpus/mems and refuses tasks: copy them down.
+      // A new cpuset cgroup starts with empty cpus/mems and refuses tasks (ENOSPC): fill
+      // every empty level from its parent, including levels another process made and has
+      // not filled yet.
       std::string cur = h.mount_point;
       for (const auto& part : Split(path_, '/')) {
         if (part.empty()) {
           continue;
         }
         std::string next = cur + "/" + part;
-        if (mkdir(next.c_str(), 0755) == 0) {
-          for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+        if (mkdir(next.c_str(), 0755) < 0 && errno != EEXIST) {
+          ThrowErrno("create cgroup " + next);
+        }
+        for (const char* f : {"cpuset.cpus", "cpuset.mems"}) {
+          if (Trim(ReadFile(next + "/" + f)).empty()) {
             WriteFileOrThrow(next + "/" + f, Trim(ReadFile(cur + "/" + f)));
           }
-        } else if (errno != EEXIST) {
-          ThrowErrno("create cgroup " + next);
         }
         cur = next;
       }
@@ -329,16 +332,16 @@ void Cgroup::SignalAll(int sig) const {
   }
 }
 
-bool Cgroup::Destroy(bool wait) noexcept {
+bool Cgroup::Destroy() noexcept {
   bool ok = true;
   for (const auto& dir : Dirs()) {
     bool removed = false;
-    for (int i = 0; i < (wait ? 200 : 1); ++i) {
+    for (int i = 0; i < 200; ++i) {
       if (rmdir(dir.c_str()) == 0 || errno == ENOENT) {
         removed = true;
         break;
       }
-      if (errno != EBUSY || !wait) {
+      if (errno != EBUSY) {
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

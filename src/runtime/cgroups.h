@@ -49,10 +49,9 @@ class Cgroup {
   std::vector<pid_t> Pids() const;
   // Sends `sig` to every process in the cgroup.
   void SignalAll(int sig) const;
-  // Removes the cgroup directories; returns false if one was busy. With `wait`, retries
-  // for a while on EBUSY (processes still exiting); without, one attempt each (for a parent
-  // that other containers may still use).
-  bool Destroy(bool wait = true) noexcept;
+  // Removes the cgroup directories, retrying for a while on EBUSY (processes still exiting);
+  // returns false if one remained.
+  bool Destroy() noexcept;
 
   // Absolute directories, one per hierarchy (for tests and `ps`).
   std::vector<std::string> Dirs() const;

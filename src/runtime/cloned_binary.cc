@@ -2,7 +2,6 @@
 
 #include <elf.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/sendfile.h>
@@ -54,30 +53,29 @@ bool Immutable(int fd) {
   return fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY);
 }
 
-// The cheap way, crun's: in a private mount namespace, bind the binary read-only over itself
-// and execute it through that mount. No bytes are copied; page cache is shared. Returns only
-// on failure (no CAP_SYS_ADMIN, no mount namespaces), with errno set.
-void ExecThroughReadOnlyBind(char** argv, char** envp) {
-  char path[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
-  if (n <= 0 || path[0] != '/') {
+// The cheap way, crun's: bind the binary read-only over a scratch file, open it through that
+// mount, detach the mount (the descriptor keeps it alive) and execute the descriptor. No bytes
+// are copied, page cache is shared, and the mount never stays visible: nothing changes in any
+// mount namespace, so hooks still run in the runtime's own. Returns only on failure (no
+// CAP_SYS_ADMIN, say), having cleaned up.
+void ExecThroughReadOnlyBind(char** argv, char** envp, const std::string& scratch_dir) {
+  std::string target = scratch_dir + "/.exe-" + std::to_string(getpid());
+  UniqueFd placeholder(open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!placeholder) {
     return;
   }
-  path[n] = '\0';
-  if (unshare(CLONE_NEWNS) < 0) {
-    return;
+  placeholder.Reset();
+  UniqueFd ro;
+  if (mount("/proc/self/exe", target.c_str(), nullptr, MS_BIND, nullptr) == 0) {
+    if (mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0) {
+      ro.Reset(open(target.c_str(), O_RDONLY | O_CLOEXEC));
+    }
+    umount2(target.c_str(), MNT_DETACH);
   }
-  // Nothing mounted here may reach the host's mount namespace.
-  if (mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0 ||
-      mount(path, path, nullptr, MS_BIND, nullptr) < 0 ||
-      mount(nullptr, path, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) < 0) {
-    return;
+  unlink(target.c_str());
+  if (ro && Immutable(ro.get())) {
+    fexecve(ro.get(), argv, envp);
   }
-  UniqueFd ro(open(path, O_RDONLY | O_CLOEXEC));
-  if (!ro || !Immutable(ro.get())) {
-    return;
-  }
-  fexecve(ro.get(), argv, envp);
 }
 
 }  // namespace
@@ -87,11 +85,11 @@ bool RunningFromClonedBinary() {
   return self && Immutable(self.get());
 }
 
-void EnsureClonedBinary(char** argv, char** envp) {
+void EnsureClonedBinary(char** argv, char** envp, const std::string& scratch_dir) {
   if (RunningFromClonedBinary()) {
     return;
   }
-  ExecThroughReadOnlyBind(argv, envp);
+  ExecThroughReadOnlyBind(argv, envp, scratch_dir);
   // Fallback: a sealed memfd copy (runc's way), where this process may not mount.
   UniqueFd self(open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
   if (!self) {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/signals.h"
 #include "runtime/state.h"
 
 namespace berth::runtime {
@@ -63,8 +64,5 @@ class Runtime {
  private:
   StateStore store_;
 };
-
-// Parses "KILL", "SIGKILL" or "9"; kInvalidArgument for anything else.
-int ParseSignal(const std::string& name);
 
 }  // namespace berth::runtime

@@ -67,7 +67,6 @@ void StateStore::Save(const ContainerState& s) {
       {"rootfs", s.rootfs},
       {"created", s.created},
       {"cgroup_path", s.cgroup_path},
-      {"cgroup_owned", s.cgroup_owned},
       {"annotations", s.annotations},
       {"oci_version", s.oci_version},
   };
@@ -97,7 +96,6 @@ ContainerState StateStore::Load(const std::string& id) const {
     s.rootfs = j.at("rootfs").get<std::string>();
     s.created = j.at("created").get<std::string>();
     s.cgroup_path = j.at("cgroup_path").get<std::string>();
-    s.cgroup_owned = j.value("cgroup_owned", false);
     s.annotations = j.value("annotations", std::map<std::string, std::string>{});
     s.oci_version = j.value("oci_version", "1.1.0");
     return s;

@@ -20,7 +20,6 @@ struct ContainerState {
   std::string rootfs;
   std::string created;  // RFC 3339 with nanoseconds, UTC
   std::string cgroup_path;
-  bool cgroup_owned = false;  // berth created the parent directory too
   std::map<std::string, std::string> annotations;
   std::string oci_version;
 };

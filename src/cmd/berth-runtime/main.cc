@@ -221,7 +221,8 @@ int Main(int argc, char** argv) {
                          "--systemd-cgroup: the systemd cgroup driver is not supported");
     }
     if (*create || *run || *exec) {
-      berth::runtime::EnsureClonedBinary(argv, environ);
+      berth::MkdirAll(g.root, 0711);
+      berth::runtime::EnsureClonedBinary(argv, environ, g.root);
     }
     Runtime rt(g.root);
     if (*create) {

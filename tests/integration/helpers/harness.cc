@@ -152,7 +152,7 @@ void RuntimeTest::TearDown() {
   for (const auto& id : ids_) {
     Rt({"delete", "--force", id});
     for (const char* h : {"pids", "memory", "freezer", "unified", ""}) {
-      std::string cg = std::string("/sys/fs/cgroup/") + h + "/berth/" + id;
+      std::string cg = std::string("/sys/fs/cgroup/") + h + "/berth-" + id;
       EXPECT_FALSE(FileExists(cg)) << "cgroup left behind: " << cg;
     }
   }

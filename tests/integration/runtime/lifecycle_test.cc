@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <thread>
+
 #include "base/file_util.h"
 #include "harness.h"
 
@@ -208,6 +210,27 @@ TEST_F(LifecycleTest, ListAndPs) {
   EXPECT_NE(ps.out.find(std::to_string(pid) + " sleep 100"), std::string::npos) << ps.out;
   ps = Rt({"ps", b, "-o", "pid;touch " + dir_ + "/injected"});
   EXPECT_FALSE(FileExists(dir_ + "/injected")) << "ps options went through a shell";
+}
+
+TEST_F(LifecycleTest, ConcurrentRunsDoNotInterfere) {
+  // Creates and deletes at once must not race over shared cgroup state (a shared parent
+  // once made cpuset attaches fail with ENOSPC under parallel runs).
+  SetScript("true");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) {
+    ids.push_back(NewId());
+  }
+  std::vector<Result> results(ids.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = Rt({"run", "--bundle", bundle_, ids[i]}); });
+  }
+  for (auto& t : threads) {
+    t.join();
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(results[i].exit_code, 0) << ids[i] << ": " << results[i].err;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,160 @@
+// exec: a new process in a running container's namespaces and cgroup.
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <optional>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/file_util.h"
+#include "runtime/cgroups.h"
+#include "runtime/container.h"
+#include "runtime/foreground.h"
+#include "runtime/init.h"
+#include "runtime/launch.h"
+#include "runtime/sync.h"
+#include "runtime/terminal.h"
+
+namespace berth::runtime {
+
+using internal::BlockSignals;
+using internal::ConsoleEnds;
+using internal::LoadSavedSpec;
+using internal::SetUpConsole;
+using internal::SpawnInit;
+using internal::WaitForeground;
+using internal::WritePidFile;
+
+namespace {
+
+oci::Process BuildExecProcess(const ExecOptions& o, const oci::Spec& spec) {
+  if (!o.process_file.empty()) {
+    try {
+      return oci::ParseProcess(ReadFile(o.process_file));
+    } catch (const Error& e) {
+      throw e.WithContext("load " + o.process_file);
+    }
+  }
+  if (o.args.empty()) {
+    ThrowInvalid("exec: a command or --process is required");
+  }
+  oci::Process p = spec.process.value_or(oci::Process{});
+  p.args = o.args;
+  p.terminal = o.tty;
+  p.console_size.reset();
+  for (const auto& e : o.env) {
+    if (e.find('=') == std::string::npos) {
+      ThrowInvalid("exec: --env \"" + e + "\" must have the form KEY=value");
+    }
+    std::string key = e.substr(0, e.find('=') + 1);
+    std::erase_if(p.env, [&](const std::string& x) { return x.rfind(key, 0) == 0; });
+    p.env.push_back(e);
+  }
+  if (!o.cwd.empty()) {
+    if (o.cwd[0] != '/') {
+      ThrowInvalid("exec: --cwd must be an absolute path");
+    }
+    p.cwd = o.cwd;
+  }
+  if (!o.user.empty()) {
+    try {
+      size_t colon = o.user.find(':');
+      p.user.uid = static_cast<uint32_t>(std::stoul(o.user.substr(0, colon)));
+      p.user.gid = colon == std::string::npos
+                       ? 0
+                       : static_cast<uint32_t>(std::stoul(o.user.substr(colon + 1)));
+    } catch (const std::exception&) {
+      ThrowInvalid("exec: --user \"" + o.user + "\" must be uid[:gid]");
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+int Runtime::Exec(const ExecOptions& o) {
+  ContainerInfo info = Info(o.id);
+  if (info.status != Status::kRunning && info.status != Status::kCreated) {
+    ThrowConflict("cannot exec in container " + o.id + ": it is " + StatusName(info.status));
+  }
+  oci::Spec spec = LoadSavedSpec(store_, o.id);
+  oci::Process proc = BuildExecProcess(o, spec);
+
+  InitPlan plan;
+  plan.process = &proc;
+  // ForTest: keeps the exec'd process in the container before its execve, so the
+  // CVE-2019-5736 test can attack it from inside deterministically.
+  if (const char* delay = getenv("BERTH_RUNTIME_TEST_EXEC_DELAY_MS")) {
+    plan.test_exec_delay_ms = atoi(delay);
+  }
+  std::vector<UniqueFd> ns_fds;
+  // Join every namespace of the init that differs from ours, user first; mount last so the
+  // other /proc paths are still reachable when they are opened.
+  static const std::pair<const char*, int> kNs[] = {
+      {"user", CLONE_NEWUSER}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+      {"net", CLONE_NEWNET},   {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP},
+      {"time", CLONE_NEWTIME}, {"mnt", CLONE_NEWNS},
+  };
+  std::string base = "/proc/" + std::to_string(info.state.pid) + "/ns/";
+  for (const auto& [name, flag] : kNs) {
+    struct stat theirs, ours;
+    if (stat((base + name).c_str(), &theirs) < 0) {
+      continue;
+    }
+    if (stat((std::string("/proc/self/ns/") + name).c_str(), &ours) == 0 &&
+        theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) {
+      continue;
+    }
+    UniqueFd fd(open((base + name).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+      ThrowErrno("open " + base + name);
+    }
+    plan.joins.emplace_back(flag, fd.get());
+    ns_fds.push_back(std::move(fd));
+  }
+  if (!ProcessAlive(info.state.pid, info.state.pid_start_time)) {
+    ThrowConflict("cannot exec in container " + o.id + ": it stopped");
+  }
+  for (int i = 0; i < o.preserve_fds; ++i) {
+    plan.keep_fds.push_back(3 + i);
+  }
+  ConsoleEnds console;
+  UniqueFd master;
+  if (proc.terminal) {
+    console = SetUpConsole(o.console_socket, /*can_proxy=*/!o.detach,
+                           "exec: --tty with --detach needs --console-socket", plan);
+  }
+  std::optional<BlockSignals> blocked;
+  if (!o.detach) {
+    blocked.emplace();
+  }
+  UniqueFd sync;
+  pid_t pid = SpawnInit(plan, nullptr, nullptr, sync);
+  try {
+    console.child.Reset();
+    Cgroup(DetectCgroupLayout(), info.state.cgroup_path).AddProcess(pid);
+    SyncSend(sync.get(), SyncType::kCgroupJoined);
+    if (console.peer) {
+      master = RecvFd(console.peer.get());
+    }
+    SyncExpect(sync.get(), SyncType::kReady, "set up the exec process");
+  } catch (...) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    throw;
+  }
+  WritePidFile(o.pid_file, pid);
+  SyncSend(sync.get(), SyncType::kStart);
+  sync.Reset();
+  if (o.detach) {
+    return 0;
+  }
+  return WaitForeground(pid, master.get());
+}
+
+}  // namespace berth::runtime
