@@ -28,6 +28,7 @@
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
+#include "runtime/seccomp.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -145,8 +146,11 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   if (chdir(bundle.c_str()) < 0) {
     ThrowErrno("chdir to bundle " + bundle);
   }
-  if (!spec.linux->seccomp.is_null()) {
-    log::Warn("linux.seccomp is not applied by this build of berth-runtime yet");
+  SeccompProgram seccomp;
+  try {
+    seccomp = CompileSeccomp(spec.linux->seccomp);
+  } catch (const Error& e) {
+    throw e.WithContext("load " + bundle + "/config.json");
   }
 
   // Namespaces: open the ones to join now, so a bad path fails before anything runs.
@@ -189,6 +193,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   plan.rootfs.new_cgroup_ns = plan.create_flags & CLONE_NEWCGROUP;
   plan.rootfs.no_pivot = opts.no_pivot;
   plan.new_session_keyring = !opts.no_new_keyring;
+  plan.seccomp = seccomp.empty() ? nullptr : &seccomp;
   for (int i = 0; i < opts.preserve_fds; ++i) {
     plan.keep_fds.push_back(3 + i);
   }

@@ -87,6 +87,12 @@ int Runtime::Exec(const ExecOptions& o) {
 
   InitPlan plan;
   plan.process = &proc;
+  // The container's filter confines exec'd processes too, as runc does.
+  SeccompProgram seccomp;
+  if (spec.linux) {
+    seccomp = CompileSeccomp(spec.linux->seccomp);
+  }
+  plan.seccomp = seccomp.empty() ? nullptr : &seccomp;
   // ForTest: keeps the exec'd process in the container before its execve, so the
   // CVE-2019-5736 test can attack it from inside deterministically.
   if (const char* delay = getenv("BERTH_RUNTIME_TEST_EXEC_DELAY_MS")) {

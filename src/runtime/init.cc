@@ -266,6 +266,12 @@ std::string HomeFor(uint32_t uid) {
   if (!ResolveExecutable(plan, &error)) {
     Die(plan, error);
   }
+  // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it while we have it.
+  // With it, the filter goes on last, right before execve, so it only has to allow execve.
+  bool seccomp_early = plan.seccomp != nullptr && !proc.no_new_privileges;
+  if (seccomp_early && !InstallSeccomp(*plan.seccomp, &error)) {
+    Die(plan, error);
+  }
   if (!ApplyUserAndCapabilities(proc, &error)) {
     Die(plan, error);
   }
@@ -308,6 +314,10 @@ std::string HomeFor(uint32_t uid) {
   sigprocmask(SIG_SETMASK, &all, nullptr);
   for (int sig = 1; sig < NSIG; ++sig) {
     signal(sig, SIG_DFL);
+  }
+  if (plan.seccomp != nullptr && !seccomp_early && !InstallSeccomp(*plan.seccomp, &error)) {
+    dprintf(2, "berth-runtime: %s\n", error.text);
+    _exit(1);
   }
   execve(plan.resolved_exe.c_str(), argv.data(), envp.data());
   dprintf(2, "berth-runtime: exec %s: %s\n", plan.resolved_exe.c_str(), strerror(errno));

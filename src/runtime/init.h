@@ -8,6 +8,7 @@
 
 #include "oci/runtime_spec.h"
 #include "runtime/rootfs.h"
+#include "runtime/seccomp.h"
 
 namespace berth::runtime {
 
@@ -24,14 +25,15 @@ struct InitPlan {
   int create_flags = 0;                    // CLONE_NEW* to create
   std::string time_offsets;                // for /proc/self/timens_offsets
 
-  int sync_fd = -1;                  // child end of the sync socket
-  int fifo_fd = -1;                  // exec fifo opened O_RDONLY|O_NONBLOCK; -1: wait for kStart
-  int console_fd = -1;               // connected console socket; -1: no terminal
-  int hook_state_fd = -1;            // pipe with the state JSON for in-container hooks; -1: none
-  std::vector<int> keep_fds;         // --preserve-fds: 3..3+n stay open across exec
-  std::vector<int> parent_fds;       // the parent's ends (sync, pipes): closed first in the child
-  bool mounts_done_sync = false;     // the parent runs prestart/createRuntime hooks
-  std::string resolved_exe;          // filled in by the child
+  int sync_fd = -1;               // child end of the sync socket
+  int fifo_fd = -1;               // exec fifo opened O_RDONLY|O_NONBLOCK; -1: wait for kStart
+  int console_fd = -1;            // connected console socket; -1: no terminal
+  int hook_state_fd = -1;         // pipe with the state JSON for in-container hooks; -1: none
+  std::vector<int> keep_fds;      // --preserve-fds: 3..3+n stay open across exec
+  std::vector<int> parent_fds;    // the parent's ends (sync, pipes): closed first in the child
+  bool mounts_done_sync = false;  // the parent runs prestart/createRuntime hooks
+  std::string resolved_exe;       // filled in by the child
+  const SeccompProgram* seccomp = nullptr;  // null or empty: none
   bool new_session_keyring = false;  // join a new anonymous session keyring (not --no-new-keyring)
   int test_exec_delay_ms = 0;        // ForTest: hold the process in the container before execve
 };

@@ -160,6 +160,7 @@ TEST(RuntimeSpecTest, FeaturesNameEveryNamespaceAndCapability) {
   EXPECT_EQ(f["linux"]["namespaces"].size(), 8u);
   EXPECT_EQ(f["linux"]["capabilities"].size(), KnownCapabilities().size());
   EXPECT_EQ(f["hooks"].size(), 6u);
+  EXPECT_TRUE(f["linux"]["seccomp"]["enabled"].get<bool>());
 }
 
 TEST(RuntimeSpecTest, MalformedJson) { EXPECT_THROW(ParseSpec("{\"ociVersion\": "), Error); }

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <linux/filter.h>
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "runtime/child_error.h"
+
+namespace berth::runtime {
+
+// linux.seccomp compiled to a BPF program in the parent (with libseccomp); the child installs
+// it with one seccomp(2) call, with no library and no allocation between clone and exec.
+struct SeccompProgram {
+  std::vector<struct sock_filter> filter;  // empty: no filter
+  unsigned int flags = 0;                  // SECCOMP_FILTER_FLAG_* from linux.seccomp.flags
+
+  bool empty() const { return filter.empty(); }
+};
+
+// Compiles a linux.seccomp object: defaultAction/defaultErrnoRet, architectures, flags and
+// syscalls with names, action, errnoRet and argument comparisons. Throws kInvalidArgument
+// naming the field ("linux.seccomp.syscalls[2].names[0]: unknown syscall \"fly\"");
+// listenerPath (seccomp notify) is refused as not implemented yet.
+SeccompProgram CompileSeccomp(const nlohmann::json& seccomp);
+
+// Child side: installs the program (no-op for an empty one).
+bool InstallSeccomp(const SeccompProgram& program, ChildError* error) noexcept;
+
+}  // namespace berth::runtime
