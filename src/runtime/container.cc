@@ -24,12 +24,14 @@
 #include "base/log.h"
 #include "oci/runtime_spec.h"
 #include "runtime/cgroups.h"
+#include "runtime/credentials.h"
 #include "runtime/foreground.h"
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
 #include "runtime/seccomp.h"
 #include "runtime/sync.h"
+#include "runtime/sysctl.h"
 #include "runtime/terminal.h"
 
 namespace berth::runtime {
@@ -148,6 +150,8 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   }
   SeccompProgram seccomp;
   try {
+    ValidateCapabilitiesForKernel(*spec.process);
+    ValidateSysctls(*spec.linux);
     seccomp = CompileSeccomp(spec.linux->seccomp);
   } catch (const Error& e) {
     throw e.WithContext("load " + bundle + "/config.json");

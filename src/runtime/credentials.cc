@@ -10,6 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
+
+#include "base/error.h"
 
 namespace berth::runtime {
 namespace {
@@ -49,6 +52,29 @@ CapSet ToSet(const std::vector<std::string>& names) {
 }
 
 }  // namespace
+
+void ValidateCapabilitiesForKernel(const oci::Process& process) {
+  if (!process.capabilities) {
+    return;
+  }
+  const auto& c = *process.capabilities;
+  const std::pair<const char*, const std::vector<std::string>*> sets[] = {
+      {"bounding", &c.bounding},
+      {"effective", &c.effective},
+      {"inheritable", &c.inheritable},
+      {"permitted", &c.permitted},
+      {"ambient", &c.ambient}};
+  for (const auto& [name, set] : sets) {
+    for (size_t i = 0; i < set->size(); ++i) {
+      int cap = oci::CapabilityNumber((*set)[i]);
+      if (cap > LastCap()) {
+        ThrowInvalid("process.capabilities." + std::string(name) + "[" + std::to_string(i) +
+                     "]: " + (*set)[i] + " is not known to this kernel (last capability " +
+                     std::to_string(LastCap()) + ")");
+      }
+    }
+  }
+}
 
 bool ApplyRlimits(const oci::Process& process, ChildError* error) {
   for (const auto& rl : process.rlimits) {

@@ -14,6 +14,7 @@
 #include "base/file_util.h"
 #include "runtime/cgroups.h"
 #include "runtime/container.h"
+#include "runtime/credentials.h"
 #include "runtime/foreground.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
@@ -84,6 +85,7 @@ int Runtime::Exec(const ExecOptions& o) {
   }
   oci::Spec spec = LoadSavedSpec(store_, o.id);
   oci::Process proc = BuildExecProcess(o, spec);
+  ValidateCapabilitiesForKernel(proc);
 
   InitPlan plan;
   plan.process = &proc;

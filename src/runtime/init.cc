@@ -211,6 +211,19 @@ std::string HomeFor(uint32_t uid) {
         !SetupConsole(plan.console_fd, *plan.process, /*bind_console=*/true, &error)) {
       Die(plan, error);
     }
+    // Before the read-only paths: /proc/sys is one of them.
+    if (spec.linux) {
+      for (const auto& [key, value] : spec.linux->sysctl) {
+        // "net.ipv4.conf.eth0/1.forwarding" is /proc/sys/net/ipv4/conf/eth0.1/forwarding.
+        std::string path = "/proc/sys/" + key;
+        for (size_t i = 10; i < path.size(); ++i) {
+          path[i] = path[i] == '.' ? '/' : path[i] == '/' ? '.' : path[i];
+        }
+        if (!WriteProcFile(path.c_str(), value.c_str(), &error)) {
+          Die(plan, error);
+        }
+      }
+    }
     if (plan.setup_rootfs && !FinishRootfs(plan.rootfs, &error)) {
       Die(plan, error);
     }
@@ -228,19 +241,6 @@ std::string HomeFor(uint32_t uid) {
         setdomainname(spec.domainname.data(), spec.domainname.size()) < 0) {
       error.Fail(errno, "setdomainname %s", spec.domainname.c_str());
       Die(plan, error);
-    }
-    if (spec.linux) {
-      for (const auto& [key, value] : spec.linux->sysctl) {
-        std::string path = "/proc/sys/" + key;
-        for (size_t i = 10; i < path.size(); ++i) {
-          if (path[i] == '.') {
-            path[i] = '/';
-          }
-        }
-        if (!WriteProcFile(path.c_str(), value.c_str(), &error)) {
-          Die(plan, error);
-        }
-      }
     }
   } else if (plan.console_fd >= 0 &&
              !SetupConsole(plan.console_fd, *plan.process, /*bind_console=*/false, &error)) {

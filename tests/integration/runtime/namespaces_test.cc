@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "base/file_util.h"
 #include "harness.h"
 
 namespace berth::testing {
@@ -136,6 +137,24 @@ TEST_F(NamespacesTest, CgroupNamespaceHidesTheHostPath) {
     EXPECT_EQ(l.substr(l.rfind(':')), ":/") << "cgroup path visible: " << l;
   }
   EXPECT_GT(lines, 0);
+}
+
+TEST_F(NamespacesTest, SysctlsInTheContainersOwnNamespaces) {
+  config_["linux"]["sysctl"] = {{"net.ipv4.ip_forward", "1"}, {"kernel.shmmni", "1234"}};
+  // /proc/sys is read-only in the default spec: the runtime writes before that applies.
+  Result r = RunContainer("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "1\n1234\n");
+  EXPECT_NE(Trim(ReadFile("/proc/sys/kernel/shmmni")), "1234") << "the host's value changed";
+}
+
+TEST_F(NamespacesTest, HostGlobalSysctlIsRefused) {
+  config_["linux"]["sysctl"] = {{"kernel.panic", "5"}};
+  std::string id = NewId();
+  SetScript("true");
+  Result r = Rt({"create", "--bundle", bundle_, id});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("linux.sysctl.kernel.panic: not namespaced"), std::string::npos) << r.err;
 }
 
 }  // namespace
