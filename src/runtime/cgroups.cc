@@ -11,6 +11,7 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "base/log.h"
+#include "runtime/cgroup_resources.h"
 
 namespace berth::runtime {
 namespace {
@@ -92,7 +93,18 @@ CgroupLayout ParseCgroupLayout(std::string_view mountinfo) {
 }
 
 const CgroupLayout& DetectCgroupLayout() {
-  static const CgroupLayout layout = ParseCgroupLayout(ReadFile("/proc/self/mountinfo"));
+  static const CgroupLayout layout = [] {
+    CgroupLayout l = ParseCgroupLayout(ReadFile("/proc/self/mountinfo"));
+    if (!l.v2_mount.empty()) {
+      auto controllers = ReadFileIfExists(l.v2_mount + "/cgroup.controllers");
+      for (const auto& c : Split(Trim(controllers.value_or("")), ' ')) {
+        if (!c.empty()) {
+          l.v2_controllers.insert(c);
+        }
+      }
+    }
+    return l;
+  }();
   return layout;
 }
 
@@ -187,77 +199,46 @@ void Cgroup::AddProcess(pid_t pid) {
   }
 }
 
-namespace {
-
-std::string DeviceRule(const nlohmann::json& d) {
-  std::string type = d.value("type", "a");
-  auto num = [&](const char* key) {
-    if (!d.contains(key) || d[key].is_null() || d[key].get<int64_t>() < 0) {
-      return std::string("*");
-    }
-    return std::to_string(d[key].get<int64_t>());
-  };
-  if (type == "a") {
-    return "a";
+void Cgroup::ApplyResources(const nlohmann::json& resources) {
+  std::vector<std::string> warnings;
+  std::vector<CgroupWrite> writes = TranslateResources(resources, layout_, &warnings);
+  for (const auto& w : warnings) {
+    log::Warn(w);
   }
-  return type + " " + num("major") + ":" + num("minor") + " " + d.value("access", "rwm");
-}
-
-// The devices every container may use (runc's AllowedDevices): null, zero, full, tty,
-// random, urandom, ptmx, the pts range, /dev/console, and mknod of any node.
-const char* const kDefaultAllowedDevices[] = {
-    "c *:* m",   "b *:* m",   "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm",   "c 1:8 rwm",
-    "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
-};
-
-}  // namespace
-
-void Cgroup::ApplyResources(const nlohmann::json& r) {
-  if (!r.is_object()) {
-    return;
+  // On a hybrid host the cgroup2 root delegates nothing by default: enable, down the path,
+  // the v2 controllers these writes need (pure v2 enabled everything at Create).
+  if (!layout_.PureV2()) {
+    std::set<std::string> needed;
+    for (const auto& w : writes) {
+      if (w.v2 && !w.controller.empty()) {
+        needed.insert(w.controller);
+      }
+    }
+    for (const auto& c : needed) {
+      std::string cur = layout_.v2_mount;
+      for (const auto& part : Split(path_, '/')) {
+        if (part.empty()) {
+          continue;
+        }
+        auto enabled = ReadFileIfExists(cur + "/cgroup.subtree_control");
+        if (enabled && enabled->find(c) == std::string::npos) {
+          WriteFileOrThrow(cur + "/cgroup.subtree_control", "+" + c);
+        }
+        cur += "/" + part;
+      }
+    }
   }
-  try {
-    bool v2 = layout_.PureV2();
-    if (r.contains("pids") && r["pids"].contains("limit")) {
-      int64_t limit = r["pids"]["limit"].get<int64_t>();
-      std::string value = limit <= 0 ? "max" : std::to_string(limit);
-      std::string base = v2 ? Dir(layout_.v2_mount) : Dir(layout_.V1Path("pids"));
-      if (v2 || !layout_.V1Path("pids").empty()) {
-        WriteFileOrThrow(base + "/pids.max", value);
+  for (const auto& w : writes) {
+    std::string dir = w.v2 ? Dir(layout_.v2_mount) : Dir(layout_.V1Path(w.controller));
+    try {
+      WriteFileOrThrow(dir + "/" + w.file, w.value);
+    } catch (const Error& e) {
+      if (e.err() == ENOENT) {
+        throw Error(Kind::kInvalidArgument,
+                    w.field + ": this host's cgroup has no " + w.file + " (" + dir + ")");
       }
+      throw e.WithContext(w.field);
     }
-    if (r.contains("memory") && r["memory"].contains("limit")) {
-      int64_t limit = r["memory"]["limit"].get<int64_t>();
-      if (v2) {
-        WriteFileOrThrow(Dir(layout_.v2_mount) + "/memory.max",
-                         limit < 0 ? "max" : std::to_string(limit));
-      } else if (!layout_.V1Path("memory").empty()) {
-        WriteFileOrThrow(Dir(layout_.V1Path("memory")) + "/memory.limit_in_bytes",
-                         std::to_string(limit));
-      }
-    }
-    if (r.contains("devices") && !v2 && !layout_.V1Path("devices").empty()) {
-      std::string dir = Dir(layout_.V1Path("devices"));
-      WriteFileOrThrow(dir + "/devices.deny", "a");
-      for (const char* rule : kDefaultAllowedDevices) {
-        WriteFileOrThrow(dir + "/devices.allow", rule);
-      }
-      for (const auto& d : r["devices"]) {
-        bool allow = d.value("allow", false);
-        std::string rule = DeviceRule(d);
-        if (allow && rule == "a") {
-          rule = "a *:* rwm";
-        }
-        WriteFileOrThrow(dir + (allow ? "/devices.allow" : "/devices.deny"), rule);
-        if (!allow && rule == "a") {
-          for (const char* def : kDefaultAllowedDevices) {
-            WriteFileOrThrow(dir + "/devices.allow", def);
-          }
-        }
-      }
-    }
-  } catch (const nlohmann::json::exception& e) {
-    ThrowInvalid(std::string("linux.resources: ") + e.what());
   }
 }
 

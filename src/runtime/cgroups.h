@@ -3,6 +3,7 @@
 #include <sys/types.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,8 @@ struct CgroupLayout {
     std::string controllers;
   };
   std::vector<V1Hierarchy> v1;
-  std::string v2_mount;  // "" when no cgroup2 is mounted
+  std::string v2_mount;                  // "" when no cgroup2 is mounted
+  std::set<std::string> v2_controllers;  // what the cgroup2 root offers (cgroup.controllers)
 
   bool PureV2() const { return v1.empty() && !v2_mount.empty(); }
   // The mount point of the v1 hierarchy holding `controller`, or "".
@@ -40,7 +42,7 @@ class Cgroup {
   void Create();
   // Moves `pid` into the cgroup in every hierarchy.
   void AddProcess(pid_t pid);
-  // Applies linux.resources (pids, memory, cpu, devices on v1); later issues extend this.
+  // Applies linux.resources (see cgroup_resources.h); errors name the field.
   void ApplyResources(const nlohmann::json& resources);
   // Freezes or thaws; waits until the kernel reports the new state.
   void SetFrozen(bool frozen);
