@@ -1,6 +1,7 @@
 #include "oci/runtime_spec.h"
 
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 
 #include <array>
@@ -424,6 +425,19 @@ Linux ParseLinux(const Obj& l) {
     lx.seccomp = *s;
   }
   lx.mount_label = l.Str("mountLabel");
+  if (auto p = l.Child("personality")) {
+    std::string domain = p->Str("domain", true);
+    if (domain == "LINUX") {
+      lx.personality = PER_LINUX;
+    } else if (domain == "LINUX32") {
+      lx.personality = PER_LINUX32;
+    } else {
+      Fail(p->Field("domain"), "must be LINUX or LINUX32, got \"" + domain + "\"");
+    }
+    if (!p->Strings("flags").empty()) {
+      Fail(p->Field("flags"), "no personality flags are defined by the runtime spec");
+    }
+  }
   return lx;
 }
 

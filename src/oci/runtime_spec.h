@@ -115,6 +115,7 @@ struct Linux {
   std::map<std::string, std::string> sysctl;
   nlohmann::json seccomp;  // linux.seccomp, compiled by the seccomp module
   std::string mount_label;
+  std::optional<unsigned long> personality;  // PER_LINUX or PER_LINUX32
 
   const Namespace* Find(NamespaceType type) const;
 };

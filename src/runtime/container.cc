@@ -29,6 +29,7 @@
 #include "runtime/hooks.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
+#include "runtime/lsm.h"
 #include "runtime/seccomp.h"
 #include "runtime/sync.h"
 #include "runtime/sysctl.h"
@@ -152,6 +153,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   try {
     ValidateCapabilitiesForKernel(*spec.process);
     ValidateSysctls(*spec.linux);
+    ValidateLsm(*spec.process, &*spec.linux);
     seccomp = CompileSeccomp(spec.linux->seccomp);
   } catch (const Error& e) {
     throw e.WithContext("load " + bundle + "/config.json");
@@ -443,6 +445,14 @@ void Runtime::Resume(const std::string& id) {
     ThrowConflict("cannot resume container " + id + ": it is " + StatusName(info.status));
   }
   Cgroup(DetectCgroupLayout(), info.state.cgroup_path).SetFrozen(false);
+}
+
+void Runtime::Update(const std::string& id, const nlohmann::json& resources) {
+  ContainerInfo info = Info(id);
+  if (info.status == Status::kStopped) {
+    ThrowConflict("cannot update container " + id + ": it is stopped");
+  }
+  Cgroup(DetectCgroupLayout(), info.state.cgroup_path).ApplyResources(resources);
 }
 
 std::vector<pid_t> Runtime::Pids(const std::string& id) const {

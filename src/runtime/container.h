@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -58,6 +59,8 @@ class Runtime {
   void Pause(const std::string& id);
   void Resume(const std::string& id);
   std::vector<pid_t> Pids(const std::string& id) const;
+  // Applies a linux.resources object to a created, running or paused container.
+  void Update(const std::string& id, const nlohmann::json& resources);
   // Foreground exec returns the process's exit status; detached returns 0.
   int Exec(const ExecOptions& options);
 

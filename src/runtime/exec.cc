@@ -18,6 +18,7 @@
 #include "runtime/foreground.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
+#include "runtime/lsm.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -86,6 +87,7 @@ int Runtime::Exec(const ExecOptions& o) {
   oci::Spec spec = LoadSavedSpec(store_, o.id);
   oci::Process proc = BuildExecProcess(o, spec);
   ValidateCapabilitiesForKernel(proc);
+  ValidateLsm(proc, nullptr);
 
   InitPlan plan;
   plan.process = &proc;

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -17,6 +18,7 @@
 
 #include "runtime/credentials.h"
 #include "runtime/hooks.h"
+#include "runtime/lsm.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -264,6 +266,14 @@ std::string HomeFor(uint32_t uid) {
   }
   bool cwd_ok = chdir(proc.cwd.c_str()) == 0;
   if (!ResolveExecutable(plan, &error)) {
+    Die(plan, error);
+  }
+  if (!ApplyExecLabels(proc, &error)) {
+    Die(plan, error);
+  }
+  if (plan.spec != nullptr && plan.spec->linux && plan.spec->linux->personality &&
+      personality(*plan.spec->linux->personality) < 0) {
+    error.Fail(errno, "set personality");
     Die(plan, error);
   }
   // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it while we have it.

@@ -9,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -112,6 +114,86 @@ void PrintPsTable(const std::vector<pid_t>& pids, const std::vector<std::string>
   }
 }
 
+// A byte count as docker and runc take it: "1048576", "512k", "64m", "1g"; -1 is unlimited.
+int64_t ParseBytes(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    long long n = std::stoll(v, &used);
+    std::string unit = v.substr(used);
+    for (auto& c : unit) {
+      c = static_cast<char>(tolower(c));
+    }
+    if (!unit.empty() && unit.back() == 'b') {
+      unit.pop_back();
+    }
+    static const std::map<std::string, int64_t> kUnits = {
+        {"", 1}, {"k", 1LL << 10}, {"m", 1LL << 20}, {"g", 1LL << 30}, {"t", 1LL << 40}};
+    auto it = kUnits.find(unit);
+    if (it != kUnits.end() && (n >= 0 || n == -1)) {
+      return n * (n < 0 ? 1 : it->second);
+    }
+  } catch (const std::exception&) {
+  }
+  berth::ThrowInvalid("update: --" + flag + " \"" + v + "\" is not a byte count like 64m");
+}
+
+int64_t ParseNumber(const std::string& flag, const std::string& v) {
+  try {
+    size_t used = 0;
+    long long n = std::stoll(v, &used);
+    if (used == v.size()) {
+      return n;
+    }
+  } catch (const std::exception&) {
+  }
+  berth::ThrowInvalid("update: --" + flag + " \"" + v + "\" is not a number");
+}
+
+// The linux.resources object of `update`: from -r (a file or - for stdin), then the flags.
+nlohmann::json UpdateResources(const std::string& file,
+                               const std::map<std::string, std::string>& flags) {
+  nlohmann::json r = nlohmann::json::object();
+  if (!file.empty()) {
+    std::string text;
+    if (file == "-") {
+      text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    } else {
+      text = berth::ReadFile(file);
+    }
+    try {
+      r = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::parse_error& e) {
+      berth::ThrowInvalid("update: " + file + ": malformed JSON: " + e.what());
+    }
+  }
+  auto set = [&](const char* flag, const char* section, const char* key, bool bytes) {
+    auto it = flags.find(flag);
+    if (it != flags.end()) {
+      r[section][key] = bytes ? ParseBytes(flag, it->second) : ParseNumber(flag, it->second);
+    }
+  };
+  set("memory", "memory", "limit", true);
+  set("memory-swap", "memory", "swap", true);
+  set("memory-reservation", "memory", "reservation", true);
+  set("cpu-share", "cpu", "shares", false);
+  set("cpu-quota", "cpu", "quota", false);
+  set("cpu-period", "cpu", "period", false);
+  set("cpu-rt-runtime", "cpu", "realtimeRuntime", false);
+  set("cpu-rt-period", "cpu", "realtimePeriod", false);
+  set("pids-limit", "pids", "limit", false);
+  set("blkio-weight", "blockIO", "weight", false);
+  for (const char* key : {"cpus", "mems"}) {
+    auto it = flags.find(std::string("cpuset-") + key);
+    if (it != flags.end()) {
+      r["cpu"][key] = it->second;
+    }
+  }
+  if (r.empty()) {
+    berth::ThrowInvalid("update: give -r FILE or at least one resource flag");
+  }
+  return r;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"berth-runtime: run OCI bundles (a runc/crun-compatible command line)",
                "berth-runtime"};
@@ -189,6 +271,20 @@ int Main(int argc, char** argv) {
   pause->add_option("id", id)->required();
   auto* resume = app.add_subcommand("resume", "thaw a paused container");
   resume->add_option("id", id)->required();
+
+  // update: runc's flags, each filling one field of a linux.resources object.
+  std::string update_file;
+  std::map<std::string, std::string> update_flags;
+  auto* update = app.add_subcommand("update", "change the resource limits of a container");
+  update->add_option("-r,--resources", update_file, "linux.resources JSON file, - for stdin");
+  for (const char* flag : {"memory", "memory-swap", "memory-reservation", "cpu-share", "cpu-quota",
+                           "cpu-period", "cpu-rt-runtime", "cpu-rt-period", "cpuset-cpus",
+                           "cpuset-mems", "pids-limit", "blkio-weight"}) {
+    update->add_option_function<std::string>(
+        std::string("--") + flag,
+        [&update_flags, flag](const std::string& v) { update_flags[flag] = v; });
+  }
+  update->add_option("id", id)->required();
 
   std::string spec_bundle;
   bool spec_rootless = false;
@@ -280,6 +376,8 @@ int Main(int argc, char** argv) {
                     << Pad(c.state.bundle, 40) << " " << Pad(c.state.created, 31) << " root\n";
         }
       }
+    } else if (*update) {
+      rt.Update(id, UpdateResources(update_file, update_flags));
     } else if (*pause) {
       rt.Pause(id);
     } else if (*resume) {

@@ -128,5 +128,35 @@ TEST_F(CgroupsTest, BadResourceIsRefusedAndLeavesNothing) {
   EXPECT_FALSE(FileExists(Dir(id, "memory")));
 }
 
+TEST_F(CgroupsTest, UpdateChangesLimitsOfARunningContainer) {
+  config_["linux"]["resources"]["memory"] = {{"limit", 67108864}};
+  config_["linux"]["resources"]["pids"] = {{"limit", 100}};
+  std::string id = StartDetached("exec sleep 100");
+  const auto& layout = runtime::DetectCgroupLayout();
+  bool v1 = !layout.V1Path("memory").empty();
+  std::string mem = Dir(id, "memory") + (v1 ? "/memory.limit_in_bytes" : "/memory.max");
+  Result r = Rt({"update", "--memory", "32m", "--pids-limit", "10", id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Trim(ReadFile(mem)), "33554432");
+  EXPECT_EQ(Trim(ReadFile(Dir(id, "pids") + "/pids.max")), "10");
+  // -r takes a linux.resources object, from a file or stdin.
+  r = Rt({"update", "-r", "-", id}, R"({"pids": {"limit": 20}})");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Trim(ReadFile(Dir(id, "pids") + "/pids.max")), "20");
+  // Bad values name the field and change nothing.
+  r = Rt({"update", "-r", "-", id}, R"({"memory": {"limit": -7}})");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("linux.resources.memory.limit"), std::string::npos) << r.err;
+  EXPECT_EQ(Trim(ReadFile(mem)), "33554432");
+  r = Rt({"update", "--memory", "lots", id});
+  EXPECT_NE(r.err.find("--memory \"lots\""), std::string::npos) << r.err;
+  ASSERT_EQ(Rt({"kill", id, "KILL"}).exit_code, 0);
+  for (int i = 0; i < 200 && Rt({"state", id}).out.find("stopped") == std::string::npos; ++i) {
+    usleep(10000);
+  }
+  r = Rt({"update", "--pids-limit", "5", id});
+  EXPECT_NE(r.exit_code, 0) << "update of a stopped container must fail";
+}
+
 }  // namespace
 }  // namespace berth::testing

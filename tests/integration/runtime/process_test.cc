@@ -113,6 +113,26 @@ TEST_F(ProcessTest, NoRuntimeDescriptorLeaksIntoTheContainer) {
   EXPECT_EQ(Trim(r.out), "4") << "only stdio and ls's own directory fd expected";
 }
 
+TEST_F(ProcessTest, Personality) {
+  config_["linux"]["personality"] = {{"domain", "LINUX32"}};
+  Result r = RunContainer("uname -m");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "i686\n");
+}
+
+TEST_F(ProcessTest, LsmLabelsAreRefusedWhereTheHostHasNoLsm) {
+  if (FileExists("/sys/fs/selinux/enforce")) {
+    GTEST_SKIP() << "this host has SELinux";
+  }
+  config_["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0";
+  SetScript("true");
+  std::string id = NewId();
+  Result r = Rt({"create", "--bundle", bundle_, id});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("process.selinuxLabel: SELinux is not enabled"), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(state_ + "/" + id));
+}
+
 TEST_F(ProcessTest, EachContainerGetsItsOwnSessionKeyring) {
   // A key in our session keyring that only its possessors may even see in /proc/keys.
   ASSERT_GE(syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, "berth-it-session"), 0);

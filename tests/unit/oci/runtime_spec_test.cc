@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 
 #include "base/error.h"
@@ -282,6 +283,16 @@ TEST(RuntimeSpecTest, RefusesInconsistentValues) {
   j["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 1}, {"size", 0}}};
   j["linux"]["namespaces"].push_back({{"type", "user"}});
   ExpectRefused(j, "linux.uidMappings[0].size: must be a positive integer");
+}
+
+TEST(RuntimeSpecTest, Personality) {
+  json j = Minimal();
+  j["linux"]["personality"] = {{"domain", "LINUX32"}};
+  EXPECT_EQ(*ParseSpec(j.dump()).linux->personality, static_cast<unsigned long>(PER_LINUX32));
+  j["linux"]["personality"] = {{"domain", "WINDOWS"}};
+  ExpectRefused(j, "linux.personality.domain: must be LINUX or LINUX32");
+  j["linux"]["personality"] = {{"domain", "LINUX"}, {"flags", {"X"}}};
+  ExpectRefused(j, "linux.personality.flags");
 }
 
 TEST(RuntimeSpecTest, ProcessJsonForExec) {
