@@ -121,6 +121,19 @@ Cgroup::Cgroup(const CgroupLayout& layout, std::string path) : layout_(layout), 
 
 std::string Cgroup::Dir(const std::string& mount) const { return mount + path_; }
 
+bool Cgroup::ControllerOnV2(const std::string& controller) const {
+  return layout_.V1Path(controller).empty() && !layout_.v2_mount.empty() &&
+         (layout_.PureV2() || layout_.v2_controllers.count(controller));
+}
+
+std::string Cgroup::ControllerFile(const std::string& controller, const std::string& file) const {
+  std::string v1 = layout_.V1Path(controller);
+  if (!v1.empty()) {
+    return Dir(v1) + "/" + file;
+  }
+  return ControllerOnV2(controller) ? Dir(layout_.v2_mount) + "/" + file : "";
+}
+
 std::vector<std::string> Cgroup::Dirs() const {
   std::vector<std::string> dirs;
   for (const auto& h : layout_.v1) {

@@ -55,6 +55,11 @@ class Cgroup {
   // returns false if one remained.
   bool Destroy() noexcept;
 
+  // The file `file` of `controller` for this cgroup, in whichever hierarchy serves it; ""
+  // when the host has no such controller.
+  std::string ControllerFile(const std::string& controller, const std::string& file) const;
+  bool ControllerOnV2(const std::string& controller) const;
+
   // Absolute directories, one per hierarchy (for tests and `ps`).
   std::vector<std::string> Dirs() const;
 

@@ -23,6 +23,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "oci/runtime_spec.h"
+#include "runtime/cgroup_stats.h"
 #include "runtime/cgroups.h"
 #include "runtime/credentials.h"
 #include "runtime/foreground.h"
@@ -445,6 +446,40 @@ void Runtime::Resume(const std::string& id) {
     ThrowConflict("cannot resume container " + id + ": it is " + StatusName(info.status));
   }
   Cgroup(DetectCgroupLayout(), info.state.cgroup_path).SetFrozen(false);
+}
+
+void Runtime::Events(const std::string& id, int interval_ms, bool stats_only,
+                     const std::function<void(const nlohmann::json&)>& emit) {
+  ContainerInfo info = Info(id);
+  if (info.status == Status::kStopped) {
+    ThrowConflict("cannot read events of container " + id + ": it is stopped");
+  }
+  Cgroup cg(DetectCgroupLayout(), info.state.cgroup_path);
+  auto stats = [&] { emit({{"type", "stats"}, {"id", id}, {"data", ReadCgroupStats(cg)}}); };
+  if (stats_only) {
+    stats();
+    return;
+  }
+  // The OOM counter is polled at 100 ms: prompt enough for a human and for containerd, and
+  // the same code on v1 and v2.
+  constexpr int kStepMs = 100;
+  uint64_t ooms = OomKillCount(cg);
+  int since_stats = interval_ms;
+  while (ProcessAlive(info.state.pid, info.state.pid_start_time)) {
+    uint64_t now = OomKillCount(cg);
+    for (; ooms < now; ++ooms) {
+      emit({{"type", "oom"}, {"id", id}});
+    }
+    if (since_stats >= interval_ms) {
+      stats();
+      since_stats = 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(kStepMs));
+    since_stats += kStepMs;
+  }
+  for (uint64_t now = OomKillCount(cg); ooms < now; ++ooms) {
+    emit({{"type", "oom"}, {"id", id}});
+  }
 }
 
 void Runtime::Update(const std::string& id, const nlohmann::json& resources) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -59,6 +60,11 @@ class Runtime {
   void Pause(const std::string& id);
   void Resume(const std::string& id);
   std::vector<pid_t> Pids(const std::string& id) const;
+  // runc's `events`: with `stats_only`, one {"type":"stats"} object; else stats every
+  // `interval_ms` and an {"type":"oom"} object whenever the OOM killer strikes, until the
+  // container stops. Each object goes to `emit`.
+  void Events(const std::string& id, int interval_ms, bool stats_only,
+              const std::function<void(const nlohmann::json&)>& emit);
   // Applies a linux.resources object to a created, running or paused container.
   void Update(const std::string& id, const nlohmann::json& resources);
   // Foreground exec returns the process's exit status; detached returns 0.

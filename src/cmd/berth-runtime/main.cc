@@ -149,6 +149,24 @@ int64_t ParseNumber(const std::string& flag, const std::string& v) {
   berth::ThrowInvalid("update: --" + flag + " \"" + v + "\" is not a number");
 }
 
+// "5s", "500ms", "1m" or plain seconds, as runc's --interval takes them.
+int ParseInterval(const std::string& v) {
+  try {
+    size_t used = 0;
+    double n = std::stod(v, &used);
+    std::string unit = v.substr(used);
+    double ms = unit == "ms"                    ? n
+                : unit == "m"                   ? n * 60000
+                : (unit == "s" || unit.empty()) ? n * 1000
+                                                : -1;
+    if (ms >= 100) {
+      return static_cast<int>(ms);
+    }
+  } catch (const std::exception&) {
+  }
+  berth::ThrowInvalid("events: --interval \"" + v + "\" is not a duration of at least 100ms");
+}
+
 // The linux.resources object of `update`: from -r (a file or - for stdin), then the flags.
 nlohmann::json UpdateResources(const std::string& file,
                                const std::map<std::string, std::string>& flags) {
@@ -286,6 +304,14 @@ int Main(int argc, char** argv) {
   }
   update->add_option("id", id)->required();
 
+  bool events_stats = false;
+  std::string events_interval = "5s";
+  auto* events = app.add_subcommand("events", "print stats and OOM events as JSON lines");
+  events->add_flag("--stats", events_stats, "print the stats once and exit");
+  events->add_option("--interval", events_interval, "stats interval (e.g. 5s, 500ms)")
+      ->capture_default_str();
+  events->add_option("id", id)->required();
+
   std::string spec_bundle;
   bool spec_rootless = false;
   auto* spec = app.add_subcommand("spec", "write a hardened default config.json");
@@ -376,6 +402,10 @@ int Main(int argc, char** argv) {
                     << Pad(c.state.bundle, 40) << " " << Pad(c.state.created, 31) << " root\n";
         }
       }
+    } else if (*events) {
+      rt.Events(id, ParseInterval(events_interval), events_stats, [](const nlohmann::json& j) {
+        std::cout << j.dump() << std::endl;  // one object per line, flushed: a stream
+      });
     } else if (*update) {
       rt.Update(id, UpdateResources(update_file, update_flags));
     } else if (*pause) {

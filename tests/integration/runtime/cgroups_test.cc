@@ -158,5 +158,32 @@ TEST_F(CgroupsTest, UpdateChangesLimitsOfARunningContainer) {
   EXPECT_NE(r.exit_code, 0) << "update of a stopped container must fail";
 }
 
+TEST_F(CgroupsTest, EventsStatsInRuncShape) {
+  config_["linux"]["resources"]["memory"] = {{"limit", 67108864}};
+  config_["linux"]["resources"]["pids"] = {{"limit", 50}};
+  std::string id = StartDetached("sleep 100 & exec sleep 100");
+  Result r = Rt({"events", "--stats", id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["type"], "stats");
+  EXPECT_EQ(j["id"], id);
+  EXPECT_EQ(j["data"]["memory"]["usage"]["limit"], 67108864);
+  EXPECT_GT(j["data"]["memory"]["usage"]["usage"].get<uint64_t>(), 0u);
+  EXPECT_EQ(j["data"]["pids"]["limit"], 50);
+  EXPECT_EQ(j["data"]["pids"]["current"], 2);
+  EXPECT_GT(j["data"]["cpu"]["usage"]["total"].get<uint64_t>(), 0u);
+}
+
+TEST_F(CgroupsTest, EventsReportAnOomKill) {
+  config_["linux"]["resources"]["memory"] = {{"limit", 33554432}, {"swap", 33554432}};
+  // The hog (a subshell) is killed; the init lives on, then exits so events ends.
+  std::string id =
+      StartDetached("sleep 0.5; x=$(head -c 67108864 /dev/zero | tr '\\0' a); sleep 1");
+  Result r = Rt({"events", "--interval", "10s", id}, "", 20);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("{\"id\":\"" + id + "\",\"type\":\"oom\"}"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"type\":\"stats\""), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace berth::testing
