@@ -281,6 +281,9 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   if (console.peer) {
     launch->console_master_ = RecvFd(console.peer.get());
   }
+  if (!seccomp.listener_path.empty()) {
+    internal::ForwardSeccompListener(launch->sync_.get(), seccomp, pid, creating);
+  }
   SyncExpect(launch->sync_.get(), SyncType::kReady, "set up the container");
   store.Save(state);
   WritePidFile(opts.pid_file, pid);

@@ -152,6 +152,10 @@ int Runtime::Exec(const ExecOptions& o) {
     if (console.peer) {
       master = RecvFd(console.peer.get());
     }
+    if (!seccomp.listener_path.empty()) {
+      internal::ForwardSeccompListener(sync.get(), seccomp, pid,
+                                       runtime::StateJson(info.state, info.status));
+    }
     SyncExpect(sync.get(), SyncType::kReady, "set up the exec process");
   } catch (...) {
     kill(pid, SIGKILL);

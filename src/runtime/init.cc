@@ -278,9 +278,19 @@ std::string HomeFor(uint32_t uid) {
   }
   // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it while we have it.
   // With it, the filter goes on last, right before execve, so it only has to allow execve.
-  bool seccomp_early = plan.seccomp != nullptr && !proc.no_new_privileges;
-  if (seccomp_early && !InstallSeccomp(*plan.seccomp, &error)) {
-    Die(plan, error);
+  // A notify listener must reach the runtime before `create` returns, so such a filter
+  // goes on here too, and its descriptor goes up the sync socket.
+  bool seccomp_early =
+      plan.seccomp != nullptr && (!proc.no_new_privileges || !plan.seccomp->listener_path.empty());
+  if (seccomp_early) {
+    int listener = -1;
+    if (!InstallSeccomp(*plan.seccomp, &listener, &error)) {
+      Die(plan, error);
+    }
+    if (listener >= 0) {
+      SyncSendFd(plan.sync_fd, SyncType::kSeccompFd, listener);
+      close(listener);
+    }
   }
   if (!ApplyUserAndCapabilities(proc, &error)) {
     Die(plan, error);
@@ -325,7 +335,9 @@ std::string HomeFor(uint32_t uid) {
   for (int sig = 1; sig < NSIG; ++sig) {
     signal(sig, SIG_DFL);
   }
-  if (plan.seccomp != nullptr && !seccomp_early && !InstallSeccomp(*plan.seccomp, &error)) {
+  int no_listener;
+  if (plan.seccomp != nullptr && !seccomp_early &&
+      !InstallSeccomp(*plan.seccomp, &no_listener, &error)) {
     dprintf(2, "berth-runtime: %s\n", error.text);
     _exit(1);
   }

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "runtime/state.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
@@ -122,6 +123,38 @@ oci::Spec LoadSavedSpec(const StateStore& store, const std::string& id) {
     return oci::Spec{};
   }
   return oci::ParseSpec(*text);
+}
+
+void ForwardSeccompListener(int sync, const SeccompProgram& program, pid_t pid,
+                            const std::string& state_json) {
+  SyncMsg msg;
+  int fd = -1;
+  if (!SyncRecvFd(sync, &msg, &fd)) {
+    throw Error(Kind::kInternal, "container setup process exited before its seccomp listener");
+  }
+  UniqueFd listener(fd);
+  if (msg.type == SyncType::kError) {
+    throw msg.err ? SysError(msg.text, msg.err) : Error(Kind::kInvalidArgument, msg.text);
+  }
+  if (msg.type != SyncType::kSeccompFd || !listener) {
+    throw Error(Kind::kInternal, "expected the seccomp listener descriptor");
+  }
+  nlohmann::json process_state = {
+      {"ociVersion", "1.1.0"},
+      {"fds", {"seccompFd"}},
+      {"pid", pid},
+      {"metadata", program.listener_metadata},
+      {"state", nlohmann::json::parse(state_json)},
+  };
+  UniqueFd sock;
+  try {
+    sock = ConnectUnixSocket(program.listener_path);
+  } catch (const Error& e) {
+    throw e.WithContext("linux.seccomp.listenerPath");
+  }
+  if (!SendFd(sock.get(), listener.get(), process_state.dump().c_str())) {
+    ThrowErrno("send the seccomp listener to " + program.listener_path);
+  }
 }
 
 }  // namespace berth::runtime::internal

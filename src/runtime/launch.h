@@ -8,6 +8,7 @@
 #include "base/fd.h"
 #include "oci/runtime_spec.h"
 #include "runtime/init.h"
+#include "runtime/seccomp.h"
 #include "runtime/state.h"
 
 // The runtime side of starting processes in a container, shared by create/run and exec.
@@ -38,6 +39,11 @@ ConsoleEnds SetUpConsole(const std::string& socket_path, bool can_proxy, const c
 // parent's end of the sync socket.
 pid_t SpawnInit(InitPlan& plan, const std::vector<oci::IdMapping>* uid_maps,
                 const std::vector<oci::IdMapping>* gid_maps, UniqueFd& sync);
+
+// seccomp notify: receives the listener descriptor the child sends up `sync` and hands it,
+// with the container process state (runtime spec, "Seccomp notify"), to the listener socket.
+void ForwardSeccompListener(int sync, const SeccompProgram& program, pid_t pid,
+                            const std::string& state_json);
 
 // The config.json saved at create (an empty spec if there is none).
 oci::Spec LoadSavedSpec(const StateStore& store, const std::string& id);

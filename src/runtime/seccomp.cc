@@ -59,8 +59,7 @@ uint32_t Action(const std::string& name, uint32_t errno_ret, const std::string& 
     return SCMP_ACT_TRACE(errno_ret);
   }
   if (name == "SCMP_ACT_NOTIFY") {
-    throw Error(Kind::kNotImplemented,
-                "linux.seccomp." + field + ": SCMP_ACT_NOTIFY is not supported yet");
+    return SCMP_ACT_NOTIFY;
   }
   auto it = kFixed.find(name);
   if (it == kFixed.end()) {
@@ -127,8 +126,13 @@ SeccompProgram CompileSeccomp(const json& s) {
     ThrowInvalid("linux.seccomp: expected an object");
   }
   if (s.contains("listenerPath") && !s["listenerPath"].is_null()) {
-    throw Error(Kind::kNotImplemented,
-                "linux.seccomp.listenerPath: seccomp notify is not supported yet");
+    program.listener_path = Str(s["listenerPath"], "listenerPath");
+    if (program.listener_path.empty() || program.listener_path[0] != '/') {
+      Fail("listenerPath", "must be an absolute path");
+    }
+    if (s.contains("listenerMetadata")) {
+      program.listener_metadata = Str(s["listenerMetadata"], "listenerMetadata");
+    }
   }
   uint32_t default_errno = EPERM;
   if (s.contains("defaultErrnoRet")) {
@@ -186,6 +190,9 @@ SeccompProgram CompileSeccomp(const json& s) {
       Fail(field + ".action", "is required");
     }
     uint32_t action = Action(Str(rule["action"], field + ".action"), errno_ret, field + ".action");
+    if (action == SCMP_ACT_NOTIFY && program.listener_path.empty()) {
+      Fail(field + ".action", "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+    }
     std::vector<scmp_arg_cmp> args;
     std::set<unsigned> indexes;
     bool repeated_index = false;
@@ -260,15 +267,24 @@ SeccompProgram CompileSeccomp(const json& s) {
   return program;
 }
 
-bool InstallSeccomp(const SeccompProgram& program, ChildError* error) noexcept {
+bool InstallSeccomp(const SeccompProgram& program, int* listener_fd, ChildError* error) noexcept {
+  *listener_fd = -1;
   if (program.filter.empty()) {
     return true;
   }
   struct sock_fprog prog;
   prog.len = static_cast<unsigned short>(program.filter.size());
   prog.filter = const_cast<struct sock_filter*>(program.filter.data());
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, program.flags, &prog) < 0) {
+  unsigned int flags = program.flags;
+  if (!program.listener_path.empty()) {
+    flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  }
+  long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (rc < 0) {
     return error->Fail(errno, "install the seccomp filter");
+  }
+  if (!program.listener_path.empty()) {
+    *listener_fd = static_cast<int>(rc);
   }
   return true;
 }

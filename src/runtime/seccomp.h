@@ -3,6 +3,7 @@
 #include <linux/filter.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "runtime/child_error.h"
@@ -14,17 +15,20 @@ namespace berth::runtime {
 struct SeccompProgram {
   std::vector<struct sock_filter> filter;  // empty: no filter
   unsigned int flags = 0;                  // SECCOMP_FILTER_FLAG_* from linux.seccomp.flags
+  std::string listener_path;               // seccomp notify: where the listener fd goes
+  std::string listener_metadata;           // passed along with it, opaque to the runtime
 
   bool empty() const { return filter.empty(); }
 };
 
 // Compiles a linux.seccomp object: defaultAction/defaultErrnoRet, architectures, flags and
 // syscalls with names, action, errnoRet and argument comparisons. Throws kInvalidArgument
-// naming the field ("linux.seccomp.syscalls[2].names[0]: unknown syscall \"fly\"");
-// listenerPath (seccomp notify) is refused as not implemented yet.
+// naming the field ("linux.seccomp.syscalls[2].names[0]: unknown syscall \"fly\"").
+// SCMP_ACT_NOTIFY rules need listenerPath.
 SeccompProgram CompileSeccomp(const nlohmann::json& seccomp);
 
-// Child side: installs the program (no-op for an empty one).
-bool InstallSeccomp(const SeccompProgram& program, ChildError* error) noexcept;
+// Child side: installs the program (no-op for an empty one). With a listener_path, the
+// filter gets a notify listener and its descriptor is stored in *listener_fd.
+bool InstallSeccomp(const SeccompProgram& program, int* listener_fd, ChildError* error) noexcept;
 
 }  // namespace berth::runtime

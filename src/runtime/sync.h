@@ -19,6 +19,7 @@ enum class SyncType : uint32_t {
   kHooksDone,        // parent → init: go on (createContainer hooks, pivot_root, ...)
   kReady,            // init → parent: waiting for start
   kStart,            // parent → init: start now (run and exec, which need no fifo)
+  kSeccompFd,        // init → parent: the seccomp notify fd, attached (SCM_RIGHTS)
   kError,            // child → parent: a step failed
 };
 
@@ -33,6 +34,11 @@ struct SyncMsg {
 bool SyncSend(int fd, SyncType type, int64_t value = 0) noexcept;
 bool SyncSendError(int fd, int err, const char* text) noexcept;
 bool SyncRecv(int fd, SyncMsg* msg) noexcept;
+
+// Sends `type` with `fd` attached (SCM_RIGHTS); child side.
+bool SyncSendFd(int fd, SyncType type, int passed_fd) noexcept;
+// Receives one message and the descriptor attached to it, if any (-1 otherwise).
+bool SyncRecvFd(int fd, SyncMsg* msg, int* passed_fd) noexcept;
 
 // Waits for a message of `want`; a kError from the child or a closed socket becomes a
 // berth::Error ("what: text: strerror"). Parent side only.

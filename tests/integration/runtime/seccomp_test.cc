@@ -1,7 +1,17 @@
 // linux.seccomp applied to the container's process and to exec'd processes, on both install
 // paths (with no_new_privs: last before execve; without: before capabilities are dropped).
 
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <thread>
+
+#include "base/fd.h"
+#include "base/file_util.h"
 #include "harness.h"
+#include "runtime/terminal.h"
 
 namespace berth::testing {
 namespace {
@@ -65,6 +75,79 @@ TEST_F(SeccompTest, BadProfileIsRefusedNamingTheField) {
   EXPECT_NE(r.err.find("linux.seccomp.syscalls[0].names[0]: unknown syscall"), std::string::npos)
       << r.err;
   EXPECT_FALSE(FileExists(state_ + "/" + id));
+}
+
+TEST_F(SeccompTest, NotifyListenerGetsTheFdAndAnswersTheSyscall) {
+  // A listener like a seccomp agent: receives the notify fd with the container process state,
+  // then answers every mkdir of the container with EXDEV.
+  std::string sock_path = dir_ + "/notify.sock";
+  UniqueFd server(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  strncpy(addr.sun_path, sock_path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(bind(server.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(listen(server.get(), 1), 0);
+  config_["linux"]["seccomp"] = {
+      {"defaultAction", "SCMP_ACT_ALLOW"},
+      {"listenerPath", sock_path},
+      {"listenerMetadata", "agent-metadata"},
+      {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  config_["mounts"].push_back(
+      {{"destination", "/out"}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  SetScript("mkdir /scratch/x 2>/out/mkdir.err; echo rc=$? > /out/result");
+  std::string id = NewId();
+
+  std::string state_text;
+  int answered = 0;
+  std::thread agent([&] {
+    UniqueFd conn(accept4(server.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    struct msghdr mh = {};
+    char payload[8192] = {0};
+    struct iovec iov = {payload, sizeof(payload) - 1};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof(control);
+    if (recvmsg(conn.get(), &mh, MSG_CMSG_CLOEXEC) <= 0 || CMSG_FIRSTHDR(&mh) == nullptr) {
+      return;
+    }
+    state_text = payload;
+    int fd;
+    memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+    UniqueFd notify(fd);
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+    memset(&req, 0, sizeof(req));
+    if (ioctl(notify.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
+      memset(&resp, 0, sizeof(resp));
+      resp.id = req.id;
+      resp.error = -EXDEV;
+      if (ioctl(notify.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0) {
+        ++answered;
+      }
+    }
+  });
+  Result r = Rt({"create", "--bundle", bundle_, id});
+  if (r.exit_code != 0) {
+    shutdown(server.get(), SHUT_RDWR);
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int init_pid = nlohmann::json::parse(Rt({"state", id}).out)["pid"];
+  ASSERT_EQ(Rt({"start", id}).exit_code, 0);
+  for (int i = 0; i < 300 && !FileExists(dir_ + "/result"); ++i) {
+    usleep(10000);
+  }
+  agent.join();
+  EXPECT_EQ(answered, 1);
+  auto state = nlohmann::json::parse(state_text);
+  EXPECT_EQ(state["fds"], nlohmann::json({"seccompFd"}));
+  EXPECT_EQ(state["metadata"], "agent-metadata");
+  EXPECT_EQ(state["state"]["id"], id);
+  EXPECT_EQ(state["pid"], init_pid);
+  EXPECT_EQ(ReadFile(dir_ + "/result"), "rc=1\n");
+  EXPECT_NE(ReadFile(dir_ + "/mkdir.err").find("cross-device"), std::string::npos)
+      << ReadFile(dir_ + "/mkdir.err");
 }
 
 }  // namespace
