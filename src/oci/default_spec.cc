@@ -108,12 +108,13 @@ json FeaturesJson() {
       {"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}},
       {"capabilities", KnownCapabilities()},
       {"cgroup", {{"v1", true}, {"v2", true}, {"systemd", false}, {"systemdUser", false}}},
-      // What src/runtime/seccomp.cc compiles (notify is not supported yet).
+      // What src/runtime/seccomp.cc compiles.
       {"seccomp",
        {{"enabled", true},
         {"actions",
          {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-          "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"}},
+          "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRACE",
+          "SCMP_ACT_TRAP"}},
         {"operators",
          {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
           "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"}},
