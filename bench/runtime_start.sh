@@ -129,21 +129,26 @@ stop_pid() { # PID: TERM, wait up to 5 s, then KILL; reaps it
 }
 
 # wrap NAME CMD...: run CMD through NAME's wrapper: a private mount namespace, with the
-# cgroup2 tree unmounted in it when HIDE[NAME]=1. unshare and bash exec, so CMD keeps
-# the pid that `$!` saw.
+# cgroup2 tree unmounted in it when HIDE[NAME]=1. unshare and bash exec, so CMD keeps the
+# pid of the wrapper; in_bg below needs the argv form (wrap_argv) to get that pid as $!.
+wrap_argv() {
+  if [ "${HIDE[$1]}" = 1 ]; then
+    # shellcheck disable=SC2016
+    WRAP_ARGV=(unshare --mount --propagation private bash -c 'umount /sys/fs/cgroup/unified && exec "$@"' wrap)
+  else
+    WRAP_ARGV=(unshare --mount --propagation private)
+  fi
+}
 wrap() {
   local name=$1
   shift
-  if [ "${HIDE[$name]}" = 1 ]; then
-    # shellcheck disable=SC2016
-    unshare --mount --propagation private bash -c 'umount /sys/fs/cgroup/unified && exec "$@"' wrap "$@"
-  else
-    unshare --mount --propagation private "$@"
-  fi
+  wrap_argv "$name"
+  "${WRAP_ARGV[@]}" "$@"
 }
 
-# in_bg LOG CMD...: run CMD in the background (so a signal reaches our trap at once and
-# cleanup can stop it by pid), wait for it, return its status.
+# in_bg LOG CMD...: run the program CMD (not a function) in the background, so that a
+# signal reaches our trap at once and cleanup can stop it by pid; wait for it, return its
+# status.
 in_bg() {
   local log=$1 pid rc=0
   shift
@@ -261,8 +266,12 @@ add_runtime crun "$(command -v crun)" "$CG2_HYBRID"
 add_runtime runc "$(command -v runc)" "$CG2_HYBRID"
 [ "$HYBRID" = 1 ] && [ "$CG2_HYBRID" = 1 ] && add_runtime berth-runtime-hybrid "$BERTH_RUNTIME" 0
 
-# argv of one start-to-exit run of NAME (the id is fixed: `run` deletes the container)
-run_argv() { RUN_ARGV=("${BIN[$1]}" --root "$W/state/$1" run --bundle "$W/bundle" "$TAG-$1"); }
+# argv of one start-to-exit run of NAME (the id is fixed: `run` deletes the container),
+# and of NAME's wrapper
+run_argv() {
+  RUN_ARGV=("${BIN[$1]}" --root "$W/state/$1" run --bundle "$W/bundle" "$TAG-$1")
+  wrap_argv "$1"
+}
 
 read -r _ u0 n0 s0 i0 w0 q0 sq0 st0 _ </proc/stat
 sleep 2
@@ -285,7 +294,7 @@ for name in "${NAMES[@]}"; do
   run_argv "$name"
   for i in 1 2; do # twice: the second run reuses the id
     rc=0
-    in_bg "$W/logs/$name.smoke" wrap "$name" "${RUN_ARGV[@]}" || rc=$?
+    in_bg "$W/logs/$name.smoke" "${WRAP_ARGV[@]}" "${RUN_ARGV[@]}" || rc=$?
     [ "$rc" = 0 ] ||
       die "$name: smoke run $i failed (exit status $rc): $(grep -v '^\s*$' "$W/logs/$name.smoke" | tail -n 3)"
   done
@@ -302,7 +311,7 @@ hyperfine --help 2>/dev/null | grep -qE -- '^ *-N$' && HF_SHELL=(-N)
 for name in "${NAMES[@]}"; do
   run_argv "$name"
   note "benchmarking $name ($RUNS runs, $WARMUP warmup)"
-  if ! in_bg "$W/logs/$name.hf" wrap "$name" hyperfine "${HF_SHELL[@]}" --style basic \
+  if ! in_bg "$W/logs/$name.hf" "${WRAP_ARGV[@]}" hyperfine "${HF_SHELL[@]}" --style basic \
     --runs "$RUNS" --warmup "$WARMUP" --export-json "$W/json-$name.json" \
     -n "$name" "$(printf '%q ' "${RUN_ARGV[@]}")"; then
     die "$name: hyperfine failed: $(grep -v '^\s*$' "$W/logs/$name.hf" | tail -n 3)"
@@ -315,7 +324,7 @@ for name in "${NAMES[@]}"; do
   run_argv "$name"
   note "peak RSS of $name ($RSS_RUNS runs)"
   for ((i = 0; i < RSS_RUNS; i++)); do
-    in_bg "$W/logs/$name.rss" wrap "$name" /usr/bin/time -f %M -a -o "$W/rss/$name" "${RUN_ARGV[@]}" ||
+    in_bg "$W/logs/$name.rss" "${WRAP_ARGV[@]}" /usr/bin/time -f %M -a -o "$W/rss/$name" "${RUN_ARGV[@]}" ||
       die "$name: run under /usr/bin/time failed: $(tail -n 3 "$W/logs/$name.rss")"
   done
 done

@@ -187,6 +187,21 @@ long Openat2(int dirfd, const char* path, int flags, mode_t mode, unsigned long 
   return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
+// openat2 with RESOLVE_IN_ROOT fails with EAGAIN when a ".." was resolved while any mount
+// or rename happened on the system (it cannot prove the walk stayed inside): retry a few
+// times; the caller falls back to the manual walk if it keeps happening (containers starting
+// next door mount all the time).
+long Openat2Retrying(int dirfd, const char* path, int flags, mode_t mode) {
+  long fd = -1;
+  for (int i = 0; i < 8; ++i) {
+    fd = Openat2(dirfd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0 || errno != EAGAIN) {
+      break;
+    }
+  }
+  return fd;
+}
+
 }  // namespace
 
 bool Openat2Supported() noexcept {
@@ -212,9 +227,10 @@ int ResolveInRoot(int root_fd, std::string_view path, CreateMode create, mode_t 
     char buf[kMaxPath];
     memcpy(buf, path.data(), path.size());
     buf[path.size()] = '\0';
-    long fd = Openat2(root_fd, buf[0] ? buf : ".", O_PATH | O_CLOEXEC, 0,
-                      RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    return fd < 0 ? -errno : static_cast<int>(fd);
+    long fd = Openat2Retrying(root_fd, buf[0] ? buf : ".", O_PATH | O_CLOEXEC, 0);
+    if (fd >= 0 || errno != EAGAIN) {
+      return fd < 0 ? -errno : static_cast<int>(fd);
+    }
   }
   return ResolveManually(root_fd, path, create, mode);
 }
@@ -225,8 +241,10 @@ int OpenInRoot(int root_fd, std::string_view path, int flags, mode_t mode) noexc
     char buf[kMaxPath];
     memcpy(buf, path.data(), path.size());
     buf[path.size()] = '\0';
-    long fd = Openat2(root_fd, buf, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    return fd < 0 ? -errno : static_cast<int>(fd);
+    long fd = Openat2Retrying(root_fd, buf, flags, mode);
+    if (fd >= 0 || errno != EAGAIN) {
+      return fd < 0 ? -errno : static_cast<int>(fd);
+    }
   }
   int fd = ResolveInRoot(root_fd, path,
                          (flags & O_CREAT) ? CreateMode::kFileLast : CreateMode::kNone, mode);

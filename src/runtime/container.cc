@@ -327,9 +327,16 @@ void Runtime::Start(const std::string& id) {
   if (write(fd.get(), "0", 1) != 1) {
     ThrowErrno("write exec fifo " + fifo);
   }
-  fd.Reset();
   unlink(fifo.c_str());
-  RunPoststart(LoadSavedSpec(store_, id), state);
+  oci::Spec spec = LoadSavedSpec(store_, id);
+  if (!spec.hooks.poststart.empty()) {
+    // poststart runs after the process is executed: the init's end of the fifo closes on
+    // execve, which a writer sees as POLLERR.
+    struct pollfd p = {fd.get(), 0, 0};
+    poll(&p, 1, 30000);
+  }
+  fd.Reset();
+  RunPoststart(spec, state);
 }
 
 int Runtime::Run(const CreateOptions& options, bool detach) {
@@ -342,6 +349,11 @@ int Runtime::Run(const CreateOptions& options, bool detach) {
   Prepared p = Prepare(store_, options, /*fifo_mode=*/false);
   p.launch->committed_ = true;
   SyncSend(p.launch->sync_.get(), SyncType::kStart);
+  if (!p.spec.hooks.poststart.empty()) {
+    // The init's end of the sync socket closes on execve: then the process runs.
+    SyncMsg ignored;
+    SyncRecv(p.launch->sync_.get(), &ignored);
+  }
   p.launch->sync_.Reset();
   RunPoststart(p.spec, p.launch->state_);
   int code = WaitForeground(p.launch->state_.pid, p.launch->console_master_.get());

@@ -308,7 +308,8 @@ std::string HomeFor(uint32_t uid) {
   if (!WaitForStart(plan, &error)) {
     _exit(1);
   }
-  close(plan.sync_fd);
+  // The sync socket and the fifo stay open (close-on-exec) until execve: the runtime sees them
+  // close when the process is executed, which is when poststart hooks may run.
   if (plan.spec != nullptr &&
       !RunHooks(plan.spec->hooks.start_container, "startContainer", hook_state, &error)) {
     dprintf(2, "berth-runtime: %s\n", error.text);

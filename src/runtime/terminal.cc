@@ -12,56 +12,24 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "base/fd_passing.h"
 
 namespace berth::runtime {
 
 bool SendFd(int sock, int fd, const char* name) noexcept {
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
-  struct iovec iov;
-  iov.iov_base = const_cast<char*>(name);
-  iov.iov_len = strlen(name);
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))];
-  memset(buf, 0, sizeof(buf));
-  msg.msg_control = buf;
-  msg.msg_controllen = sizeof(buf);
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  cmsg->cmsg_level = SOL_SOCKET;
-  cmsg->cmsg_type = SCM_RIGHTS;
-  cmsg->cmsg_len = CMSG_LEN(sizeof(int));
-  memcpy(CMSG_DATA(cmsg), &fd, sizeof(int));
-  ssize_t n;
-  do {
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-  } while (n < 0 && errno == EINTR);
-  return n >= 0;
+  return SendWithFd(sock, name, strlen(name), fd) >= 0;
 }
 
 UniqueFd RecvFd(int sock) {
-  struct msghdr msg;
-  memset(&msg, 0, sizeof(msg));
   char name[256];
-  struct iovec iov = {name, sizeof(name)};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(struct cmsghdr) char buf[CMSG_SPACE(sizeof(int))];
-  msg.msg_control = buf;
-  msg.msg_controllen = sizeof(buf);
-  ssize_t n;
-  do {
-    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-  } while (n < 0 && errno == EINTR);
+  int fd;
+  ssize_t n = RecvWithFd(sock, name, sizeof(name), &fd);
   if (n < 0) {
-    ThrowErrno("receive terminal descriptor");
+    throw SysError("receive terminal descriptor", static_cast<int>(-n));
   }
-  struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
-  if (cmsg == nullptr || cmsg->cmsg_type != SCM_RIGHTS) {
+  if (fd < 0) {
     throw Error(Kind::kInternal, "receive terminal descriptor: no descriptor in the message");
   }
-  int fd;
-  memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
   return UniqueFd(fd);
 }
 

@@ -187,6 +187,15 @@ Result RuntimeTest::RunContainer(const std::string& script) {
   return Rt({"run", "--bundle", bundle_, NewId()});
 }
 
+std::string RuntimeTest::ExpectCreateFails(const std::string& needle) {
+  std::string id = NewId();
+  Result r = Rt({"create", "--bundle", bundle_, id});
+  EXPECT_NE(r.exit_code, 0) << "create succeeded, expected an error about " << needle;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+  EXPECT_FALSE(FileExists(state_ + "/" + id)) << "state left behind";
+  return id;
+}
+
 void RuntimeTest::UseRootfsCopy() {
   std::string copy = dir_ + "/rootfs";
   Result r = RunProgram({"/bin/cp", "-a", RootfsPath(), copy});

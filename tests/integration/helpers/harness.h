@@ -45,6 +45,9 @@ class RuntimeTest : public ::testing::Test {
   void SetScript(const std::string& script);
   // `run` of the current config in the foreground; returns the result.
   Result RunContainer(const std::string& script);
+  // `create` with the current config must fail with `needle` in its message and leave no
+  // state behind.
+  std::string ExpectCreateFails(const std::string& needle);  // returns the id it tried
   // Copies the busybox rootfs into the bundle (for tests that change files in it) and
   // points root.path at the copy.
   void UseRootfsCopy();

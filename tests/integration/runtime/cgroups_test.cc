@@ -120,11 +120,7 @@ TEST_F(CgroupsTest, HugepageLimitGoesWhereTheControllerLives) {
 TEST_F(CgroupsTest, BadResourceIsRefusedAndLeavesNothing) {
   config_["linux"]["resources"]["memory"] = {{"limit", -5}};
   SetScript("true");
-  std::string id = NewId();
-  Result r = Rt({"create", "--bundle", bundle_, id});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("linux.resources.memory.limit"), std::string::npos) << r.err;
-  EXPECT_FALSE(FileExists(state_ + "/" + id));
+  std::string id = ExpectCreateFails("linux.resources.memory.limit");
   EXPECT_FALSE(FileExists(Dir(id, "memory")));
 }
 

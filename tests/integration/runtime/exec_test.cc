@@ -163,11 +163,7 @@ TEST_F(ExecTest, CreateWithTerminalSendsTheMasterOverTheConsoleSocket) {
 TEST_F(ExecTest, TerminalWithoutConsoleSocketIsRefusedForCreate) {
   config_["process"]["terminal"] = true;
   SetScript("true");
-  std::string id = NewId();
-  Result r = Rt({"create", "--bundle", bundle_, id});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("console-socket"), std::string::npos) << r.err;
-  EXPECT_FALSE(FileExists(state_ + "/" + id));
+  ExpectCreateFails("console-socket");
 }
 
 }  // namespace

@@ -9,17 +9,7 @@
 namespace berth::testing {
 namespace {
 
-class FailureTest : public RuntimeTest {
- protected:
-  // Creates with the current config and expects failure mentioning `needle`.
-  void ExpectCreateFails(const std::string& needle) {
-    std::string id = NewId();
-    Result r = Rt({"create", "--bundle", bundle_, id});
-    EXPECT_NE(r.exit_code, 0) << "create succeeded, expected an error about " << needle;
-    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-    EXPECT_FALSE(FileExists(state_ + "/" + id)) << "state left behind";
-  }
-};
+using FailureTest = RuntimeTest;
 
 TEST_F(FailureTest, MalformedJson) {
   std::ofstream(bundle_ + "/config.json") << "{\"ociVersion\": ";

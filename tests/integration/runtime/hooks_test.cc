@@ -84,11 +84,7 @@ TEST_F(HooksTest, CreateContainerHookSeesTheContainerMountNamespace) {
 TEST_F(HooksTest, FailingHookFailsCreateAndCleansUp) {
   config_["hooks"] = {{"createRuntime", {{{"path", "/bin/false"}}}}};
   SetScript("true");
-  std::string id = NewId();
-  Result r = Rt({"create", "--bundle", bundle_, id});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("createRuntime hook /bin/false"), std::string::npos) << r.err;
-  EXPECT_FALSE(FileExists(state_ + "/" + id));
+  ExpectCreateFails("createRuntime hook /bin/false");
 }
 
 TEST_F(HooksTest, HookTimeoutKillsIt) {

@@ -98,15 +98,27 @@ TEST_F(LifecycleTest, CreateWaitsUntilStart) {
 
 TEST_F(LifecycleTest, KillAcceptsNamesAndNumbers) {
   SetScript("trap 'echo got-usr2' USR2; trap 'exit 3' TERM; while true; do sleep 0.05; done");
-  for (const std::string sig : {"TERM", "SIGTERM", "15"}) {
+  // A pid namespace's init ignores TERM until its trap is installed: wait for the loop (its
+  // sleep child) before signalling.
+  auto start = [&] {
     std::string id = NewId();
-    ASSERT_EQ(Rt({"run", "--detach", "--bundle", bundle_, id}).exit_code, 0);
+    EXPECT_EQ(Rt({"run", "--detach", "--bundle", bundle_, id}).exit_code, 0);
+    for (int i = 0; i < 200; ++i) {
+      auto pids = nlohmann::json::parse(Rt({"ps", "--format", "json", id}).out);
+      if (pids.size() >= 2) {
+        break;
+      }
+      usleep(10000);
+    }
+    return id;
+  };
+  for (const std::string sig : {"TERM", "SIGTERM", "15"}) {
+    std::string id = start();
     Result r = Rt({"kill", id, sig});
     EXPECT_EQ(r.exit_code, 0) << sig << ": " << r.err;
     EXPECT_TRUE(WaitStatus(id, "stopped")) << sig;
   }
-  std::string id = NewId();
-  ASSERT_EQ(Rt({"run", "--detach", "--bundle", bundle_, id}).exit_code, 0);
+  std::string id = start();
   Result r = Rt({"kill", id, "NOSUCHSIG"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("NOSUCHSIG"), std::string::npos) << r.err;

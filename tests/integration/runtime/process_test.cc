@@ -126,11 +126,7 @@ TEST_F(ProcessTest, LsmLabelsAreRefusedWhereTheHostHasNoLsm) {
   }
   config_["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0";
   SetScript("true");
-  std::string id = NewId();
-  Result r = Rt({"create", "--bundle", bundle_, id});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("process.selinuxLabel: SELinux is not enabled"), std::string::npos) << r.err;
-  EXPECT_FALSE(FileExists(state_ + "/" + id));
+  ExpectCreateFails("process.selinuxLabel: SELinux is not enabled");
 }
 
 TEST_F(ProcessTest, EachContainerGetsItsOwnSessionKeyring) {

@@ -69,12 +69,7 @@ TEST_F(SeccompTest, ExecdProcessesAreConfinedToo) {
 TEST_F(SeccompTest, BadProfileIsRefusedNamingTheField) {
   config_["linux"]["seccomp"]["syscalls"][0]["names"][0] = "no_such_call";
   SetScript("true");
-  std::string id = NewId();
-  Result r = Rt({"create", "--bundle", bundle_, id});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("linux.seccomp.syscalls[0].names[0]: unknown syscall"), std::string::npos)
-      << r.err;
-  EXPECT_FALSE(FileExists(state_ + "/" + id));
+  ExpectCreateFails("linux.seccomp.syscalls[0].names[0]: unknown syscall");
 }
 
 TEST_F(SeccompTest, NotifyListenerGetsTheFdAndAnswersTheSyscall) {
