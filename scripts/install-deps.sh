@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # toolchain
-  g++ cmake ninja-build pkg-config clang-format
+  g++ cmake ninja-build pkg-config clang-format clang libclang-rt-14-dev
   # libraries
   nlohmann-json3-dev libcli11-dev libseccomp-dev libcap-dev
   # tests and benchmarks

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, integration (root) and compat tests, in a release build and
-# again under AddressSanitizer + UndefinedBehaviorSanitizer. Run as root on Debian 12.
+# again under AddressSanitizer + UndefinedBehaviorSanitizer, then a short libFuzzer run of
+# every parser of untrusted input. Run as root on Debian 12.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,3 +14,5 @@ for preset in release asan-ubsan; do
   echo "=== $preset: test" >&2
   ctest --preset "$preset" -j "$jobs" --timeout 300
 done
+echo "=== fuzz" >&2
+bash scripts/fuzz.sh 20

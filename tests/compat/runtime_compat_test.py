@@ -232,10 +232,29 @@ def remove_cgroup_parent():
                 print(f"WARNING: rmdir {dirpath}: {e}", file=sys.stderr)
 
 
+def remove_hidden_leftovers():
+    """Removes what crun left under the host's cgroup2 mount point.
+
+    Inside WRAP the cgroup2 tree is unmounted, so crun takes the empty directory beneath it
+    for a cgroup and creates its directories there, in the host's /sys/fs/cgroup tmpfs,
+    hidden under the cgroup2 mount. Only this run's own (named with its pid) are removed.
+    """
+    if not os.path.ismount("/sys/fs/cgroup/unified"):
+        return
+    pid = os.getpid()
+    script = (
+        "umount /sys/fs/cgroup/unified || exit 0; cd /sys/fs/cgroup/unified || exit 0; "
+        f"for d in *-{pid}-* berth-compat-{pid}; do [ -d \"$d\" ] || continue; "
+        "find \"$d\" -depth \\( -type f -delete -o -type d -exec rmdir {} \\; \\); done")
+    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
+                   check=False)
+
+
 def tearDownModule():
     cleanup_containers()
     if Env.tmp:
         remove_cgroup_parent()
+        remove_hidden_leftovers()
         shutil.rmtree(Env.tmp, ignore_errors=True)
 
 
