@@ -3,8 +3,8 @@
 # process: berth-runtime vs crun vs runc, side by side in one run, printed as ratios.
 #
 # Usage (as root):   bash bench/runtime_start.sh            (after the release build)
-#                    BERTH_RUNTIME=build/dev/src/cmd/berth-runtime/berth-runtime \
-#                      ROOTFS=build/dev/busybox-rootfs RUNS=80 bash bench/runtime_start.sh
+#                    BERTH_RUNTIME=build/bench/src/cmd/berth-runtime/berth-runtime \
+#                      ROOTFS=build/bench/busybox-rootfs RUNS=80 bash bench/runtime_start.sh
 # Prints one line per runtime on stdout, then the ratios and how busy the host was, e.g.:
 #   berth-runtime: median 9.1 ms (min 8.0, max 14.2; n=30); cpu user+sys 4.1 ms; peak RSS 3120 KiB (median of 10; min 3100, max 3140)
 #   ratio berth/crun latency 0.93 (lower is better)
@@ -17,6 +17,8 @@
 #   ROOTFS         busybox root filesystem (default build/release/busybox-rootfs)
 #   RUNS=30 WARMUP=5   hyperfine runs per runtime
 #   RSS_RUNS=10        runs under /usr/bin/time -f %M per runtime (the median is reported)
+#   COLD_RUNS=10 PAUSE=0.5   runs per runtime that each start after PAUSE s of rest
+#                      (hyperfine --prepare "sleep PAUSE"); 0 to skip. See "Hot and cold".
 #   HYBRID=1           also time berth-runtime with cgroup2 left visible (informational:
 #                      this host's hybrid layout, which crun cannot run on); 0 to skip
 #   KEEP=DIR           keep the hyperfine JSON, the bundle and the logs there
@@ -31,6 +33,14 @@
 # process or of any descendant it reaped (runc's `runc init`, crun's and berth-runtime's
 # setup children, /bin/true), not a sum.
 #
+# Hot and cold: back to back (the hot figures), the first write of a pid to a cgroup v1
+# cgroup.procs is cheap, because the kernel's cgroup_threadgroup_rwsem is still in its
+# writer mode from the previous run's write; after a rest, the write waits for an RCU grace
+# period again (percpu_down_write -> rcu_sync_enter -> synchronize_rcu), 7-15 ms here, in
+# every runtime. A single container started on an idle host pays that, so the "after rest"
+# lines (a pause before each run) are the latency a user sees; the hot ones measure the
+# runtime's own work.
+#
 # Fairness: all runtimes run through the SAME wrapper: hyperfine (and each /usr/bin/time run)
 # runs inside a private mount namespace (`unshare --mount --propagation private`), in which
 # the cgroup2 tree /sys/fs/cgroup/unified is unmounted when it is a cgroup2 mount (this
@@ -43,7 +53,7 @@
 # pid; containers left by an interrupted run are deleted by id with the runtime (and
 # wrapper) that made them; cgroup directories whose name carries this run's tag
 # (berthbench-PID) are emptied of their processes (ours) and removed in every hierarchy; so
-# is a /berth parent that did not exist before; the plain directories crun makes in the
+# is an empty /berth parent that did not exist before; the plain directories crun makes in the
 # tmpfs *under* the hidden cgroup2 mount point (invisible from the host: crun sees
 # /sys/fs/cgroup/unified as an empty directory there and writes a cgroup.procs file into
 # it) are removed too; then the work dir. Nothing is mounted in the host's namespace, so
@@ -57,6 +67,8 @@ ROOTFS=${ROOTFS:-$top/build/release/busybox-rootfs}
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}
 RSS_RUNS=${RSS_RUNS:-10}
+COLD_RUNS=${COLD_RUNS:-10}
+PAUSE=${PAUSE:-0.5}
 HYBRID=${HYBRID:-1}
 KEEP=${KEEP:-}
 
@@ -84,8 +96,9 @@ for t in hyperfine jq crun runc unshare findmnt; do
 done
 /usr/bin/time -f %M true >/dev/null 2>&1 ||
   die "/usr/bin/time (GNU time, Debian package time) missing (bash scripts/install-deps.sh)"
-[[ "$RUNS" =~ ^[1-9][0-9]*$ && "$WARMUP" =~ ^[0-9]+$ && "$RSS_RUNS" =~ ^[1-9][0-9]*$ ]] ||
-  die "RUNS, WARMUP and RSS_RUNS must be counts"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ && "$WARMUP" =~ ^[0-9]+$ && "$RSS_RUNS" =~ ^[1-9][0-9]*$ &&
+  "$COLD_RUNS" =~ ^[0-9]+$ && "$PAUSE" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
+  die "RUNS, WARMUP, RSS_RUNS and COLD_RUNS must be counts, PAUSE seconds"
 [ -x "$BERTH_RUNTIME" ] && [ -f "$BERTH_RUNTIME" ] ||
   die "no berth-runtime binary at $BERTH_RUNTIME (build first, or set BERTH_RUNTIME)"
 [ -e "$ROOTFS/bin/true" ] || [ -L "$ROOTFS/bin/true" ] ||
@@ -185,9 +198,6 @@ leftovers() { # print everything of ours that still exists
   local name st m
   our_cgroups
   hidden_cg2_dirs list
-  for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-    [ -d "$d" ] && [ -z "${BERTH_PARENT_BEFORE[$d]:-}" ] && echo "$d (made during this run)"
-  done
   for name in "${NAMES[@]}"; do
     st=$W/state/$name
     [ -n "$(ls -A "$st" 2>/dev/null)" ] && echo "$st: $(ls -A "$st" | tr '\n' ' ')"
@@ -224,6 +234,9 @@ cleanup() {
       sleep 0.05
     done
   done
+  # A /berth parent (older berth-runtimes nest there) that appeared during the run, if it
+  # is empty; one in use by someone else's container is not empty and stays. Not counted
+  # as a leftover: a concurrent berth-runtime elsewhere may have made it.
   for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
     [ -d "$d" ] && [ -z "${BERTH_PARENT_BEFORE[$d]:-}" ] && rmdir "$d" 2>/dev/null
   done
@@ -310,14 +323,21 @@ hyperfine --help 2>/dev/null | grep -qE -- '^ *-N$' && HF_SHELL=(-N)
 [ ${#HF_SHELL[@]} -gt 0 ] || note "this hyperfine has no -N: commands run through a shell (corrected for)"
 for name in "${NAMES[@]}"; do
   run_argv "$name"
+  cmd=$(printf '%q ' "${RUN_ARGV[@]}")
   note "benchmarking $name ($RUNS runs, $WARMUP warmup)"
   if ! in_bg "$W/logs/$name.hf" "${WRAP_ARGV[@]}" hyperfine "${HF_SHELL[@]}" --style basic \
-    --runs "$RUNS" --warmup "$WARMUP" --export-json "$W/json-$name.json" \
-    -n "$name" "$(printf '%q ' "${RUN_ARGV[@]}")"; then
+    --runs "$RUNS" --warmup "$WARMUP" --export-json "$W/hot-$name.json" -n "$name" "$cmd"; then
     die "$name: hyperfine failed: $(grep -v '^\s*$' "$W/logs/$name.hf" | tail -n 3)"
   fi
+  [ "$COLD_RUNS" -gt 0 ] || continue
+  note "benchmarking $name after ${PAUSE}s of rest ($COLD_RUNS runs)"
+  if ! in_bg "$W/logs/$name.cold.hf" "${WRAP_ARGV[@]}" hyperfine "${HF_SHELL[@]}" --style basic \
+    --runs "$COLD_RUNS" --prepare "sleep $PAUSE" --export-json "$W/cold-$name.json" -n "$name" "$cmd"; then
+    die "$name: hyperfine (cold) failed: $(grep -v '^\s*$' "$W/logs/$name.cold.hf" | tail -n 3)"
+  fi
 done
-jq -s '{results: [.[].results[]]}' "$W"/json-*.json >"$W/hf.json"
+jq -s '{results: [.[].results[]]}' "$W"/hot-*.json >"$W/hf.json"
+[ "$COLD_RUNS" -gt 0 ] && jq -s '{results: [.[].results[]]}' "$W"/cold-*.json >"$W/hf-cold.json"
 
 # --- peak RSS ----------------------------------------------------------------------------
 for name in "${NAMES[@]}"; do
@@ -332,10 +352,14 @@ done
 read -r _ u2 n2 s2 i2 w2 q2 sq2 st2 _ </proc/stat
 
 # --- report ------------------------------------------------------------------------------
-declare -A MED RSS
+# stats FILE NAME: median min max n cpu(user+sys, ms) of NAME's hyperfine result
+stats() {
+  jq -r --arg n "$2" '.results[] | select(.command == $n) |
+    "\(.median * 1000) \(.min * 1000) \(.max * 1000) \(.times | length) \((.user + .system) * 1000)"' "$1"
+}
+declare -A MED RSS COLD
 for name in "${NAMES[@]}"; do
-  read -r med lo hi n cpu < <(jq -r --arg n "$name" '.results[] | select(.command == $n) |
-    "\(.median * 1000) \(.min * 1000) \(.max * 1000) \(.times | length) \((.user + .system) * 1000)"' "$W/hf.json")
+  read -r med lo hi n cpu < <(stats "$W/hf.json" "$name")
   read -r rss rlo rhi < <(grep -E '^[0-9]+$' "$W/rss/$name" | sort -n |
     awk '{a[NR] = $1} END {m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; print m, a[1], a[NR]}')
   MED[$name]=$med
@@ -345,15 +369,28 @@ for name in "${NAMES[@]}"; do
   printf '%s: median %.1f ms (min %.1f, max %.1f; n=%d); cpu user+sys %.1f ms; peak RSS %.0f KiB (median of %d; min %d, max %d)%s\n' \
     "$name" "$med" "$lo" "$hi" "$n" "$cpu" "$rss" "$RSS_RUNS" "$rlo" "$rhi" "$extra"
 done
+if [ "$COLD_RUNS" -gt 0 ]; then
+  for name in "${NAMES[@]}"; do
+    read -r med lo hi n cpu < <(stats "$W/hf-cold.json" "$name")
+    COLD[$name]=$med
+    printf '%s after %ss of rest: median %.1f ms (min %.1f, max %.1f; n=%d); cpu user+sys %.1f ms\n' \
+      "$name" "$PAUSE" "$med" "$lo" "$hi" "$n" "$cpu"
+  done
+fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 for other in crun runc; do
   echo "ratio berth/$other latency $(ratio "${MED[berth-runtime]}" "${MED[$other]}") (lower is better)"
 done
+if [ "$COLD_RUNS" -gt 0 ]; then
+  for other in crun runc; do
+    echo "ratio berth/$other latency after rest $(ratio "${COLD[berth-runtime]}" "${COLD[$other]}") (lower is better)"
+  done
+fi
 for other in crun runc; do
   echo "ratio berth/$other peak RSS $(ratio "${RSS[berth-runtime]}" "${RSS[$other]}") (lower is better)"
 done
 busy=$(((u2 + n2 + s2 + q2 + sq2 + st2) - (u1 + n1 + s1 + q1 + sq1 + st1)))
 all=$((busy + (i2 + w2) - (i1 + w1)))
 echo "host_cpu_busy_before_run: $BUSY_BEFORE% of $(nproc) cpus over 2 s (load that is not ours)"
-echo "host_cpu_busy_during_run: $((all ? 100 * busy / all : 0))% of $(nproc) cpus (this benchmark keeps about one cpu busy; more is other load), loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "host_cpu_busy_during_run: $((all ? 100 * busy / all : 0))% of $(nproc) cpus (this benchmark alone keeps at most about one cpu busy; more is other load), loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"
 exit 0
