@@ -53,12 +53,14 @@ bool RunHook(const oci::Hook& hook, std::string_view state_json, ChildError* err
     return error->Fail(errno, "hook %s: fork", hook.path.c_str());
   }
   if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
     dup2(in[0], 0);
     execve(hook.path.c_str(), const_cast<char* const*>(argv), const_cast<char* const*>(envp));
     _exit(127);
   }
   in_r.Reset();
-  // The state goes on stdin; a hook that does not read it must not block us.
+  // The state goes on stdin; a hook that does not read it must not block us (the runtime
+  // ignores SIGPIPE; a short write is fine).
   signal(SIGPIPE, SIG_IGN);
   const char* p = state_json.data();
   size_t left = state_json.size();

@@ -173,21 +173,39 @@ std::string HomeFor(uint32_t uid) {
   return home;
 }
 
-[[noreturn]] void RunInit(InitPlan& plan) noexcept {
-  ChildError error;
+// Waits until the runtime has put us in our cgroup, then enters a new cgroup namespace (so
+// the container sees its cgroup as "/") and reads the state for in-container hooks. Runs
+// once: before the first cgroup mount, or after the mounts at the latest.
+bool JoinCgroup(void* arg, ChildError* error) {
+  InitPlan& plan = *static_cast<InitPlan*>(arg);
+  if (plan.cgroup_joined) {
+    return true;
+  }
   SyncMsg msg;
   if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kCgroupJoined) {
-    _exit(1);
+    return error->Fail(EPIPE, "wait to join the cgroup: the runtime went away");
   }
-  std::string hook_state;
   if (plan.hook_state_fd >= 0) {
-    hook_state = ReadAllFd(plan.hook_state_fd);
+    plan.hook_state = ReadAllFd(plan.hook_state_fd);
     close(plan.hook_state_fd);
   }
   if ((plan.create_flags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) {
-    error.Fail(errno, "unshare the cgroup namespace");
+    return error->Fail(errno, "unshare the cgroup namespace");
+  }
+  plan.cgroup_joined = true;
+  return true;
+}
+
+[[noreturn]] void RunInit(InitPlan& plan) noexcept {
+  ChildError error;
+  SyncMsg msg;
+  plan.rootfs.join_cgroup = &JoinCgroup;
+  plan.rootfs.join_cgroup_arg = &plan;
+  // Without our own mounts to make there is nothing to overlap with the cgroup attach.
+  if (!(plan.spec != nullptr && plan.setup_rootfs) && !JoinCgroup(&plan, &error)) {
     Die(plan, error);
   }
+  const std::string& hook_state = plan.hook_state;
   if ((plan.spec != nullptr || plan.console_fd >= 0) && setsid() < 0) {
     error.Fail(errno, "setsid");
     Die(plan, error);
@@ -195,6 +213,9 @@ std::string HomeFor(uint32_t uid) {
   if (plan.spec != nullptr) {
     const oci::Spec& spec = *plan.spec;
     if (plan.setup_rootfs && !PrepareRootfs(plan.rootfs, &error)) {
+      Die(plan, error);
+    }
+    if (!JoinCgroup(&plan, &error)) {
       Die(plan, error);
     }
     if (plan.mounts_done_sync) {

@@ -35,7 +35,10 @@ struct InitPlan {
   std::string resolved_exe;       // filled in by the child
   const SeccompProgram* seccomp = nullptr;  // null or empty: none
   bool new_session_keyring = false;  // join a new anonymous session keyring (not --no-new-keyring)
-  int test_exec_delay_ms = 0;        // ForTest: hold the process in the container before execve
+  int test_exec_delay_ms = 0;
+  // Filled in by the child once the runtime reports the cgroup joined.
+  bool cgroup_joined = false;
+  std::string hook_state;  // ForTest: hold the process in the container before execve
 };
 
 // The first child: joins and unshares namespaces (user first, then the id-map handshake),

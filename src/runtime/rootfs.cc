@@ -127,6 +127,9 @@ bool DoMount(const RootfsPlan& plan, int root_fd, const oci::Mount& m, ChildErro
   MountOptions o = ParseMountOptions(m.options);
   const char* dest = m.destination.c_str();
   if (m.type == "cgroup" || m.type == "cgroup2") {
+    if (plan.join_cgroup != nullptr && !plan.join_cgroup(plan.join_cgroup_arg, error)) {
+      return false;
+    }
     return MountCgroups(plan, root_fd, m.destination, o, error);
   }
   bool bind = o.bind || m.type == "bind";

@@ -17,6 +17,11 @@ struct RootfsPlan {
   bool new_cgroup_ns = false;
   bool no_pivot = false;
   std::string cgroup_path;  // the container's cgroup, for cgroup mounts without cgroupns
+  // Called before the first cgroup mount: the init must be in its cgroup (and cgroup
+  // namespace) by then. Until that point the mounts are made while the runtime is still
+  // attaching the init to its cgroup, which can take an RCU grace period on cgroup v1.
+  bool (*join_cgroup)(void* arg, ChildError* error) = nullptr;
+  void* join_cgroup_arg = nullptr;
 };
 
 // Makes the mount tree under plan.rootfs: root propagation, the rootfs bind, every mount of

@@ -2,6 +2,7 @@
 // that drives them (containerd, podman, conmon, tests) can drive it.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -213,6 +214,9 @@ nlohmann::json UpdateResources(const std::string& file,
 }
 
 int Main(int argc, char** argv) {
+  // A peer that died must be an error we clean up after, not a SIGPIPE that kills us midway.
+  // (The container's process and hooks get default dispositions back before execve.)
+  signal(SIGPIPE, SIG_IGN);
   CLI::App app{"berth-runtime: run OCI bundles (a runc/crun-compatible command line)",
                "berth-runtime"};
   app.require_subcommand(1);
