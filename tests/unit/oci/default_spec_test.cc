@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "oci/runtime_spec.h"
+#include "runtime/mount_options.h"
 
 namespace berth::oci {
 namespace {
@@ -49,12 +50,12 @@ TEST(DefaultSpecTest, Process) {
 TEST(DefaultSpecTest, CapabilitiesAreDockersMinusRawMknodAuditWrite) {
   Process p = *ParseSpec(DefaultSpec().dump()).process;
   ASSERT_TRUE(p.capabilities.has_value());
-  const std::set<std::string> want = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",     "CAP_FOWNER",
-      "CAP_SETGID", "CAP_SETUID",       "CAP_SETFCAP",    "CAP_SETPCAP",
-      "CAP_KILL",   "CAP_SYS_CHROOT",   "CAP_NET_BIND_SERVICE"};
-  for (const auto* set : {&p.capabilities->bounding, &p.capabilities->effective,
-                          &p.capabilities->permitted}) {
+  const std::set<std::string> want = {"CAP_CHOWN",      "CAP_DAC_OVERRIDE",    "CAP_FSETID",
+                                      "CAP_FOWNER",     "CAP_SETGID",          "CAP_SETUID",
+                                      "CAP_SETFCAP",    "CAP_SETPCAP",         "CAP_KILL",
+                                      "CAP_SYS_CHROOT", "CAP_NET_BIND_SERVICE"};
+  for (const auto* set :
+       {&p.capabilities->bounding, &p.capabilities->effective, &p.capabilities->permitted}) {
     EXPECT_EQ(std::set<std::string>(set->begin(), set->end()), want);
     EXPECT_EQ(set->size(), want.size()) << "duplicates";
   }
@@ -111,8 +112,7 @@ TEST(DefaultSpecTest, Linux) {
   EXPECT_EQ(l.Find(NamespaceType::kUser), nullptr);
   EXPECT_TRUE(l.uid_mappings.empty());
 
-  EXPECT_EQ(l.resources["devices"],
-            json::parse(R"([{"allow": false, "access": "rwm"}])"));
+  EXPECT_EQ(l.resources["devices"], json::parse(R"([{"allow": false, "access": "rwm"}])"));
   EXPECT_EQ(l.resources["pids"]["limit"], 4096);
 
   EXPECT_EQ(l.masked_paths,
@@ -120,9 +120,8 @@ TEST(DefaultSpecTest, Linux) {
                                       "/proc/latency_stats", "/proc/timer_list",
                                       "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
                                       "/sys/firmware", "/sys/devices/virtual/powercap"}));
-  EXPECT_EQ(l.readonly_paths,
-            (std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-                                      "/proc/sysrq-trigger"}));
+  EXPECT_EQ(l.readonly_paths, (std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq",
+                                                        "/proc/sys", "/proc/sysrq-trigger"}));
 }
 
 TEST(DefaultSpecTest, JsonShape) {
@@ -153,17 +152,18 @@ TEST(FeaturesJsonTest, MountOptionsSortedUniqueAndComplete) {
   auto opts = FeaturesJson()["mountOptions"].get<std::vector<std::string>>();
   EXPECT_TRUE(std::is_sorted(opts.begin(), opts.end()));
   EXPECT_EQ(std::adjacent_find(opts.begin(), opts.end()), opts.end()) << "duplicate";
-  for (const char* o :
-       {"async",      "atime",      "bind",       "defaults",     "dev",          "diratime",
-        "dirsync",    "exec",       "iversion",   "lazytime",     "loud",         "mand",
-        "noatime",    "nodev",      "nodiratime", "noexec",       "noiversion",   "nolazytime",
-        "nomand",     "norelatime", "nostrictatime", "nosuid",    "nosymfollow",  "private",
-        "rbind",      "relatime",   "remount",    "ro",           "rprivate",     "rshared",
-        "rslave",     "runbindable", "rw",        "shared",       "silent",       "slave",
-        "strictatime", "suid",      "symfollow",  "sync",         "unbindable",   "rro",
-        "rrw",        "rnosuid",    "rnodev",     "rnoexec",      "rnoatime",     "rnodiratime",
-        "rnosymfollow", "rsuid",    "rdev",       "rexec",        "rdiratime",    "rsymfollow",
-        "rrelatime",  "rstrictatime"}) {
+  for (const char* o : {"async",         "atime",       "bind",        "defaults",     "dev",
+                        "diratime",      "dirsync",     "exec",        "iversion",     "lazytime",
+                        "loud",          "mand",        "noatime",     "nodev",        "nodiratime",
+                        "noexec",        "noiversion",  "nolazytime",  "nomand",       "norelatime",
+                        "nostrictatime", "nosuid",      "nosymfollow", "private",      "rbind",
+                        "relatime",      "remount",     "ro",          "rprivate",     "rshared",
+                        "rslave",        "runbindable", "rw",          "shared",       "silent",
+                        "slave",         "strictatime", "suid",        "symfollow",    "sync",
+                        "unbindable",    "rro",         "rrw",         "rnosuid",      "rnodev",
+                        "rnoexec",       "rnoatime",    "rnodiratime", "rnosymfollow", "rsuid",
+                        "rdev",          "rexec",       "rdiratime",   "rsymfollow",   "rrelatime",
+                        "rstrictatime"}) {
     EXPECT_TRUE(std::binary_search(opts.begin(), opts.end(), std::string(o))) << o;
   }
 }
@@ -177,8 +177,21 @@ TEST(FeaturesJsonTest, Linux) {
   EXPECT_EQ(l["capabilities"].get<std::vector<std::string>>(), KnownCapabilities());
   EXPECT_EQ(l["cgroup"], json::parse(R"({"v1": true, "v2": true, "systemd": false,
                                          "systemdUser": false})"));
-  for (const char* k : {"seccomp", "apparmor", "selinux", "intelRdt"}) {
+  EXPECT_TRUE(l["seccomp"]["enabled"].get<bool>());
+  auto known = l["seccomp"]["knownFlags"].get<std::vector<std::string>>();
+  for (const auto& flag : l["seccomp"]["supportedFlags"]) {
+    EXPECT_NE(std::find(known.begin(), known.end(), flag.get<std::string>()), known.end()) << flag;
+  }
+  for (const char* k : {"apparmor", "selinux", "intelRdt"}) {
     EXPECT_EQ(l[k], json::parse(R"({"enabled": false})")) << k;
+  }
+}
+
+TEST(FeaturesJsonTest, EveryMountOptionIsUnderstoodByTheRuntime) {
+  // An option the runtime does not know would be passed to the filesystem as data.
+  for (const auto& o : FeaturesJson()["mountOptions"]) {
+    runtime::MountOptions parsed = runtime::ParseMountOptions({o.get<std::string>()});
+    EXPECT_EQ(parsed.data, "") << o;
   }
 }
 
