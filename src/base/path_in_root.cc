@@ -28,6 +28,8 @@ void CloseAll(int* stack, int depth) {
   }
 }
 
+constexpr size_t kTooLong = static_cast<size_t>(-1);
+
 // A fixed-size work buffer holding "what remains to resolve". Symlink targets are spliced in
 // front of the remainder.
 struct Remaining {
@@ -68,7 +70,7 @@ struct Remaining {
     }
     size_t n = pos - start;
     if (n >= out_size) {
-      n = out_size - 1;
+      return kTooLong;  // never cut a name: a prefix of it may name another file
     }
     memcpy(out, buf + start, n);
     out[n] = '\0';
@@ -99,6 +101,10 @@ int ResolveManually(int root_fd, std::string_view path, CreateMode create, mode_
   char comp[256];
   while (true) {
     size_t n = rem.Next(comp, sizeof(comp));
+    if (n == kTooLong) {
+      CloseAll(stack, depth);
+      return -ENAMETOOLONG;
+    }
     if (n == 0) {
       break;
     }
@@ -246,10 +252,46 @@ int OpenInRoot(int root_fd, std::string_view path, int flags, mode_t mode) noexc
       return fd < 0 ? -errno : static_cast<int>(fd);
     }
   }
-  int fd = ResolveInRoot(root_fd, path,
-                         (flags & O_CREAT) ? CreateMode::kFileLast : CreateMode::kNone, mode);
+  // The fallback: resolve the parent inside the root, then open the last component with
+  // the caller's flags (O_CREAT, O_EXCL, O_TRUNC keep their meaning; no parent is created).
+  size_t end = path.size();
+  while (end > 0 && path[end - 1] == '/') {
+    --end;
+  }
+  size_t slash = end == 0 ? std::string_view::npos : path.rfind('/', end - 1);
+  std::string_view parent_path =
+      slash == std::string_view::npos ? std::string_view(".") : path.substr(0, slash + 1);
+  std::string_view last = slash == std::string_view::npos ? path.substr(0, end)
+                                                          : path.substr(slash + 1, end - slash - 1);
+  char name[256];
+  if (last.size() >= sizeof(name)) {
+    return -ENAMETOOLONG;
+  }
+  memcpy(name, last.data(), last.size());
+  name[last.size()] = '\0';
+  if (!last.empty() && last != "." && last != "..") {
+    int parent = ResolveInRoot(root_fd, parent_path, CreateMode::kNone);
+    if (parent < 0) {
+      return parent;
+    }
+    int fd = openat(parent, name, flags | O_NOFOLLOW, mode);
+    int err = errno;
+    close(parent);
+    if (fd >= 0) {
+      return fd;
+    }
+    if (err != ELOOP || (flags & O_NOFOLLOW)) {
+      return -err;
+    }
+    // The last component is a symlink: follow it inside the root, to an existing file.
+  }
+  int fd = ResolveInRoot(root_fd, path, CreateMode::kNone);
   if (fd < 0) {
     return fd;
+  }
+  if ((flags & O_CREAT) && (flags & O_EXCL)) {
+    close(fd);
+    return -EEXIST;
   }
   char proc_path[64];
   snprintf(proc_path, sizeof(proc_path), "/proc/self/fd/%d", fd);

@@ -117,6 +117,10 @@ class Obj {
     if (!v.is_number_integer()) {
       WrongType(field, "an integer", v);
     }
+    if (v.is_number_unsigned() &&
+        v.get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<T>::max())) {
+      Fail(field, "value " + std::to_string(v.get<uint64_t>()) + " out of range");
+    }
     int64_t s = v.get<int64_t>();
     if (s < static_cast<int64_t>(std::numeric_limits<T>::min()) ||
         s > static_cast<int64_t>(std::numeric_limits<T>::max())) {
@@ -298,8 +302,13 @@ Process ParseProcessObj(const Obj& p) {
     if (!seen_rlimits.insert(rl.resource).second) {
       Fail(r.Field("type"), "duplicate rlimit \"" + rl.type + "\"");
     }
-    rl.hard = r.Int<uint64_t>("hard").value_or(0);
-    rl.soft = r.Int<uint64_t>("soft").value_or(0);
+    auto hard = r.Int<uint64_t>("hard");
+    auto soft = r.Int<uint64_t>("soft");
+    if (!hard || !soft) {
+      Fail(r.Field(hard ? "soft" : "hard"), "is required");
+    }
+    rl.hard = *hard;
+    rl.soft = *soft;
     if (rl.soft > rl.hard) {
       Fail(r.path(), "soft limit " + std::to_string(rl.soft) + " exceeds hard limit " +
                          std::to_string(rl.hard));
@@ -365,11 +374,16 @@ Linux ParseLinux(const Obj& l) {
     if (time_ns == nullptr || !time_ns->path.empty()) {
       Fail(t->path(), "needs a new time namespace in linux.namespaces");
     }
-    for (const char* clock : {"monotonic", "boottime"}) {
-      if (auto c = t->Child(clock)) {
-        lx.time_offsets[clock] = TimeOffset{c->Int<int64_t>("secs").value_or(0),
-                                            c->Int<uint32_t>("nanosecs").value_or(0)};
+    for (const auto& [clock, value] : l.Get("timeOffsets")->items()) {
+      if (clock != "monotonic" && clock != "boottime") {
+        Fail(t->Field(clock), "unknown clock (monotonic or boottime)");
       }
+      Obj c(value, t->Field(clock));
+      uint32_t nanos = c.Int<uint32_t>("nanosecs").value_or(0);
+      if (nanos >= 1000000000) {
+        Fail(c.Field("nanosecs"), "must be below 1000000000");
+      }
+      lx.time_offsets[clock] = TimeOffset{c.Int<int64_t>("secs").value_or(0), nanos};
     }
   }
   l.EachObject("devices", [&](const Obj& d) {
@@ -483,12 +497,14 @@ Spec ParseSpecObj(const Obj& o) {
   spec.annotations = o.StringMap("annotations");
   if (auto l = o.Child("linux")) {
     spec.linux = ParseLinux(*l);
-    const Namespace* uts = spec.linux->Find(NamespaceType::kUts);
-    if ((!spec.hostname.empty() || !spec.domainname.empty()) &&
-        (uts == nullptr || !uts->path.empty())) {
-      Fail(spec.hostname.empty() ? "domainname" : "hostname",
-           "needs a new uts namespace in linux.namespaces");
-    }
+  }
+  // Checked with or without a linux section: without a uts namespace of its own, setting
+  // the hostname would set the host's.
+  const Namespace* uts = spec.linux ? spec.linux->Find(NamespaceType::kUts) : nullptr;
+  if ((!spec.hostname.empty() || !spec.domainname.empty()) &&
+      (uts == nullptr || !uts->path.empty())) {
+    Fail(spec.hostname.empty() ? "domainname" : "hostname",
+         "needs a new uts namespace in linux.namespaces");
   }
   return spec;
 }

@@ -131,6 +131,21 @@ TEST_P(PathInRootTest, OpenInRootCreatesInside) {
   EXPECT_STREQ(buf, "inside");
 }
 
+TEST_P(PathInRootTest, LongNamesAreNeverCut) {
+  std::string prefix(255, 'a');
+  std::ofstream(root_ + "/" + prefix) << "short";
+  EXPECT_EQ(ResolveInRoot(root_fd_.get(), "/" + prefix + "bbb"), -ENAMETOOLONG);
+}
+
+TEST_P(PathInRootTest, OpenInRootKeepsTheOpenFlagsMeaning) {
+  EXPECT_EQ(OpenInRoot(root_fd_.get(), "/file", O_WRONLY | O_CREAT | O_EXCL, 0600), -EEXIST);
+  EXPECT_EQ(OpenInRoot(root_fd_.get(), "/no/such/dir/f", O_WRONLY | O_CREAT, 0600), -ENOENT);
+  EXPECT_FALSE(FileExists(root_ + "/no")) << "a parent directory was created";
+  UniqueFd made(OpenInRoot(root_fd_.get(), "/a/b/new", O_WRONLY | O_CREAT | O_EXCL, 0600));
+  ASSERT_TRUE(made.valid());
+  EXPECT_TRUE(FileExists(root_ + "/a/b/new"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Resolution, PathInRootTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Fallback" : "Openat2"; });
 

@@ -285,6 +285,39 @@ TEST(RuntimeSpecTest, RefusesInconsistentValues) {
   ExpectRefused(j, "linux.uidMappings[0].size: must be a positive integer");
 }
 
+TEST(RuntimeSpecTest, HostnameWithoutALinuxSectionIsRefused) {
+  // Without a uts namespace of its own the container would set the host's hostname.
+  json j = Minimal();
+  j.erase("linux");
+  j["hostname"] = "pwned";
+  ExpectRefused(j, "hostname: needs a new uts namespace");
+}
+
+TEST(RuntimeSpecTest, HugeNumbersDoNotWrapIntoSignedFields) {
+  json j = Minimal();
+  j["process"]["oomScoreAdj"] = 18446744073709551615ULL;
+  ExpectRefused(j, "process.oomScoreAdj: value 18446744073709551615 out of range");
+  j = Minimal();
+  j["linux"]["devices"] = {
+      {{"type", "c"}, {"path", "/dev/x"}, {"major", 18446744073709551615ULL}, {"minor", 1}}};
+  ExpectRefused(j, "linux.devices[0].major: value 18446744073709551615 out of range");
+}
+
+TEST(RuntimeSpecTest, RlimitsNeedBothLimits) {
+  json j = Minimal();
+  j["process"]["rlimits"] = {{{"type", "RLIMIT_NOFILE"}, {"soft", 10}}};
+  ExpectRefused(j, "process.rlimits[0].hard: is required");
+}
+
+TEST(RuntimeSpecTest, TimeOffsetsAreChecked) {
+  json j = Minimal();
+  j["linux"]["namespaces"].push_back({{"type", "time"}});
+  j["linux"]["timeOffsets"] = {{"boottime", {{"secs", 1}, {"nanosecs", 1000000000}}}};
+  ExpectRefused(j, "linux.timeOffsets.boottime.nanosecs: must be below 1000000000");
+  j["linux"]["timeOffsets"] = {{"realtime", {{"secs", 1}}}};
+  ExpectRefused(j, "linux.timeOffsets.realtime: unknown clock");
+}
+
 TEST(RuntimeSpecTest, Personality) {
   json j = Minimal();
   j["linux"]["personality"] = {{"domain", "LINUX32"}};
