@@ -379,8 +379,16 @@ class Translator {
         Add("devices", false, "devices.allow", rule, f);
       }
     };
-    Add("devices", false, "devices.deny", "a", f);
-    add_defaults();
+    // Start from "nothing but the standard nodes" unless the rules begin with a deny-all of
+    // their own (the default spec's), which re-adds the standard nodes below anyway.
+    auto is_deny_all = [](const json& d) {
+      return d.is_object() && d.contains("allow") && d["allow"] == false &&
+             (!d.contains("type") || d["type"] == "a");
+    };
+    if (list.empty() || !is_deny_all(list[0])) {
+      Add("devices", false, "devices.deny", "a", f);
+      add_defaults();
+    }
     for (size_t i = 0; i < list.size(); ++i) {
       std::string df = f + "[" + std::to_string(i) + "]";
       const json& d = list[i];

@@ -102,7 +102,16 @@ TEST(CgroupResourcesTest, DevicesKeepTheStandardNodesAfterDenyAll) {
              {{{"allow", false}, {"access", "rwm"}},
               {{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 229}, {"access", "rw"}}}}};
   auto lines = Lines(r, Hybrid());
-  EXPECT_EQ(lines.front(), "devices.deny=a");
+  // The leading deny-all does the initial "deny everything": nothing is written twice.
+  EXPECT_EQ(lines.front(), "devices.deny=a *:* rwm");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), "devices.allow=c 1:3 rwm"), 1);
+  // Rules that do not start with a deny-all still start from the standard nodes only.
+  auto allow_only =
+      Lines({{"devices",
+              {{{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 200}, {"access", "rw"}}}}},
+            Hybrid());
+  EXPECT_EQ(allow_only.front(), "devices.deny=a");
+  EXPECT_EQ(allow_only.back(), "devices.allow=c 10:200 rw");
   EXPECT_NE(std::find(lines.begin(), lines.end(), "devices.deny=a *:* rwm"), lines.end());
   EXPECT_EQ(lines.back(), "devices.allow=c 10:229 rw");
   // /dev/null is allowed again after the deny-all rule.
