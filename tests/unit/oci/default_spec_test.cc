@@ -189,7 +189,8 @@ TEST(FeaturesJsonTest, Linux) {
 
 TEST(FeaturesJsonTest, EveryMountOptionIsUnderstoodByTheRuntime) {
   // An option the runtime does not know would be passed to the filesystem as data.
-  for (const auto& o : FeaturesJson()["mountOptions"]) {
+  const json features = FeaturesJson();  // a range-for over a temporary's member dangles
+  for (const auto& o : features["mountOptions"]) {
     runtime::MountOptions parsed = runtime::ParseMountOptions({o.get<std::string>()});
     EXPECT_EQ(parsed.data, "") << o;
   }
@@ -197,7 +198,8 @@ TEST(FeaturesJsonTest, EveryMountOptionIsUnderstoodByTheRuntime) {
 
 TEST(FeaturesJsonTest, NamespaceNamesAreTheParsersNames) {
   // Every advertised namespace is one ParseSpec accepts.
-  for (const auto& name : FeaturesJson()["linux"]["namespaces"]) {
+  const json features = FeaturesJson();
+  for (const auto& name : features["linux"]["namespaces"]) {
     bool found = false;
     for (auto t : {NamespaceType::kPid, NamespaceType::kNetwork, NamespaceType::kMount,
                    NamespaceType::kIpc, NamespaceType::kUts, NamespaceType::kUser,
