@@ -18,4 +18,5 @@ rt=$top/build/release/src/cmd/berth-runtime/berth-runtime
 jq '.process.terminal = false | .process.args = ["echo", "hello from a berth container"]' \
   "$bundle/config.json" > "$bundle/config.json.new"
 mv "$bundle/config.json.new" "$bundle/config.json"
-exec "$rt" --root "$bundle/state" run --bundle "$bundle" "hello-$$"
+# Not exec: the EXIT trap must still remove the bundle.
+"$rt" --root "$bundle/state" run --bundle "$bundle" "hello-$$"
