@@ -109,12 +109,20 @@ void MkdirAll(const std::string& path, mode_t mode) {
   if (path.empty()) {
     return;
   }
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    std::string part = path.substr(0, pos);
-    if (mkdir(part.c_str(), mode) < 0 && errno != EEXIST) {
-      ThrowErrno("mkdir " + part);
+  // The common case first: the parent exists, so one mkdir (or one EEXIST) settles it; walk
+  // up only when a parent is missing.
+  if (mkdir(path.c_str(), mode) < 0) {
+    if (errno == ENOENT) {
+      size_t slash = path.find_last_not_of('/');
+      slash = slash == std::string::npos ? std::string::npos : path.rfind('/', slash);
+      if (slash != std::string::npos && slash > 0) {
+        MkdirAll(path.substr(0, slash), mode);
+      }
+      if (mkdir(path.c_str(), mode) < 0 && errno != EEXIST) {
+        ThrowErrno("mkdir " + path);
+      }
+    } else if (errno != EEXIST) {
+      ThrowErrno("mkdir " + path);
     }
   }
   struct stat st;

@@ -35,9 +35,6 @@ void Init(int fd, Format format, bool debug) {
   g_debug = debug;
 }
 
-bool DebugEnabled() { return g_debug; }
-int Fd() { return g_fd; }
-
 void Write(Level level, std::string_view msg) {
   if (level == Level::kDebug && !g_debug) {
     return;

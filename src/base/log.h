@@ -18,7 +18,4 @@ inline void Info(std::string_view msg) { Write(Level::kInfo, msg); }
 inline void Warn(std::string_view msg) { Write(Level::kWarn, msg); }
 inline void Error(std::string_view msg) { Write(Level::kError, msg); }
 
-bool DebugEnabled();
-int Fd();
-
 }  // namespace berth::log

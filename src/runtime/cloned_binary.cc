@@ -14,6 +14,7 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/file_util.h"
 
 namespace berth::runtime {
 namespace {
@@ -61,6 +62,15 @@ bool Immutable(int fd) {
 void ExecThroughReadOnlyBind(char** argv, char** envp, const std::string& scratch_dir) {
   std::string target = scratch_dir + "/.exe-" + std::to_string(getpid());
   UniqueFd placeholder(open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!placeholder && errno == ENOENT) {
+    // First use of this --root: make it (only here; the re-executed process finds it).
+    try {
+      MkdirAll(scratch_dir, 0711);
+    } catch (const Error&) {
+      return;
+    }
+    placeholder.Reset(open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  }
   if (!placeholder) {
     return;
   }

@@ -1,6 +1,7 @@
 #include "runtime/state.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,16 +107,25 @@ ContainerState StateStore::Load(const std::string& id) const {
 
 std::vector<std::string> StateStore::List() const {
   std::vector<std::string> ids;
-  DIR* dir = opendir(root_.c_str());
-  if (dir == nullptr) {
+  DIR* dir_stream = opendir(root_.c_str());
+  if (dir_stream == nullptr) {
     return ids;
   }
-  while (struct dirent* e = readdir(dir)) {
-    if (e->d_name[0] != '.' && e->d_type == DT_DIR) {
+  while (struct dirent* e = readdir(dir_stream)) {
+    if (e->d_name[0] == '.') {
+      continue;  // also the scratch files of the re-exec
+    }
+    bool dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {  // filesystems that do not fill d_type
+      struct stat st;
+      dir = fstatat(dirfd(dir_stream), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISDIR(st.st_mode);
+    }
+    if (dir) {
       ids.emplace_back(e->d_name);
     }
   }
-  closedir(dir);
+  closedir(dir_stream);
   std::sort(ids.begin(), ids.end());
   return ids;
 }

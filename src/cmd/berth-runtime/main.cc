@@ -347,7 +347,6 @@ int Main(int argc, char** argv) {
                          "--systemd-cgroup: the systemd cgroup driver is not supported");
     }
     if (*create || *run || *exec) {
-      berth::MkdirAll(g.root, 0711);
       berth::runtime::EnsureClonedBinary(argv, environ, g.root);
     }
     Runtime rt(g.root);
