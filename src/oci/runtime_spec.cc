@@ -4,6 +4,7 @@
 #include <sys/personality.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <array>
 #include <set>
 #include <utility>
@@ -479,6 +480,17 @@ Spec ParseSpecObj(const Obj& o) {
     mount.options = m.Strings("options");
     mount.uid_mappings = ParseMappings(m, "uidMappings");
     mount.gid_mappings = ParseMappings(m, "gidMappings");
+    if (!mount.uid_mappings.empty() || !mount.gid_mappings.empty()) {
+      if (mount.uid_mappings.empty() || mount.gid_mappings.empty()) {
+        Fail(m.Field("uidMappings"), "an id-mapped mount needs both uidMappings and gidMappings");
+      }
+      bool bind = mount.type == "bind" ||
+                  std::any_of(mount.options.begin(), mount.options.end(),
+                              [](const std::string& o) { return o == "bind" || o == "rbind"; });
+      if (!bind) {
+        Fail(m.Field("uidMappings"), "only bind mounts can be id-mapped");
+      }
+    }
     spec.mounts.push_back(std::move(mount));
   });
   if (auto p = o.Child("process")) {

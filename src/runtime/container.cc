@@ -28,6 +28,7 @@
 #include "runtime/credentials.h"
 #include "runtime/foreground.h"
 #include "runtime/hooks.h"
+#include "runtime/idmap.h"
 #include "runtime/init.h"
 #include "runtime/launch.h"
 #include "runtime/lsm.h"
@@ -199,6 +200,15 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   plan.rootfs.new_net_ns = plan.create_flags & CLONE_NEWNET;
   plan.rootfs.new_cgroup_ns = plan.create_flags & CLONE_NEWCGROUP;
   plan.rootfs.no_pivot = opts.no_pivot;
+  int joined_userns = -1;
+  for (const auto& [flag, fd] : plan.joins) {
+    if (flag == CLONE_NEWUSER) {
+      joined_userns = fd;
+    }
+  }
+  DetachedTrees trees = PrepareDetachedTrees(spec, rootfs, joined_userns);
+  plan.rootfs.rootfs_tree_fd = trees.rootfs.get();
+  plan.rootfs.mount_tree_fds = trees.mount_fds.empty() ? nullptr : &trees.mount_fds;
   plan.new_session_keyring = !opts.no_new_keyring;
   plan.seccomp = seccomp.empty() ? nullptr : &seccomp;
   for (int i = 0; i < opts.preserve_fds; ++i) {

@@ -96,6 +96,11 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options) {
       out.recursive_bind = true;
       continue;
     }
+    if (opt == "idmap" || opt == "ridmap") {
+      out.idmap = true;
+      out.recursive_idmap = opt == "ridmap";
+      continue;
+    }
     bool matched = false;
     for (const auto& f : kFlags) {
       if (f.name == opt) {

@@ -18,7 +18,9 @@ struct MountOptions {
   uint64_t attr_clr = 0;
   bool bind = false;
   bool recursive_bind = false;
-  std::string data;  // comma-joined options the filesystem interprets
+  bool idmap = false;            // "idmap": an id-mapped bind (runc 1.2, crun)
+  bool recursive_idmap = false;  // "ridmap": every mount of an rbind id-mapped
+  std::string data;              // comma-joined options the filesystem interprets
 };
 
 MountOptions ParseMountOptions(const std::vector<std::string>& options);

@@ -123,7 +123,9 @@ bool MountCgroups(const RootfsPlan& plan, int root_fd, const std::string& dest,
   return true;
 }
 
-bool DoMount(const RootfsPlan& plan, int root_fd, const oci::Mount& m, ChildError* error) {
+// `tree_fd` is the detached id-mapped copy of a bind source, or -1.
+bool DoMount(const RootfsPlan& plan, int root_fd, const oci::Mount& m, int tree_fd,
+             ChildError* error) {
   MountOptions o = ParseMountOptions(m.options);
   const char* dest = m.destination.c_str();
   if (m.type == "cgroup" || m.type == "cgroup2") {
@@ -136,7 +138,7 @@ bool DoMount(const RootfsPlan& plan, int root_fd, const oci::Mount& m, ChildErro
   CreateMode create = CreateMode::kDirs;
   if (bind) {
     struct stat st;
-    if (stat(m.source.c_str(), &st) < 0) {
+    if ((tree_fd >= 0 ? fstat(tree_fd, &st) : stat(m.source.c_str(), &st)) < 0) {
       return error->Fail(errno, "bind source %s for %s", m.source.c_str(), dest);
     }
     if (!S_ISDIR(st.st_mode)) {
@@ -150,8 +152,13 @@ bool DoMount(const RootfsPlan& plan, int root_fd, const oci::Mount& m, ChildErro
   }
   unsigned long flags = o.flags & ~MS_REMOUNT;
   if (bind) {
-    if (mount(m.source.c_str(), FdPath(target.get()).c_str(), nullptr,
-              MS_BIND | (o.recursive_bind ? MS_REC : 0), nullptr) < 0) {
+    if (tree_fd >= 0) {
+      if (syscall(SYS_move_mount, tree_fd, "", target.get(), "",
+                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        return error->Fail(errno, "attach %s on %s", m.source.c_str(), dest);
+      }
+    } else if (mount(m.source.c_str(), FdPath(target.get()).c_str(), nullptr,
+                     MS_BIND | (o.recursive_bind ? MS_REC : 0), nullptr) < 0) {
       return error->Fail(errno, "bind mount %s on %s", m.source.c_str(), dest);
     }
     // The descriptor still names the covered directory: reopen to reach the new mount.
@@ -321,7 +328,13 @@ bool PrepareRootfs(const RootfsPlan& plan, ChildError* error) {
     return error->Fail(errno, "set propagation of /");
   }
   // pivot_root needs the rootfs to be a mount point whose parent is not shared.
-  if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+  if (plan.rootfs_tree_fd >= 0) {
+    if (syscall(SYS_move_mount, plan.rootfs_tree_fd, "", AT_FDCWD, plan.rootfs.c_str(),
+                MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+      return error->Fail(errno, "attach rootfs %s", plan.rootfs.c_str());
+    }
+  } else if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) <
+             0) {
     return error->Fail(errno, "bind mount rootfs %s", plan.rootfs.c_str());
   }
   if (mount(nullptr, plan.rootfs.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
@@ -331,8 +344,9 @@ bool PrepareRootfs(const RootfsPlan& plan, ChildError* error) {
   if (!root) {
     return error->Fail(errno, "open rootfs %s", plan.rootfs.c_str());
   }
-  for (const auto& m : spec.mounts) {
-    if (!DoMount(plan, root.get(), m, error)) {
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    int tree = plan.mount_tree_fds != nullptr ? (*plan.mount_tree_fds)[i] : -1;
+    if (!DoMount(plan, root.get(), spec.mounts[i], tree, error)) {
       return false;
     }
   }

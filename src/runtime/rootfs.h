@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "oci/runtime_spec.h"
 #include "runtime/child_error.h"
@@ -17,6 +18,10 @@ struct RootfsPlan {
   bool new_cgroup_ns = false;
   bool no_pivot = false;
   std::string cgroup_path;  // the container's cgroup, for cgroup mounts without cgroupns
+  // Detached trees the parent made (runtime/idmap.h), attached with move_mount: the rootfs
+  // (-1: bind the path itself) and one per spec.mounts entry (null, -1: mount it here).
+  int rootfs_tree_fd = -1;
+  const std::vector<int>* mount_tree_fds = nullptr;
   // Called before the first cgroup mount: the init must be in its cgroup (and cgroup
   // namespace) by then. Until that point the mounts are made while the runtime is still
   // attaching the init to its cgroup, which can take an RCU grace period on cgroup v1.

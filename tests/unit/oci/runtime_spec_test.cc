@@ -43,7 +43,8 @@ TEST(RuntimeSpecTest, ParsesEveryField) {
                   {"type", "bind"},
                   {"source", "/srv"},
                   {"options", {"rbind", "ro"}},
-                  {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}}}};
+                  {"uidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}},
+                  {"gidMappings", {{{"containerID", 0}, {"hostID", 1000}, {"size", 10}}}}}};
   j["process"] = {{"terminal", true},
                   {"consoleSize", {{"height", 24}, {"width", 80}}},
                   {"user", {{"uid", 1}, {"gid", 2}, {"umask", 18}, {"additionalGids", {3, 4}}}},
@@ -188,6 +189,27 @@ TEST(RuntimeSpecTest, RefusesWrongTypes) {
   j = Minimal();
   j["process"]["user"] = {{"uid", 4294967296}};
   ExpectRefused(j, "process.user.uid: value 4294967296 out of range");
+}
+
+TEST(RuntimeSpecTest, IdMappedMountsMustBeBindsWithBothMappings) {
+  json map = json::array({{{"containerID", 0}, {"hostID", 1000}, {"size", 1}}});
+  json j = Minimal();
+  j["mounts"] = {
+      {{"destination", "/x"}, {"type", "tmpfs"}, {"uidMappings", map}, {"gidMappings", map}}};
+  ExpectRefused(j, "mounts[0].uidMappings: only bind mounts can be id-mapped");
+  j = Minimal();
+  j["mounts"] = {{{"destination", "/x"}, {"type", "bind"}, {"source", "/s"}, {"uidMappings", map}}};
+  ExpectRefused(j,
+                "mounts[0].uidMappings: an id-mapped mount needs both uidMappings and gidMappings");
+  j = Minimal();
+  j["mounts"] = {{{"destination", "/x"},
+                  {"source", "/s"},
+                  {"options", {"rbind"}},
+                  {"uidMappings", map},
+                  {"gidMappings", map}}};
+  Spec s = ParseSpec(j.dump());
+  ASSERT_EQ(s.mounts[0].uid_mappings.size(), 1u);
+  EXPECT_EQ(s.mounts[0].uid_mappings[0].host_id, 1000u);
 }
 
 TEST(RuntimeSpecTest, RefusesMissingRequiredFields) {

@@ -25,6 +25,17 @@ TEST(MountOptionsTest, BindRbindAndPropagation) {
   EXPECT_EQ(o.propagation, static_cast<unsigned long>(MS_PRIVATE));
 }
 
+TEST(MountOptionsTest, IdmapAndRidmap) {
+  MountOptions o = ParseMountOptions({"rbind", "idmap"});
+  EXPECT_TRUE(o.idmap);
+  EXPECT_FALSE(o.recursive_idmap);
+  EXPECT_TRUE(o.data.empty()) << "idmap is the runtime's option, not the filesystem's";
+  o = ParseMountOptions({"bind", "ridmap"});
+  EXPECT_TRUE(o.idmap);
+  EXPECT_TRUE(o.recursive_idmap);
+  EXPECT_FALSE(ParseMountOptions({"rbind"}).idmap);
+}
+
 TEST(MountOptionsTest, RecursiveAttributes) {
   MountOptions o = ParseMountOptions({"rro", "rnosuid", "rnoatime", "rrw"});
   EXPECT_EQ(o.attr_set, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
