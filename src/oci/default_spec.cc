@@ -21,6 +21,16 @@ const std::vector<std::string> kDefaultCapabilities = {
     "CAP_KILL",   "CAP_SYS_CHROOT",   "CAP_NET_BIND_SERVICE",
 };
 
+// The first host id of the default mapping: above the subordinate ranges useradd hands out
+// (SUB_UID_MAX is 600100000 by default) and far from system and login users, so the
+// container's ids belong to nobody else on the host.
+constexpr uint32_t kDefaultHostIdBase = 1000000000;
+constexpr uint32_t kDefaultIdCount = 65536;
+
+json IdMappingJson() {
+  return {{"containerID", 0}, {"hostID", kDefaultHostIdBase}, {"size", kDefaultIdCount}};
+}
+
 json MountJson(const char* destination, const char* type, const char* source,
                std::vector<std::string> options) {
   json m = {{"destination", destination}, {"type", type}, {"source", source}};
@@ -74,14 +84,19 @@ json DefaultSpec() {
            // A fork bomb stops at 4096 tasks instead of exhausting the host's pid space.
            {"pids", {{"limit", 4096}}},
        }},
-      // Every namespace but user (added together with id-mapped mounts later): the container
-      // sees its own processes, network, IPC, hostname, mounts and cgroup tree.
+      // Every namespace: the container sees its own processes, network, IPC, hostname, mounts
+      // and cgroup tree, and its root is an unprivileged user on the host.
       {"namespaces", json::array({{{"type", "pid"}},
                                   {{"type", "network"}},
                                   {{"type", "ipc"}},
                                   {{"type", "uts"}},
                                   {{"type", "mount"}},
-                                  {{"type", "cgroup"}}})},
+                                  {{"type", "cgroup"}},
+                                  {{"type", "user"}}})},
+      // Container ids 0-65535 are host ids kDefaultHostIdBase.. (see below): a process that
+      // escapes owns nothing on the host, not even the image files it ran from.
+      {"uidMappings", json::array({IdMappingJson()})},
+      {"gidMappings", json::array({IdMappingJson()})},
       // Docker's defaults: /proc and /sys files that leak host information (kernel memory,
       // keys, timers, scheduler state) or drive hardware are hidden.
       {"maskedPaths",
@@ -98,6 +113,9 @@ json DefaultSpec() {
       // A read-only root: the image cannot be modified, writes go to explicit mounts.
       {"root", {{"path", "rootfs"}, {"readonly", true}}},
       {"hostname", "berth"},
+      // The image rootfs stays owned by host root on disk; Berth shows it to the container
+      // through an id-mapped mount, so no chown and one rootfs for many containers.
+      {"annotations", {{"org.berth.rootfs.idmap", "true"}}},
       {"mounts", std::move(mounts)},
       {"linux", std::move(linux)},
   };

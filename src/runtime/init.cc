@@ -270,16 +270,6 @@ bool JoinCgroup(void* arg, ChildError* error) {
     Die(plan, error);
   }
   const oci::Process& proc = *plan.process;
-  if (proc.oom_score_adj) {
-    char value[16];
-    snprintf(value, sizeof(value), "%d", *proc.oom_score_adj);
-    if (!WriteProcFile("/proc/self/oom_score_adj", value, &error)) {
-      Die(plan, error);
-    }
-  }
-  if (!ApplyRlimits(proc, &error)) {
-    Die(plan, error);
-  }
   std::vector<std::string> env = proc.env;
   if (std::none_of(env.begin(), env.end(),
                    [](const std::string& e) { return e.rfind("HOME=", 0) == 0; })) {
@@ -386,6 +376,19 @@ void RunStage1(InitPlan& plan) noexcept {
   }
   // Directories and files the runtime makes do not depend on the caller's umask.
   umask(022);
+  // Both are inherited by the init, and both need the host's privileges: a user namespace
+  // cannot raise a hard limit, nor open our /proc files (non-dumpable: owned by host root).
+  const oci::Process& proc = *plan.process;
+  if (proc.oom_score_adj) {
+    char value[16];
+    snprintf(value, sizeof(value), "%d", *proc.oom_score_adj);
+    if (!WriteProcFile("/proc/self/oom_score_adj", value, &error)) {
+      Die(plan, error);
+    }
+  }
+  if (!ApplyRlimits(proc, &error)) {
+    Die(plan, error);
+  }
   for (const auto& [flag, fd] : plan.joins) {
     if (flag == CLONE_NEWUSER && setns(fd, CLONE_NEWUSER) < 0) {
       error.Fail(errno, "join the user namespace");
@@ -411,18 +414,29 @@ void RunStage1(InitPlan& plan) noexcept {
     if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kIdMapsWritten) {
       _exit(1);
     }
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-      error.Fail(errno, "become root in the new user namespace");
-      Die(plan, error);
-    }
   }
   int rest = plan.create_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
   if (rest != 0 && unshare(rest) < 0) {
     error.Fail(errno, "unshare namespaces (flags 0x%x)", rest);
     Die(plan, error);
   }
+  // Still host root by uid (the owner of our non-dumpable /proc files and of directories
+  // only host root may enter), with every capability in the new user namespace, which owns
+  // the new time and mount namespaces.
   if (!plan.time_offsets.empty() &&
       !WriteProcFile("/proc/self/timens_offsets", plan.time_offsets.c_str(), &error)) {
+    Die(plan, error);
+  }
+  if (plan.setup_rootfs && plan.rootfs.rootfs_tree_fd >= 0) {
+    plan.rootfs.rootfs_dir_fd =
+        open(plan.rootfs.rootfs.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (plan.rootfs.rootfs_dir_fd < 0) {
+      error.Fail(errno, "open rootfs %s", plan.rootfs.rootfs.c_str());
+      Die(plan, error);
+    }
+  }
+  if ((plan.create_flags & CLONE_NEWUSER) && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)) {
+    error.Fail(errno, "become root in the new user namespace");
     Die(plan, error);
   }
   // CLONE_PARENT: the init becomes the runtime's child, so `run` can wait for it.

@@ -328,21 +328,25 @@ bool PrepareRootfs(const RootfsPlan& plan, ChildError* error) {
     return error->Fail(errno, "set propagation of /");
   }
   // pivot_root needs the rootfs to be a mount point whose parent is not shared.
+  UniqueFd root;
   if (plan.rootfs_tree_fd >= 0) {
-    if (syscall(SYS_move_mount, plan.rootfs_tree_fd, "", AT_FDCWD, plan.rootfs.c_str(),
-                MOVE_MOUNT_F_EMPTY_PATH) < 0) {
+    if (syscall(SYS_move_mount, plan.rootfs_tree_fd, "", plan.rootfs_dir_fd, "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
       return error->Fail(errno, "attach rootfs %s", plan.rootfs.c_str());
     }
-  } else if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) <
-             0) {
-    return error->Fail(errno, "bind mount rootfs %s", plan.rootfs.c_str());
+    // The tree's descriptor now names the root of the attached mount.
+    root.Reset(fcntl(plan.rootfs_tree_fd, F_DUPFD_CLOEXEC, 0));
+  } else {
+    if (mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+      return error->Fail(errno, "bind mount rootfs %s", plan.rootfs.c_str());
+    }
+    root.Reset(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   }
-  if (mount(nullptr, plan.rootfs.c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
-    return error->Fail(errno, "make rootfs %s private", plan.rootfs.c_str());
-  }
-  UniqueFd root(open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     return error->Fail(errno, "open rootfs %s", plan.rootfs.c_str());
+  }
+  if (mount(nullptr, FdPath(root.get()).c_str(), nullptr, MS_PRIVATE, nullptr) < 0) {
+    return error->Fail(errno, "make rootfs %s private", plan.rootfs.c_str());
   }
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     int tree = plan.mount_tree_fds != nullptr ? (*plan.mount_tree_fds)[i] : -1;
@@ -363,11 +367,12 @@ bool PrepareRootfs(const RootfsPlan& plan, ChildError* error) {
 }
 
 bool PivotRoot(const RootfsPlan& plan, ChildError* error) {
-  if (chdir(plan.rootfs.c_str()) < 0) {
+  int rc = plan.rootfs_tree_fd >= 0 ? fchdir(plan.rootfs_tree_fd) : chdir(plan.rootfs.c_str());
+  if (rc < 0) {
     return error->Fail(errno, "chdir to rootfs %s", plan.rootfs.c_str());
   }
   if (plan.no_pivot) {
-    if (mount(plan.rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) {
+    if (mount(".", "/", nullptr, MS_MOVE, nullptr) < 0) {
       return error->Fail(errno, "move rootfs %s to /", plan.rootfs.c_str());
     }
     if (chroot(".") < 0) {

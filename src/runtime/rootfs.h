@@ -21,6 +21,9 @@ struct RootfsPlan {
   // Detached trees the parent made (runtime/idmap.h), attached with move_mount: the rootfs
   // (-1: bind the path itself) and one per spec.mounts entry (null, -1: mount it here).
   int rootfs_tree_fd = -1;
+  // With a tree: the rootfs directory, opened by stage 1 in the container's mount namespace
+  // while it still has host root's uid (the container's root may not be able to reach it).
+  int rootfs_dir_fd = -1;
   const std::vector<int>* mount_tree_fds = nullptr;
   // Called before the first cgroup mount: the init must be in its cgroup (and cgroup
   // namespace) by then. Until that point the mounts are made while the runtime is still

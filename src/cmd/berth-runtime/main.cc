@@ -65,8 +65,19 @@ void PrintPsTable(const std::vector<pid_t>& pids, const std::vector<std::string>
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  // Select the container's processes too: without a selection option ps shows only those of
+  // the caller's user and terminal, and a user-namespaced container runs as another user.
+  std::string selected;
+  for (pid_t pid : pids) {
+    selected += (selected.empty() ? "" : ",") + std::to_string(pid);
+  }
+  std::vector<std::string> args = options;
+  if (!selected.empty()) {
+    args.push_back("-p");
+    args.push_back(selected);
+  }
   std::vector<char*> argv = {const_cast<char*>("ps")};
-  for (const auto& o : options) {
+  for (const auto& o : args) {
     argv.push_back(const_cast<char*>(o.c_str()));
   }
   argv.push_back(nullptr);

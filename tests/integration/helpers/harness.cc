@@ -196,6 +196,30 @@ std::string RuntimeTest::ExpectCreateFails(const std::string& needle) {
   return id;
 }
 
+void RuntimeTest::ShareTestDir(const std::string& destination) {
+  bool userns = false;
+  for (const auto& ns : config_["linux"]["namespaces"]) {
+    userns = userns || ns["type"] == "user";
+  }
+  nlohmann::json options = {"rbind"};
+  if (userns) {
+    options.push_back("idmap");
+  }
+  config_["mounts"].push_back(
+      {{"destination", destination}, {"type", "bind"}, {"source", dir_}, {"options", options}});
+}
+
+void RuntimeTest::RemoveNamespace(const std::string& type) {
+  auto& ns = config_["linux"]["namespaces"];
+  ns.erase(std::remove_if(ns.begin(), ns.end(), [&](const auto& n) { return n["type"] == type; }),
+           ns.end());
+  if (type == "user") {
+    config_["linux"].erase("uidMappings");
+    config_["linux"].erase("gidMappings");
+    config_["annotations"].erase("org.berth.rootfs.idmap");
+  }
+}
+
 void RuntimeTest::UseRootfsCopy() {
   std::string copy = dir_ + "/rootfs";
   Result r = RunProgram({"/bin/cp", "-a", RootfsPath(), copy});

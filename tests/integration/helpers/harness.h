@@ -51,6 +51,11 @@ class RuntimeTest : public ::testing::Test {
   // Copies the busybox rootfs into the bundle (for tests that change files in it) and
   // points root.path at the copy.
   void UseRootfsCopy();
+  // Bind-mounts the test's temp dir at `destination`, id-mapped when the container has a user
+  // namespace, so that its root (an unprivileged user on the host) can write there.
+  void ShareTestDir(const std::string& destination);
+  // Takes a namespace out of the config; for "user" also its mappings and the rootfs idmap.
+  void RemoveNamespace(const std::string& type);
 
   std::string dir_;     // temp dir, removed at the end
   std::string bundle_;  // dir_/bundle

@@ -25,8 +25,10 @@ class HooksTest : public RuntimeTest {
 
 TEST_F(HooksTest, AllSixKindsRunInOrderWithState) {
   std::string log = dir_ + "/hooks.log";
-  config_["mounts"].push_back(
-      {{"destination", dir_}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  // createContainer hooks run as the container's root: with a user namespace, an unprivileged
+  // user that cannot write to the test's private dir on the host.
+  RemoveNamespace("user");
+  ShareTestDir(dir_);
   config_["hooks"] = {
       {"prestart", {Hook("prestart", "/bin/sh", log)}},
       {"createRuntime", {Hook("createRuntime", "/bin/sh", log)}},
@@ -63,8 +65,10 @@ TEST_F(HooksTest, AllSixKindsRunInOrderWithState) {
 
 TEST_F(HooksTest, CreateContainerHookSeesTheContainerMountNamespace) {
   std::string out = dir_ + "/ns";
-  config_["mounts"].push_back(
-      {{"destination", dir_}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  // createContainer hooks run as the container's root: with a user namespace, an unprivileged
+  // user that cannot write to the test's private dir on the host.
+  RemoveNamespace("user");
+  ShareTestDir(dir_);
   config_["hooks"] = {
       {"createRuntime",
        {{{"path", "/bin/sh"},

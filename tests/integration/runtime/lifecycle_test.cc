@@ -40,18 +40,17 @@ TEST_F(LifecycleTest, RunPropagatesOutputAndExitCode) {
 }
 
 TEST_F(LifecycleTest, KilledBySignalExitsWith128PlusSignal) {
-  // A pid namespace's init ignores signals it has no handler for, so run without one.
-  auto& ns = config_["linux"]["namespaces"];
-  ns.erase(std::remove_if(ns.begin(), ns.end(), [](const auto& n) { return n["type"] == "pid"; }),
-           ns.end());
+  // A pid namespace's init ignores signals it has no handler for, so run without one (and
+  // without a user namespace, which could not mount /proc for a pid namespace it does not own).
+  RemoveNamespace("pid");
+  RemoveNamespace("user");
   Result r = RunContainer("kill -USR1 $$; sleep 5");
   EXPECT_EQ(r.exit_code, 128 + SIGUSR1) << r.err;
 }
 
 TEST_F(LifecycleTest, CreateWaitsUntilStart) {
   // The bundle dir is bind-mounted in, so the container's marker shows on the host.
-  config_["mounts"].push_back(
-      {{"destination", "/out"}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  ShareTestDir("/out");
   SetScript("touch /out/started; exec sleep 100");
   std::string id = NewId();
   std::string pid_file = dir_ + "/pid";
@@ -130,9 +129,8 @@ TEST_F(LifecycleTest, KillAcceptsNamesAndNumbers) {
 
 TEST_F(LifecycleTest, KillAllReachesEveryProcess) {
   // Without a pid namespace the init's children are not killed with it: --all must be.
-  auto& ns = config_["linux"]["namespaces"];
-  ns.erase(std::remove_if(ns.begin(), ns.end(), [](const auto& n) { return n["type"] == "pid"; }),
-           ns.end());
+  RemoveNamespace("pid");
+  RemoveNamespace("user");
   SetScript("sleep 100 & sleep 100 & wait");
   std::string id = NewId();
   ASSERT_EQ(Rt({"run", "--detach", "--bundle", bundle_, id}).exit_code, 0);
@@ -169,8 +167,7 @@ TEST_F(LifecycleTest, DeleteForceStopsARunningContainer) {
 }
 
 TEST_F(LifecycleTest, PauseFreezesAndResumeThaws) {
-  config_["mounts"].push_back(
-      {{"destination", "/out"}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  ShareTestDir("/out");
   SetScript("i=0; while true; do i=$((i+1)); echo $i > /out/tick; sleep 0.01; done");
   std::string id = NewId();
   ASSERT_EQ(Rt({"run", "--detach", "--bundle", bundle_, id}).exit_code, 0);

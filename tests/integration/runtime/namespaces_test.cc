@@ -34,7 +34,8 @@ class NamespacesTest : public RuntimeTest {
 TEST_F(NamespacesTest, NewNamespacesDifferFromTheHost) {
   SetNamespace("time", "");
   Result r = RunContainer(
-      "for n in pid net ipc uts mnt cgroup time; do echo $n $(readlink /proc/self/ns/$n); done");
+      "for n in pid net ipc uts mnt cgroup time user; do echo $n $(readlink /proc/self/ns/$n); "
+      "done");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::istringstream in(r.out);
   std::string type, link;
@@ -43,8 +44,9 @@ TEST_F(NamespacesTest, NewNamespacesDifferFromTheHost) {
     ++seen;
     EXPECT_NE(link, HostNs(type)) << type << " namespace is the host's";
   }
-  EXPECT_EQ(seen, 7) << r.out;
-  // The user namespace was not asked for: it is the host's.
+  EXPECT_EQ(seen, 8) << r.out;
+  // Without a user namespace in the config, it is the host's.
+  RemoveNamespace("user");
   r = RunContainer("readlink /proc/self/ns/user");
   EXPECT_EQ(Trim(r.out), HostNs("user"));
 }
@@ -94,6 +96,7 @@ TEST_F(NamespacesTest, JoiningAMissingNamespacePathFailsCleanly) {
 
 TEST_F(NamespacesTest, UserNamespaceWithMappings) {
   SetNamespace("user", "");
+  config_["annotations"].erase("org.berth.rootfs.idmap");
   config_["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
   config_["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", 100000}, {"size", 65536}}};
   Result r = RunContainer(

@@ -138,6 +138,8 @@ TEST_F(ProcessTest, EachContainerGetsItsOwnSessionKeyring) {
   ASSERT_EQ(syscall(SYS_keyctl, KEYCTL_SETPERM, key, 0x3f000000), 0);  // possessor only
   auto& masked = config_["linux"]["maskedPaths"];
   masked.erase(std::remove(masked.begin(), masked.end(), "/proc/keys"), masked.end());
+  // /proc/keys lists only keys whose owner maps into the reader's user namespace.
+  RemoveNamespace("user");
   SetScript("grep -c " + name + " /proc/keys");
   Result fresh = Rt({"run", "--bundle", bundle_, NewId()});
   Result shared = Rt({"run", "--no-new-keyring", "--bundle", bundle_, NewId()});

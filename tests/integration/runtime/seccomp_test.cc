@@ -87,8 +87,7 @@ TEST_F(SeccompTest, NotifyListenerGetsTheFdAndAnswersTheSyscall) {
       {"listenerPath", sock_path},
       {"listenerMetadata", "agent-metadata"},
       {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
-  config_["mounts"].push_back(
-      {{"destination", "/out"}, {"type", "bind"}, {"source", dir_}, {"options", {"rbind"}}});
+  ShareTestDir("/out");
   SetScript("mkdir /scratch/x 2>/out/mkdir.err; echo rc=$? > /out/result");
   std::string id = NewId();
 

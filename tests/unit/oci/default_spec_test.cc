@@ -104,13 +104,19 @@ TEST(DefaultSpecTest, Linux) {
     types.push_back(ns.type);
   }
   std::sort(types.begin(), types.end());
-  std::vector<NamespaceType> want = {NamespaceType::kPid,   NamespaceType::kNetwork,
-                                     NamespaceType::kIpc,   NamespaceType::kUts,
-                                     NamespaceType::kMount, NamespaceType::kCgroup};
+  std::vector<NamespaceType> want = {
+      NamespaceType::kPid,   NamespaceType::kNetwork, NamespaceType::kIpc, NamespaceType::kUts,
+      NamespaceType::kMount, NamespaceType::kCgroup,  NamespaceType::kUser};
   std::sort(want.begin(), want.end());
   EXPECT_EQ(types, want);
-  EXPECT_EQ(l.Find(NamespaceType::kUser), nullptr);
-  EXPECT_TRUE(l.uid_mappings.empty());
+  // Container root is an unprivileged host id, far from login users' and subordinate ids.
+  for (const auto* maps : {&l.uid_mappings, &l.gid_mappings}) {
+    ASSERT_EQ(maps->size(), 1u);
+    EXPECT_EQ((*maps)[0].container_id, 0u);
+    EXPECT_GT((*maps)[0].host_id, 600100000u);
+    EXPECT_EQ((*maps)[0].size, 65536u);
+  }
+  EXPECT_EQ(spec.annotations.at("org.berth.rootfs.idmap"), "true");
 
   EXPECT_EQ(l.resources["devices"], json::parse(R"([{"allow": false, "access": "rwm"}])"));
   EXPECT_EQ(l.resources["pids"]["limit"], 4096);
