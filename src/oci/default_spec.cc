@@ -1,5 +1,6 @@
 #include "oci/default_spec.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -119,6 +120,28 @@ json DefaultSpec() {
       {"mounts", std::move(mounts)},
       {"linux", std::move(linux)},
   };
+}
+
+json RootlessSpec(uint32_t uid, uint32_t gid) {
+  json spec = DefaultSpec();
+  spec["linux"]["uidMappings"] = {{{"containerID", 0}, {"hostID", uid}, {"size", 1}}};
+  spec["linux"]["gidMappings"] = {{{"containerID", 0}, {"hostID", gid}, {"size", 1}}};
+  spec.erase("annotations");
+  spec["linux"].erase("resources");
+  json mounts = json::array();
+  for (auto& m : spec["mounts"]) {
+    if (m["type"] == "cgroup") {
+      continue;
+    }
+    if (m["type"] == "devpts") {
+      // gid 5 (tty) is not mapped: the pty belongs to the only group there is.
+      auto& o = m["options"];
+      o.erase(std::remove(o.begin(), o.end(), "gid=5"), o.end());
+    }
+    mounts.push_back(std::move(m));
+  }
+  spec["mounts"] = std::move(mounts);
+  return spec;
 }
 
 json FeaturesJson() {

@@ -218,9 +218,21 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   // The cgroup exists before the init does, so nothing of it runs outside its limits.
   std::string cg_path = CgroupPathFor(spec, opts.id);
   launch->cgroup_.emplace(DetectCgroupLayout(), cg_path);
-  launch->cgroup_->Create();
-  launch->cgroup_->ApplyResources(spec.linux->resources);
-  plan.rootfs.cgroup_path = launch->cgroup_->path();
+  try {
+    launch->cgroup_->Create();
+    launch->cgroup_->ApplyResources(spec.linux->resources);
+  } catch (const Error& e) {
+    // Rootless without a delegated cgroup: nothing to limit means nothing is lost (as runc).
+    bool no_limits = spec.linux->resources.is_null() || spec.linux->resources.empty();
+    if (geteuid() == 0 || !no_limits ||
+        (e.err() != EACCES && e.err() != EPERM && e.err() != EROFS)) {
+      throw;
+    }
+    log::Debug("rootless: running without a cgroup: " + std::string(e.what()));
+    launch->cgroup_->Destroy();
+    launch->cgroup_.reset();
+  }
+  plan.rootfs.cgroup_path = launch->cgroup_ ? launch->cgroup_->path() : "";
 
   UniqueFd fifo;
   if (fifo_mode) {
@@ -262,7 +274,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   state.bundle = bundle;
   state.rootfs = rootfs;
   state.created = NowRfc3339();
-  state.cgroup_path = launch->cgroup_->path();
+  state.cgroup_path = launch->cgroup_ ? launch->cgroup_->path() : "";
   state.annotations = spec.annotations;
   state.oci_version = spec.oci_version;
 
@@ -274,7 +286,9 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   state.pid_start_time = ProcessStartTime(pid);
   console.child.Reset();
   hook_r.Reset();
-  launch->cgroup_->AddProcess(pid);
+  if (launch->cgroup_) {
+    launch->cgroup_->AddProcess(pid);
+  }
   SyncSend(launch->sync_.get(), SyncType::kCgroupJoined);
   std::string creating = runtime::StateJson(state, Status::kCreating);
   if (inner_hooks) {
@@ -309,6 +323,16 @@ void RunPoststart(const oci::Spec& spec, const ContainerState& state) {
                 &error)) {
     log::Warn(error.text);
   }
+}
+
+// The container's cgroup, for a command that needs one; a rootless container may have none.
+Cgroup ContainerCgroup(const ContainerInfo& info, const char* what) {
+  if (info.state.cgroup_path.empty()) {
+    throw Error(Kind::kNotImplemented,
+                std::string("cannot ") + what + " container " + info.state.id +
+                    ": it has no cgroup (rootless, without a delegated cgroup)");
+  }
+  return Cgroup(DetectCgroupLayout(), info.state.cgroup_path);
 }
 
 }  // namespace
@@ -398,14 +422,13 @@ void Runtime::Kill(const std::string& id, int signal, bool all) {
   if (info.status == Status::kStopped) {
     ThrowConflict("cannot kill container " + id + ": it is not running");
   }
-  Cgroup cg(DetectCgroupLayout(), info.state.cgroup_path);
-  if (all) {
-    cg.SignalAll(signal);
+  if (all && !info.state.cgroup_path.empty()) {
+    ContainerCgroup(info, "kill").SignalAll(signal);
   } else if (!SignalProcess(info.state.pid, info.state.pid_start_time, signal)) {
     ThrowConflict("cannot kill container " + id + ": it is not running");
   }
   if (info.status == Status::kPaused && signal == SIGKILL) {
-    cg.SetFrozen(false);  // a frozen task cannot die
+    ContainerCgroup(info, "kill").SetFrozen(false);  // a frozen task cannot die
   }
 }
 
@@ -462,7 +485,7 @@ void Runtime::Pause(const std::string& id) {
   if (info.status != Status::kRunning && info.status != Status::kCreated) {
     ThrowConflict("cannot pause container " + id + ": it is " + StatusName(info.status));
   }
-  Cgroup(DetectCgroupLayout(), info.state.cgroup_path).SetFrozen(true);
+  ContainerCgroup(info, "pause").SetFrozen(true);
 }
 
 void Runtime::Resume(const std::string& id) {
@@ -470,7 +493,7 @@ void Runtime::Resume(const std::string& id) {
   if (info.status != Status::kPaused) {
     ThrowConflict("cannot resume container " + id + ": it is " + StatusName(info.status));
   }
-  Cgroup(DetectCgroupLayout(), info.state.cgroup_path).SetFrozen(false);
+  ContainerCgroup(info, "resume").SetFrozen(false);
 }
 
 void Runtime::Events(const std::string& id, int interval_ms, bool stats_only,
@@ -479,7 +502,7 @@ void Runtime::Events(const std::string& id, int interval_ms, bool stats_only,
   if (info.status == Status::kStopped) {
     ThrowConflict("cannot read events of container " + id + ": it is stopped");
   }
-  Cgroup cg(DetectCgroupLayout(), info.state.cgroup_path);
+  Cgroup cg = ContainerCgroup(info, "read events of");
   auto stats = [&] { emit({{"type", "stats"}, {"id", id}, {"data", ReadCgroupStats(cg)}}); };
   if (stats_only) {
     stats();
@@ -512,12 +535,19 @@ void Runtime::Update(const std::string& id, const nlohmann::json& resources) {
   if (info.status == Status::kStopped) {
     ThrowConflict("cannot update container " + id + ": it is stopped");
   }
-  Cgroup(DetectCgroupLayout(), info.state.cgroup_path).ApplyResources(resources);
+  ContainerCgroup(info, "update").ApplyResources(resources);
 }
 
 std::vector<pid_t> Runtime::Pids(const std::string& id) const {
   ContainerInfo info = Info(id);
-  return Cgroup(DetectCgroupLayout(), info.state.cgroup_path).Pids();
+  if (info.state.cgroup_path.empty()) {
+    // No cgroup (rootless): the init is all we can name; its pid namespace holds the rest.
+    if (info.status == Status::kStopped) {
+      return {};
+    }
+    return {info.state.pid};
+  }
+  return ContainerCgroup(info, "list the processes of").Pids();
 }
 
 }  // namespace berth::runtime

@@ -147,7 +147,9 @@ int Runtime::Exec(const ExecOptions& o) {
   pid_t pid = SpawnInit(plan, nullptr, nullptr, sync);
   try {
     console.child.Reset();
-    Cgroup(DetectCgroupLayout(), info.state.cgroup_path).AddProcess(pid);
+    if (!info.state.cgroup_path.empty()) {  // a rootless container may have none
+      Cgroup(DetectCgroupLayout(), info.state.cgroup_path).AddProcess(pid);
+    }
     SyncSend(sync.get(), SyncType::kCgroupJoined);
     if (console.peer) {
       master = RecvFd(console.peer.get());

@@ -163,6 +163,21 @@ DetachedTrees PrepareDetachedTrees(const oci::Spec& spec, const std::string& roo
     }
     return out;
   }
+  if (geteuid() != 0) {
+    // Rootless: cloning mount trees needs host privileges, and the container's root is the
+    // caller, who can reach whatever the caller can.
+    for (const auto& m : spec.mounts) {
+      if (!m.uid_mappings.empty() || ParseMountOptions(m.options).idmap) {
+        ThrowInvalid("mount " + m.destination + ": id-mapped mounts need a runtime run as root");
+      }
+    }
+    if (auto it = spec.annotations.find(kRootfsIdmapAnnotation);
+        it != spec.annotations.end() && it->second == "true") {
+      ThrowInvalid(std::string("annotation ") + kRootfsIdmapAnnotation +
+                   ": an id-mapped rootfs needs a runtime run as root");
+    }
+    return out;
+  }
   out.mount_fds.assign(spec.mounts.size(), -1);
   out.mounts.resize(spec.mounts.size());
 

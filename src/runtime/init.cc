@@ -409,10 +409,20 @@ void RunStage1(InitPlan& plan) noexcept {
       error.Fail(errno, "unshare the user namespace");
       Die(plan, error);
     }
+    // Rootless, the runtime is an ordinary user, who may write our maps only while we are
+    // dumpable (our /proc files are its own then). Nothing else runs in the new user
+    // namespace yet that could use the window.
+    bool rootless = geteuid() != 0;
+    if (rootless) {
+      prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+    }
     SyncMsg msg;
     SyncSend(plan.sync_fd, SyncType::kWriteIdMaps);
     if (!SyncRecv(plan.sync_fd, &msg) || msg.type != SyncType::kIdMapsWritten) {
       _exit(1);
+    }
+    if (rootless) {
+      prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
   }
   int rest = plan.create_flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);

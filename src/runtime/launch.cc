@@ -96,6 +96,10 @@ pid_t SpawnInit(InitPlan& plan, const std::vector<oci::IdMapping>* uid_maps,
     if (msg.type == SyncType::kWriteIdMaps) {
       std::string base = "/proc/" + std::to_string(stage1);
       WriteFileOrThrow(base + "/uid_map", MappingText(*uid_maps));
+      if (geteuid() != 0) {
+        // An unprivileged user may map its own gid only once setgroups is off for good.
+        WriteFileOrThrow(base + "/setgroups", "deny");
+      }
       WriteFileOrThrow(base + "/gid_map", MappingText(*gid_maps));
       SyncSend(sync.get(), SyncType::kIdMapsWritten);
       if (!SyncRecv(sync.get(), &msg)) {

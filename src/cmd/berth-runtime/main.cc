@@ -341,6 +341,13 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  if (geteuid() != 0 && app.get_option("--root")->count() == 0) {
+    // An unprivileged user cannot write /run: like runc, keep state in the user's runtime dir.
+    const char* xdg = getenv("XDG_RUNTIME_DIR");
+    g.root = xdg != nullptr && *xdg != '\0' ? std::string(xdg) + "/berth-runtime"
+                                            : "/tmp/berth-runtime-" + std::to_string(geteuid());
+  }
+
   int log_fd = 2;
   if (!g.log_path.empty()) {
     log_fd = open(g.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -433,10 +440,9 @@ int Main(int argc, char** argv) {
         throw berth::Error(berth::Kind::kAlreadyExists,
                            "spec: " + path + " exists, remove it first");
       }
-      if (spec_rootless) {
-        throw berth::Error(berth::Kind::kNotImplemented, "spec --rootless: not implemented yet");
-      }
-      berth::WriteFileAtomic(path, berth::oci::DefaultSpec().dump(2) + "\n", 0644);
+      nlohmann::json config = spec_rootless ? berth::oci::RootlessSpec(geteuid(), getegid())
+                                            : berth::oci::DefaultSpec();
+      berth::WriteFileAtomic(path, config.dump(2) + "\n", 0644);
     } else if (*features) {
       std::cout << berth::oci::FeaturesJson().dump(2) << "\n";
     }

@@ -222,5 +222,30 @@ TEST(FeaturesJsonTest, Annotations) {
                             "berth-runtime"})"));
 }
 
+TEST(DefaultSpecTest, RootlessMapsOnlyTheCallerAndAsksForNoCgroup) {
+  json j = RootlessSpec(1234, 5678);
+  Spec spec = ParseSpec(j.dump());
+  const Linux& l = *spec.linux;
+  ASSERT_NE(l.Find(NamespaceType::kUser), nullptr);
+  ASSERT_EQ(l.uid_mappings.size(), 1u);
+  EXPECT_EQ(l.uid_mappings[0].host_id, 1234u);
+  EXPECT_EQ(l.uid_mappings[0].size, 1u);
+  ASSERT_EQ(l.gid_mappings.size(), 1u);
+  EXPECT_EQ(l.gid_mappings[0].host_id, 5678u);
+  EXPECT_TRUE(l.resources.is_null() || l.resources.empty()) << l.resources;
+  EXPECT_EQ(spec.annotations.count("org.berth.rootfs.idmap"), 0u);
+  for (const auto& m : spec.mounts) {
+    EXPECT_NE(m.type, "cgroup") << "no cgroup of its own to mount";
+    for (const auto& o : m.options) {
+      EXPECT_NE(o, "gid=5") << m.destination << ": gid 5 is not mapped";
+    }
+  }
+  // The rest of the hardening stays.
+  EXPECT_TRUE(spec.process->no_new_privileges);
+  EXPECT_EQ(spec.process->capabilities->bounding,
+            ParseSpec(DefaultSpec().dump()).process->capabilities->bounding);
+  EXPECT_EQ(l.masked_paths, ParseSpec(DefaultSpec().dump()).linux->masked_paths);
+}
+
 }  // namespace
 }  // namespace berth::oci
