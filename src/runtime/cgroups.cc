@@ -1,5 +1,6 @@
 #include "runtime/cgroups.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -205,11 +206,21 @@ void Cgroup::Create() {
   }
 }
 
-void Cgroup::AddProcess(pid_t pid) {
+void Cgroup::AddProcess(pid_t pid, bool in_v2_already) {
   std::string p = std::to_string(pid);
-  for (const auto& dir : Dirs()) {
-    WriteFileOrThrow(dir + "/cgroup.procs", p);
+  for (const auto& h : layout_.v1) {
+    WriteFileOrThrow(Dir(h.mount_point) + "/cgroup.procs", p);
   }
+  if (!layout_.v2_mount.empty() && !in_v2_already) {
+    WriteFileOrThrow(Dir(layout_.v2_mount) + "/cgroup.procs", p);
+  }
+}
+
+UniqueFd Cgroup::OpenV2Dir() const {
+  if (layout_.v2_mount.empty()) {
+    return UniqueFd();
+  }
+  return UniqueFd(open(Dir(layout_.v2_mount).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
 void Cgroup::ApplyResources(const nlohmann::json& resources) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
+
 namespace berth::runtime {
 
 // How this host mounts cgroups, probed from /proc/self/mountinfo.
@@ -40,8 +42,12 @@ class Cgroup {
 
   // mkdir in every hierarchy (cpuset v1 gets its parent's cpus/mems first).
   void Create();
-  // Moves `pid` into the cgroup in every hierarchy.
-  void AddProcess(pid_t pid);
+  // Moves `pid` into the cgroup in every hierarchy (but the cgroup2 one when `in_v2_already`:
+  // it was started there with CLONE_INTO_CGROUP).
+  void AddProcess(pid_t pid, bool in_v2_already = false);
+  // The cgroup2 directory opened for clone3(CLONE_INTO_CGROUP); an invalid fd when the host
+  // has no cgroup2 tree or it cannot be opened.
+  UniqueFd OpenV2Dir() const;
   // Applies linux.resources (see cgroup_resources.h); errors name the field.
   void ApplyResources(const nlohmann::json& resources);
   // Freezes or thaws; waits until the kernel reports the new state.

@@ -58,6 +58,16 @@ std::string AbsolutePath(const std::string& path) {
   return buf;
 }
 
+// Whether linux.resources sets a pids limit lower than `n` (and above 0, which is no limit).
+bool PidsLimitBelow(const nlohmann::json& resources, int64_t n) {
+  if (!resources.is_object() || !resources.contains("pids") || !resources["pids"].is_object() ||
+      !resources["pids"].contains("limit") || !resources["pids"]["limit"].is_number_integer()) {
+    return false;
+  }
+  int64_t limit = resources["pids"]["limit"].get<int64_t>();
+  return limit > 0 && limit < n;
+}
+
 // The container's cgroup: linux.cgroupsPath, else "/berth-<id>" at the top of each
 // hierarchy (runc and crun use "/<id>"; the prefix tells whose it is). Flat on purpose: no
 // shared parent that concurrent creates and deletes would race to make and remove.
@@ -233,6 +243,12 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
     launch->cgroup_.reset();
   }
   plan.rootfs.cgroup_path = launch->cgroup_ ? launch->cgroup_->path() : "";
+  UniqueFd cgroup_fd;
+  if (launch->cgroup_ && !PidsLimitBelow(spec.linux->resources, 2)) {
+    // (Started in its cgroup, stage 1 briefly counts as a second task there.)
+    cgroup_fd = launch->cgroup_->OpenV2Dir();
+    plan.cgroup_fd = cgroup_fd.get();
+  }
 
   UniqueFd fifo;
   if (fifo_mode) {
@@ -287,7 +303,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
   console.child.Reset();
   hook_r.Reset();
   if (launch->cgroup_) {
-    launch->cgroup_->AddProcess(pid);
+    launch->cgroup_->AddProcess(pid, plan.started_in_cgroup);
   }
   SyncSend(launch->sync_.get(), SyncType::kCgroupJoined);
   std::string creating = runtime::StateJson(state, Status::kCreating);

@@ -144,11 +144,16 @@ int Runtime::Exec(const ExecOptions& o) {
     blocked.emplace();
   }
   UniqueFd sync;
+  UniqueFd cgroup_fd;
+  if (!info.state.cgroup_path.empty()) {
+    cgroup_fd = Cgroup(DetectCgroupLayout(), info.state.cgroup_path).OpenV2Dir();
+    plan.cgroup_fd = cgroup_fd.get();
+  }
   pid_t pid = SpawnInit(plan, nullptr, nullptr, sync);
   try {
     console.child.Reset();
     if (!info.state.cgroup_path.empty()) {  // a rootless container may have none
-      Cgroup(DetectCgroupLayout(), info.state.cgroup_path).AddProcess(pid);
+      Cgroup(DetectCgroupLayout(), info.state.cgroup_path).AddProcess(pid, plan.started_in_cgroup);
     }
     SyncSend(sync.get(), SyncType::kCgroupJoined);
     if (console.peer) {

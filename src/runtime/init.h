@@ -36,6 +36,10 @@ struct InitPlan {
   const SeccompProgram* seccomp = nullptr;  // null or empty: none
   bool new_session_keyring = false;  // join a new anonymous session keyring (not --no-new-keyring)
   int test_exec_delay_ms = 0;
+  // Parent side: the container's cgroup2 directory; stage 1 is cloned straight into it
+  // (clone3 CLONE_INTO_CGROUP), and with it the init. started_in_cgroup says it worked.
+  int cgroup_fd = -1;
+  bool started_in_cgroup = false;
   // Filled in by the child once the runtime reports the cgroup joined.
   bool cgroup_joined = false;
   std::string hook_state;  // ForTest: hold the process in the container before execve

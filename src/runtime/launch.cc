@@ -1,6 +1,7 @@
 #include "runtime/launch.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -9,6 +10,7 @@
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "base/log.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
@@ -74,7 +76,27 @@ pid_t SpawnInit(InitPlan& plan, const std::vector<oci::IdMapping>* uid_maps,
   UniqueFd child_end(sv[1]);
   plan.sync_fd = sv[1];
   plan.parent_fds.push_back(sv[0]);
-  pid_t stage1 = fork();
+  pid_t stage1 = -1;
+  plan.started_in_cgroup = false;
+  if (plan.cgroup_fd >= 0) {
+    // Like fork, but the child starts in the container's cgroup: no cgroup.procs write (and
+    // no wait for the RCU grace period a migration can cost) for the cgroup2 tree.
+    struct clone_args args;
+    memset(&args, 0, sizeof(args));
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(plan.cgroup_fd);
+    stage1 = static_cast<pid_t>(syscall(SYS_clone3, &args, sizeof(args)));
+    if (stage1 > 0) {
+      plan.started_in_cgroup = true;
+      log::Debug("setup process cloned into the container's cgroup (CLONE_INTO_CGROUP)");
+    } else if (stage1 < 0) {
+      log::Debug(std::string("clone3 into the cgroup: ") + strerror(errno) + "; fork instead");
+    }
+  }
+  if (stage1 < 0) {
+    stage1 = fork();
+  }
   if (stage1 < 0) {
     ThrowErrno("fork");
   }

@@ -29,6 +29,25 @@ class CgroupsTest : public RuntimeTest {
   }
 };
 
+TEST_F(CgroupsTest, InitIsClonedStraightIntoItsCgroup2) {
+  if (runtime::DetectCgroupLayout().v2_mount.empty()) {
+    GTEST_SKIP() << "no cgroup2 tree on this host";
+  }
+  SetScript("sleep 100");
+  std::string id = NewId();
+  Result r = Rt({"--debug", "create", "--bundle", bundle_, id});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cloned into the container's cgroup"), std::string::npos)
+      << "no CLONE_INTO_CGROUP: " << r.err;
+  int pid = nlohmann::json::parse(Rt({"state", id}).out)["pid"];
+  std::string cgroups = ReadFile("/proc/" + std::to_string(pid) + "/cgroup");
+  EXPECT_NE(cgroups.find("\n0::/berth-" + id + "\n"), std::string::npos) << cgroups;
+  // exec'd processes start there too.
+  r = Rt({"--debug", "exec", id, "cat", "/proc/self/cgroup"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cloned into the container's cgroup"), std::string::npos) << r.err;
+}
+
 TEST_F(CgroupsTest, MemoryHogIsOomKilled) {
   config_["linux"]["resources"]["memory"] = {{"limit", 33554432}, {"swap", 33554432}};
   Result r = RunContainer("x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived");
