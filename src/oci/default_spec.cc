@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "oci/default_seccomp.h"
 #include "oci/runtime_spec.h"
 
 namespace berth::oci {
@@ -106,6 +107,9 @@ json DefaultSpec() {
         "/sys/devices/virtual/powercap"}},
       // ... and the /proc knobs that change the host kernel are read-only.
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
+      // An allowlist of system calls for this capability set (seccomp_default.json says why
+      // each group is there).
+      {"seccomp", DefaultSeccomp(kDefaultCapabilities)},
   };
 
   return json{
