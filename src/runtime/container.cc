@@ -166,7 +166,7 @@ Prepared Prepare(StateStore& store, const CreateOptions& opts, bool fifo_mode) {
     ValidateCapabilitiesForKernel(*spec.process);
     ValidateSysctls(*spec.linux);
     ValidateLsm(*spec.process, &*spec.linux);
-    seccomp = CompileSeccomp(spec.linux->seccomp);
+    seccomp = CompileSeccompCached(spec.linux->seccomp, store.root() + "/.seccomp-cache");
   } catch (const Error& e) {
     throw e.WithContext("load " + bundle + "/config.json");
   }

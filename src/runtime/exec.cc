@@ -94,7 +94,7 @@ int Runtime::Exec(const ExecOptions& o) {
   // The container's filter confines exec'd processes too, as runc does.
   SeccompProgram seccomp;
   if (spec.linux) {
-    seccomp = CompileSeccomp(spec.linux->seccomp);
+    seccomp = CompileSeccompCached(spec.linux->seccomp, store_.root() + "/.seccomp-cache");
   }
   plan.seccomp = seccomp.empty() ? nullptr : &seccomp;
   // ForTest: keeps the exec'd process in the container before its execve, so the

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -14,6 +16,8 @@
 
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/file_util.h"
+#include "base/log.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -263,6 +267,53 @@ SeccompProgram CompileSeccomp(const json& s) {
   program.filter.resize(static_cast<size_t>(size) / sizeof(struct sock_filter));
   if (pread(mem.get(), program.filter.data(), static_cast<size_t>(size), 0) != size) {
     ThrowErrno("linux.seccomp: read the exported filter");
+  }
+  return program;
+}
+
+SeccompProgram CompileSeccompCached(const json& seccomp, const std::string& cache_dir) {
+  if (seccomp.is_null() || (seccomp.is_object() && seccomp.contains("listenerPath"))) {
+    return CompileSeccomp(seccomp);
+  }
+  // The key: everything the filter depends on. nlohmann::json keeps object keys sorted, so
+  // the same object always dumps to the same text.
+  const scmp_version* v = seccomp_version();
+  std::string key = "berth-seccomp-cache 1 libseccomp " + std::to_string(v->major) + "." +
+                    std::to_string(v->minor) + "." + std::to_string(v->micro) + " arch " +
+                    std::to_string(seccomp_arch_native()) + "\n" + seccomp.dump() + "\n";
+  uint64_t hash = 1469598103934665603ull;  // FNV-1a: names the file; the key decides
+  for (unsigned char c : key) {
+    hash = (hash ^ c) * 1099511628211ull;
+  }
+  char name[32];
+  snprintf(name, sizeof(name), "/%016llx", static_cast<unsigned long long>(hash));
+  std::string path = cache_dir + name;
+  if (auto cached = ReadFileIfExists(path);
+      cached && cached->size() > key.size() + 12 && cached->compare(0, key.size(), key) == 0) {
+    size_t pos = key.size();
+    size_t nl = cached->find('\n', pos);
+    size_t bytes = nl == std::string::npos ? 0 : cached->size() - nl - 1;
+    if (nl != std::string::npos && bytes > 0 && bytes % sizeof(struct sock_filter) == 0 &&
+        bytes / sizeof(struct sock_filter) <= BPF_MAXINSNS) {
+      SeccompProgram program;
+      program.flags = static_cast<unsigned>(std::stoul(cached->substr(pos, nl - pos)));
+      program.filter.resize(bytes / sizeof(struct sock_filter));
+      memcpy(program.filter.data(), cached->data() + nl + 1, bytes);
+      return program;
+    }
+  }
+  SeccompProgram program = CompileSeccomp(seccomp);
+  if (program.empty()) {
+    return program;
+  }
+  try {
+    MkdirAll(cache_dir, 0700);
+    std::string entry = key + std::to_string(program.flags) + "\n";
+    entry.append(reinterpret_cast<const char*>(program.filter.data()),
+                 program.filter.size() * sizeof(struct sock_filter));
+    WriteFileAtomic(path, entry, 0600, Durability::kVolatile);
+  } catch (const Error& e) {
+    log::Debug("seccomp cache: " + std::string(e.what()));
   }
   return program;
 }

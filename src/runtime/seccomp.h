@@ -27,6 +27,13 @@ struct SeccompProgram {
 // SCMP_ACT_NOTIFY rules need listenerPath.
 SeccompProgram CompileSeccomp(const nlohmann::json& seccomp);
 
+// CompileSeccomp through a cache of compiled filters in `cache_dir` (created 0700 if
+// missing): libseccomp takes milliseconds for a large profile such as the default one, the
+// same work on every start. An entry is used only when the whole linux.seccomp object, the
+// libseccomp version and the architecture match byte for byte; a filter with a notify
+// listener is not cached. A cache that cannot be read or written is skipped silently.
+SeccompProgram CompileSeccompCached(const nlohmann::json& seccomp, const std::string& cache_dir);
+
 // Child side: installs the program (no-op for an empty one). With a listener_path, the
 // filter gets a notify listener and its descriptor is stored in *listener_fd.
 bool InstallSeccomp(const SeccompProgram& program, int* listener_fd, ChildError* error) noexcept;

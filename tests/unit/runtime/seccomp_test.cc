@@ -8,7 +8,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <cstring>
+
 #include "base/error.h"
+#include "base/file_util.h"
 
 namespace berth::runtime {
 namespace {
@@ -132,6 +137,68 @@ TEST(SeccompTest, BadInputNamesTheField) {
   j = ok;
   j["syscalls"] = {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}}};
   ExpectRefused(j, "linux.seccomp.syscalls[0].action: SCMP_ACT_NOTIFY needs");
+}
+
+TEST(SeccompTest, CacheServesTheSameFilterAndOnlyForTheSameObject) {
+  char tmpl[] = "/tmp/berth-seccomp-cache.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = std::string(tmpl) + "/cache";
+  json j = {{"defaultAction", "SCMP_ACT_ALLOW"},
+            {"flags", {"SECCOMP_FILTER_FLAG_LOG"}},
+            {"syscalls", {{{"names", {"mkdir", "mkdirat"}}, {"action", "SCMP_ACT_ERRNO"}}}}};
+  SeccompProgram direct = CompileSeccomp(j);
+  SeccompProgram first = CompileSeccompCached(j, dir);
+  auto files = [&] {
+    std::vector<std::string> out;
+    if (DIR* d = opendir(dir.c_str())) {
+      while (struct dirent* e = readdir(d)) {
+        if (e->d_name[0] != '.') out.push_back(dir + "/" + e->d_name);
+      }
+      closedir(d);
+    }
+    return out;
+  };
+  ASSERT_EQ(files().size(), 1u) << "the compiled filter was not cached";
+  std::string entry = files()[0];
+  SeccompProgram second = CompileSeccompCached(j, dir);
+  for (const SeccompProgram* p : {&first, &second}) {
+    ASSERT_EQ(p->filter.size(), direct.filter.size());
+    EXPECT_EQ(memcmp(p->filter.data(), direct.filter.data(),
+                     direct.filter.size() * sizeof(struct sock_filter)),
+              0);
+    EXPECT_EQ(p->flags, direct.flags);
+  }
+  // A hit really comes from the file: a doctored filter in it is what comes back...
+  std::string text = ReadFile(entry);
+  std::string doctored = text;
+  doctored[doctored.size() - 1] ^= 0x7f;
+  WriteFileAtomic(entry, doctored, 0600, Durability::kVolatile);
+  SeccompProgram hit = CompileSeccompCached(j, dir);
+  EXPECT_NE(memcmp(hit.filter.data(), direct.filter.data(),
+                   direct.filter.size() * sizeof(struct sock_filter)),
+            0);
+  // ... but only for exactly that object: another one compiles afresh into its own entry.
+  json other = j;
+  other["syscalls"][0]["names"] = {"rmdir"};
+  SeccompProgram fresh = CompileSeccompCached(other, dir);
+  EXPECT_EQ(files().size(), 2u);
+  SeccompProgram other_direct = CompileSeccomp(other);
+  ASSERT_EQ(fresh.filter.size(), other_direct.filter.size());
+  EXPECT_EQ(memcmp(fresh.filter.data(), other_direct.filter.data(),
+                   fresh.filter.size() * sizeof(struct sock_filter)),
+            0);
+  // A truncated entry is ignored and replaced.
+  WriteFileAtomic(entry, text.substr(0, 20), 0600, Durability::kVolatile);
+  SeccompProgram again = CompileSeccompCached(j, dir);
+  EXPECT_EQ(again.filter.size(), direct.filter.size());
+  EXPECT_EQ(ReadFile(entry), text);
+  // Notify filters are never cached.
+  json notify = {{"defaultAction", "SCMP_ACT_ALLOW"},
+                 {"listenerPath", "/run/x.sock"},
+                 {"syscalls", {{{"names", {"mkdir"}}, {"action", "SCMP_ACT_NOTIFY"}}}}};
+  CompileSeccompCached(notify, dir);
+  EXPECT_EQ(files().size(), 2u);
+  RemoveAll(tmpl);
 }
 
 }  // namespace
