@@ -1,5 +1,7 @@
 #include "runtime/cgroup_resources.h"
 
+#include "runtime/device_filter.h"
+
 #include <cctype>
 
 #include "base/error.h"
@@ -358,71 +360,14 @@ class Translator {
     }
   }
 
-  // v1 device rules (v2 needs an eBPF program: not yet, see docs/runtime.md).
+  // v1 device rules; cgroup2 gets the same rules as an eBPF program (Cgroup::ApplyResources).
   void Devices(const json& list, const std::string& f) {
-    if (!list.is_array()) {
-      Fail(f, "expected an array");
-    }
+    std::vector<DeviceRule> rules = EffectiveDeviceRules(list, f);  // validates
     if (layout_.V1Path("devices").empty()) {
-      if (!list.empty()) {
-        Warn(f, "not enforced: device rules on cgroup v2 need an eBPF program (not yet)");
-      }
       return;
     }
-    // The devices every container may use (runc's AllowedDevices): the standard nodes, the
-    // pts range, and mknod of anything (using the node is what the rules decide).
-    static const char* const kDefaults[] = {"c *:* m",   "b *:* m",   "c 1:3 rwm",  "c 1:5 rwm",
-                                            "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",  "c 5:0 rwm",
-                                            "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm"};
-    auto add_defaults = [&] {
-      for (const char* rule : kDefaults) {
-        Add("devices", false, "devices.allow", rule, f);
-      }
-    };
-    // Start from "nothing but the standard nodes" unless the rules begin with a deny-all of
-    // their own (the default spec's), which re-adds the standard nodes below anyway.
-    auto is_deny_all = [](const json& d) {
-      return d.is_object() && d.contains("allow") && d["allow"] == false &&
-             (!d.contains("type") || d["type"] == "a");
-    };
-    if (list.empty() || !is_deny_all(list[0])) {
-      Add("devices", false, "devices.deny", "a", f);
-      add_defaults();
-    }
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string df = f + "[" + std::to_string(i) + "]";
-      const json& d = list[i];
-      RequireObject(d, df);
-      const json* allow = Get(d, "allow");
-      if (allow == nullptr || !allow->is_boolean()) {
-        Fail(df + ".allow", "is required (true or false)");
-      }
-      std::string type = "a";
-      if (const json* t = Get(d, "type")) {
-        type = t->get<std::string>();
-        if (type != "a" && type != "b" && type != "c") {
-          Fail(df + ".type", "must be a, b or c, got \"" + type + "\"");
-        }
-      }
-      std::string access = "rwm";
-      if (const json* a = Get(d, "access")) {
-        access = a->get<std::string>();
-        if (access.empty() || access.find_first_not_of("rwm") != std::string::npos) {
-          Fail(df + ".access", "must be made of r, w and m, got \"" + access + "\"");
-        }
-      }
-      auto num = [&](const char* key) {
-        auto v = Int(d, key, df);
-        return !v || *v < 0 ? std::string("*") : std::to_string(*v);
-      };
-      std::string rule = type == "a"
-                             ? "a *:* " + access
-                             : type + " " + num("major") + ":" + num("minor") + " " + access;
-      bool allowed = allow->get<bool>();
-      Add("devices", false, allowed ? "devices.allow" : "devices.deny", rule, df);
-      if (!allowed && type == "a") {
-        add_defaults();  // "deny all" must not take the standard nodes away
-      }
+    for (const auto& r : rules) {
+      Add("devices", false, r.allow ? "devices.allow" : "devices.deny", r.V1Line(), f);
     }
   }
 

@@ -13,6 +13,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "runtime/cgroup_resources.h"
+#include "runtime/device_filter.h"
 
 namespace berth::runtime {
 namespace {
@@ -263,6 +264,19 @@ void Cgroup::ApplyResources(const nlohmann::json& resources) {
       }
       throw e.WithContext(w.field);
     }
+  }
+  // Device rules on cgroup2 are an eBPF program. On a hybrid host the v1 devices controller
+  // enforces them too; the kernel checks both, so the two must agree (and the tests that
+  // run here check both at once).
+  if (resources.is_object() && resources.contains("devices") && !layout_.v2_mount.empty()) {
+    std::string dir = Dir(layout_.v2_mount);
+    std::vector<DeviceRule> rules =
+        EffectiveDeviceRules(resources["devices"], "linux.resources.devices");
+    UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+      ThrowErrno("open cgroup " + dir);
+    }
+    AttachDeviceFilter(fd.get(), CompileDeviceFilter(EmulateV1Devices(rules)), dir);
   }
 }
 

@@ -110,16 +110,20 @@ TEST(CgroupResourcesTest, DevicesKeepTheStandardNodesAfterDenyAll) {
       Lines({{"devices",
               {{{"allow", true}, {"type", "c"}, {"major", 10}, {"minor", 200}, {"access", "rw"}}}}},
             Hybrid());
-  EXPECT_EQ(allow_only.front(), "devices.deny=a");
+  EXPECT_EQ(allow_only.front(), "devices.deny=a *:* rwm");
   EXPECT_EQ(allow_only.back(), "devices.allow=c 10:200 rw");
   EXPECT_NE(std::find(lines.begin(), lines.end(), "devices.deny=a *:* rwm"), lines.end());
   EXPECT_EQ(lines.back(), "devices.allow=c 10:229 rw");
   // /dev/null is allowed again after the deny-all rule.
   auto deny = std::find(lines.begin(), lines.end(), "devices.deny=a *:* rwm");
   EXPECT_NE(std::find(deny, lines.end(), "devices.allow=c 1:3 rwm"), lines.end());
+  // On cgroup v2 the rules are an eBPF program (device_filter.h), not file writes.
   std::vector<std::string> warnings;
   EXPECT_TRUE(Lines(r, PureV2(), &warnings).empty());
-  EXPECT_EQ(warnings.size(), 1u) << "v2 device rules are not enforced yet and must say so";
+  EXPECT_TRUE(warnings.empty());
+  // Bad rules are refused on every layout.
+  json bad = {{"devices", {{{"allow", true}, {"type", "x"}}}}};
+  EXPECT_THROW(Lines(bad, PureV2()), Error);
 }
 
 TEST(CgroupResourcesTest, UnifiedOnlyWhereTheControllerIs) {
