@@ -23,9 +23,13 @@
 #                      this host's hybrid layout, which crun cannot run on); 0 to skip
 #   KEEP=DIR           keep the hyperfine JSON, the bundle and the logs there
 #
-# What is measured: one bundle (from `berth-runtime spec`: no terminal, args /bin/true,
-# root.path the absolute ROOTFS) is `run` by each runtime with its own --root in the work
-# dir. `run` creates, starts, waits for the container and deletes it, so one fixed id per
+# What is measured: one bundle (from `berth-runtime spec`, the hardened default: user
+# namespace with an id-mapped root, the default seccomp profile, cgroup limits; no terminal,
+# args /bin/true, root.path the absolute ROOTFS) is `run` by each runtime with its own --root
+# in the work dir; berth-runtime-bare and crun-bare run the same bundle without the user
+# namespace, seccomp and resource limits, and "hardening cost" is the difference. A runtime's
+# --root lives across its runs, so berth-runtime's seccomp cache is warm after the first (as
+# on any host that has started a container before). `run` creates, starts, waits for the container and deletes it, so one fixed id per
 # runtime is reused run after run; the smoke run checks that each runtime really removes its
 # state and cgroups, else the script stops. Latency: hyperfine with no shell (-N), so a
 # figure is fork+exec of the runtime until it exits. Peak RSS: GNU time's %M, i.e. the
@@ -200,7 +204,8 @@ leftovers() { # print everything of ours that still exists
   hidden_cg2_dirs list
   for name in "${NAMES[@]}"; do
     st=$W/state/$name
-    [ -n "$(ls -A "$st" 2>/dev/null)" ] && echo "$st: $(ls -A "$st" | tr '\n' ' ')"
+    # (berth-runtime's .seccomp-cache is a cache, not a container's state)
+    [ -n "$(ls -A -I .seccomp-cache "$st" 2>/dev/null)" ] && echo "$st: $(ls -A -I .seccomp-cache "$st" | tr '\n' ' ')"
   done
   for m in $(awk -v w="$W" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo); do
     echo "mount $m"
@@ -219,7 +224,7 @@ cleanup() {
   PIDS=()
   # Containers an interrupted `run` left, deleted by the runtime and wrapper that made them.
   for name in "${NAMES[@]}"; do
-    [ -n "$(ls -A "$W/state/$name" 2>/dev/null)" ] || continue
+    [ -n "$(ls -A -I .seccomp-cache "$W/state/$name" 2>/dev/null)" ] || continue
     note "deleting leftover container $TAG-$name with $name"
     wrap "$name" "${BIN[$name]}" --root "$W/state/$name" delete --force "$TAG-$name" >/dev/null 2>&1
   done
@@ -267,22 +272,32 @@ mkdir -p "$W/bundle" "$W/logs" "$W/rss" "$W/state"
 jq --arg r "$ROOTFS" '.process.terminal = false | .process.args = ["/bin/true"] | .root.path = $r' \
   "$W/bundle/config.json" >"$W/config.json.new" || die "editing config.json failed"
 mv "$W/config.json.new" "$W/bundle/config.json"
+# The bare bundle: the same without what hardening adds (user namespace and id-mapped root,
+# seccomp, resource limits); namespaces, mounts, capabilities and masked paths stay.
+mkdir -p "$W/bare"
+jq 'del(.linux.uidMappings, .linux.gidMappings, .linux.seccomp, .linux.resources, .annotations)
+    | .linux.namespaces |= map(select(.type != "user"))' \
+  "$W/bundle/config.json" >"$W/bare/config.json" || die "making the bare config.json failed"
+declare -A BUN=()
 
-add_runtime() { # NAME BINARY HIDE
+add_runtime() { # NAME BINARY HIDE [BUNDLE]
   NAMES+=("$1")
   BIN[$1]=$2
   HIDE[$1]=$3
+  BUN[$1]=${4:-$W/bundle}
   mkdir -p "$W/state/$1"
 }
 add_runtime berth-runtime "$BERTH_RUNTIME" "$CG2_HYBRID"
 add_runtime crun "$(command -v crun)" "$CG2_HYBRID"
 add_runtime runc "$(command -v runc)" "$CG2_HYBRID"
+add_runtime berth-runtime-bare "$BERTH_RUNTIME" "$CG2_HYBRID" "$W/bare"
+add_runtime crun-bare "$(command -v crun)" "$CG2_HYBRID" "$W/bare"
 [ "$HYBRID" = 1 ] && [ "$CG2_HYBRID" = 1 ] && add_runtime berth-runtime-hybrid "$BERTH_RUNTIME" 0
 
 # argv of one start-to-exit run of NAME (the id is fixed: `run` deletes the container),
 # and of NAME's wrapper
 run_argv() {
-  RUN_ARGV=("${BIN[$1]}" --root "$W/state/$1" run --bundle "$W/bundle" "$TAG-$1")
+  RUN_ARGV=("${BIN[$1]}" --root "$W/state/$1" run --bundle "${BUN[$1]}" "$TAG-$1")
   wrap_argv "$1"
 }
 
@@ -311,7 +326,7 @@ for name in "${NAMES[@]}"; do
     [ "$rc" = 0 ] ||
       die "$name: smoke run $i failed (exit status $rc): $(grep -v '^\s*$' "$W/logs/$name.smoke" | tail -n 3)"
   done
-  [ -z "$(ls -A "$W/state/$name")" ] ||
+  [ -z "$(ls -A -I .seccomp-cache "$W/state/$name")" ] ||
     die "$name: \`run\` left its state behind in $W/state/$name; its id cannot be reused"
   left=$(find /sys/fs/cgroup -mindepth 2 -maxdepth 8 -type d -name "$TAG-$name" 2>/dev/null | head -n 3)
   [ -z "$left" ] || die "$name: \`run\` left its cgroup behind: $left"
@@ -388,6 +403,11 @@ if [ "$COLD_RUNS" -gt 0 ]; then
 fi
 for other in crun runc; do
   echo "ratio berth/$other peak RSS $(ratio "${RSS[berth-runtime]}" "${RSS[$other]}") (lower is better)"
+done
+echo "ratio berth/crun latency, bare bundle $(ratio "${MED[berth-runtime-bare]}" "${MED[crun-bare]}") (lower is better)"
+for name in berth-runtime crun; do
+  awk -v n="$name" -v h="${MED[$name]}" -v b="${MED[$name-bare]}" \
+    'BEGIN {printf "hardening cost %s: %.1f ms (hardened %.1f - bare %.1f, medians)\n", n, h - b, h, b}'
 done
 busy=$(((u2 + n2 + s2 + q2 + sq2 + st2) - (u1 + n1 + s1 + q1 + sq1 + st1)))
 all=$((busy + (i2 + w2) - (i1 + w1)))
