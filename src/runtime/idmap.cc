@@ -20,15 +20,6 @@
 namespace berth::runtime {
 namespace {
 
-std::string MappingText(const std::vector<oci::IdMapping>& maps) {
-  std::string out;
-  for (const auto& m : maps) {
-    out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-           std::to_string(m.size) + "\n";
-  }
-  return out;
-}
-
 bool SameMappings(const std::vector<oci::IdMapping>& a, const std::vector<oci::IdMapping>& b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](auto& x, auto& y) {
            return x.container_id == y.container_id && x.host_id == y.host_id && x.size == y.size;
@@ -70,6 +61,15 @@ std::string FilesystemName(int fd) {
 }
 
 }  // namespace
+
+std::string MappingText(const std::vector<oci::IdMapping>& maps) {
+  std::string out;
+  for (const auto& m : maps) {
+    out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
+           std::to_string(m.size) + "\n";
+  }
+  return out;
+}
 
 UniqueFd MakeMappingUserns(const std::vector<oci::IdMapping>& uids,
                            const std::vector<oci::IdMapping>& gids) {

@@ -17,6 +17,9 @@ namespace berth::runtime {
 // namespace mappings (`berth-runtime spec` sets it; runc and crun ignore it).
 inline constexpr const char* kRootfsIdmapAnnotation = "org.berth.rootfs.idmap";
 
+// The text of a uid_map/gid_map file for `maps`: one "container host size" line each.
+std::string MappingText(const std::vector<oci::IdMapping>& maps);
+
 // A user namespace whose only job is to carry `uids`/`gids` (container id → host id, as in
 // linux.uidMappings) for MOUNT_ATTR_IDMAP: made by a short-lived child, which has exited
 // when this returns.

@@ -11,24 +11,12 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "base/log.h"
+#include "runtime/idmap.h"
 #include "runtime/state.h"
 #include "runtime/sync.h"
 #include "runtime/terminal.h"
 
 namespace berth::runtime::internal {
-namespace {
-
-std::string MappingText(const std::vector<oci::IdMapping>& maps) {
-  std::string out;
-  for (const auto& m : maps) {
-    out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " +
-           std::to_string(m.size) + "\n";
-  }
-  return out;
-}
-
-}  // namespace
-
 void WritePidFile(const std::string& path, pid_t pid) {
   if (!path.empty()) {
     WriteFileAtomic(path, std::to_string(pid), 0644, Durability::kVolatile);
