@@ -10,7 +10,8 @@ seconds=${SECONDS_PER_TARGET:-${1:-20}}
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 mkdir -p build/fuzz/findings
-for name in runtime_spec seccomp resources; do
+targets=(runtime_spec seccomp resources reference)
+for name in "${targets[@]}"; do
   work=build/fuzz/corpus-$name
   mkdir -p "$work"
   echo "=== fuzz $name for ${seconds}s" >&2
@@ -19,4 +20,4 @@ for name in runtime_spec seccomp resources; do
     "$work" "tests/fuzz/corpus/$name" 2>&1 | tail -n 3
   [ "${PIPESTATUS[0]}" = 0 ] || { echo "fuzz $name: failed, see build/fuzz/findings/" >&2; exit 1; }
 done
-echo "fuzz: 3 passed, 0 failed"
+echo "fuzz: ${#targets[@]} passed, 0 failed"
