@@ -364,6 +364,9 @@ class Translator {
   void Devices(const json& list, const std::string& f) {
     std::vector<DeviceRule> rules = EffectiveDeviceRules(list, f);  // validates
     if (layout_.V1Path("devices").empty()) {
+      if (layout_.v2_mount.empty()) {
+        Warn(f, "not enforced: this host has neither a devices controller nor a cgroup2 tree");
+      }
       return;
     }
     for (const auto& r : rules) {

@@ -267,8 +267,10 @@ void Cgroup::ApplyResources(const nlohmann::json& resources) {
   }
   // Device rules on cgroup2 are an eBPF program. On a hybrid host the v1 devices controller
   // enforces them too; the kernel checks both, so the two must agree (and the tests that
-  // run here check both at once).
-  if (resources.is_object() && resources.contains("devices") && !layout_.v2_mount.empty()) {
+  // run here check both at once). No rules (absent or null) attach nothing: the cgroup keeps
+  // what its parent allows, as a v1 devices cgroup does, and `update` keeps the program.
+  if (resources.is_object() && resources.contains("devices") && !resources["devices"].is_null() &&
+      !layout_.v2_mount.empty()) {
     std::string dir = Dir(layout_.v2_mount);
     std::vector<DeviceRule> rules =
         EffectiveDeviceRules(resources["devices"], "linux.resources.devices");

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "base/error.h"
@@ -101,7 +103,36 @@ bpf_insn JumpImm(uint8_t op, uint8_t dst, int32_t imm, int16_t off) {
 }
 bpf_insn Exit() { return Insn(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
 
-long Bpf(int cmd, union bpf_attr* attr) { return syscall(SYS_bpf, cmd, attr, sizeof(*attr)); }
+// bpf(2): its result (an fd, 0, or -1) and errno.
+struct BpfResult {
+  long value;
+  int err;
+};
+BpfResult Bpf(int cmd, union bpf_attr* attr) {
+  long rc = syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+  return {rc, rc < 0 ? errno : 0};
+}
+
+uint64_t Ptr(const void* p) { return reinterpret_cast<uintptr_t>(p); }
+
+// The last `n` non-empty lines of a verifier log: where it says why it refused.
+std::string LogTail(const std::string& log, int n) {
+  std::string text = log.substr(0, log.find('\0'));
+  while (!text.empty() && text.back() == '\n') {
+    text.pop_back();
+  }
+  size_t start = text.size();
+  for (int i = 0; i < n && start != std::string::npos && start > 0; ++i) {
+    start = text.rfind('\n', start - 1);
+  }
+  std::string tail = start == std::string::npos ? text : text.substr(start + 1);
+  for (char& c : tail) {
+    if (c == '\n') {
+      c = ';';
+    }
+  }
+  return tail;
+}
 
 }  // namespace
 
@@ -187,7 +218,12 @@ bool DeviceAllowed(const DeviceState& state, char type, uint32_t major, uint32_t
 }
 
 std::vector<bpf_insn> CompileDeviceFilter(const DeviceState& state) {
-  // r2 = device type, r3 = requested access, r4 = major, r5 = minor; r0 = verdict.
+  // r2 = device type, r3 = requested access, r4 = major, r5 = minor; r0 = verdict. Tests are
+  // made on a scratch r1 (the context pointer is dead once read) that an XOR has unlinked from
+  // its source: the verifier learns a register's value from a branch on it (or on a plain copy
+  // of it), and a value learnt in one block and carried into the next gives that block's start
+  // a different state per path, which defeats the verifier's pruning (its work then grows
+  // quadratically with the rules and a few hundred rules exceed its limit).
   std::vector<bpf_insn> prog = {
       LoadCtxWord(BPF_REG_2, offsetof(bpf_cgroup_dev_ctx, access_type)),
       MovReg(BPF_REG_3, BPF_REG_2),
@@ -201,24 +237,28 @@ std::vector<bpf_insn> CompileDeviceFilter(const DeviceState& state) {
     std::vector<bpf_insn> block;
     // Each test jumps past the block when the exception does not apply; offsets are patched
     // once the block's length is known (off = -1 marks them).
-    block.push_back(
-        JumpImm(BPF_JNE, BPF_REG_2, e.type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK, -1));
+    auto unless_equal = [&](uint8_t reg, int32_t value) {
+      block.push_back(MovReg(BPF_REG_1, reg));
+      block.push_back(AluImm(BPF_XOR, BPF_REG_1, value));
+      block.push_back(JumpImm(BPF_JNE, BPF_REG_1, 0, -1));
+    };
+    unless_equal(BPF_REG_2, e.type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK);
     if (e.major >= 0) {
-      block.push_back(JumpImm(BPF_JNE, BPF_REG_4, static_cast<int32_t>(e.major), -1));
+      unless_equal(BPF_REG_4, static_cast<int32_t>(e.major));
     }
     if (e.minor >= 0) {
-      block.push_back(JumpImm(BPF_JNE, BPF_REG_5, static_cast<int32_t>(e.minor), -1));
+      unless_equal(BPF_REG_5, static_cast<int32_t>(e.minor));
     }
     if (!state.default_allow && e.access != 7) {
       // Allowing: every requested bit must be in the exception.
-      block.push_back(MovReg(BPF_REG_6, BPF_REG_3));
-      block.push_back(AluImm(BPF_AND, BPF_REG_6, static_cast<int32_t>(~e.access & 7)));
-      block.push_back(JumpImm(BPF_JNE, BPF_REG_6, 0, -1));
+      block.push_back(MovReg(BPF_REG_1, BPF_REG_3));
+      block.push_back(AluImm(BPF_AND, BPF_REG_1, static_cast<int32_t>(~e.access & 7)));
+      block.push_back(JumpImm(BPF_JNE, BPF_REG_1, 0, -1));
     } else if (state.default_allow && e.access != 7) {
       // Denying: any requested bit in the exception.
-      block.push_back(MovReg(BPF_REG_6, BPF_REG_3));
-      block.push_back(AluImm(BPF_AND, BPF_REG_6, static_cast<int32_t>(e.access)));
-      block.push_back(JumpImm(BPF_JEQ, BPF_REG_6, 0, -1));
+      block.push_back(MovReg(BPF_REG_1, BPF_REG_3));
+      block.push_back(AluImm(BPF_AND, BPF_REG_1, static_cast<int32_t>(e.access)));
+      block.push_back(JumpImm(BPF_JEQ, BPF_REG_1, 0, -1));
     }
     block.push_back(
         Insn(BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, state.default_allow ? 0 : 1));
@@ -235,55 +275,137 @@ std::vector<bpf_insn> CompileDeviceFilter(const DeviceState& state) {
   return prog;
 }
 
-void AttachDeviceFilter(int cgroup_fd, const std::vector<bpf_insn>& program,
-                        const std::string& cgroup_dir) {
-  static char log[16384];
+UniqueFd LoadDeviceProgram(const std::vector<bpf_insn>& program, const char* name) {
+  static const char kLicense[] = "GPL";
   union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
-  attr.insns = reinterpret_cast<uint64_t>(program.data());
-  attr.insn_cnt = static_cast<uint32_t>(program.size());
-  attr.license = reinterpret_cast<uint64_t>("GPL");
-  attr.log_buf = reinterpret_cast<uint64_t>(log);
-  attr.log_size = sizeof(log);
-  attr.log_level = 1;
-  log[0] = '\0';
-  UniqueFd prog(static_cast<int>(Bpf(BPF_PROG_LOAD, &attr)));
-  if (!prog) {
-    int err = errno;
-    std::string text = "load the device filter for " + cgroup_dir;
-    if (log[0] != '\0') {
-      text += " (verifier: " + std::string(log, strnlen(log, 400)) + ")";
+  auto load = [&](std::string* log) {
+    memset(&attr, 0, sizeof(attr));
+    attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+    attr.expected_attach_type = BPF_CGROUP_DEVICE;
+    attr.insns = Ptr(program.data());
+    attr.insn_cnt = static_cast<uint32_t>(program.size());
+    attr.license = Ptr(kLicense);
+    memcpy(attr.prog_name, name, strnlen(name, sizeof(attr.prog_name) - 1));
+    if (log != nullptr) {
+      attr.log_level = 1;
+      attr.log_buf = Ptr(log->data());
+      attr.log_size = static_cast<uint32_t>(log->size());
     }
-    throw SysError(text, err);
+    return Bpf(BPF_PROG_LOAD, &attr);
+  };
+  BpfResult r = load(nullptr);
+  if (r.value >= 0) {
+    return UniqueFd(static_cast<int>(r.value));
   }
+  std::string what = "load the device program";
+  if (r.err != EPERM) {
+    // Ask again with the verifier's log, 1 MiB (kernels before 6.4 keep the head of a log
+    // that does not fit, later ones its tail, where the verifier says why).
+    std::string log(1 << 20, '\0');
+    BpfResult again = load(&log);
+    if (again.value >= 0) {
+      return UniqueFd(static_cast<int>(again.value));
+    }
+    std::string tail = LogTail(log, 4);
+    if (!tail.empty()) {
+      what += " (verifier: " + tail + ")";
+    }
+  }
+  throw SysError(what, r.err);
+}
 
-  // The program Berth attached before (a cgroup of Berth's has no other), to replace.
-  uint32_t ids[8] = {0};
-  memset(&attr, 0, sizeof(attr));
-  attr.query.target_fd = static_cast<uint32_t>(cgroup_fd);
-  attr.query.attach_type = BPF_CGROUP_DEVICE;
-  attr.query.prog_ids = reinterpret_cast<uint64_t>(ids);
-  attr.query.prog_cnt = 8;
-  UniqueFd old;
-  if (Bpf(BPF_PROG_QUERY, &attr) == 0 && attr.query.prog_cnt > 0) {
+std::vector<AttachedProgram> AttachedDevicePrograms(int cgroup_fd) {
+  std::vector<uint32_t> ids(8);
+  union bpf_attr attr;
+  for (;;) {
+    memset(&attr, 0, sizeof(attr));
+    attr.query.target_fd = static_cast<uint32_t>(cgroup_fd);
+    attr.query.attach_type = BPF_CGROUP_DEVICE;
+    attr.query.prog_ids = Ptr(ids.data());
+    attr.query.prog_cnt = static_cast<uint32_t>(ids.size());
+    BpfResult r = Bpf(BPF_PROG_QUERY, &attr);
+    if (r.value == 0) {
+      break;
+    }
+    if (r.err != ENOSPC) {
+      throw SysError("list the device programs of a cgroup", r.err);
+    }
+    ids.resize(attr.query.prog_cnt + 8);  // more were attached meanwhile: ask again
+  }
+  std::vector<AttachedProgram> out;
+  for (uint32_t i = 0; i < attr.query.prog_cnt && i < ids.size(); ++i) {
+    AttachedProgram p{ids[i], ""};
     union bpf_attr get;
     memset(&get, 0, sizeof(get));
-    get.prog_id = ids[0];
-    old.Reset(static_cast<int>(Bpf(BPF_PROG_GET_FD_BY_ID, &get)));
+    get.prog_id = ids[i];
+    BpfResult fd = Bpf(BPF_PROG_GET_FD_BY_ID, &get);
+    if (fd.value >= 0) {
+      UniqueFd prog(static_cast<int>(fd.value));
+      bpf_prog_info info;
+      memset(&info, 0, sizeof(info));
+      memset(&get, 0, sizeof(get));
+      get.info.bpf_fd = static_cast<uint32_t>(prog.get());
+      get.info.info_len = sizeof(info);
+      get.info.info = Ptr(&info);
+      if (Bpf(BPF_OBJ_GET_INFO_BY_FD, &get).value == 0) {
+        p.name.assign(info.name, strnlen(info.name, sizeof(info.name)));
+      }
+    }
+    out.push_back(std::move(p));
   }
+  return out;
+}
 
+void AttachDeviceFilter(int cgroup_fd, const std::vector<bpf_insn>& program,
+                        const std::string& cgroup_dir) {
+  UniqueFd prog;
+  try {
+    prog = LoadDeviceProgram(program);
+  } catch (const Error& e) {
+    throw e.WithContext("cgroup " + cgroup_dir);
+  }
+  // The programs Berth attached before (by name): the first is replaced in place, any other
+  // detached once the new one is on.
+  std::vector<UniqueFd> old;
+  std::vector<AttachedProgram> attached;
+  try {
+    attached = AttachedDevicePrograms(cgroup_fd);
+  } catch (const Error& e) {
+    throw e.WithContext("cgroup " + cgroup_dir);
+  }
+  for (const auto& p : attached) {
+    if (p.name != kDeviceProgramName) {
+      continue;
+    }
+    union bpf_attr get;
+    memset(&get, 0, sizeof(get));
+    get.prog_id = p.id;
+    BpfResult fd = Bpf(BPF_PROG_GET_FD_BY_ID, &get);
+    if (fd.value >= 0) {
+      old.emplace_back(static_cast<int>(fd.value));
+    }
+  }
+  union bpf_attr attr;
   memset(&attr, 0, sizeof(attr));
   attr.target_fd = static_cast<uint32_t>(cgroup_fd);
   attr.attach_bpf_fd = static_cast<uint32_t>(prog.get());
   attr.attach_type = BPF_CGROUP_DEVICE;
   attr.attach_flags = BPF_F_ALLOW_MULTI;
-  if (old) {
+  if (!old.empty()) {
     attr.attach_flags |= BPF_F_REPLACE;
-    attr.replace_bpf_fd = static_cast<uint32_t>(old.get());
+    attr.replace_bpf_fd = static_cast<uint32_t>(old.front().get());
   }
-  if (Bpf(BPF_PROG_ATTACH, &attr) < 0) {
-    ThrowErrno("attach the device filter to " + cgroup_dir);
+  if (BpfResult r = Bpf(BPF_PROG_ATTACH, &attr); r.value < 0) {
+    throw SysError("attach the device program to cgroup " + cgroup_dir, r.err);
+  }
+  for (size_t i = 1; i < old.size(); ++i) {
+    memset(&attr, 0, sizeof(attr));
+    attr.target_fd = static_cast<uint32_t>(cgroup_fd);
+    attr.attach_bpf_fd = static_cast<uint32_t>(old[i].get());
+    attr.attach_type = BPF_CGROUP_DEVICE;
+    if (BpfResult r = Bpf(BPF_PROG_DETACH, &attr); r.value < 0 && r.err != ENOENT) {
+      throw SysError("detach an old device program from cgroup " + cgroup_dir, r.err);
+    }
   }
 }
 

@@ -52,12 +52,39 @@ DeviceState EmulateV1Devices(const std::vector<DeviceRule>& rules);
 bool DeviceAllowed(const DeviceState& state, char type, uint32_t major, uint32_t minor,
                    uint32_t access);
 
-// The BPF_PROG_TYPE_CGROUP_DEVICE program deciding like DeviceAllowed.
+// The BPF_PROG_TYPE_CGROUP_DEVICE program deciding like DeviceAllowed. It uses no helper and
+// no map: 32-bit loads of struct bpf_cgroup_dev_ctx, register moves, and/rsh/xor with
+// immediates, compares against immediates, forward jumps, mov of the verdict to r0 and exit.
+// Comparisons are made on a scratch register the verifier cannot link to the context values,
+// so its work stays linear in the number of rules (see the .cc).
 std::vector<struct bpf_insn> CompileDeviceFilter(const DeviceState& state);
 
-// Loads `program` and attaches it to the cgroup2 directory `cgroup_fd`, replacing the
-// device program Berth attached there before, if any, in one step (BPF_F_REPLACE), so the
-// cgroup is never without a filter. Throws naming the cgroup (and the verifier's log).
+// The name Berth gives its device programs (bpftool shows it); AttachDeviceFilter replaces
+// only programs of this name, so another manager's programs on the same cgroup stay.
+inline constexpr char kDeviceProgramName[] = "berth_devices";
+
+// Loads `program` as a BPF_PROG_TYPE_CGROUP_DEVICE program named `name`. The license string
+// is irrelevant to a program without helpers (the kernel only consults it for GPL-only
+// helpers); "GPL" is passed. On failure the load is repeated with the verifier's log, whose
+// last lines (where the verifier says why) are in the error. The first attempt has no log: it
+// costs time, and a log that does not fit its buffer fails the load with ENOSPC.
+UniqueFd LoadDeviceProgram(const std::vector<struct bpf_insn>& program,
+                           const char* name = kDeviceProgramName);
+
+// The device programs attached directly to the cgroup2 directory `cgroup_fd` (not those
+// inherited from its ancestors), in the kernel's order, with their names ("" when the
+// program is gone before it could be named).
+struct AttachedProgram {
+  uint32_t id = 0;
+  std::string name;
+};
+std::vector<AttachedProgram> AttachedDevicePrograms(int cgroup_fd);
+
+// Loads `program` and attaches it to the cgroup2 directory `cgroup_fd` (BPF_F_ALLOW_MULTI).
+// A device program Berth attached there before (by name) is replaced in the same step
+// (BPF_F_REPLACE), so the cgroup is never without a filter; any further Berth program is
+// detached after. Programs of other names are left alone (all attached programs must allow
+// an access). Throws naming the cgroup (and, for a refused program, the verifier's log).
 void AttachDeviceFilter(int cgroup_fd, const std::vector<struct bpf_insn>& program,
                         const std::string& cgroup_dir);
 
