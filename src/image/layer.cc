@@ -1,0 +1,556 @@
+#include "image/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <set>
+#include <vector>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/path_in_root.h"
+
+namespace berth::image {
+namespace {
+
+constexpr size_t kChunk = 1 << 17;
+
+[[noreturn]] void Bad(const std::string& what) { ThrowInvalid("layer: " + what); }
+
+// The input side of the pipeline: compressed bytes from the fd, hashed as read, inflated (or
+// passed through), the output hashed again for the diffID.
+class Source {
+ public:
+  explicit Source(int fd) : fd_(fd), in_(kChunk), out_(kChunk) {}
+  ~Source() {
+    if (gz_) {
+      inflateEnd(&z_);
+    }
+    if (zstd_ != nullptr) {
+      ZSTD_freeDStream(zstd_);
+    }
+  }
+
+  // The next piece of uncompressed tar; empty at the end of the stream.
+  std::string_view Next() {
+    if (!started_) {
+      Start();
+    }
+    while (true) {
+      if (in_pos_ == in_len_ && !eof_) {
+        Fill();
+      }
+      std::string_view piece = Decode();
+      if (!piece.empty()) {
+        diff_.Update(piece);
+        uncompressed_ += piece.size();
+        return piece;
+      }
+      if (eof_ && in_pos_ == in_len_) {
+        Finish();
+        return {};
+      }
+    }
+  }
+
+  ApplyResult Result() const {
+    ApplyResult r;
+    r.digest = raw_.Digest();
+    r.diff_id = diff_.Digest();
+    r.compressed_size = compressed_;
+    r.uncompressed_size = uncompressed_;
+    return r;
+  }
+
+ private:
+  enum class Kind { kTar, kGzip, kZstd };
+
+  void Fill() {
+    ssize_t n;
+    do {
+      n = read(fd_, in_.data(), in_.size());
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      ThrowErrno("layer: read");
+    }
+    in_pos_ = 0;
+    in_len_ = static_cast<size_t>(n);
+    eof_ = n == 0;
+    raw_.Update(in_.data(), in_len_);
+    compressed_ += in_len_;
+  }
+
+  void Start() {
+    started_ = true;
+    Fill();
+    const unsigned char* b = in_.data();
+    if (in_len_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+      kind_ = Kind::kGzip;
+      memset(&z_, 0, sizeof(z_));
+      if (inflateInit2(&z_, 15 + 16) != Z_OK) {
+        Bad("cannot start gzip decompression");
+      }
+      gz_ = true;
+    } else if (in_len_ >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) {
+      kind_ = Kind::kZstd;
+      zstd_ = ZSTD_createDStream();
+      if (zstd_ == nullptr || ZSTD_isError(ZSTD_initDStream(zstd_))) {
+        Bad("cannot start zstd decompression");
+      }
+    }
+  }
+
+  std::string_view Decode() {
+    if (in_pos_ == in_len_ && kind_ != Kind::kZstd) {
+      return {};
+    }
+    switch (kind_) {
+      case Kind::kTar: {
+        std::string_view piece(reinterpret_cast<const char*>(in_.data()) + in_pos_,
+                               in_len_ - in_pos_);
+        in_pos_ = in_len_;
+        return piece;
+      }
+      case Kind::kGzip: {
+        if (member_done_) {
+          // Another gzip member follows (concatenated gzip is still one stream).
+          if (inflateReset(&z_) != Z_OK) {
+            Bad("corrupt gzip stream");
+          }
+          member_done_ = false;
+        }
+        z_.next_in = in_.data() + in_pos_;
+        z_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
+        z_.next_out = out_.data();
+        z_.avail_out = static_cast<uInt>(out_.size());
+        int rc = inflate(&z_, Z_NO_FLUSH);
+        in_pos_ = in_len_ - z_.avail_in;
+        if (rc == Z_STREAM_END) {
+          member_done_ = true;
+        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+          Bad(std::string("corrupt gzip stream: ") + (z_.msg != nullptr ? z_.msg : "error"));
+        }
+        in_member_ = !member_done_;
+        return {reinterpret_cast<const char*>(out_.data()), out_.size() - z_.avail_out};
+      }
+      case Kind::kZstd: {
+        ZSTD_inBuffer in = {in_.data() + in_pos_, in_len_ - in_pos_, 0};
+        ZSTD_outBuffer out = {out_.data(), out_.size(), 0};
+        size_t rc = ZSTD_decompressStream(zstd_, &out, &in);
+        if (ZSTD_isError(rc)) {
+          Bad(std::string("corrupt zstd stream: ") + ZSTD_getErrorName(rc));
+        }
+        in_pos_ += in.pos;
+        if (in.pos > 0 || out.pos > 0) {
+          // 0: the frame is complete and flushed. (With nothing to do, a finished decoder
+          // already asks for the next frame's header, which is not a truncation.)
+          zstd_pending_ = rc != 0;
+        }
+        return {reinterpret_cast<const char*>(out_.data()), out.pos};
+      }
+    }
+    return {};
+  }
+
+  void Finish() {
+    if (kind_ == Kind::kGzip && in_member_) {
+      Bad("truncated gzip stream");
+    }
+    if (kind_ == Kind::kZstd && zstd_pending_) {
+      Bad("truncated zstd stream");
+    }
+  }
+
+  int fd_;
+  std::vector<unsigned char> in_, out_;
+  size_t in_pos_ = 0, in_len_ = 0;
+  bool eof_ = false, started_ = false;
+  Kind kind_ = Kind::kTar;
+  z_stream z_;
+  bool gz_ = false, member_done_ = false, in_member_ = false;
+  ZSTD_DStream* zstd_ = nullptr;
+  bool zstd_pending_ = false;
+  Sha256 raw_, diff_;
+  uint64_t compressed_ = 0, uncompressed_ = 0;
+};
+
+struct ReadContext {
+  Source* source;
+  std::string error;  // an exception's text, carried across libarchive's C frames
+};
+
+la_ssize_t ReadCallback(struct archive*, void* data, const void** buf) {
+  auto* ctx = static_cast<ReadContext*>(data);
+  try {
+    std::string_view piece = ctx->source->Next();
+    *buf = piece.data();
+    return static_cast<la_ssize_t>(piece.size());
+  } catch (const Error& e) {
+    ctx->error = e.what();
+    return -1;
+  }
+}
+
+struct ArchiveFree {
+  void operator()(struct archive* a) const { archive_read_free(a); }
+};
+
+// "./a/b/" -> {"a", "b"}; refuses ".." (an entry that would climb out of the root).
+std::vector<std::string> SplitName(const char* raw, const char* what) {
+  std::string name = raw != nullptr ? raw : "";
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t slash = name.find('/', start);
+    if (slash == std::string::npos) {
+      slash = name.size();
+    }
+    std::string part = name.substr(start, slash - start);
+    if (part == "..") {
+      Bad(std::string(what) + " \"" + name + "\" climbs out of the root with ..");
+    }
+    if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    start = slash + 1;
+  }
+  return parts;
+}
+
+std::string Join(const std::vector<std::string>& parts, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out += "/" + parts[i];
+  }
+  return out.empty() ? "/" : out;
+}
+
+// rm -rf of `name` in the directory `dir_fd` (which may be O_PATH), without following symlinks.
+void RemoveAt(int dir_fd, const std::string& name, const std::string& shown) {
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) {
+      return;
+    }
+    ThrowErrno("layer: stat " + shown);
+  }
+  if (S_ISDIR(st.st_mode)) {
+    UniqueFd d(openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!d) {
+      ThrowErrno("layer: open " + shown);
+    }
+    std::vector<std::string> children;
+    {
+      DIR* ds = fdopendir(dup(d.get()));
+      if (ds == nullptr) {
+        ThrowErrno("layer: list " + shown);
+      }
+      while (struct dirent* e = readdir(ds)) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+          children.emplace_back(e->d_name);
+        }
+      }
+      closedir(ds);
+    }
+    for (const auto& c : children) {
+      RemoveAt(d.get(), c, shown + "/" + c);
+    }
+    if (unlinkat(dir_fd, name.c_str(), AT_REMOVEDIR) < 0) {
+      ThrowErrno("layer: remove " + shown);
+    }
+  } else if (unlinkat(dir_fd, name.c_str(), 0) < 0) {
+    ThrowErrno("layer: remove " + shown);
+  }
+}
+
+bool KeepXattr(const char* name) {
+  return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
+}
+
+class Unpacker {
+ public:
+  Unpacker(const std::string& root, WhiteoutMode mode) : mode_(mode) {
+    root_.Reset(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_) {
+      ThrowErrno("layer: open target " + root);
+    }
+  }
+
+  void Entry(struct archive* a, struct archive_entry* e) {
+    std::vector<std::string> parts = SplitName(archive_entry_pathname(e), "entry");
+    if (parts.empty()) {
+      return;  // the root itself: its metadata belongs to the snapshot, not the layer
+    }
+    std::string name = parts.back();
+    std::string shown = Join(parts, parts.size());
+    UniqueFd parent(ResolveInRoot(root_.get(), Join(parts, parts.size() - 1), CreateMode::kDirs));
+    if (!parent) {
+      errno = -parent.get();
+      ThrowErrno("layer: make the directory of " + shown);
+    }
+    if (name.rfind(".wh.", 0) == 0) {
+      return Whiteout(parent.get(), parts, name);
+    }
+    created_.insert(shown);
+    const char* hardlink = archive_entry_hardlink(e);
+    mode_t type = archive_entry_filetype(e);
+    struct stat existing;
+    bool exists = fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+    if (exists && !(type == AE_IFDIR && hardlink == nullptr && S_ISDIR(existing.st_mode))) {
+      RemoveAt(parent.get(), name, shown);
+    }
+    if (hardlink != nullptr) {
+      return HardLink(parent.get(), name, shown, hardlink);
+    }
+    mode_t perm = archive_entry_perm(e) & 07777;
+    uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
+    gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+    UniqueFd fd;
+    switch (type) {
+      case AE_IFDIR:
+        if (!(exists && S_ISDIR(existing.st_mode)) &&
+            mkdirat(parent.get(), name.c_str(), 0700) < 0) {
+          ThrowErrno("layer: mkdir " + shown);
+        }
+        fd.Reset(
+            openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        dirs_.push_back({shown, archive_entry_mtime(e), archive_entry_mtime_nsec(e)});
+        break;
+      case AE_IFREG:
+        fd.Reset(openat(parent.get(), name.c_str(),
+                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!fd) {
+          ThrowErrno("layer: create " + shown);
+        }
+        WriteData(a, e, fd.get(), shown);
+        break;
+      case AE_IFLNK: {
+        const char* target = archive_entry_symlink(e);
+        if (symlinkat(target != nullptr ? target : "", parent.get(), name.c_str()) < 0) {
+          ThrowErrno("layer: symlink " + shown);
+        }
+        if (fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+          ThrowErrno("layer: chown " + shown);
+        }
+        struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+                                 {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+        utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+        return;
+      }
+      case AE_IFCHR:
+      case AE_IFBLK:
+      case AE_IFIFO: {
+        mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
+        if (mknodat(parent.get(), name.c_str(), kind | 0600, archive_entry_rdev(e)) < 0) {
+          ThrowErrno("layer: mknod " + shown);
+        }
+        fd.Reset(openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        break;
+      }
+      default:
+        return;  // sockets and the like have no place in a layer
+    }
+    if (!fd) {
+      ThrowErrno("layer: open " + shown);
+    }
+    // chown before chmod: chown clears setuid and setgid bits.
+    if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
+      ThrowErrno("layer: chown " + shown);
+    }
+    if (type == AE_IFREG || type == AE_IFDIR) {
+      if (fchmod(fd.get(), perm) < 0) {
+        ThrowErrno("layer: chmod " + shown);
+      }
+      Xattrs(e, fd.get(), shown);
+    } else if (fchmodat(parent.get(), name.c_str(), perm, 0) < 0) {
+      ThrowErrno("layer: chmod " + shown);
+    }
+    if (type != AE_IFDIR) {
+      struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+                               {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+      utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    }
+  }
+
+  // Directory times last: every entry written into a directory changes its mtime.
+  void Finish() {
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+      UniqueFd d(ResolveInRoot(root_.get(), it->path));
+      if (!d) {
+        continue;
+      }
+      struct timespec ts[2] = {{it->sec, it->nsec}, {it->sec, it->nsec}};
+      utimensat(d.get(), "", ts, AT_EMPTY_PATH);
+    }
+  }
+
+ private:
+  struct DirTime {
+    std::string path;
+    time_t sec;
+    long nsec;
+  };
+
+  void Whiteout(int parent, const std::vector<std::string>& parts, const std::string& name) {
+    std::string dir = Join(parts, parts.size() - 1);
+    if (name == ".wh..wh..opq") {
+      if (mode_ == WhiteoutMode::kOverlay) {
+        UniqueFd d(openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!d || fsetxattr(d.get(), "trusted.overlay.opaque", "y", 1, 0) < 0) {
+          ThrowErrno("layer: mark " + dir + " opaque");
+        }
+        return;
+      }
+      // Hide what lower layers put there, not what this layer did.
+      UniqueFd d(openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      std::vector<std::string> children;
+      if (DIR* ds = d ? fdopendir(dup(d.get())) : nullptr) {
+        while (struct dirent* e = readdir(ds)) {
+          if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            children.emplace_back(e->d_name);
+          }
+        }
+        closedir(ds);
+      }
+      for (const auto& c : children) {
+        std::string p = (dir == "/" ? "" : dir) + "/" + c;
+        if (!created_.count(p)) {
+          RemoveAt(parent, c, p);
+        }
+      }
+      return;
+    }
+    std::string hidden = name.substr(4);
+    if (hidden.empty() || hidden == "." || hidden == "..") {
+      Bad("whiteout \"" + Join(parts, parts.size()) + "\" names nothing");
+    }
+    std::string shown = (dir == "/" ? "" : dir) + "/" + hidden;
+    RemoveAt(parent, hidden, shown);
+    if (mode_ == WhiteoutMode::kOverlay) {
+      if (mknodat(parent, hidden.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0) {
+        ThrowErrno("layer: whiteout " + shown);
+      }
+      created_.insert(shown);
+    }
+  }
+
+  void HardLink(int parent, const std::string& name, const std::string& shown, const char* target) {
+    std::vector<std::string> tparts = SplitName(target, "hard link target");
+    if (tparts.empty()) {
+      Bad("hard link " + shown + " to the root");
+    }
+    UniqueFd tparent(ResolveInRoot(root_.get(), Join(tparts, tparts.size() - 1)));
+    if (!tparent || linkat(tparent.get(), tparts.back().c_str(), parent, name.c_str(), 0) < 0) {
+      int err = tparent ? errno : -tparent.get();
+      throw SysError("layer: hard link " + shown + " to " + Join(tparts, tparts.size()), err);
+    }
+  }
+
+  void WriteData(struct archive* a, struct archive_entry* e, int fd, const std::string& shown) {
+    const void* buf;
+    size_t size;
+    la_int64_t offset;
+    la_int64_t end = 0;
+    while (true) {
+      int rc = archive_read_data_block(a, &buf, &size, &offset);
+      if (rc == ARCHIVE_EOF) {
+        break;
+      }
+      if (rc != ARCHIVE_OK) {
+        Bad("read " + shown + ": " + (archive_error_string(a) ? archive_error_string(a) : "error"));
+      }
+      const char* p = static_cast<const char*>(buf);
+      size_t done = 0;
+      while (done < size) {
+        ssize_t n = pwrite(fd, p + done, size - done, offset + static_cast<la_int64_t>(done));
+        if (n < 0) {
+          if (errno == EINTR) {
+            continue;
+          }
+          ThrowErrno("layer: write " + shown);
+        }
+        done += static_cast<size_t>(n);
+      }
+      end = offset + static_cast<la_int64_t>(size);
+    }
+    // A sparse file may end in a hole: its size comes from the entry, not the last block.
+    if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
+        ftruncate(fd, static_cast<off_t>(archive_entry_size(e))) < 0) {
+      ThrowErrno("layer: size " + shown);
+    }
+  }
+
+  void Xattrs(struct archive_entry* e, int fd, const std::string& shown) {
+    const char* xname;
+    const void* value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
+      if (!KeepXattr(xname)) {
+        continue;
+      }
+      if (fsetxattr(fd, xname, value, size, 0) < 0 && errno != ENOTSUP) {
+        ThrowErrno(std::string("layer: set xattr ") + xname + " on " + shown);
+      }
+    }
+  }
+
+  UniqueFd root_;
+  WhiteoutMode mode_;
+  std::set<std::string> created_;
+  std::vector<DirTime> dirs_;
+};
+
+}  // namespace
+
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts) {
+  Source source(in_fd);
+  ReadContext ctx{&source, ""};
+  std::unique_ptr<struct archive, ArchiveFree> a(archive_read_new());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open(a.get(), &ctx, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
+    if (!ctx.error.empty()) {
+      ThrowInvalid(ctx.error);
+    }
+    Bad(std::string("not a tar: ") + archive_error_string(a.get()));
+  }
+  Unpacker unpacker(root, whiteouts);
+  uint64_t entries = 0;
+  while (true) {
+    struct archive_entry* e;
+    int rc = archive_read_next_header(a.get(), &e);
+    if (rc == ARCHIVE_EOF) {
+      break;
+    }
+    if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+      if (!ctx.error.empty()) {
+        ThrowInvalid(ctx.error);
+      }
+      Bad(std::string("malformed tar after ") + std::to_string(entries) +
+          " entries: " + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
+    }
+    unpacker.Entry(a.get(), e);
+    ++entries;
+  }
+  unpacker.Finish();
+  // The diffID covers the whole uncompressed stream, padding after the tar's end included.
+  while (!source.Next().empty()) {
+  }
+  ApplyResult result = source.Result();
+  result.entries = entries;
+  return result;
+}
+
+}  // namespace berth::image

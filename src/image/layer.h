@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+// Layer apply: a layer tar, uncompressed or gzip or zstd (told apart by its first bytes), is
+// decompressed and unpacked in one streaming pass that also computes the layer's digest (of
+// the bytes as read) and its diffID (of the uncompressed tar). Every entry is placed inside
+// the target root the way the kernel would resolve it after a chroot there: names that climb
+// out with `..` are refused, and symlinks in the target (absolute or not) cannot lead out.
+namespace berth::image {
+
+enum class WhiteoutMode {
+  // Keep whiteouts as overlayfs reads them: `.wh.NAME` becomes a 0:0 character device NAME,
+  // `.wh..wh..opq` the xattr trusted.overlay.opaque=y on its directory. For a layer unpacked
+  // into a snapshot of its own, stacked by overlayfs.
+  kOverlay,
+  // Carry them out: remove what they hide from the target (a flat rootfs being built).
+  kApply,
+};
+
+struct ApplyResult {
+  std::string digest;   // sha256 of the bytes read (the compressed blob)
+  std::string diff_id;  // sha256 of the uncompressed tar
+  uint64_t compressed_size = 0;
+  uint64_t uncompressed_size = 0;
+  uint64_t entries = 0;
+};
+
+// Unpacks the layer read from `in_fd` into the existing directory `root`. Throws
+// berth::Error naming the entry on anything unsafe or malformed (a `..` name, a hard link
+// to a missing or outside file, corrupt or truncated compression, a tar that is not one).
+// xattrs from the tar are kept for user.* and security.capability; trusted.* (overlayfs's
+// own, which a layer could use to forge redirects) and other security.* are dropped.
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts);
+
+}  // namespace berth::image

@@ -1,0 +1,282 @@
+// Layer apply in a real filesystem (root: ownership, device nodes, trusted.* xattrs): every
+// entry kind, the three compressions, the digests, whiteouts in both modes, and the escapes
+// a hostile tar tries.
+
+#include "image/layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/file_util.h"
+
+namespace berth::image {
+namespace {
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// One tar entry to write.
+struct E {
+  std::string path;
+  mode_t type = AE_IFREG;
+  mode_t perm = 0644;
+  std::string data;  // regular files
+  std::string link;  // symlink target, or hard link target when hard
+  bool hard = false;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  dev_t rdev = 0;
+  std::vector<std::pair<std::string, std::string>> xattrs;
+};
+
+enum class Filter { kNone, kGzip, kZstd };
+
+std::string MakeTar(const std::vector<E>& entries, Filter filter) {
+  struct archive* a = archive_write_new();
+  archive_write_set_format_pax_restricted(a);
+  if (filter == Filter::kGzip) archive_write_add_filter_gzip(a);
+  if (filter == Filter::kZstd) archive_write_add_filter_zstd(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  std::vector<char> buf(8 << 20);
+  size_t used = 0;
+  EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
+  for (const E& e : entries) {
+    struct archive_entry* en = archive_entry_new();
+    archive_entry_set_pathname(en, e.path.c_str());
+    archive_entry_set_perm(en, e.perm);
+    archive_entry_set_uid(en, e.uid);
+    archive_entry_set_gid(en, e.gid);
+    archive_entry_set_mtime(en, 1700000000, 0);
+    if (e.hard) {
+      archive_entry_set_filetype(en, AE_IFREG);
+      archive_entry_set_hardlink(en, e.link.c_str());
+      archive_entry_set_size(en, 0);
+    } else {
+      archive_entry_set_filetype(en, e.type);
+      if (e.type == AE_IFLNK) archive_entry_set_symlink(en, e.link.c_str());
+      if (e.type == AE_IFCHR || e.type == AE_IFBLK) archive_entry_set_rdev(en, e.rdev);
+      archive_entry_set_size(en, e.type == AE_IFREG ? static_cast<la_int64_t>(e.data.size()) : 0);
+    }
+    for (const auto& [k, v] : e.xattrs) {
+      archive_entry_xattr_add_entry(en, k.c_str(), v.data(), v.size());
+    }
+    EXPECT_EQ(archive_write_header(a, en), ARCHIVE_OK) << archive_error_string(a);
+    if (!e.hard && e.type == AE_IFREG && !e.data.empty()) {
+      archive_write_data(a, e.data.data(), e.data.size());
+    }
+    archive_entry_free(en);
+  }
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buf.data(), used);
+}
+
+UniqueFd MemFd(const std::string& bytes) {
+  UniqueFd fd(memfd_create("layer", MFD_CLOEXEC));
+  EXPECT_EQ(write(fd.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  lseek(fd.get(), 0, SEEK_SET);
+  return fd;
+}
+
+class LayerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root (ownership, device nodes, trusted xattrs)";
+    }
+    char tmpl[] = "/tmp/berth-layer.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    root_ = dir_ + "/root";
+    MkdirAll(root_, 0755);
+  }
+  void TearDown() override {
+    if (!dir_.empty()) RemoveAll(dir_);
+  }
+  ApplyResult Apply(const std::string& tar, WhiteoutMode mode = WhiteoutMode::kOverlay) {
+    UniqueFd fd = MemFd(tar);
+    return ApplyLayer(fd.get(), root_, mode);
+  }
+  void ExpectRefused(const std::string& tar, const std::string& needle) {
+    try {
+      Apply(tar);
+      ADD_FAILURE() << "applied, expected an error containing: " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+  struct stat Lstat(const std::string& rel) {
+    struct stat st;
+    memset(&st, 0, sizeof(st));
+    EXPECT_EQ(lstat((root_ + "/" + rel).c_str(), &st), 0) << rel;
+    return st;
+  }
+  std::string dir_, root_;
+};
+
+std::vector<E> EveryKind() {
+  std::string long_name = "d/" + std::string(150, 'n');
+  return {
+      {.path = "d", .type = AE_IFDIR, .perm = 0750, .uid = 7, .gid = 8},
+      {.path = "d/file", .perm = 04755, .data = "hello\n", .uid = 1000, .gid = 1000},
+      {.path = long_name, .data = "long"},
+      {.path = "d/sym", .type = AE_IFLNK, .perm = 0777, .link = "/etc/passwd"},
+      {.path = "d/hard", .link = "d/file", .hard = true},
+      {.path = "d/fifo", .type = AE_IFIFO, .perm = 0600},
+      {.path = "d/null", .type = AE_IFCHR, .perm = 0666, .rdev = makedev(1, 3)},
+      {.path = "bin/ping",
+       .perm = 0755,
+       .data = "#!",
+       .xattrs = {{"security.capability", std::string("\x01\x00\x00\x02\x00\x20\x00\x00"
+                                                      "\x00\x00\x00\x00\x00\x00\x00\x00"
+                                                      "\x00\x00\x00\x00",
+                                                      20)},
+                  {"user.note", "kept"},
+                  {"trusted.overlay.redirect", "/elsewhere"}}},
+  };
+}
+
+TEST_F(LayerTest, EveryKindOfEntryInEveryCompression) {
+  std::string plain = MakeTar(EveryKind(), Filter::kNone);
+  for (Filter f : {Filter::kNone, Filter::kGzip, Filter::kZstd}) {
+    SCOPED_TRACE(static_cast<int>(f));
+    RemoveAll(root_);
+    MkdirAll(root_, 0755);
+    std::string tar = MakeTar(EveryKind(), f);
+    ApplyResult r = Apply(tar);
+    EXPECT_EQ(r.digest, Sha256Digest(tar));
+    EXPECT_EQ(r.diff_id, Sha256Digest(plain)) << "the diffID is the uncompressed tar's";
+    EXPECT_EQ(r.uncompressed_size, plain.size());
+    EXPECT_EQ(r.entries, EveryKind().size());
+
+    struct stat d = Lstat("d");
+    EXPECT_TRUE(S_ISDIR(d.st_mode));
+    EXPECT_EQ(d.st_mode & 07777, 0750u);
+    EXPECT_EQ(d.st_uid, 7u);
+    EXPECT_EQ(d.st_mtime, 1700000000) << "directory times are set after their entries";
+    struct stat file = Lstat("d/file");
+    EXPECT_EQ(file.st_mode & 07777, 04755u) << "setuid survives the chown";
+    EXPECT_EQ(file.st_uid, 1000u);
+    EXPECT_EQ(ReadFile(root_ + "/d/file"), "hello\n");
+    EXPECT_EQ(ReadFile(root_ + "/d/" + std::string(150, 'n')), "long");
+    char target[64] = {0};
+    EXPECT_GT(readlink((root_ + "/d/sym").c_str(), target, sizeof(target) - 1), 0);
+    EXPECT_STREQ(target, "/etc/passwd");
+    EXPECT_EQ(Lstat("d/hard").st_ino, file.st_ino);
+    EXPECT_TRUE(S_ISFIFO(Lstat("d/fifo").st_mode));
+    struct stat null = Lstat("d/null");
+    EXPECT_TRUE(S_ISCHR(null.st_mode));
+    EXPECT_EQ(null.st_rdev, makedev(1, 3));
+    char v[64];
+    std::string ping = root_ + "/bin/ping";
+    EXPECT_EQ(getxattr(ping.c_str(), "security.capability", v, sizeof(v)), 20);
+    EXPECT_EQ(getxattr(ping.c_str(), "user.note", v, sizeof(v)), 4);
+    EXPECT_LT(getxattr(ping.c_str(), "trusted.overlay.redirect", v, sizeof(v)), 0)
+        << "a layer must not forge overlayfs's own xattrs";
+  }
+}
+
+TEST_F(LayerTest, NamesThatClimbOutAreRefused) {
+  MkdirAll(dir_ + "/outside", 0755);
+  for (const char* name : {"../outside/evil", "a/../../outside/evil", "./../evil"}) {
+    ExpectRefused(MakeTar({{.path = name, .data = "x"}}, Filter::kNone), "climbs out of the root");
+  }
+  ExpectRefused(MakeTar({{.path = "h", .link = "../outside/x", .hard = true}}, Filter::kNone),
+                "climbs out of the root");
+  EXPECT_FALSE(FileExists(dir_ + "/outside/evil"));
+  EXPECT_FALSE(FileExists(dir_ + "/evil"));
+}
+
+TEST_F(LayerTest, SymlinksInTheTargetCannotLeadOut) {
+  MkdirAll(dir_ + "/outside", 0755);
+  std::vector<E> evil = {
+      {.path = "abs", .type = AE_IFLNK, .link = dir_ + "/outside"},
+      {.path = "rel", .type = AE_IFLNK, .link = "../../../../../../.." + dir_ + "/outside"},
+      {.path = "abs/one", .data = "1"},
+      {.path = "rel/two", .data = "2"},
+      // Hard link through a symlinked directory: resolved inside the root too.
+      {.path = "abs/three", .data = "3"},
+      {.path = "h", .link = "abs/three", .hard = true},
+  };
+  Apply(MakeTar(evil, Filter::kGzip));
+  EXPECT_FALSE(FileExists(dir_ + "/outside/one"));
+  EXPECT_FALSE(FileExists(dir_ + "/outside/two"));
+  EXPECT_FALSE(FileExists(dir_ + "/outside/three"));
+  // They landed where the symlinks lead after a chroot into the root.
+  EXPECT_EQ(ReadFile(root_ + dir_ + "/outside/one"), "1");
+  EXPECT_EQ(ReadFile(root_ + dir_ + "/outside/two"), "2");
+  EXPECT_EQ(ReadFile(root_ + "/h"), "3");
+  // A file entry over an existing symlink replaces the link; it never writes through it.
+  WriteFileAtomic(dir_ + "/outside/victim", "safe", 0644, Durability::kVolatile);
+  Apply(
+      MakeTar({{.path = "v", .type = AE_IFLNK, .link = dir_ + "/outside/victim"}}, Filter::kNone));
+  Apply(MakeTar({{.path = "v", .data = "overwritten"}}, Filter::kNone));
+  EXPECT_EQ(ReadFile(dir_ + "/outside/victim"), "safe");
+  EXPECT_EQ(ReadFile(root_ + "/v"), "overwritten");
+}
+
+TEST_F(LayerTest, WhiteoutsForOverlayfs) {
+  Apply(MakeTar({{.path = "dir", .type = AE_IFDIR, .perm = 0755},
+                 {.path = "dir/.wh..wh..opq", .data = ""},
+                 {.path = "dir/kept", .data = "k"},
+                 {.path = ".wh.gone", .data = ""}},
+                Filter::kNone));
+  struct stat gone = Lstat("gone");
+  EXPECT_TRUE(S_ISCHR(gone.st_mode));
+  EXPECT_EQ(gone.st_rdev, makedev(0, 0));
+  char v[4] = {0};
+  EXPECT_EQ(getxattr((root_ + "/dir").c_str(), "trusted.overlay.opaque", v, sizeof(v)), 1);
+  EXPECT_EQ(v[0], 'y');
+  EXPECT_FALSE(FileExists(root_ + "/.wh.gone"));
+  EXPECT_TRUE(FileExists(root_ + "/dir/kept"));
+}
+
+TEST_F(LayerTest, WhiteoutsAppliedToAFlatRoot) {
+  Apply(MakeTar({{.path = "old", .type = AE_IFDIR},
+                 {.path = "old/a", .data = "a"},
+                 {.path = "dir", .type = AE_IFDIR},
+                 {.path = "dir/lower", .data = "l"},
+                 {.path = "keep", .data = "k"}},
+                Filter::kNone),
+        WhiteoutMode::kApply);
+  Apply(MakeTar({{.path = ".wh.old", .data = ""},
+                 {.path = "dir/mine", .data = "m"},
+                 {.path = "dir/.wh..wh..opq", .data = ""}},
+                Filter::kNone),
+        WhiteoutMode::kApply);
+  EXPECT_FALSE(FileExists(root_ + "/old"));
+  EXPECT_FALSE(FileExists(root_ + "/dir/lower")) << "opaque hides the lower layers' entries";
+  EXPECT_TRUE(FileExists(root_ + "/dir/mine")) << "... but not this layer's own";
+  EXPECT_TRUE(FileExists(root_ + "/keep"));
+  ExpectRefused(MakeTar({{.path = "x/.wh.", .data = ""}}, Filter::kNone), "names nothing");
+}
+
+TEST_F(LayerTest, CorruptAndTruncatedStreamsAreClearErrors) {
+  std::string gz = MakeTar(EveryKind(), Filter::kGzip);
+  std::string corrupt = gz;
+  for (size_t i = 20; i < 60 && i < corrupt.size(); ++i) corrupt[i] ^= 0x55;
+  ExpectRefused(corrupt, "gzip");
+  ExpectRefused(gz.substr(0, gz.size() / 2), "gzip");
+  std::string zst = MakeTar(EveryKind(), Filter::kZstd);
+  ExpectRefused(zst.substr(0, zst.size() - 8), "zstd");
+  ExpectRefused(std::string(4096, 'x'), "layer:");
+}
+
+}  // namespace
+}  // namespace berth::image
