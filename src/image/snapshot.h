@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "image/layer.h"
+
+// Snapshots: each layer unpacked once, in overlayfs's whiteout form, under the chain ID of
+// its position in an image (so two images sharing a base share its snapshots); a container's
+// rootfs is one overlay mount over them.
+namespace berth::image {
+
+// OCI chain IDs: chain[0] = diff_ids[0], chain[n] = sha256(chain[n-1] + " " + diff_ids[n]).
+std::vector<std::string> ChainIds(const std::vector<std::string>& diff_ids);
+
+class Snapshots {
+ public:
+  explicit Snapshots(std::string root);  // <root>: snapshots/<hex>/fs live here
+
+  bool Has(const std::string& chain_id) const;
+  // The unpacked layer of `chain_id` (its directory, whether present or not).
+  std::string FsPath(const std::string& chain_id) const;
+
+  // Unpacks the layer read from `layer_fd` as the snapshot `chain_id`, unless it exists:
+  // into a temporary directory, renamed into place only when its diffID is `diff_id`, so a
+  // snapshot is complete or absent. Returns false when it existed already.
+  bool Unpack(const std::string& chain_id, const std::string& diff_id, int layer_fd);
+
+  // Mounts at `target` the overlay of `chain_ids` (bottom layer first, as in an image) with
+  // its upper and work directories in `rw_dir` (created). Uses the new mount API, one lower
+  // layer per call, where the kernel has it (no limit on the number of layers), else mount(2).
+  void MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
+                   const std::string& target) const;
+
+  // Bytes used by a snapshot's files (blocks actually allocated).
+  uint64_t DiskUsage(const std::string& chain_id) const;
+  void Remove(const std::string& chain_id) const;
+
+ private:
+  std::string root_;
+};
+
+}  // namespace berth::image

@@ -1,0 +1,150 @@
+// Snapshots in the real kernel: layers unpacked once under their chain IDs, and a rootfs that
+// is one overlay mount over them, whiteouts and opaque directories included.
+
+#include "image/snapshot.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/digest.h"
+#include "base/error.h"
+#include "base/file_util.h"
+#include "tar_builder.h"
+
+namespace berth::image {
+namespace {
+
+using testing::E;
+using testing::Filter;
+using testing::MakeTar;
+using testing::MemFd;
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+class SnapshotTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) {
+      GTEST_SKIP() << "needs root (overlay mounts)";
+    }
+    char tmpl[] = "/tmp/berth-snap.XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override {
+    for (const auto& m : mounts_) {
+      umount2(m.c_str(), MNT_DETACH);
+    }
+    if (!dir_.empty()) {
+      RemoveAll(dir_);
+    }
+  }
+  // Unpacks `layers` (bottom first); returns their chain IDs.
+  std::vector<std::string> Unpack(Snapshots& s, const std::vector<std::string>& tars) {
+    std::vector<std::string> diff_ids;
+    for (const auto& t : tars) {
+      diff_ids.push_back(Sha256Digest(t));  // uncompressed tars: digest == diffID
+    }
+    std::vector<std::string> chain = ChainIds(diff_ids);
+    for (size_t i = 0; i < tars.size(); ++i) {
+      UniqueFd fd = MemFd(tars[i]);
+      s.Unpack(chain[i], diff_ids[i], fd.get());
+    }
+    return chain;
+  }
+  std::string dir_;
+  std::vector<std::string> mounts_;
+};
+
+TEST(ChainIdTest, FollowsTheOciDefinition) {
+  std::string a = "sha256:" + std::string(64, 'a'), b = "sha256:" + std::string(64, 'b');
+  std::vector<std::string> c = ChainIds({a, b, a});
+  ASSERT_EQ(c.size(), 3u);
+  EXPECT_EQ(c[0], a);
+  EXPECT_EQ(c[1], Sha256Digest(a + " " + b));
+  EXPECT_EQ(c[2], Sha256Digest(c[1] + " " + a));
+}
+
+TEST_F(SnapshotTest, OverlayOfThreeLayersWithWhiteouts) {
+  Snapshots s(dir_ + "/snapshots");
+  std::vector<std::string> tars = {
+      MakeTar({{.path = "etc", .type = AE_IFDIR, .perm = 0755},
+               {.path = "etc/gone", .data = "lower"},
+               {.path = "etc/kept", .data = "lower"},
+               {.path = "opaque", .type = AE_IFDIR, .perm = 0755},
+               {.path = "opaque/hidden", .data = "lower"}},
+              Filter::kNone),
+      MakeTar({{.path = "etc/.wh.gone"}, {.path = "etc/new", .data = "middle"}}, Filter::kNone),
+      MakeTar({{.path = "opaque", .type = AE_IFDIR, .perm = 0755},
+               {.path = "opaque/.wh..wh..opq"},
+               {.path = "opaque/top", .data = "top"}},
+              Filter::kNone),
+  };
+  std::vector<std::string> chain = Unpack(s, tars);
+  for (const auto& c : chain) {
+    EXPECT_TRUE(s.Has(c));
+    EXPECT_GT(s.DiskUsage(c), 0u);
+  }
+  std::string rootfs = dir_ + "/c1/rootfs";
+  s.MountRootfs(chain, dir_ + "/c1", rootfs);
+  mounts_.push_back(rootfs);
+  EXPECT_FALSE(Exists(rootfs + "/etc/gone")) << "the whiteout hides the lower file";
+  EXPECT_EQ(ReadFile(rootfs + "/etc/kept"), "lower");
+  EXPECT_EQ(ReadFile(rootfs + "/etc/new"), "middle");
+  EXPECT_FALSE(Exists(rootfs + "/opaque/hidden")) << "the opaque directory hides the lower one";
+  EXPECT_EQ(ReadFile(rootfs + "/opaque/top"), "top");
+  // Writes go to the container's upper directory, never into a shared snapshot.
+  WriteFileAtomic(rootfs + "/etc/kept", "changed", 0644, Durability::kVolatile);
+  EXPECT_EQ(ReadFile(dir_ + "/c1/upper/etc/kept"), "changed");
+  EXPECT_EQ(ReadFile(s.FsPath(chain[0]) + "/etc/kept"), "lower");
+  // A second image sharing the two lower layers reuses their snapshots.
+  UniqueFd again = MemFd(tars[0]);
+  EXPECT_FALSE(s.Unpack(chain[0], Sha256Digest(tars[0]), again.get())) << "unpacked once";
+}
+
+TEST_F(SnapshotTest, ADiffIdMismatchLeavesNoSnapshot) {
+  Snapshots s(dir_ + "/snapshots");
+  std::string tar = MakeTar({{.path = "f", .data = "x"}}, Filter::kGzip);
+  std::string wrong = "sha256:" + std::string(64, '0');
+  UniqueFd fd = MemFd(tar);
+  try {
+    s.Unpack(wrong, wrong, fd.get());
+    FAIL() << "a layer whose diffID differs was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the image says " + wrong), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(s.Has(wrong));
+  DIR* d = opendir((dir_ + "/snapshots").c_str());
+  ASSERT_NE(d, nullptr);
+  int entries = 0;
+  while (struct dirent* e = readdir(d)) {
+    entries += e->d_name[0] != '.';
+  }
+  closedir(d);
+  EXPECT_EQ(entries, 0) << "the temporary directory was left behind";
+}
+
+TEST_F(SnapshotTest, ManyLayersMount) {
+  // More layers than a mount(2) option string of these paths could hold.
+  Snapshots s(dir_ + "/snapshots");
+  std::vector<std::string> tars;
+  for (int i = 0; i < 128; ++i) {
+    tars.push_back(
+        MakeTar({{.path = "f" + std::to_string(i), .data = std::to_string(i)}}, Filter::kNone));
+  }
+  std::vector<std::string> chain = Unpack(s, tars);
+  std::string rootfs = dir_ + "/c/rootfs";
+  s.MountRootfs(chain, dir_ + "/c", rootfs);
+  mounts_.push_back(rootfs);
+  EXPECT_EQ(ReadFile(rootfs + "/f0"), "0");
+  EXPECT_EQ(ReadFile(rootfs + "/f127"), "127");
+}
+
+}  // namespace
+}  // namespace berth::image
