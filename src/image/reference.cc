@@ -149,15 +149,16 @@ bool IsValidDigest(std::string_view digest) {
 
 std::string Reference::Name() const { return domain + "/" + path; }
 
-std::string Reference::String() const {
-  std::string s = Name();
+std::string Reference::String() const { return WithTagAndDigest(Name()); }
+
+std::string Reference::WithTagAndDigest(std::string name) const {
   if (!tag.empty()) {
-    s += ":" + tag;
+    name += ":" + tag;
   }
   if (!digest.empty()) {
-    s += "@" + digest;
+    name += "@" + digest;
   }
-  return s;
+  return name;
 }
 
 std::string Reference::FamiliarName() const {
@@ -172,16 +173,7 @@ std::string Reference::FamiliarName() const {
   return path;
 }
 
-std::string Reference::Familiar() const {
-  std::string s = FamiliarName();
-  if (!tag.empty()) {
-    s += ":" + tag;
-  }
-  if (!digest.empty()) {
-    s += "@" + digest;
-  }
-  return s;
-}
+std::string Reference::Familiar() const { return WithTagAndDigest(FamiliarName()); }
 
 Reference ParseReference(std::string_view text) {
   if (text.empty()) {

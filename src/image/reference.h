@@ -23,6 +23,9 @@ struct Reference {
   std::string FamiliarName() const;
 
   bool operator==(const Reference&) const = default;
+
+ private:
+  std::string WithTagAndDigest(std::string name) const;
 };
 
 // Parses and normalizes a reference. Throws berth::Error (kInvalidArgument) naming what is

@@ -3,7 +3,11 @@
 #include <archive.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "base/file_util.h"
 
 namespace berth::testing {
 
@@ -52,6 +56,29 @@ UniqueFd MemFd(const std::string& bytes) {
   EXPECT_EQ(write(fd.get(), bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
   lseek(fd.get(), 0, SEEK_SET);
   return fd;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+void RootTempDirTest::SetUp() {
+  if (geteuid() != 0) {
+    GTEST_SKIP() << "needs root";
+  }
+  char tmpl[] = "/tmp/berth-it-image.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  dir_ = tmpl;
+}
+
+void RootTempDirTest::TearDown() {
+  for (const auto& m : mounts_) {
+    umount2(m.c_str(), MNT_DETACH);
+  }
+  if (!dir_.empty()) {
+    RemoveAll(dir_);
+  }
 }
 
 }  // namespace berth::testing

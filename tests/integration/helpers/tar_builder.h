@@ -4,6 +4,7 @@
 // archives to the image code.
 
 #include <archive_entry.h>
+#include <gtest/gtest.h>
 #include <sys/types.h>
 
 #include <string>
@@ -35,5 +36,18 @@ std::string MakeTar(const std::vector<E>& entries, Filter filter);
 
 // A memfd holding `bytes`, positioned at its start.
 UniqueFd MemFd(const std::string& bytes);
+
+// Whether `path` exists (not following a final symlink).
+bool Exists(const std::string& path);
+
+// A root-only test with a private temp dir (`dir_`), removed afterwards with whatever was
+// mounted under it (register mount points in `mounts_`).
+class RootTempDirTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+  std::string dir_;
+  std::vector<std::string> mounts_;
+};
 
 }  // namespace berth::testing

@@ -32,25 +32,17 @@ using testing::Filter;
 using testing::MakeTar;
 using testing::MemFd;
 
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
+using testing::Exists;
 
-class LayerTest : public ::testing::Test {
+class LayerTest : public testing::RootTempDirTest {
  protected:
   void SetUp() override {
-    if (geteuid() != 0) {
-      GTEST_SKIP() << "needs root (ownership, device nodes, trusted xattrs)";
+    RootTempDirTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
     }
-    char tmpl[] = "/tmp/berth-layer.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     root_ = dir_ + "/root";
     MkdirAll(root_, 0755);
-  }
-  void TearDown() override {
-    if (!dir_.empty()) RemoveAll(dir_);
   }
   ApplyResult Apply(const std::string& tar, WhiteoutMode mode = WhiteoutMode::kOverlay) {
     UniqueFd fd = MemFd(tar);
@@ -70,7 +62,7 @@ class LayerTest : public ::testing::Test {
     EXPECT_EQ(lstat((root_ + "/" + rel).c_str(), &st), 0) << rel;
     return st;
   }
-  std::string dir_, root_;
+  std::string root_;
 };
 
 std::vector<E> EveryKind() {
@@ -142,8 +134,8 @@ TEST_F(LayerTest, NamesThatClimbOutAreRefused) {
   }
   ExpectRefused(MakeTar({{.path = "h", .link = "../outside/x", .hard = true}}, Filter::kNone),
                 "climbs out of the root");
-  EXPECT_FALSE(FileExists(dir_ + "/outside/evil"));
-  EXPECT_FALSE(FileExists(dir_ + "/evil"));
+  EXPECT_FALSE(Exists(dir_ + "/outside/evil"));
+  EXPECT_FALSE(Exists(dir_ + "/evil"));
 }
 
 TEST_F(LayerTest, SymlinksInTheTargetCannotLeadOut) {
@@ -158,9 +150,9 @@ TEST_F(LayerTest, SymlinksInTheTargetCannotLeadOut) {
       {.path = "h", .link = "abs/three", .hard = true},
   };
   Apply(MakeTar(evil, Filter::kGzip));
-  EXPECT_FALSE(FileExists(dir_ + "/outside/one"));
-  EXPECT_FALSE(FileExists(dir_ + "/outside/two"));
-  EXPECT_FALSE(FileExists(dir_ + "/outside/three"));
+  EXPECT_FALSE(Exists(dir_ + "/outside/one"));
+  EXPECT_FALSE(Exists(dir_ + "/outside/two"));
+  EXPECT_FALSE(Exists(dir_ + "/outside/three"));
   // They landed where the symlinks lead after a chroot into the root.
   EXPECT_EQ(ReadFile(root_ + dir_ + "/outside/one"), "1");
   EXPECT_EQ(ReadFile(root_ + dir_ + "/outside/two"), "2");
@@ -186,8 +178,8 @@ TEST_F(LayerTest, WhiteoutsForOverlayfs) {
   char v[4] = {0};
   EXPECT_EQ(getxattr((root_ + "/dir").c_str(), "trusted.overlay.opaque", v, sizeof(v)), 1);
   EXPECT_EQ(v[0], 'y');
-  EXPECT_FALSE(FileExists(root_ + "/.wh.gone"));
-  EXPECT_TRUE(FileExists(root_ + "/dir/kept"));
+  EXPECT_FALSE(Exists(root_ + "/.wh.gone"));
+  EXPECT_TRUE(Exists(root_ + "/dir/kept"));
 }
 
 TEST_F(LayerTest, WhiteoutsAppliedToAFlatRoot) {
@@ -203,10 +195,10 @@ TEST_F(LayerTest, WhiteoutsAppliedToAFlatRoot) {
                  {.path = "dir/.wh..wh..opq", .data = ""}},
                 Filter::kNone),
         WhiteoutMode::kApply);
-  EXPECT_FALSE(FileExists(root_ + "/old"));
-  EXPECT_FALSE(FileExists(root_ + "/dir/lower")) << "opaque hides the lower layers' entries";
-  EXPECT_TRUE(FileExists(root_ + "/dir/mine")) << "... but not this layer's own";
-  EXPECT_TRUE(FileExists(root_ + "/keep"));
+  EXPECT_FALSE(Exists(root_ + "/old"));
+  EXPECT_FALSE(Exists(root_ + "/dir/lower")) << "opaque hides the lower layers' entries";
+  EXPECT_TRUE(Exists(root_ + "/dir/mine")) << "... but not this layer's own";
+  EXPECT_TRUE(Exists(root_ + "/keep"));
   ExpectRefused(MakeTar({{.path = "x/.wh.", .data = ""}}, Filter::kNone), "names nothing");
 }
 

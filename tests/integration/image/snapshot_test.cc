@@ -22,29 +22,10 @@ using testing::Filter;
 using testing::MakeTar;
 using testing::MemFd;
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
+using testing::Exists;
 
-class SnapshotTest : public ::testing::Test {
+class SnapshotTest : public testing::RootTempDirTest {
  protected:
-  void SetUp() override {
-    if (geteuid() != 0) {
-      GTEST_SKIP() << "needs root (overlay mounts)";
-    }
-    char tmpl[] = "/tmp/berth-snap.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    for (const auto& m : mounts_) {
-      umount2(m.c_str(), MNT_DETACH);
-    }
-    if (!dir_.empty()) {
-      RemoveAll(dir_);
-    }
-  }
   // Unpacks `layers` (bottom first); returns their chain IDs.
   std::vector<std::string> Unpack(Snapshots& s, const std::vector<std::string>& tars) {
     std::vector<std::string> diff_ids;
@@ -58,8 +39,6 @@ class SnapshotTest : public ::testing::Test {
     }
     return chain;
   }
-  std::string dir_;
-  std::vector<std::string> mounts_;
 };
 
 TEST(ChainIdTest, FollowsTheOciDefinition) {
