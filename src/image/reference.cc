@@ -165,10 +165,19 @@ std::string Reference::FamiliarName() const {
   if (domain != kDockerDomain) {
     return Name();
   }
+  // A first component that looks like a host would read back as a registry.
+  std::string first = path.substr(0, path.find('/'));
+  if (first.find('.') != std::string::npos || first == "localhost") {
+    return Name();
+  }
   constexpr std::string_view kLibrary = "library/";
   if (path.compare(0, kLibrary.size(), kLibrary) == 0 &&
       path.find('/', kLibrary.size()) == std::string::npos) {
-    return path.substr(kLibrary.size());
+    std::string name = path.substr(kLibrary.size());
+    // A 64-hex name alone would read as an image ID: keep "library/" so it reads back.
+    if (!(name.size() == 64 && std::all_of(name.begin(), name.end(), IsHex))) {
+      return name;
+    }
   }
   return path;
 }

@@ -95,6 +95,14 @@ TEST(ReferenceTest, RefusesWhatTheGrammarRefuses) {
   ExpectRefused(
       kHex, "invalid repository name (" + kHex + "), cannot specify 64-byte hexadecimal strings");
   EXPECT_NO_THROW(ParseReference(kHex + ":tag"));
+  // ... but as a library image it is a name, and its short form keeps it one.
+  Reference lib = ParseReference("library/" + kHex);
+  EXPECT_EQ(lib.Familiar(), "library/" + kHex);
+  EXPECT_EQ(ParseReference(lib.Familiar()), lib);
+  // A Docker Hub path whose first component looks like a host keeps its domain.
+  Reference dotted = ParseReference("docker.io/my.org/app");
+  EXPECT_EQ(dotted.Familiar(), "docker.io/my.org/app");
+  EXPECT_EQ(ParseReference(dotted.Familiar()), dotted);
   ExpectRefused("example.com/" + std::string(250, 'a'),
                 bad + ": repository name must not be more than 255 characters");
 }
