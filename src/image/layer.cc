@@ -11,8 +11,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -551,6 +553,308 @@ ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteout
   ApplyResult result = source.Result();
   result.entries = entries;
   return result;
+}
+
+namespace {
+
+// The output side: uncompressed tar bytes from libarchive, hashed (diffID), compressed (or
+// not), hashed again (digest), written to the fd.
+class Sink {
+ public:
+  Sink(int fd, Compression c) : fd_(fd), c_(c), buf_(kChunk) {
+    if (c_ == Compression::kGzip) {
+      memset(&z_, 0, sizeof(z_));
+      // Level 6, gzip header with no name and mtime 0: the same input gives the same bytes.
+      if (deflateInit2(&z_, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        Bad("cannot start gzip compression");
+      }
+    } else if (c_ == Compression::kZstd) {
+      zstd_ = ZSTD_createCStream();
+      if (zstd_ == nullptr || ZSTD_isError(ZSTD_initCStream(zstd_, 3))) {
+        Bad("cannot start zstd compression");
+      }
+    }
+  }
+  ~Sink() {
+    if (c_ == Compression::kGzip) deflateEnd(&z_);
+    if (zstd_ != nullptr) ZSTD_freeCStream(zstd_);
+  }
+
+  void Write(const void* data, size_t size) {
+    diff_.Update(data, size);
+    uncompressed_ += size;
+    Compress(data, size, false);
+  }
+  void Finish() { Compress(nullptr, 0, true); }
+
+  ApplyResult Result() const {
+    ApplyResult r;
+    r.digest = raw_.Digest();
+    r.diff_id = diff_.Digest();
+    r.compressed_size = compressed_;
+    r.uncompressed_size = uncompressed_;
+    return r;
+  }
+
+ private:
+  void Out(const void* data, size_t size) {
+    raw_.Update(data, size);
+    compressed_ += size;
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = write(fd_, p, size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ThrowErrno("layer: write");
+      }
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+  }
+
+  void Compress(const void* data, size_t size, bool end) {
+    switch (c_) {
+      case Compression::kNone:
+        if (size > 0) Out(data, size);
+        return;
+      case Compression::kGzip: {
+        z_.next_in = static_cast<Bytef*>(const_cast<void*>(data));
+        z_.avail_in = static_cast<uInt>(size);
+        int rc;
+        do {
+          z_.next_out = buf_.data();
+          z_.avail_out = static_cast<uInt>(buf_.size());
+          rc = deflate(&z_, end ? Z_FINISH : Z_NO_FLUSH);
+          if (rc == Z_STREAM_ERROR) Bad("gzip compression failed");
+          Out(buf_.data(), buf_.size() - z_.avail_out);
+        } while (z_.avail_out == 0 || (end && rc != Z_STREAM_END));
+        return;
+      }
+      case Compression::kZstd: {
+        ZSTD_inBuffer in = {data, size, 0};
+        size_t rc;
+        do {
+          ZSTD_outBuffer out = {buf_.data(), buf_.size(), 0};
+          rc = ZSTD_compressStream2(zstd_, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+          if (ZSTD_isError(rc))
+            Bad(std::string("zstd compression failed: ") + ZSTD_getErrorName(rc));
+          Out(buf_.data(), out.pos);
+        } while (in.pos < in.size || (end && rc != 0));
+        return;
+      }
+    }
+  }
+
+  int fd_;
+  Compression c_;
+  std::vector<unsigned char> buf_;
+  z_stream z_;
+  ZSTD_CStream* zstd_ = nullptr;
+  Sha256 raw_, diff_;
+  uint64_t compressed_ = 0, uncompressed_ = 0;
+};
+
+struct WriteContext {
+  Sink* sink;
+  std::string error;
+};
+
+la_ssize_t WriteCallback(struct archive*, void* data, const void* buf, size_t size) {
+  auto* ctx = static_cast<WriteContext*>(data);
+  try {
+    ctx->sink->Write(buf, size);
+    return static_cast<la_ssize_t>(size);
+  } catch (const Error& e) {
+    ctx->error = e.what();
+    return -1;
+  }
+}
+
+struct ArchiveWriteFree {
+  void operator()(struct archive* a) const { archive_write_free(a); }
+};
+
+std::vector<std::string> SortedChildren(int dir_fd) {
+  std::vector<std::string> out;
+  DIR* d = fdopendir(dup(dir_fd));
+  if (d == nullptr) {
+    ThrowErrno("layer: list a directory of the upper dir");
+  }
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      out.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class UpperWriter {
+ public:
+  UpperWriter(struct archive* a, WriteContext* ctx) : a_(a), ctx_(ctx) {}
+
+  void Dir(int dir_fd, const std::string& prefix) {
+    for (const auto& name : SortedChildren(dir_fd)) {
+      std::string path = prefix + name;
+      struct stat st;
+      if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        ThrowErrno("layer: stat " + path);
+      }
+      if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+        Header(Plain(prefix + ".wh." + name, AE_IFREG, 0));
+        continue;
+      }
+      std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> e(archive_entry_new(),
+                                                                               archive_entry_free);
+      archive_entry_set_pathname(e.get(), path.c_str());
+      archive_entry_set_uid(e.get(), st.st_uid);
+      archive_entry_set_gid(e.get(), st.st_gid);
+      archive_entry_set_perm(e.get(), st.st_mode & 07777);
+      archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+      UniqueFd fd;
+      if (S_ISDIR(st.st_mode)) {
+        archive_entry_set_filetype(e.get(), AE_IFDIR);
+        fd.Reset(openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) ThrowErrno("layer: open " + path);
+        Xattrs(e.get(), fd.get());
+        Header(e.get());
+        char v[2];
+        if (fgetxattr(fd.get(), "trusted.overlay.opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
+          Header(Plain(path + "/.wh..wh..opq", AE_IFREG, 0));
+        }
+        Dir(fd.get(), path + "/");
+        continue;
+      }
+      if (S_ISLNK(st.st_mode)) {
+        std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+        ssize_t n = readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+        if (n < 0) ThrowErrno("layer: readlink " + path);
+        target.resize(static_cast<size_t>(n));
+        archive_entry_set_filetype(e.get(), AE_IFLNK);
+        archive_entry_set_symlink(e.get(), target.c_str());
+        Header(e.get());
+        continue;
+      }
+      if (S_ISREG(st.st_mode)) {
+        if (st.st_nlink > 1) {
+          auto [it, first] = links_.emplace(std::make_pair(st.st_dev, st.st_ino), path);
+          if (!first) {
+            archive_entry_set_filetype(e.get(), AE_IFREG);
+            archive_entry_set_hardlink(e.get(), it->second.c_str());
+            archive_entry_set_size(e.get(), 0);
+            Header(e.get());
+            continue;
+          }
+        }
+        fd.Reset(openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) ThrowErrno("layer: open " + path);
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_size(e.get(), st.st_size);
+        Xattrs(e.get(), fd.get());
+        Header(e.get());
+        Data(fd.get(), path);
+        continue;
+      }
+      if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+        archive_entry_set_filetype(e.get(), S_ISCHR(st.st_mode)   ? AE_IFCHR
+                                            : S_ISBLK(st.st_mode) ? AE_IFBLK
+                                                                  : AE_IFIFO);
+        archive_entry_set_rdev(e.get(), st.st_rdev);
+        Header(e.get());
+      }
+      // Sockets are not part of a filesystem's content.
+    }
+  }
+
+  uint64_t entries() const { return entries_; }
+
+ private:
+  struct archive_entry* Plain(const std::string& path, mode_t type, mode_t perm) {
+    scratch_.reset(archive_entry_new());
+    archive_entry_set_pathname(scratch_.get(), path.c_str());
+    archive_entry_set_filetype(scratch_.get(), type);
+    archive_entry_set_perm(scratch_.get(), perm);
+    archive_entry_set_size(scratch_.get(), 0);
+    return scratch_.get();
+  }
+
+  void Header(struct archive_entry* e) {
+    if (archive_write_header(a_, e) != ARCHIVE_OK) {
+      Fail();
+    }
+    ++entries_;
+  }
+
+  void Data(int fd, const std::string& path) {
+    std::vector<char> buf(kChunk);
+    ssize_t n;
+    while ((n = read(fd, buf.data(), buf.size())) != 0) {
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        ThrowErrno("layer: read " + path);
+      }
+      if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) < 0) {
+        Fail();
+      }
+    }
+  }
+
+  void Xattrs(struct archive_entry* e, int fd) {
+    char names[4096];
+    ssize_t len = flistxattr(fd, names, sizeof(names));
+    std::vector<std::string> keep;
+    for (ssize_t i = 0; i < len; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
+      if (KeepXattr(names + i)) keep.emplace_back(names + i);
+    }
+    std::sort(keep.begin(), keep.end());
+    for (const auto& k : keep) {
+      char value[4096];
+      ssize_t vn = fgetxattr(fd, k.c_str(), value, sizeof(value));
+      if (vn >= 0) archive_entry_xattr_add_entry(e, k.c_str(), value, static_cast<size_t>(vn));
+    }
+  }
+
+  [[noreturn]] void Fail() {
+    if (!ctx_->error.empty()) ThrowInvalid(ctx_->error);
+    Bad(std::string("write the tar: ") +
+        (archive_error_string(a_) ? archive_error_string(a_) : "error"));
+  }
+
+  struct archive* a_;
+  WriteContext* ctx_;
+  std::map<std::pair<dev_t, ino_t>, std::string> links_;
+  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> scratch_{
+      nullptr, archive_entry_free};
+  uint64_t entries_ = 0;
+};
+
+}  // namespace
+
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression) {
+  UniqueFd root(open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    ThrowErrno("layer: open upper directory " + upper);
+  }
+  Sink sink(out_fd, compression);
+  WriteContext ctx{&sink, ""};
+  std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
+  archive_write_set_format_pax_restricted(a.get());
+  archive_write_set_bytes_per_block(a.get(), 10240);
+  archive_write_set_bytes_in_last_block(a.get(), 1);
+  if (archive_write_open2(a.get(), &ctx, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK) {
+    Bad(std::string("start the tar: ") + archive_error_string(a.get()));
+  }
+  UpperWriter writer(a.get(), &ctx);
+  writer.Dir(root.get(), "");
+  if (archive_write_close(a.get()) != ARCHIVE_OK) {
+    if (!ctx.error.empty()) ThrowInvalid(ctx.error);
+    Bad(std::string("finish the tar: ") + archive_error_string(a.get()));
+  }
+  sink.Finish();
+  ApplyResult r = sink.Result();
+  r.entries = writer.entries();
+  return r;
 }
 
 }  // namespace berth::image

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string>
 
+#include "image/manifest.h"
+
 // Layer apply: a layer tar, uncompressed or gzip or zstd (told apart by its first bytes), is
 // decompressed and unpacked in one streaming pass that also computes the layer's digest (of
 // the bytes as read) and its diffID (of the uncompressed tar). Every entry is placed inside
@@ -33,5 +35,14 @@ struct ApplyResult {
 // xattrs from the tar are kept for user.* and security.capability; trusted.* (overlayfs's
 // own, which a layer could use to forge redirects) and other security.* are dropped.
 ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts);
+
+// The other direction, for commit and build: the changes an overlayfs upper directory holds,
+// written to `out_fd` as a layer tar compressed as asked. A whiteout device becomes
+// `.wh.NAME`, an opaque directory (trusted.overlay.opaque=y) gets `.wh..wh..opq`; everything
+// else keeps its type, ownership, mode, mtime, user.* and security.capability xattrs, and
+// hard links stay links. Entries are in name order and carry nothing time- or host-dependent
+// beyond the files' own mtimes, so the same directory gives the same bytes and digests.
+// `entries` in the result counts tar entries.
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression);
 
 }  // namespace berth::image

@@ -13,6 +13,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -211,6 +214,68 @@ TEST_F(LayerTest, CorruptAndTruncatedStreamsAreClearErrors) {
   std::string zst = MakeTar(EveryKind(), Filter::kZstd);
   ExpectRefused(zst.substr(0, zst.size() - 8), "zstd");
   ExpectRefused(std::string(4096, 'x'), "layer:");
+}
+
+// A directory tree as text: one line per entry (type, mode, owner, size or target, xattrs).
+std::string Describe(const std::string& dir, const std::string& prefix = "") {
+  std::string out;
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& n : names) {
+    std::string p = dir + "/" + n;
+    struct stat st;
+    lstat(p.c_str(), &st);
+    out += prefix + n + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" +
+           std::to_string(st.st_gid) + " " + std::to_string(st.st_rdev);
+    if (S_ISREG(st.st_mode)) out += " [" + ReadFile(p) + "]";
+    if (S_ISLNK(st.st_mode)) {
+      char t[256] = {0};
+      readlink(p.c_str(), t, sizeof(t) - 1);
+      out += std::string(" -> ") + t;
+    }
+    char v[64] = {0};
+    if (lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof(v)) > 0) out += " opaque";
+    if (lgetxattr(p.c_str(), "user.note", v, sizeof(v)) > 0) out += std::string(" user.note=") + v;
+    out += "\n";
+    if (S_ISDIR(st.st_mode)) out += Describe(p, prefix + n + "/");
+  }
+  return out;
+}
+
+TEST_F(LayerTest, UpperDirectoryBackToALayer) {
+  // An upper directory as overlayfs leaves it: whiteout devices, an opaque directory, files,
+  // links, xattrs.
+  Apply(MakeTar(EveryKind(), Filter::kNone));
+  Apply(MakeTar({{.path = "dir", .type = AE_IFDIR, .perm = 0755},
+                 {.path = "dir/.wh..wh..opq"},
+                 {.path = "dir/new", .data = "n", .xattrs = {{"user.note", "x"}}},
+                 {.path = ".wh.gone"}},
+                Filter::kNone));
+  std::string before = Describe(root_);
+  for (Compression c : {Compression::kNone, Compression::kGzip, Compression::kZstd}) {
+    SCOPED_TRACE(static_cast<int>(c));
+    UniqueFd out(memfd_create("out", MFD_CLOEXEC));
+    ApplyResult w = WriteLayerFromUpper(root_, out.get(), c);
+    UniqueFd again(memfd_create("again", MFD_CLOEXEC));
+    EXPECT_EQ(WriteLayerFromUpper(root_, again.get(), c).digest, w.digest)
+        << "the same directory must give the same bytes";
+    lseek(out.get(), 0, SEEK_SET);
+    std::string copy = dir_ + "/copy" + std::to_string(static_cast<int>(c));
+    MkdirAll(copy, 0755);
+    ApplyResult r = ApplyLayer(out.get(), copy, WhiteoutMode::kOverlay);
+    EXPECT_EQ(r.digest, w.digest);
+    EXPECT_EQ(r.diff_id, w.diff_id);
+    EXPECT_EQ(r.entries, w.entries);
+    EXPECT_EQ(Describe(copy), before);
+  }
+  EXPECT_NE(before.find("gone 8192 0:0 0"), std::string::npos) << before;  // a 0:0 whiteout
+  EXPECT_NE(before.find("dir 16877 0:0 0 opaque"), std::string::npos) << before;
 }
 
 }  // namespace

@@ -3,8 +3,11 @@
 
 #include "image/snapshot.h"
 
+#include "image/layer.h"
+
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -123,6 +126,46 @@ TEST_F(SnapshotTest, ManyLayersMount) {
   mounts_.push_back(rootfs);
   EXPECT_EQ(ReadFile(rootfs + "/f0"), "0");
   EXPECT_EQ(ReadFile(rootfs + "/f127"), "127");
+}
+
+TEST_F(SnapshotTest, ChangesMadeThroughTheMountBecomeALayer) {
+  Snapshots s(dir_ + "/snapshots");
+  std::string base = MakeTar({{.path = "etc", .type = AE_IFDIR, .perm = 0755},
+                              {.path = "etc/deleted", .data = "d"},
+                              {.path = "etc/kept", .data = "k"},
+                              {.path = "data", .type = AE_IFDIR, .perm = 0755},
+                              {.path = "data/old", .data = "o"}},
+                             Filter::kNone);
+  std::vector<std::string> chain = Unpack(s, {base});
+  std::string rootfs = dir_ + "/c/rootfs";
+  s.MountRootfs(chain, dir_ + "/c", rootfs);
+  mounts_.push_back(rootfs);
+  // What a RUN step or a container does: delete, replace a directory, add.
+  ASSERT_EQ(unlink((rootfs + "/etc/deleted").c_str()), 0);
+  ASSERT_TRUE(RemoveAll(rootfs + "/data"));
+  MkdirAll(rootfs + "/data", 0700);
+  WriteFileAtomic(rootfs + "/data/new", "n", 0644, Durability::kVolatile);
+  WriteFileAtomic(rootfs + "/added", "a", 0644, Durability::kVolatile);
+  ASSERT_EQ(umount2(rootfs.c_str(), 0), 0);
+  mounts_.clear();
+
+  UniqueFd layer(memfd_create("diff", MFD_CLOEXEC));
+  WriteLayerFromUpper(dir_ + "/c/upper", layer.get(), Compression::kGzip);
+  lseek(layer.get(), 0, SEEK_SET);
+  // The base plus the new layer, carried out on a flat directory, is what the mount showed.
+  std::string flat = dir_ + "/flat";
+  MkdirAll(flat, 0755);
+  UniqueFd b = MemFd(base);
+  ApplyLayer(b.get(), flat, WhiteoutMode::kApply);
+  ApplyLayer(layer.get(), flat, WhiteoutMode::kApply);
+  EXPECT_FALSE(Exists(flat + "/etc/deleted"));
+  EXPECT_EQ(ReadFile(flat + "/etc/kept"), "k");
+  EXPECT_FALSE(Exists(flat + "/data/old")) << "the replaced directory hides the old one";
+  EXPECT_EQ(ReadFile(flat + "/data/new"), "n");
+  EXPECT_EQ(ReadFile(flat + "/added"), "a");
+  struct stat st;
+  ASSERT_EQ(stat((flat + "/data").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
 }
 
 }  // namespace
