@@ -120,9 +120,13 @@ class Runtime:
 
     def call(self, *args, timeout=CMD_TIMEOUT, umask=-1, stdout=subprocess.PIPE,
              stderr=subprocess.PIPE):
-        """Runs one command; returns CompletedProcess (text). stdin is /dev/null."""
-        return subprocess.run(self.argv(*args), stdin=subprocess.DEVNULL, stdout=stdout,
-                              stderr=stderr, text=True, timeout=timeout, umask=umask)
+        """Runs one command; returns CompletedProcess (text). stdin is an empty file of ours.
+
+        Never the host's /dev/null: crun 1.8 chowns a container's stdio to the container's
+        root when it has a user namespace, and would chown /dev/null itself."""
+        with open(scratch_file("stdin"), "rb") as stdin:
+            return subprocess.run(self.argv(*args), stdin=stdin, stdout=stdout,
+                                  stderr=stderr, text=True, timeout=timeout, umask=umask)
 
     def state(self, cid):
         """(returncode, parsed state or None, stderr)."""
@@ -130,6 +134,14 @@ class Runtime:
         if p.returncode != 0:
             return p.returncode, None, p.stderr
         return 0, json.loads(p.stdout), p.stderr
+
+
+def scratch_file(name):
+    """A file of this run's own in its temp dir (created empty if missing)."""
+    path = os.path.join(Env.tmp, name)
+    if not os.path.exists(path):
+        open(path, "w").close()
+    return path
 
 
 # Every container created, as (runtime, id): deleted with --force by tearDownModule at the
@@ -781,8 +793,10 @@ class LifecycleParityTest(unittest.TestCase):
             bundle = make_bundle(config, ["sleep", "60"], "exec", f"{CGROUP_PARENT}/exec-{name}")
             cid = new_id("exec", rt)
             register(self, rt, cid)
-            p = rt.call("create", "--bundle", bundle, cid, stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL)
+            # The container keeps its stdio: a file of ours (a pipe would never see EOF, and
+            # crun would chown /dev/null, see Runtime.call).
+            with open(scratch_file(f"exec-{name}.out"), "w") as out:
+                p = rt.call("create", "--bundle", bundle, cid, stdout=out, stderr=out)
             self.assertEqual(p.returncode, 0, f"{name} create")
             p = rt.call("start", cid)
             self.assertEqual(p.returncode, 0, f"{name} start: {p.stderr}")
