@@ -1,5 +1,7 @@
 #include "oci/default_seccomp.h"
 
+#include <seccomp.h>
+
 #include <algorithm>
 #include <set>
 
@@ -18,19 +20,39 @@ constexpr const char* kArch = "aarch64";
 #error "the default seccomp profile has no architecture list for this target"
 #endif
 
-bool HoldsAll(const nlohmann::json& group, const char* key,
-              const std::vector<std::string>& capabilities, bool want) {
-  if (!group.contains(key)) {
-    return true;
-  }
-  for (const auto& cap : group[key]["caps"]) {
-    bool held = std::find(capabilities.begin(), capabilities.end(), cap.get<std::string>()) !=
-                capabilities.end();
-    if (held != want) {
-      return false;
+bool Holds(const std::vector<std::string>& capabilities, const nlohmann::json& cap) {
+  return std::find(capabilities.begin(), capabilities.end(), cap.get<std::string>()) !=
+         capabilities.end();
+}
+
+// Whether a group applies to this capability set and architecture.
+bool Applies(const nlohmann::json& group, const std::vector<std::string>& capabilities) {
+  if (group.contains("includes")) {
+    for (const auto& cap : group["includes"]["caps"]) {
+      if (!Holds(capabilities, cap)) {
+        return false;
+      }
     }
   }
+  if (group.contains("excludes")) {
+    for (const auto& cap : group["excludes"]["caps"]) {
+      if (Holds(capabilities, cap)) {
+        return false;
+      }
+    }
+  }
+  if (group.contains("arches")) {
+    const auto& arches = group["arches"];
+    return std::find(arches.begin(), arches.end(), kArch) != arches.end();
+  }
   return true;
+}
+
+// libseccomp resolves every name it knows, for any architecture (a call another architecture
+// lacks gets a pseudo number it translates per filter architecture); an unknown name is a
+// call newer than the library.
+bool KnownToLibseccomp(const std::string& name) {
+  return seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
 }
 
 }  // namespace
@@ -45,23 +67,22 @@ nlohmann::json DefaultSeccomp(const std::vector<std::string>& capabilities) {
   nlohmann::json syscalls = nlohmann::json::array();
   std::set<std::string> allowed;  // names already allowed without conditions
   for (const auto& group : profile["groups"]) {
-    if (!HoldsAll(group, "includes", capabilities, true) ||
-        !HoldsAll(group, "excludes", capabilities, false)) {
-      continue;
-    }
-    if (group.contains("arches") &&
-        std::find(group["arches"].begin(), group["arches"].end(), kArch) == group["arches"].end()) {
+    if (!Applies(group, capabilities)) {
       continue;
     }
     std::string action = group.value("action", "SCMP_ACT_ALLOW");
     bool plain_allow = action == "SCMP_ACT_ALLOW" && !group.contains("args");
     nlohmann::json names = nlohmann::json::array();
     for (const auto& n : group["names"]) {
-      // A name two applying groups allow outright needs one rule.
-      if (plain_allow && !allowed.insert(n.get<std::string>()).second) {
+      const std::string& name = n.get_ref<const std::string&>();
+      if (!KnownToLibseccomp(name)) {
         continue;
       }
-      names.push_back(n);
+      // A name two applying groups allow outright needs one rule.
+      if (plain_allow && !allowed.insert(name).second) {
+        continue;
+      }
+      names.push_back(name);
     }
     if (names.empty()) {
       continue;
