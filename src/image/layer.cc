@@ -31,6 +31,21 @@ constexpr size_t kChunk = 1 << 17;
 
 [[noreturn]] void Bad(const std::string& what) { ThrowInvalid("layer: " + what); }
 
+// What both directions count and hash: the bytes as stored (digest) and as a tar (diffID).
+struct StreamHashes {
+  Sha256 raw, diff;
+  uint64_t compressed = 0, uncompressed = 0;
+
+  ApplyResult Result() const {
+    ApplyResult r;
+    r.digest = raw.Digest();
+    r.diff_id = diff.Digest();
+    r.compressed_size = compressed;
+    r.uncompressed_size = uncompressed;
+    return r;
+  }
+};
+
 // The input side of the pipeline: compressed bytes from the fd, hashed as read, inflated (or
 // passed through), the output hashed again for the diffID.
 class Source {
@@ -56,8 +71,8 @@ class Source {
       }
       std::string_view piece = Decode();
       if (!piece.empty()) {
-        diff_.Update(piece);
-        uncompressed_ += piece.size();
+        hashes_.diff.Update(piece);
+        hashes_.uncompressed += piece.size();
         return piece;
       }
       if (eof_ && in_pos_ == in_len_) {
@@ -67,14 +82,7 @@ class Source {
     }
   }
 
-  ApplyResult Result() const {
-    ApplyResult r;
-    r.digest = raw_.Digest();
-    r.diff_id = diff_.Digest();
-    r.compressed_size = compressed_;
-    r.uncompressed_size = uncompressed_;
-    return r;
-  }
+  ApplyResult Result() const { return hashes_.Result(); }
 
  private:
   enum class Kind { kTar, kGzip, kZstd };
@@ -90,8 +98,8 @@ class Source {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(n);
     eof_ = n == 0;
-    raw_.Update(in_.data(), in_len_);
-    compressed_ += in_len_;
+    hashes_.raw.Update(in_.data(), in_len_);
+    hashes_.compressed += in_len_;
   }
 
   void Start() {
@@ -184,8 +192,7 @@ class Source {
   bool gz_ = false, member_done_ = false, in_member_ = false;
   ZSTD_DStream* zstd_ = nullptr;
   bool zstd_pending_ = false;
-  Sha256 raw_, diff_;
-  uint64_t compressed_ = 0, uncompressed_ = 0;
+  StreamHashes hashes_;
 };
 
 struct ReadContext {
@@ -581,25 +588,18 @@ class Sink {
   }
 
   void Write(const void* data, size_t size) {
-    diff_.Update(data, size);
-    uncompressed_ += size;
+    hashes_.diff.Update(data, size);
+    hashes_.uncompressed += size;
     Compress(data, size, false);
   }
   void Finish() { Compress(nullptr, 0, true); }
 
-  ApplyResult Result() const {
-    ApplyResult r;
-    r.digest = raw_.Digest();
-    r.diff_id = diff_.Digest();
-    r.compressed_size = compressed_;
-    r.uncompressed_size = uncompressed_;
-    return r;
-  }
+  ApplyResult Result() const { return hashes_.Result(); }
 
  private:
   void Out(const void* data, size_t size) {
-    raw_.Update(data, size);
-    compressed_ += size;
+    hashes_.raw.Update(data, size);
+    hashes_.compressed += size;
     const char* p = static_cast<const char*>(data);
     while (size > 0) {
       ssize_t n = write(fd_, p, size);
@@ -650,8 +650,7 @@ class Sink {
   std::vector<unsigned char> buf_;
   z_stream z_;
   ZSTD_CStream* zstd_ = nullptr;
-  Sha256 raw_, diff_;
-  uint64_t compressed_ = 0, uncompressed_ = 0;
+  StreamHashes hashes_;
 };
 
 struct WriteContext {
