@@ -100,11 +100,12 @@ json DefaultSpec() {
       {"uidMappings", json::array({IdMappingJson()})},
       {"gidMappings", json::array({IdMappingJson()})},
       // Docker's defaults: /proc and /sys files that leak host information (kernel memory,
-      // keys, timers, scheduler state) or drive hardware are hidden.
+      // keys, timers, scheduler state) or drive hardware are hidden; and /proc/kallsyms,
+      // whose kernel addresses defeat KASLR on hosts whose kptr_restrict lets root see them.
       {"maskedPaths",
-       {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-        "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-        "/sys/devices/virtual/powercap"}},
+       {"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/kallsyms", "/proc/keys",
+        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+        "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"}},
       // ... and the /proc knobs that change the host kernel are read-only.
       {"readonlyPaths", {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}},
       // An allowlist of system calls for this capability set (seccomp_default.json says why

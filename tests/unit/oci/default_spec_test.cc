@@ -122,8 +122,8 @@ TEST(DefaultSpecTest, Linux) {
   EXPECT_EQ(l.resources["pids"]["limit"], 4096);
 
   EXPECT_EQ(l.masked_paths,
-            (std::vector<std::string>{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-                                      "/proc/latency_stats", "/proc/timer_list",
+            (std::vector<std::string>{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/kallsyms",
+                                      "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
                                       "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
                                       "/sys/firmware", "/sys/devices/virtual/powercap"}));
   EXPECT_EQ(l.readonly_paths, (std::vector<std::string>{"/proc/bus", "/proc/fs", "/proc/irq",
