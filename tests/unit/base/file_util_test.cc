@@ -1,4 +1,5 @@
 #include "base/file_util.h"
+#include "temp_dir_test.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -11,16 +12,7 @@
 namespace berth {
 namespace {
 
-class FileUtilTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/berth-fu.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { RemoveAll(dir_); }
-  std::string dir_;
-};
+class FileUtilTest : public testing::TempDirTest {};
 
 TEST_F(FileUtilTest, MkdirAllMakesMissingParentsAndAcceptsExisting) {
   std::string deep = dir_ + "/a/b/c/";

@@ -8,19 +8,13 @@
 
 #include "base/error.h"
 #include "base/file_util.h"
+#include "temp_dir_test.h"
 
 namespace berth::image {
 namespace {
 
-class ContentStoreTest : public ::testing::Test {
+class ContentStoreTest : public testing::TempDirTest {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/berth-cas.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { RemoveAll(dir_); }
-
   // Everything under the store's root, as relative paths (to see that nothing was left).
   size_t IngestLeftovers() {
     size_t n = 0;
@@ -32,8 +26,6 @@ class ContentStoreTest : public ::testing::Test {
     }
     return n;
   }
-
-  std::string dir_;
 };
 
 // sha256 of "hello\n", as sha256sum prints it.

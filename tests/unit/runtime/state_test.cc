@@ -9,23 +9,15 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "runtime/container.h"
+#include "temp_dir_test.h"
 
 namespace berth::runtime {
 namespace {
 
-class StateStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/berth-state-test.XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { RemoveAll(root_); }
-  std::string root_;
-};
+class StateStoreTest : public testing::TempDirTest {};
 
 TEST_F(StateStoreTest, ReserveSaveLoadListRemove) {
-  StateStore store(root_ + "/state");
+  StateStore store(dir_ + "/state");
   store.Reserve("c1");
   EXPECT_THROW(store.Reserve("c1"), Error);
   ContainerState s;
@@ -51,7 +43,7 @@ TEST_F(StateStoreTest, ReserveSaveLoadListRemove) {
 }
 
 TEST_F(StateStoreTest, CorruptStateIsDataLoss) {
-  StateStore store(root_);
+  StateStore store(dir_);
   store.Reserve("c2");
   WriteFileAtomic(store.Dir("c2") + "/state.json", "{not json");
   try {
