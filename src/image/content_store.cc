@@ -165,7 +165,8 @@ ContentStore::Writer::Writer(Writer&& other) noexcept
       temp_(std::move(other.temp_)),
       fd_(std::move(other.fd_)),
       hash_(std::move(other.hash_)),
-      size_(other.size_) {
+      size_(other.size_),
+      created_(other.created_) {
   other.temp_.clear();
 }
 
@@ -216,6 +217,10 @@ std::string ContentStore::Writer::Commit(std::string_view expected_digest,
       ThrowInvalid("digest mismatch: expected " + std::string(expected_digest) + ", got " + digest);
     }
     std::string path = store_->PathOf(digest);
+    if (access(path.c_str(), F_OK) == 0) {
+      Discard();  // already there: content-addressed, so the same bytes
+      return digest;
+    }
     if (fsync(fd_.get()) < 0) {
       ThrowErrno("fsync " + temp_);
     }
@@ -223,15 +228,12 @@ std::string ContentStore::Writer::Commit(std::string_view expected_digest,
       ThrowErrno("chmod " + temp_);
     }
     fd_.Reset();
-    if (access(path.c_str(), F_OK) == 0) {
-      Discard();  // already there: content-addressed, so the same bytes
-      return digest;
-    }
     if (rename(temp_.c_str(), path.c_str()) < 0) {
       ThrowErrno("rename " + temp_ + " to " + path);
     }
     temp_.clear();
     FsyncDir(store_->blobs_);
+    created_ = true;
   } catch (...) {
     Discard();
     throw;

@@ -34,6 +34,8 @@ class ContentStore {
     // store is then exactly as before).
     std::string Commit(std::string_view expected_digest = {},
                        std::optional<uint64_t> expected_size = std::nullopt);
+    // After Commit: whether the blob is new (false: the store had it already).
+    bool created() const { return created_; }
 
    private:
     friend class ContentStore;
@@ -44,6 +46,7 @@ class ContentStore {
     UniqueFd fd_;
     Sha256 hash_;
     uint64_t size_ = 0;
+    bool created_ = false;
   };
 
   Writer Ingest() const;

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -104,9 +105,10 @@ bool Snapshots::Has(const std::string& chain_id) const {
   return access(FsPath(chain_id).c_str(), F_OK) == 0;
 }
 
-bool Snapshots::Unpack(const std::string& chain_id, const std::string& diff_id, int layer_fd) {
-  if (Has(chain_id)) {
-    return false;
+std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
+                                             const std::string& diff_id, int layer_fd) {
+  if (!chain_id.empty() && Has(chain_id)) {
+    return std::nullopt;
   }
   std::string tmpl = root_ + "/tmp-XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) {
@@ -115,23 +117,59 @@ bool Snapshots::Unpack(const std::string& chain_id, const std::string& diff_id, 
   try {
     MkdirAll(tmpl + "/fs", 0755);
     ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay);
-    if (r.diff_id != diff_id) {
+    if (!diff_id.empty() && r.diff_id != diff_id) {
       ThrowInvalid("layer " + r.digest + ": its diffID is " + r.diff_id + ", the image says " +
                    diff_id);
     }
-    std::string final_dir = root_ + "/" + Hex(chain_id);
+    std::string final_dir = root_ + "/" + Hex(chain_id.empty() ? r.diff_id : chain_id);
     if (rename(tmpl.c_str(), final_dir.c_str()) < 0) {
-      if (errno == EEXIST || errno == ENOTEMPTY) {  // unpacked meanwhile by someone else
+      if (errno == EEXIST || errno == ENOTEMPTY) {  // there already: the same layer
         RemoveAll(tmpl);
-        return false;
+        return r;
       }
       ThrowErrno("rename " + tmpl + " to " + final_dir);
     }
+    return r;
   } catch (...) {
     RemoveAll(tmpl);
     throw;
   }
-  return true;
+}
+
+std::vector<std::string> Snapshots::List() const {
+  std::vector<std::string> out;
+  DIR* d = opendir(root_.c_str());
+  if (d == nullptr) {
+    ThrowErrno("list " + root_);
+  }
+  while (struct dirent* e = readdir(d)) {
+    std::string digest = std::string("sha256:") + e->d_name;
+    if (strlen(e->d_name) == 64 && IsValidDigest(digest)) {
+      out.push_back(digest);
+    }
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+size_t Snapshots::RemoveLeftovers() const {
+  size_t removed = 0;
+  DIR* d = opendir(root_.c_str());
+  if (d == nullptr) {
+    ThrowErrno("list " + root_);
+  }
+  std::vector<std::string> leftovers;
+  while (struct dirent* e = readdir(d)) {
+    if (strncmp(e->d_name, "tmp-", 4) == 0) {
+      leftovers.push_back(root_ + "/" + e->d_name);
+    }
+  }
+  closedir(d);
+  for (const std::string& path : leftovers) {
+    removed += RemoveAll(path) ? 1 : 0;
+  }
+  return removed;
 }
 
 void Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,

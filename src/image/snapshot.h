@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,9 +25,15 @@ class Snapshots {
 
   // Unpacks the layer read from `layer_fd` as the snapshot `chain_id`, unless it exists:
   // into a temporary directory, renamed into place only when its diffID is `diff_id`, so a
-  // snapshot is complete or absent. Returns false when it existed already.
-  bool Unpack(const std::string& chain_id, const std::string& diff_id, int layer_fd);
-
+  // snapshot is complete or absent. An empty `diff_id` takes the layer as it comes, and an
+  // empty `chain_id` keys it by its own diffID (a bottom layer). Returns what was read, or
+  // nullopt when the snapshot `chain_id` existed already (nothing was read).
+  std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
+                                    int layer_fd);
+  // Every complete snapshot's chain ID, sorted.
+  std::vector<std::string> List() const;
+  // Removes what interrupted unpacks left behind; returns how many.
+  size_t RemoveLeftovers() const;
   // Mounts at `target` the overlay of `chain_ids` (bottom layer first, as in an image) with
   // its upper and work directories in `rw_dir` (created). Uses the new mount API, one lower
   // layer per call, where the kernel has it (no limit on the number of layers), else mount(2).

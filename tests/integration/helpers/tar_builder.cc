@@ -11,6 +11,30 @@
 
 namespace berth::testing {
 
+std::string CompressBytes(const std::string& bytes, Filter filter) {
+  if (filter == Filter::kNone) {
+    return bytes;
+  }
+  struct archive* a = archive_write_new();
+  archive_write_set_format_raw(a);
+  if (filter == Filter::kGzip) archive_write_add_filter_gzip(a);
+  if (filter == Filter::kZstd) archive_write_add_filter_zstd(a);
+  archive_write_set_bytes_in_last_block(a, 1);
+  std::vector<char> buf(bytes.size() + (1 << 20));
+  size_t used = 0;
+  EXPECT_EQ(archive_write_open_memory(a, buf.data(), buf.size(), &used), ARCHIVE_OK);
+  struct archive_entry* en = archive_entry_new();
+  archive_entry_set_pathname(en, "data");
+  archive_entry_set_filetype(en, AE_IFREG);
+  archive_entry_set_size(en, static_cast<la_int64_t>(bytes.size()));
+  EXPECT_EQ(archive_write_header(a, en), ARCHIVE_OK) << archive_error_string(a);
+  archive_write_data(a, bytes.data(), bytes.size());
+  archive_entry_free(en);
+  archive_write_close(a);
+  archive_write_free(a);
+  return std::string(buf.data(), used);
+}
+
 std::string MakeTar(const std::vector<E>& entries, Filter filter) {
   struct archive* a = archive_write_new();
   archive_write_set_format_pax_restricted(a);

@@ -34,6 +34,9 @@ enum class Filter { kNone, kGzip, kZstd };
 // A pax tar of `entries` (mtime 1700000000), compressed as asked.
 std::string MakeTar(const std::vector<E>& entries, Filter filter);
 
+// `bytes` compressed as one gzip or zstd stream (unchanged for kNone).
+std::string CompressBytes(const std::string& bytes, Filter filter);
+
 // A memfd holding `bytes`, positioned at its start.
 UniqueFd MemFd(const std::string& bytes);
 

@@ -1,0 +1,19 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+// `import --change` and `commit --change`: Dockerfile instructions that edit an image's
+// container config (its "config" object: Cmd, Entrypoint, Env, ...).
+
+namespace berth::engine {
+
+// Applies each instruction in order to `config` and returns the result. Supported: CMD,
+// ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR, in exec
+// (JSON array) or shell form where Dockerfiles allow both. Anything else throws
+// kInvalidArgument naming the instruction.
+nlohmann::json ApplyChanges(nlohmann::json config, const std::vector<std::string>& changes);
+
+}  // namespace berth::engine

@@ -1,0 +1,111 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/db.h"
+#include "image/archive.h"
+#include "image/content_store.h"
+#include "image/snapshot.h"
+
+// The daemon's images: names and metadata in SQLite, bytes in the content store, layers in
+// snapshots. Every operation returns what the Engine API answers (Docker's JSON shapes), so
+// the HTTP layer only routes. berthd is the only writer (DESIGN.md).
+
+namespace berth::engine {
+
+// Filters as the API decodes them: {"dangling": ["true"], "label": ["a=b"]}.
+using Filters = std::map<std::string, std::vector<std::string>>;
+
+// One line of a load's progress or outcome, as the API streams it.
+using MessageFn = std::function<void(const nlohmann::json& message)>;
+
+struct ImportOptions {
+  std::string repo;                  // "" for an untagged image
+  std::string tag;                   // "" means latest
+  std::vector<std::string> changes;  // Dockerfile instructions: CMD, ENV, ...
+  std::string message;               // the history entry's comment
+};
+
+class ImageService {
+ public:
+  // `root` is berthd's --root: berth.db, content/ and snapshots/ live there.
+  explicit ImageService(const std::string& root);
+
+  nlohmann::json List(bool all, const Filters& filters);
+  nlohmann::json Inspect(const std::string& name);
+  nlohmann::json History(const std::string& name);
+  void Tag(const std::string& name, const std::string& repo, const std::string& tag);
+  nlohmann::json Remove(const std::string& name, bool force, bool noprune);
+  nlohmann::json Prune(const Filters& filters);
+
+  // Loads an archive from `read`; `message` receives the progress (unless quiet) and one
+  // {"stream":"Loaded image: …\n"} per name. On failure the store is as before.
+  void Load(const image::ReadFn& read, bool quiet, const MessageFn& message);
+  // The images `names` name, as one archive.
+  void Save(const std::vector<std::string>& names, image::ArchiveFormat format,
+            const image::WriteFn& write);
+  // A root filesystem tar as a one-layer image; returns its ID.
+  std::string Import(const image::ReadFn& read, const ImportOptions& options);
+
+  nlohmann::json DiskUsage();
+  // Verifies the store (every blob matches its digest, every name has its image, every image
+  // its blobs and snapshots, no snapshot that no image uses). Returns {"Problems":[…]}.
+  nlohmann::json Check();
+
+  // The image ID `name` refers to (a name, a full or short ID), or kNotFound.
+  std::string Resolve(const std::string& name);
+  // The chain IDs of an image's layers, bottom first (for mounting a rootfs).
+  std::vector<std::string> ChainIds(const std::string& image_id);
+  const image::Snapshots& snapshots() const { return snapshots_; }
+  const image::ContentStore& content() const { return content_; }
+
+ private:
+  struct ImageRow {
+    std::string id;
+    std::string manifest;
+    int64_t created = 0;
+    int64_t size = 0;
+    std::vector<std::string> names;  // full references
+  };
+
+  std::vector<ImageRow> Rows();
+  std::optional<ImageRow> Row(const std::string& id);
+  image::Manifest ReadManifest(const std::string& manifest_digest) const;
+  image::ImageConfig ReadConfig(const image::Manifest& manifest) const;
+  // Unpacks an image's layers that are not unpacked yet; returns the image's size.
+  int64_t Unpack(const image::Manifest& manifest, const image::ImageConfig& config);
+  // Records an image and points `names` at it; returns one message per name moved off
+  // another image.
+  std::vector<std::string> Record(const std::string& manifest_digest, const std::string& id,
+                                  int64_t created, int64_t size,
+                                  const std::vector<std::string>& names);
+  // Removes every blob and snapshot no image refers to; returns the chain IDs removed and
+  // the bytes freed.
+  std::pair<std::vector<std::string>, uint64_t> CollectGarbage();
+  nlohmann::json Summary(const ImageRow& row);
+
+  image::ContentStore content_;
+  image::Snapshots snapshots_;
+  // Writers (load, import, tag, remove, prune, check) hold write_mu_ throughout, so a
+  // garbage collection never sees half a load; every use of the one SQLite connection holds
+  // db_mu_ (briefly: readers are not held up by a long load).
+  std::mutex write_mu_;
+  std::mutex db_mu_;
+  Db db_;
+};
+
+// RFC 3339 ("2026-11-28T16:40:54.246968785Z", "…+02:00") to unix seconds; nullopt if not.
+std::optional<int64_t> ParseRfc3339(const std::string& text);
+// Unix seconds to RFC 3339 UTC with nanoseconds omitted ("2026-11-28T16:40:54Z").
+std::string FormatRfc3339(int64_t seconds);
+
+}  // namespace berth::engine
