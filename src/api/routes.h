@@ -1,0 +1,22 @@
+#pragma once
+
+#include <string>
+
+#include "api/server.h"
+#include "engine/image_service.h"
+
+// The Engine API routes berthd serves, registered on a Router. Handlers parse the request,
+// call the engine and write Docker's answer; they hold no state of their own.
+
+namespace berth::api {
+
+struct DaemonInfo {
+  std::string root;   // --root
+  std::string state;  // --state
+  std::string name;   // the host's name
+};
+
+void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonInfo& info);
+void AddImageRoutes(Router& router, engine::ImageService& images);
+
+}  // namespace berth::api

@@ -1,0 +1,193 @@
+// /version, /info, /system/df and Berth's /system/check.
+
+#include <sys/statfs.h>
+#include <sys/sysinfo.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "api/routes.h"
+#include "base/error.h"
+
+#ifndef BERTH_VERSION
+#define BERTH_VERSION "0.0.0"
+#endif
+
+namespace berth::api {
+namespace {
+
+using nlohmann::json;
+
+std::string Architecture() {
+  struct utsname u;
+  uname(&u);
+  std::string machine = u.machine;
+  if (machine == "x86_64") return "x86_64";
+  return machine;
+}
+
+// Docker's GOARCH spelling, which /version reports.
+std::string GoArch() {
+  std::string m = Architecture();
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  return m;
+}
+
+std::string KernelVersion() {
+  struct utsname u;
+  uname(&u);
+  return u.release;
+}
+
+std::string OperatingSystem() {
+  std::ifstream in("/etc/os-release");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("PRETTY_NAME=", 0) == 0) {
+      std::string v = line.substr(12);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') {
+        v = v.substr(1, v.size() - 2);
+      }
+      return v;
+    }
+  }
+  return "Linux";
+}
+
+std::string CgroupVersion() {
+  struct statfs fs;
+  if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */) {
+    return "2";
+  }
+  return "1";
+}
+
+std::string Compiler() {
+#if defined(__clang__)
+  return std::string("clang ") + __clang_version__;
+#elif defined(__GNUC__)
+  return std::string("g++ ") + __VERSION__;
+#else
+  return "c++";
+#endif
+}
+
+}  // namespace
+
+void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonInfo& info) {
+  router.Add("GET", "/version", [](Request&, Response& res) {
+    json details = {{"ApiVersion", kApiVersion},
+                    {"Arch", GoArch()},
+                    {"BuildTime", ""},
+                    {"Experimental", "false"},
+                    {"GitCommit", ""},
+                    {"GoVersion", Compiler()},
+                    {"KernelVersion", KernelVersion()},
+                    {"MinAPIVersion", kMinApiVersion},
+                    {"Os", "linux"}};
+    res.Json(200, {{"Platform", {{"Name", "Berth"}}},
+                   {"Components",
+                    {{{"Name", "Engine"}, {"Version", BERTH_VERSION}, {"Details", details}}}},
+                   {"Version", BERTH_VERSION},
+                   {"ApiVersion", kApiVersion},
+                   {"MinAPIVersion", kMinApiVersion},
+                   {"GitCommit", ""},
+                   {"GoVersion", Compiler()},
+                   {"Os", "linux"},
+                   {"Arch", GoArch()},
+                   {"KernelVersion", KernelVersion()},
+                   {"BuildTime", ""}});
+  });
+
+  router.Add("GET", "/info", [&images, info](Request&, Response& res) {
+    struct sysinfo si = {};
+    sysinfo(&si);
+    json list = images.List(false, {});
+    res.Json(200, {{"ID", ""},
+                   {"Containers", 0},
+                   {"ContainersRunning", 0},
+                   {"ContainersPaused", 0},
+                   {"ContainersStopped", 0},
+                   {"Images", list.size()},
+                   {"Driver", "overlay2"},
+                   {"DriverStatus", json::array({json::array({"Supports d_type", "true"})})},
+                   {"Plugins",
+                    {{"Volume", {"local"}},
+                     {"Network", {"bridge", "host", "none"}},
+                     {"Authorization", nullptr},
+                     {"Log", {"json-file"}}}},
+                   {"MemoryLimit", true},
+                   {"SwapLimit", true},
+                   {"KernelMemory", false},
+                   {"KernelMemoryTCP", false},
+                   {"CpuCfsPeriod", true},
+                   {"CpuCfsQuota", true},
+                   {"CPUShares", true},
+                   {"CPUSet", true},
+                   {"PidsLimit", true},
+                   {"IPv4Forwarding", true},
+                   {"BridgeNfIptables", false},
+                   {"BridgeNfIp6tables", false},
+                   {"Debug", false},
+                   {"NFd", 0},
+                   {"OomKillDisable", false},
+                   {"NGoroutines", 0},
+                   {"SystemTime", engine::FormatRfc3339(time(nullptr))},
+                   {"LoggingDriver", "json-file"},
+                   {"CgroupDriver", "cgroupfs"},
+                   {"CgroupVersion", CgroupVersion()},
+                   {"NEventsListener", 0},
+                   {"KernelVersion", KernelVersion()},
+                   {"OperatingSystem", OperatingSystem()},
+                   {"OSVersion", ""},
+                   {"OSType", "linux"},
+                   {"Architecture", Architecture()},
+                   {"IndexServerAddress", ""},
+                   {"RegistryConfig",
+                    {{"AllowNondistributableArtifactsCIDRs", json::array()},
+                     {"AllowNondistributableArtifactsHostnames", json::array()},
+                     {"InsecureRegistryCIDRs", {"127.0.0.0/8"}},
+                     {"IndexConfigs", json::object()},
+                     {"Mirrors", json::array()}}},
+                   {"NCPU", sysconf(_SC_NPROCESSORS_ONLN)},
+                   {"MemTotal", static_cast<uint64_t>(si.totalram) * si.mem_unit},
+                   {"GenericResources", nullptr},
+                   {"DockerRootDir", info.root},
+                   {"HttpProxy", ""},
+                   {"HttpsProxy", ""},
+                   {"NoProxy", ""},
+                   {"Name", info.name},
+                   {"Labels", json::array()},
+                   {"ExperimentalBuild", false},
+                   {"ServerVersion", BERTH_VERSION},
+                   {"Runtimes", {{"berth-runtime", {{"path", "berth-runtime"}}}}},
+                   {"DefaultRuntime", "berth-runtime"},
+                   {"Swarm",
+                    {{"NodeID", ""},
+                     {"NodeAddr", ""},
+                     {"LocalNodeState", "inactive"},
+                     {"ControlAvailable", false},
+                     {"Error", ""},
+                     {"RemoteManagers", nullptr}}},
+                   {"LiveRestoreEnabled", true},
+                   {"Isolation", ""},
+                   {"InitBinary", ""},
+                   {"ContainerdCommit", {{"ID", ""}, {"Expected", ""}}},
+                   {"RuncCommit", {{"ID", ""}, {"Expected", ""}}},
+                   {"InitCommit", {{"ID", ""}, {"Expected", ""}}},
+                   {"SecurityOptions", {"name=seccomp,profile=default", "name=userns"}},
+                   {"Warnings", nullptr}});
+  });
+
+  router.Add("GET", "/system/df",
+             [&images](Request&, Response& res) { res.Json(200, images.DiskUsage()); });
+
+  // Berth's own: `berth system check`.
+  router.Add("GET", "/system/check",
+             [&images](Request&, Response& res) { res.Json(200, images.Check()); });
+}
+
+}  // namespace berth::api

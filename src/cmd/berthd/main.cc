@@ -1,0 +1,134 @@
+// berthd: the daemon behind the Engine API socket.
+//
+//   berthd [--root DIR] [--state DIR] [-H unix:///PATH]... [--config-file FILE] [--debug]
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "api/routes.h"
+#include "api/server.h"
+#include "base/error.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "engine/image_service.h"
+
+namespace {
+
+struct Options {
+  std::string root = "/var/lib/berth";
+  std::string state = "/run/berth";
+  std::vector<std::string> hosts;
+  std::string config_file;
+  bool debug = false;
+  std::string log_format = "text";
+};
+
+// dockerd's daemon.json names, where they mean the same: data-root, exec-root, hosts, debug.
+void ApplyConfigFile(Options& o, const CLI::App& app) {
+  std::string text = berth::ReadFile(o.config_file);
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    berth::ThrowInvalid(o.config_file + ": not a JSON object");
+  }
+  for (const auto& [key, value] : doc.items()) {
+    auto str = [&]() {
+      if (!value.is_string()) {
+        berth::ThrowInvalid(o.config_file + ": \"" + key + "\" must be a string");
+      }
+      return value.get<std::string>();
+    };
+    // Flags on the command line win over the file.
+    if (key == "data-root" || key == "root") {
+      if (app.count("--root") == 0) o.root = str();
+    } else if (key == "exec-root" || key == "state") {
+      if (app.count("--state") == 0) o.state = str();
+    } else if (key == "hosts") {
+      if (!value.is_array()) {
+        berth::ThrowInvalid(o.config_file + ": \"hosts\" must be a list");
+      }
+      if (app.count("--host") == 0) o.hosts = value.get<std::vector<std::string>>();
+    } else if (key == "debug") {
+      if (!value.is_boolean()) {
+        berth::ThrowInvalid(o.config_file + ": \"debug\" must be true or false");
+      }
+      o.debug = o.debug || value.get<bool>();
+    } else {
+      berth::ThrowInvalid(o.config_file + ": unknown setting \"" + key + "\"");
+    }
+  }
+}
+
+std::string HostName() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{"berthd: the Berth engine, serving the Docker Engine API"};
+  app.add_option("--root,--data-root", o.root, "persistent state (images, containers)")
+      ->capture_default_str();
+  app.add_option("--state,--exec-root", o.state, "volatile state (sockets, runtime state)")
+      ->capture_default_str();
+  app.add_option("-H,--host", o.hosts, "socket to listen on (unix:///path; repeatable)");
+  app.add_option("--config-file", o.config_file, "daemon configuration file (JSON)");
+  app.add_flag("-D,--debug", o.debug, "log every request");
+  app.add_option("--log-format", o.log_format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}));
+  CLI11_PARSE(app, argc, argv);
+
+  // Threads started later inherit this mask: only the waiter below sees SIGINT/SIGTERM.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  try {
+    if (!o.config_file.empty()) {
+      ApplyConfigFile(o, app);
+    }
+    berth::log::Init(STDERR_FILENO,
+                     o.log_format == "json" ? berth::log::Format::kJson : berth::log::Format::kText,
+                     o.debug);
+    if (o.hosts.empty()) {
+      o.hosts.push_back("unix://" + o.state + "/berth.sock");
+    }
+    berth::MkdirAll(o.state, 0711);
+    berth::engine::ImageService images(o.root);
+    berth::api::Router router;
+    berth::api::AddSystemRoutes(router, images, {o.root, o.state, HostName()});
+    berth::api::AddImageRoutes(router, images);
+    berth::api::Server server(router);
+    for (const std::string& host : o.hosts) {
+      server.Listen(host);
+    }
+    std::thread waiter([&server, stop_signals] {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      berth::log::Info(std::string("berthd: ") + strsignal(sig) + ", stopping");
+      server.Stop();
+    });
+    std::string listening;
+    for (const std::string& h : o.hosts) {
+      listening += (listening.empty() ? "" : ", ") + h;
+    }
+    berth::log::Info("berthd: serving on " + listening + " (root " + o.root + ")");
+    server.Run();
+    // Run returns only after Stop: the waiter has its signal.
+    waiter.join();
+    return 0;
+  } catch (const berth::Error& e) {
+    berth::log::Error(std::string("berthd: ") + e.what());
+    return 1;
+  }
+}
