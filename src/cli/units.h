@@ -1,0 +1,36 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// The docker/go-units humanisation the docker CLI prints (sizes, ages, ids), and the size
+// parser its flags use. Each function names the go-units / moby function it reproduces.
+namespace berth::cli {
+
+// go-units HumanSizeWithPrecision: decimal units (B, kB, MB, GB, TB, PB, EB, ZB, YB) formatted
+// with Go's "%.*g" — `docker images` uses precision 3 ("1.98MB"), HumanSize uses 4.
+std::string HumanSizeWithPrecision(double size, int precision);
+// go-units HumanSize: HumanSizeWithPrecision(size, 4) ("7.05kB", "0B", "1.2GB").
+std::string HumanSize(double size);
+// go-units BytesSize: binary units (B, KiB, MiB, ...) with "%.4g" ("1.5KiB").
+std::string BytesSize(double size);
+
+// go-units HumanDuration of a duration in nanoseconds (Go's time.Duration): "Less than a second",
+// "About a minute", "2 minutes", "About an hour", "3 hours", "2 days", "3 weeks", "4 months",
+// "2 years".
+std::string HumanDuration(int64_t nanoseconds);
+// What `docker ps` prints for a creation time `seconds` ago: HumanDuration + " ago".
+std::string TimeAgo(int64_t seconds);
+
+// moby stringid.TruncateID: drops an algorithm prefix ("sha256:") and keeps 12 characters.
+std::string TruncateId(std::string_view id);
+
+// go-units RAMInBytes (binary: "64m" is 64 MiB, "1.5GB" is 1.5 GiB; "b", "k", "kb", "kib", any
+// case, an optional space before the suffix). Throws berth::Error kInvalidArgument
+// ("invalid size: '...'", "invalid suffix: '...'").
+int64_t ParseSize(std::string_view text);
+// go-units FromHumanSize: the same syntax with decimal multipliers ("1k" is 1000).
+int64_t ParseHumanSize(std::string_view text);
+
+}  // namespace berth::cli
