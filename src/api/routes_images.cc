@@ -33,7 +33,12 @@ image::ReadFn BodyReader(Request& req) {
 // A JSON message stream as Docker writes it: one object per chunk, each ending in "\r\n".
 void Message(Response& res, const json& message) { res.Write(message.dump() + "\r\n"); }
 
-void Save(Response& res, engine::ImageService& images, const std::vector<std::string>& names) {
+void Save(Request& req, Response& res, engine::ImageService& images,
+          const std::vector<std::string>& names) {
+  // Berth's own parameter: format=oci for a plain OCI layout (docker save's form otherwise).
+  image::ArchiveFormat format = req.Query("format").value_or("") == "oci"
+                                    ? image::ArchiveFormat::kOci
+                                    : image::ArchiveFormat::kDocker;
   if (names.empty()) {
     ThrowInvalid("no image names given to save");
   }
@@ -51,7 +56,7 @@ void Save(Response& res, engine::ImageService& images, const std::vector<std::st
       throw Error(Kind::kUnavailable, "save: the client went away");
     }
   };
-  images.Save(names, image::ArchiveFormat::kDocker, [&](const void* data, size_t size) {
+  images.Save(names, format, [&](const void* data, size_t size) {
     buffer.append(static_cast<const char*>(data), size);
     if (buffer.size() >= kSaveBuffer) {
       flush();
@@ -81,8 +86,9 @@ void AddImageRoutes(Router& router, engine::ImageService& images) {
     res.EndStream();
   });
 
-  router.Add("GET", "/images/get",
-             [&images](Request& req, Response& res) { Save(res, images, req.QueryAll("names")); });
+  router.Add("GET", "/images/get", [&images](Request& req, Response& res) {
+    Save(req, res, images, req.QueryAll("names"));
+  });
 
   router.Add("POST", "/images/create", [&images](Request& req, Response& res) {
     std::optional<std::string> src = req.Query("fromSrc");
@@ -116,8 +122,9 @@ void AddImageRoutes(Router& router, engine::ImageService& images) {
     res.Json(200, images.History(req.Param("name")));
   });
 
-  router.Add("GET", "/images/{name*}/get",
-             [&images](Request& req, Response& res) { Save(res, images, {req.Param("name")}); });
+  router.Add("GET", "/images/{name*}/get", [&images](Request& req, Response& res) {
+    Save(req, res, images, {req.Param("name")});
+  });
 
   router.Add("POST", "/images/{name*}/tag", [&images](Request& req, Response& res) {
     std::string repo = Text(req, "repo");

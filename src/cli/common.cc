@@ -1,0 +1,65 @@
+#include <cstdio>
+#include <iostream>
+
+#include "base/error.h"
+#include "cli/cli.h"
+#include "cli/go_template.h"
+#include "cli/table.h"
+
+namespace berth::cli {
+
+api::Client& Context::client() {
+  if (!client_) {
+    client_ = std::make_unique<api::Client>(host.empty() ? api::DefaultHost() : host);
+  }
+  return *client_;
+}
+
+std::string FiltersJson(const std::vector<std::string>& filters) {
+  nlohmann::json doc = nlohmann::json::object();
+  for (const std::string& f : filters) {
+    size_t eq = f.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Error(Kind::kInvalidArgument, "bad format of filter (expected name=value)");
+    }
+    doc[f.substr(0, eq)][f.substr(eq + 1)] = true;
+  }
+  return doc.dump();
+}
+
+std::string QueryEscape(std::string_view text) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+void PrintList(const std::string& format, const std::string& default_format,
+               const std::vector<nlohmann::json>& items,
+               const std::map<std::string, std::string>& headers) {
+  std::cout << RenderList(format.empty() ? default_format : format, items, headers);
+}
+
+void PrintInspect(const std::string& format, const std::vector<nlohmann::json>& items) {
+  if (format.empty()) {
+    std::cout << nlohmann::json(items).dump(4) << "\n";
+    return;
+  }
+  // As the docker CLI runs -f on raw inspect JSON: a missing key is an error.
+  Template tmpl = Template::Parse(format);
+  ExecuteOptions options;
+  options.missing_key = MissingKey::kError;
+  for (const nlohmann::json& item : items) {
+    std::cout << tmpl.Execute(item, options) << "\n";
+  }
+}
+
+}  // namespace berth::cli
