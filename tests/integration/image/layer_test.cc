@@ -216,6 +216,19 @@ TEST_F(LayerTest, CorruptAndTruncatedStreamsAreClearErrors) {
   ExpectRefused(std::string(4096, 'x'), "layer:");
 }
 
+TEST_F(LayerTest, ATarWithoutItsPaddingAndEndBlocksEndsAfterItsLastEntry) {
+  // umoci 0.4 writes layers like this: the last file's data, then nothing.
+  std::string tar = MakeTar({{.path = "hello.txt", .data = "made by umoci\n"}}, Filter::kNone);
+  ASSERT_GE(tar.size(), 526u);
+  std::string cut = tar.substr(0, 512 + 14);
+  UniqueFd fd = MemFd(cut);
+  ApplyResult r = ApplyLayer(fd.get(), root_, WhiteoutMode::kOverlay);
+  EXPECT_EQ(ReadFile(root_ + "/hello.txt"), "made by umoci\n");
+  EXPECT_EQ(r.diff_id, Sha256Digest(cut)) << "the diffID is of the bytes as they are";
+  // Data that stops short is still refused.
+  ExpectRefused(tar.substr(0, 512 + 10), "hello.txt");
+}
+
 // A directory tree as text: one line per entry (type, mode, owner, size or target, xattrs).
 std::string Describe(const std::string& dir, const std::string& prefix = "") {
   std::string out;
