@@ -387,9 +387,17 @@ void ImageService::Load(const image::ReadFn& read, bool quiet, const MessageFn& 
       image::ReadImageArchive(read, content_, image::HostPlatform(), progress);
   std::vector<std::string> lines;
   try {
+    std::vector<int64_t> sizes;
     for (const image::ArchiveImage& img : contents.images) {
+      sizes.push_back(Unpack(img.manifest, ReadConfig(img.manifest)));
+    }
+    // One flush for the whole load (blobs and snapshots) before the database names them.
+    content_.SyncAll();
+    snapshots_.SyncAll();
+    for (size_t i = 0; i < contents.images.size(); ++i) {
+      const image::ArchiveImage& img = contents.images[i];
       image::ImageConfig config = ReadConfig(img.manifest);
-      int64_t size = Unpack(img.manifest, config);
+      int64_t size = sizes[i];
       int64_t created = 0;
       if (config.raw.contains("created") && config.raw["created"].is_string()) {
         created = ParseRfc3339(config.raw["created"].get<std::string>()).value_or(0);
@@ -470,6 +478,7 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
   std::lock_guard write(write_mu_);
   // The body as a blob, then unpacked: its diffID is only known once read through.
   image::ContentStore::Writer writer = content_.Ingest();
+  writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
   std::vector<char> buf(1 << 20);
   while (size_t n = read(buf.data(), buf.size())) {
     writer.Write(buf.data(), n);
@@ -529,6 +538,8 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
           .Bind(2, size)
           .Run();
     }
+    content_.SyncAll();
+    snapshots_.SyncAll();
     Record(manifest_digest, config_digest, Now(), size,
            name.empty() ? std::vector<std::string>{} : std::vector<std::string>{name});
     CollectGarbage();

@@ -219,6 +219,7 @@ class ArchiveScan {
   void Ingest(struct archive* a, const ReadContext& ctx, const std::string& name, int64_t size) {
     std::string expected = DigestFromBlobName(name);
     ContentStore::Writer writer = store_.Ingest();
+    writer.set_sync(ContentStore::Writer::Sync::kDeferred);
     std::vector<char> buf(kChunk);
     uint64_t done = 0;
     uint64_t total = size > 0 ? static_cast<uint64_t>(size) : 0;

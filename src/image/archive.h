@@ -40,6 +40,8 @@ struct ArchiveContents {
 // Reads an image archive (tar, optionally gzip/zstd/xz/bzip2 compressed) from `read`. Where
 // an index lists several platforms, `platform`'s manifest is taken. Throws kInvalidArgument
 // naming the archive member or document at fault; blobs already added are then removed.
+// Blobs are written without waiting for the disk: call store.SyncAll() before recording
+// anything that refers to them.
 ArchiveContents ReadImageArchive(const ReadFn& read, const ContentStore& store,
                                  const Platform& platform, const ProgressFn& progress = {});
 

@@ -166,7 +166,8 @@ ContentStore::Writer::Writer(Writer&& other) noexcept
       fd_(std::move(other.fd_)),
       hash_(std::move(other.hash_)),
       size_(other.size_),
-      created_(other.created_) {
+      created_(other.created_),
+      sync_(other.sync_) {
   other.temp_.clear();
 }
 
@@ -221,7 +222,7 @@ std::string ContentStore::Writer::Commit(std::string_view expected_digest,
       Discard();  // already there: content-addressed, so the same bytes
       return digest;
     }
-    if (fsync(fd_.get()) < 0) {
+    if (sync_ == Sync::kNow && fsync(fd_.get()) < 0) {
       ThrowErrno("fsync " + temp_);
     }
     if (fchmod(fd_.get(), 0444) < 0) {
@@ -232,13 +233,22 @@ std::string ContentStore::Writer::Commit(std::string_view expected_digest,
       ThrowErrno("rename " + temp_ + " to " + path);
     }
     temp_.clear();
-    FsyncDir(store_->blobs_);
+    if (sync_ == Sync::kNow) {
+      FsyncDir(store_->blobs_);
+    }
     created_ = true;
   } catch (...) {
     Discard();
     throw;
   }
   return digest;
+}
+
+void ContentStore::SyncAll() const {
+  UniqueFd fd(open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || syncfs(fd.get()) < 0) {
+    ThrowErrno("sync " + root_);
+  }
 }
 
 }  // namespace berth::image

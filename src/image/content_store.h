@@ -27,6 +27,11 @@ class ContentStore {
     Writer(Writer&&) noexcept;
     Writer& operator=(Writer&&) = delete;
     ~Writer();
+    // kDeferred: Commit neither fsyncs the blob nor its directory; the caller calls
+    // SyncAll() before anything durable refers to the blob (one flush for a whole load
+    // instead of one wait per blob).
+    enum class Sync { kNow, kDeferred };
+    void set_sync(Sync sync) { sync_ = sync; }
     void Write(const void* data, size_t size);
     void Write(std::string_view data) { Write(data.data(), data.size()); }
     uint64_t size() const { return size_; }
@@ -47,6 +52,7 @@ class ContentStore {
     Sha256 hash_;
     uint64_t size_ = 0;
     bool created_ = false;
+    Sync sync_ = Sync::kNow;
   };
 
   Writer Ingest() const;
@@ -64,6 +70,8 @@ class ContentStore {
   bool Verify(std::string_view digest) const;
   // Every blob's digest, sorted.
   std::vector<std::string> List() const;
+  // Flushes everything written to the store's filesystem (syncfs), deferred blobs included.
+  void SyncAll() const;
   // Removes a blob (absent is fine).
   void Delete(std::string_view digest) const;
   // Garbage collection: removes every blob not in `keep` (the caller walks its images to

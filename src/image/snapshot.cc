@@ -136,6 +136,13 @@ std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
   }
 }
 
+void Snapshots::SyncAll() const {
+  UniqueFd fd(open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd || syncfs(fd.get()) < 0) {
+    ThrowErrno("sync " + root_);
+  }
+}
+
 std::vector<std::string> Snapshots::List() const {
   std::vector<std::string> out;
   DIR* d = opendir(root_.c_str());

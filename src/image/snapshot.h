@@ -30,6 +30,8 @@ class Snapshots {
   // nullopt when the snapshot `chain_id` existed already (nothing was read).
   std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
                                     int layer_fd);
+  // Flushes the snapshots' filesystem (syncfs): unpacked files are not synced one by one.
+  void SyncAll() const;
   // Every complete snapshot's chain ID, sorted.
   std::vector<std::string> List() const;
   // Removes what interrupted unpacks left behind; returns how many.

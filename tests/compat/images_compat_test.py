@@ -80,6 +80,7 @@ class Berthd:
         return env
 
     def stop(self):
+        """Stops berthd; returns its exit status and log (a sanitizer's report lands there)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -88,7 +89,10 @@ class Berthd:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        with open(os.path.join(self.dir, "berthd.log")) as f:
+            log = f.read()
         shutil.rmtree(self.dir, ignore_errors=True)
+        return self.proc.returncode, log
 
 
 def setUpModule():
@@ -100,7 +104,9 @@ def setUpModule():
 
 def tearDownModule():
     if "DAEMON" in globals():
-        DAEMON.stop()
+        status, log = DAEMON.stop()
+        if status != 0:
+            raise AssertionError("berthd exited with %d on SIGTERM:\n%s" % (status, log))
 
 
 class DockerCliTest(unittest.TestCase):
