@@ -192,7 +192,7 @@ Reply Client::Stream(std::string_view method, std::string_view target, const Rea
   while (!parser.is_done()) {
     parser.get().body().data = buf.data();
     parser.get().body().size = buf.size();
-    http::read(impl_->socket, impl_->buffer, parser, ec);
+    http::read_some(impl_->socket, impl_->buffer, parser, ec);
     if (ec == http::error::need_buffer) {
       ec = {};
     }

@@ -145,7 +145,7 @@ size_t Connection::ReadBody(void* buf, size_t size) {
     body.data = buf;
     body.size = size;
     beast::error_code ec;
-    http::read(socket_, buffer_, *parser_, ec);
+    http::read_some(socket_, buffer_, *parser_, ec);
     if (ec == http::error::need_buffer) {
       ec = {};
     }
@@ -304,7 +304,8 @@ void Connection::Route(Request& req, Response& res) {
       res.SetHeader("Cache-Control", "no-cache, no-store, must-revalidate");
       res.SetHeader("Pragma", "no-cache");
       res.SetHeader("Builder-Version", "1");
-      res.Bytes(200, "text/plain; charset=utf-8", "OK");
+      // Docker answers HEAD with Content-Length: 0, GET with "OK".
+      res.Bytes(200, "text/plain; charset=utf-8", req.method_ == "HEAD" ? "" : "OK");
       return;
     }
     const Handler* handler = router_.Match(req);
