@@ -6,11 +6,14 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "base/digest.h"
 #include "base/error.h"
@@ -179,7 +182,7 @@ size_t Snapshots::RemoveLeftovers() const {
   return removed;
 }
 
-void Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
+bool Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
                             const std::string& target) const {
   if (chain_ids.empty()) {
     ThrowInvalid("an image without layers has no rootfs to mount");
@@ -196,7 +199,7 @@ void Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std
   MkdirAll(work, 0700);
   MkdirAll(target, 0755);
   if (MountWithFsconfig(lowers, upper, work, target)) {
-    return;
+    return true;
   }
   std::string opts = "lowerdir=";
   for (size_t i = 0; i < lowers.size(); ++i) {
@@ -204,7 +207,215 @@ void Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std
   }
   opts += ",upperdir=" + upper + ",workdir=" + work;
   if (mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0) {
+    if (errno == ENODEV) {
+      CopyRootfs(chain_ids, target);  // no overlayfs in this kernel
+      return false;
+    }
     ThrowErrno("mount the overlay of " + std::to_string(lowers.size()) + " layers on " + target);
+  }
+  return true;
+}
+
+namespace {
+
+// Removes `name` in `dir_fd` whatever it is (a directory with all it holds); absent is fine.
+void RemoveAt(int dir_fd, const char* name) {
+  if (unlinkat(dir_fd, name, 0) == 0 || errno == ENOENT) {
+    return;
+  }
+  if (errno != EISDIR && errno != EPERM) {
+    ThrowErrno(std::string("copy rootfs: remove ") + name);
+  }
+  UniqueFd sub(openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!sub) {
+    ThrowErrno(std::string("copy rootfs: open ") + name);
+  }
+  std::vector<std::string> names;
+  DIR* d = fdopendir(dup(sub.get()));
+  if (d == nullptr) {
+    ThrowErrno(std::string("copy rootfs: list ") + name);
+  }
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      names.push_back(e->d_name);
+    }
+  }
+  closedir(d);
+  for (const std::string& n : names) {
+    RemoveAt(sub.get(), n.c_str());
+  }
+  if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0) {
+    ThrowErrno(std::string("copy rootfs: remove ") + name);
+  }
+}
+
+bool KeepXattr(const char* name) {
+  return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
+}
+
+void CopyXattrs(int src_fd, int dst_fd) {
+  char names[16384];
+  ssize_t len = flistxattr(src_fd, names, sizeof(names));
+  for (ssize_t i = 0; len > 0 && i < len; i += static_cast<ssize_t>(strlen(names + i)) + 1) {
+    const char* name = names + i;
+    if (!KeepXattr(name)) {
+      continue;
+    }
+    char value[65536];
+    ssize_t n = fgetxattr(src_fd, name, value, sizeof(value));
+    if (n >= 0 && fsetxattr(dst_fd, name, value, static_cast<size_t>(n), 0) < 0 &&
+        errno != ENOTSUP) {
+      ThrowErrno(std::string("copy rootfs: set xattr ") + name);
+    }
+  }
+}
+
+class RootfsCopier {
+ public:
+  explicit RootfsCopier(int target_fd) : target_fd_(target_fd) {}
+
+  void Layer(int src_dir) {
+    links_.clear();
+    Dir(src_dir, target_fd_, "");
+  }
+
+ private:
+  void Dir(int src_dir, int dst_dir, const std::string& rel) {
+    std::vector<std::string> names;
+    DIR* d = fdopendir(dup(src_dir));
+    if (d == nullptr) {
+      ThrowErrno("copy rootfs: list " + rel);
+    }
+    while (struct dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+        names.push_back(e->d_name);
+      }
+    }
+    closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const std::string& name : names) {
+      Entry(src_dir, dst_dir, name, rel.empty() ? name : rel + "/" + name);
+    }
+  }
+
+  void Entry(int src_dir, int dst_dir, const std::string& name, const std::string& rel) {
+    const char* n = name.c_str();
+    struct stat st;
+    if (fstatat(src_dir, n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      ThrowErrno("copy rootfs: stat " + rel);
+    }
+    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+      RemoveAt(dst_dir, n);  // a whiteout: the name is gone from here up
+      return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd src(openat(src_dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!src) {
+        ThrowErrno("copy rootfs: open " + rel);
+      }
+      char opaque[2] = {};
+      bool is_opaque =
+          fgetxattr(src.get(), "trusted.overlay.opaque", opaque, 1) == 1 && opaque[0] == 'y';
+      struct stat dst_st;
+      bool dst_is_dir =
+          fstatat(dst_dir, n, &dst_st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(dst_st.st_mode);
+      if (is_opaque || !dst_is_dir) {
+        RemoveAt(dst_dir, n);
+        if (mkdirat(dst_dir, n, 0700) < 0) {
+          ThrowErrno("copy rootfs: mkdir " + rel);
+        }
+      }
+      UniqueFd dst(openat(dst_dir, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (!dst) {
+        ThrowErrno("copy rootfs: open " + rel);
+      }
+      Dir(src.get(), dst.get(), rel);
+      Metadata(src.get(), dst.get(), st, rel);
+      return;
+    }
+    RemoveAt(dst_dir, n);
+    if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+      auto first = links_.find({st.st_dev, st.st_ino});
+      if (first != links_.end()) {
+        if (linkat(target_fd_, first->second.c_str(), dst_dir, n, 0) < 0) {
+          ThrowErrno("copy rootfs: link " + rel + " to " + first->second);
+        }
+        return;
+      }
+      links_[{st.st_dev, st.st_ino}] = rel;
+    }
+    if (S_ISREG(st.st_mode)) {
+      UniqueFd src(openat(src_dir, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+      UniqueFd dst(openat(dst_dir, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!src || !dst) {
+        ThrowErrno("copy rootfs: open " + rel);
+      }
+      off_t left = st.st_size;
+      while (left > 0) {
+        ssize_t copied =
+            copy_file_range(src.get(), nullptr, dst.get(), nullptr, static_cast<size_t>(left), 0);
+        if (copied <= 0) {
+          ThrowErrno("copy rootfs: copy " + rel);
+        }
+        left -= copied;
+      }
+      Metadata(src.get(), dst.get(), st, rel);
+      return;
+    }
+    if (S_ISLNK(st.st_mode)) {
+      std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+      ssize_t len = readlinkat(src_dir, n, target.data(), target.size());
+      if (len < 0) {
+        ThrowErrno("copy rootfs: readlink " + rel);
+      }
+      target.resize(static_cast<size_t>(len));
+      if (symlinkat(target.c_str(), dst_dir, n) < 0) {
+        ThrowErrno("copy rootfs: symlink " + rel);
+      }
+    } else if (mknodat(dst_dir, n, st.st_mode, st.st_rdev) < 0) {
+      ThrowErrno("copy rootfs: mknod " + rel);
+    }
+    if (fchownat(dst_dir, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0) {
+      ThrowErrno("copy rootfs: chown " + rel);
+    }
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    utimensat(dst_dir, n, times, AT_SYMLINK_NOFOLLOW);
+  }
+
+  static void Metadata(int src, int dst, const struct stat& st, const std::string& rel) {
+    if (fchown(dst, st.st_uid, st.st_gid) < 0 || fchmod(dst, st.st_mode & 07777) < 0) {
+      ThrowErrno("copy rootfs: owner and mode of " + rel);
+    }
+    CopyXattrs(src, dst);  // after chown, which clears security.capability
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    futimens(dst, times);
+  }
+
+  int target_fd_;
+  std::map<std::pair<dev_t, ino_t>, std::string> links_;  // hard links within one layer
+};
+
+}  // namespace
+
+void Snapshots::CopyRootfs(const std::vector<std::string>& chain_ids,
+                           const std::string& target) const {
+  MkdirAll(target, 0755);
+  UniqueFd dst(open(target.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dst) {
+    ThrowErrno("open " + target);
+  }
+  RootfsCopier copier(dst.get());
+  for (const std::string& chain : chain_ids) {
+    UniqueFd src(open(FsPath(chain).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!src) {
+      ThrowNotFound("snapshot " + chain + " is not unpacked");
+    }
+    copier.Layer(src.get());
+    struct stat st;
+    if (fstat(src.get(), &st) == 0) {
+      fchown(dst.get(), st.st_uid, st.st_gid);
+      fchmod(dst.get(), st.st_mode & 07777);
+    }
   }
 }
 

@@ -39,8 +39,16 @@ class Snapshots {
   // Mounts at `target` the overlay of `chain_ids` (bottom layer first, as in an image) with
   // its upper and work directories in `rw_dir` (created). Uses the new mount API, one lower
   // layer per call, where the kernel has it (no limit on the number of layers), else mount(2).
-  void MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
+  // Where overlayfs is missing (ENODEV) the rootfs is a copy instead (`CopyRootfs` into
+  // `target`, nothing mounted); returns whether it mounted.
+  bool MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
                    const std::string& target) const;
+  // The copy-based rootfs: the layers' files copied into `target` bottom up, with whiteouts
+  // and opaque directories carried out, so `target` shows what the overlay would. Ownership,
+  // modes, times, user.* and security.capability xattrs and hard links are kept. Every path
+  // is resolved from directory descriptors without following symlinks, so a link that one
+  // layer put in `target` cannot lead a later layer's files out of it.
+  void CopyRootfs(const std::vector<std::string>& chain_ids, const std::string& target) const;
 
   // Bytes used by a snapshot's files (blocks actually allocated).
   uint64_t DiskUsage(const std::string& chain_id) const;

@@ -6,11 +6,15 @@
 #include "image/layer.h"
 
 #include <dirent.h>
+
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
+#include <algorithm>
+#include <cstring>
 
 #include "base/digest.h"
 #include "base/error.h"
@@ -166,6 +170,88 @@ TEST_F(SnapshotTest, ChangesMadeThroughTheMountBecomeALayer) {
   struct stat st;
   ASSERT_EQ(stat((flat + "/data").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0700u);
+}
+
+}  // namespace
+}  // namespace berth::image
+
+namespace berth::image {
+namespace {
+
+// A tree as text (type, mode, owner, content or target, user xattrs), for comparing two views.
+std::string Tree(const std::string& dir, const std::string& prefix = "") {
+  std::vector<std::string> names;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (struct dirent* e = readdir(d)) {
+      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    }
+    closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  std::string out;
+  for (const std::string& n : names) {
+    std::string p = dir + "/" + n;
+    struct stat st;
+    lstat(p.c_str(), &st);
+    out += prefix + n + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" +
+           std::to_string(st.st_gid);
+    if (S_ISREG(st.st_mode)) out += " [" + ReadFile(p) + "] links=" + std::to_string(st.st_nlink);
+    if (S_ISLNK(st.st_mode)) {
+      char t[256] = {0};
+      readlink(p.c_str(), t, sizeof(t) - 1);
+      out += std::string(" -> ") + t;
+    }
+    char value[64] = {0};
+    if (lgetxattr(p.c_str(), "user.note", value, sizeof(value) - 1) > 0) {
+      out += std::string(" user.note=") + value;
+    }
+    out += "\n";
+    if (S_ISDIR(st.st_mode)) out += Tree(p, prefix + n + "/");
+  }
+  return out;
+}
+
+TEST_F(SnapshotTest, TheCopyFallbackShowsWhatTheOverlayShows) {
+  Snapshots s(dir_ + "/snapshots");
+  std::vector<std::string> tars = {
+      MakeTar({{.path = "etc", .type = AE_IFDIR, .perm = 0755},
+               {.path = "etc/gone", .data = "lower"},
+               {.path = "etc/kept", .data = "lower", .uid = 7, .gid = 8},
+               {.path = "etc/hard", .data = "same inode"},
+               {.path = "etc/hard2", .link = "etc/hard", .hard = true},
+               {.path = "opaque", .type = AE_IFDIR, .perm = 0755},
+               {.path = "opaque/hidden", .data = "lower"},
+               {.path = "dir-to-file", .type = AE_IFDIR, .perm = 0755},
+               {.path = "dir-to-file/inner", .data = "x"},
+               {.path = "escape", .type = AE_IFLNK, .link = "/"},
+               {.path = "noted", .data = "n", .xattrs = {{"user.note", "kept"}}}},
+              Filter::kNone),
+      MakeTar({{.path = "etc/.wh.gone"},
+               {.path = "etc/new", .perm = 04755, .data = "middle"},
+               {.path = ".wh.dir-to-file"},
+               {.path = "dir-to-file", .data = "now a file"}},
+              Filter::kNone),
+      MakeTar({{.path = "opaque", .type = AE_IFDIR, .perm = 0750},
+               {.path = "opaque/.wh..wh..opq"},
+               {.path = "opaque/top", .data = "top"},
+               // The lower layer's symlink to / is replaced by a directory here: the copy
+               // must not write through the link into the host's root.
+               {.path = ".wh.escape"},
+               {.path = "escape", .type = AE_IFDIR, .perm = 0755},
+               {.path = "escape/berth-copy-test", .data = "inside"}},
+              Filter::kNone),
+  };
+  std::vector<std::string> chain = Unpack(s, tars);
+  std::string mounted = dir_ + "/m/rootfs", copied = dir_ + "/copy";
+  ASSERT_TRUE(s.MountRootfs(chain, dir_ + "/m", mounted));
+  mounts_.push_back(mounted);
+  s.CopyRootfs(chain, copied);
+  std::string want = Tree(mounted), got = Tree(copied);
+  EXPECT_EQ(got, want);
+  EXPECT_NE(want.find("etc/hard2"), std::string::npos);
+  EXPECT_NE(got.find("links=2"), std::string::npos) << "hard links stay links";
+  EXPECT_FALSE(Exists("/berth-copy-test")) << "written through a symlink onto the host";
+  EXPECT_EQ(ReadFile(copied + "/escape/berth-copy-test"), "inside");
 }
 
 }  // namespace
