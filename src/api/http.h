@@ -21,6 +21,9 @@ namespace berth::api {
 
 inline constexpr const char* kApiVersion = "1.41";
 inline constexpr const char* kMinApiVersion = "1.24";
+// The highest /v1.xx prefix served (as 1.41): clients newer than the server that did not
+// negotiate down (a pinned DOCKER_API_VERSION) still work for what 1.41 has.
+inline constexpr const char* kMaxServedApiVersion = "1.50";
 
 using Filters = std::map<std::string, std::vector<std::string>>;
 

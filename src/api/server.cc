@@ -296,7 +296,7 @@ void Connection::Route(Request& req, Response& res) {
                    " is too old. Minimum supported API version is " + kMinApiVersion +
                    ", please upgrade your client to a newer version");
     }
-    if (version && *version > *ParseApiVersion(kApiVersion)) {
+    if (version && *version > *ParseApiVersion(kMaxServedApiVersion)) {
       ThrowInvalid("client version " + req.api_version_ +
                    " is too new. Maximum supported API version is " + kApiVersion);
     }

@@ -178,6 +178,11 @@ class DockerCliTest(unittest.TestCase):
         if "/usr/local/bin/docker" not in DOCKERS:
             self.skipTest("no docker 28 CLI in /usr/local/bin")
         self.check_cli("/usr/local/bin/docker")
+        # Pinned to its own API version instead of negotiating: served as 1.41.
+        env = DAEMON.env()
+        env["DOCKER_API_VERSION"] = "1.50"
+        out = run(["/usr/local/bin/docker", "images", "--format", "{{.Repository}}"], env=env)
+        self.assertIn("busybox", out.stdout.split())
 
 
 DOCKER_PY_SCRIPT = r"""
