@@ -35,6 +35,8 @@ class Connection {
   bool WriteChunk(std::string_view data);
   bool WriteLastChunk();
   int native_handle() { return socket_.native_handle(); }
+  // What was read from the socket but not parsed yet (for a hijack).
+  std::string TakeBuffered();
   bool head_request() const { return head_; }
 
  private:

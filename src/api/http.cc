@@ -229,8 +229,9 @@ void Response::EndStream() {
   streaming_ = false;
 }
 
-int Response::Hijack() {
+int Response::Hijack(std::string* buffered) {
   started_ = hijacked_ = true;
+  *buffered = conn_->TakeBuffered();
   return conn_->native_handle();
 }
 

@@ -92,8 +92,10 @@ class Response {
   bool client_gone() const { return gone_; }
 
   // Takes the connection's socket: the handler writes and reads raw bytes on it (attach,
-  // exec). The server closes it when the handler returns.
-  int Hijack();
+  // exec). Bytes the client sent behind the request that the server already read (stdin a
+  // client wrote at once) go to `buffered`. The server closes the socket when the handler
+  // returns.
+  int Hijack(std::string* buffered);
 
   // Extra headers for the next Json/Empty/Bytes/BeginStream.
   void SetHeader(std::string name, std::string value);

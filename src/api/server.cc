@@ -161,6 +161,15 @@ size_t Connection::ReadBody(void* buf, size_t size) {
   return 0;
 }
 
+std::string Connection::TakeBuffered() {
+  // The parser may hold body bytes of its own; a hijacked request has no body (Docker's
+  // attach and exec start send Content-Length: 0 or a small JSON the handler read already).
+  auto data = buffer_.data();
+  std::string out(static_cast<const char*>(data.data()), data.size());
+  buffer_.consume(buffer_.size());
+  return out;
+}
+
 bool Connection::WriteWhole(int status, const Headers& headers, std::string_view body) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   for (const auto& [name, value] : headers) {
@@ -229,6 +238,14 @@ bool Connection::ServeOne() {
   const auto& msg = parser_->get();
   keep_alive_ = msg.keep_alive();
   head_ = msg.method() == http::verb::head;
+  if (beast::iequals(msg[http::field::expect], "100-continue")) {
+    // curl asks before it sends a large body (`curl -T image.tar`).
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    http::write(socket_, cont, ec);
+    if (ec) {
+      return false;
+    }
+  }
   Request req(this);
   Response res(this);
   req.method_ = std::string(msg.method_string());

@@ -86,6 +86,21 @@ class ServerTest : public ::testing::Test {
       cv_.notify_all();
       res.Empty(204);
     });
+    router_.Add("POST", "/hijack", [](Request&, Response& res) {
+      std::string buffered;
+      int fd = res.Hijack(&buffered);
+      std::string head = "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n";
+      std::string echo = head + "[" + buffered;
+      char buf[256];
+      // Echo what arrives until the client half-closes, then end the stream.
+      while (true) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0) break;
+        echo.append(buf, static_cast<size_t>(n));
+      }
+      echo += "]";
+      EXPECT_EQ(write(fd, echo.data(), echo.size()), static_cast<ssize_t>(echo.size()));
+    });
     server_ = std::make_unique<Server>(router_);
     server_->Listen(host_);
     thread_ = std::thread([this] { server_->Run(); });
@@ -281,6 +296,29 @@ TEST_F(ServerTest, StreamsFlushEachMessageAndCarryLateErrorsInBand) {
   EXPECT_EQ(messages[1]["n"], 2) << "the first message reached the client before the second";
   EXPECT_EQ(messages[2]["error"], "failed half way");
   EXPECT_EQ(messages[2]["errorDetail"]["message"], "failed half way");
+}
+
+TEST_F(ServerTest, HijackKeepsTheBytesSentBehindTheRequest) {
+  UniqueFd fd = Connect();
+  // The request and the first stdin bytes in one write, as a client typing ahead does.
+  Send(fd.get(),
+       "POST /v1.41/hijack HTTP/1.1\r\nHost: \r\nConnection: Upgrade\r\nUpgrade: tcp\r\n"
+       "Content-Length: 0\r\n\r\nfirst ");
+  Send(fd.get(), "second");
+  shutdown(fd.get(), SHUT_WR);
+  std::string answer = ReadResponse(fd.get(), "]");
+  EXPECT_EQ(answer.rfind("HTTP/1.1 101 UPGRADED\r\n", 0), 0u) << answer;
+  EXPECT_NE(answer.find("[first second]"), std::string::npos) << answer;
+}
+
+TEST_F(ServerTest, ExpectContinueIsAnswered) {
+  UniqueFd fd = Connect();
+  Send(fd.get(),
+       "POST /hash HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+  std::string cont = ReadResponse(fd.get(), "100 Continue\r\n\r\n");
+  EXPECT_EQ(cont, "HTTP/1.1 100 Continue\r\n\r\n");
+  Send(fd.get(), "abc");
+  EXPECT_NE(ReadResponse(fd.get(), "}").find(Sha256Digest(std::string("abc"))), std::string::npos);
 }
 
 TEST_F(ServerTest, GarbageGetsA400AndTheConnectionCloses) {
