@@ -241,15 +241,19 @@ void Remove(Context& ctx, const std::vector<std::string>& names, bool force, boo
   }
 }
 
-void Tag(Context& ctx, const std::string& source, const std::string& target) {
-  // REPOSITORY[:TAG]: the tag is what follows the last ':' after the last '/'.
-  std::string repo = target, tag;
-  size_t slash = target.rfind('/');
-  size_t colon = target.rfind(':');
+// REPOSITORY[:TAG] as the API takes it: the tag is what follows the last ':' after the last
+// '/' (a registry's port is not a tag).
+std::pair<std::string, std::string> SplitRepoTag(const std::string& reference) {
+  size_t slash = reference.rfind('/');
+  size_t colon = reference.rfind(':');
   if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    repo = target.substr(0, colon);
-    tag = target.substr(colon + 1);
+    return {reference.substr(0, colon), reference.substr(colon + 1)};
   }
+  return {reference, ""};
+}
+
+void Tag(Context& ctx, const std::string& source, const std::string& target) {
+  auto [repo, tag] = SplitRepoTag(target);
   ctx.client().Do(
       "POST", "/images/" + source + "/tag?repo=" + QueryEscape(repo) + "&tag=" + QueryEscape(tag));
 }
@@ -447,12 +451,7 @@ void Save(Context& ctx, const std::vector<std::string>& names, const std::string
 void Import(Context& ctx, const std::string& source, const std::string& reference,
             const std::vector<std::string>& changes, const std::string& message) {
   Input in(source);
-  std::string repo = reference, tag;
-  size_t slash = reference.rfind('/'), colon = reference.rfind(':');
-  if (colon != std::string::npos && (slash == std::string::npos || colon > slash)) {
-    repo = reference.substr(0, colon);
-    tag = reference.substr(colon + 1);
-  }
+  auto [repo, tag] = SplitRepoTag(reference);
   std::string target = "/images/create?fromSrc=-&repo=" + QueryEscape(repo) +
                        "&tag=" + QueryEscape(tag) + "&message=" + QueryEscape(message);
   for (const std::string& c : changes) {

@@ -21,20 +21,6 @@ namespace {
 using nlohmann::json;
 using testing::TestImage;
 
-image::ReadFn FromString(const std::string& bytes) {
-  auto pos = std::make_shared<size_t>(0);
-  return [&bytes, pos](void* buf, size_t size) {
-    size_t n = std::min(size, bytes.size() - *pos);
-    memcpy(buf, bytes.data() + *pos, n);
-    *pos += n;
-    return n;
-  };
-}
-
-std::string Layer(const std::string& file, const std::string& data) {
-  return testing::MakeTar({{.path = file, .data = data}}, testing::Filter::kNone);
-}
-
 class ImageServiceTest : public testing::RootTempDirTest {
  protected:
   void SetUp() override {
@@ -44,7 +30,8 @@ class ImageServiceTest : public testing::RootTempDirTest {
 
   std::vector<json> Load(const std::string& archive, bool quiet = true) {
     std::vector<json> messages;
-    service_->Load(FromString(archive), quiet, [&](const json& m) { messages.push_back(m); });
+    service_->Load(testing::ReaderOf(archive), quiet,
+                   [&](const json& m) { messages.push_back(m); });
     return messages;
   }
 
@@ -74,7 +61,8 @@ class ImageServiceTest : public testing::RootTempDirTest {
 
 TEST_F(ImageServiceTest, LoadListInspectHistory) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("bin/sh", "shell"), Layer("etc/motd", "hello")};
+  images[0].layers = {testing::OneFileLayer("bin/sh", "shell"),
+                      testing::OneFileLayer("etc/motd", "hello")};
   images[0].names = {"busybox:latest"};
   images[0].labels_json = R"({"org.example":"yes"})";
   std::vector<json> messages = Load(testing::ClassicArchive(images));
@@ -120,7 +108,7 @@ TEST_F(ImageServiceTest, LoadListInspectHistory) {
 
 TEST_F(ImageServiceTest, MetadataSurvivesARestart) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"keep:1"};
   Load(testing::ClassicArchive(images));
   service_.reset();
@@ -129,11 +117,11 @@ TEST_F(ImageServiceTest, MetadataSurvivesARestart) {
 }
 
 TEST_F(ImageServiceTest, TagRemoveAndGarbageCollectionFreeExactlyWhatIsUnreferenced) {
-  std::string base = Layer("bin/sh", "shell");
+  std::string base = testing::OneFileLayer("bin/sh", "shell");
   std::vector<TestImage> images(2);
   images[0].layers = {base};
   images[0].names = {"base:1"};
-  images[1].layers = {base, Layer("app", "app")};
+  images[1].layers = {base, testing::OneFileLayer("app", "app")};
   images[1].names = {"app:1"};
   Load(testing::ClassicArchive(images));
   auto [blobs_before, snaps_before] = Disk();
@@ -165,7 +153,7 @@ TEST_F(ImageServiceTest, TagRemoveAndGarbageCollectionFreeExactlyWhatIsUnreferen
 
 TEST_F(ImageServiceTest, RemovingByIdAnImageWithSeveralNamesNeedsForce) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"a:1", "b:1"};
   Load(testing::ClassicArchive(images));
   try {
@@ -184,14 +172,14 @@ TEST_F(ImageServiceTest, RemovingByIdAnImageWithSeveralNamesNeedsForce) {
 
 TEST_F(ImageServiceTest, ALoadThatFailsLeavesTheStoreAsItWas) {
   std::vector<TestImage> good(1);
-  good[0].layers = {Layer("a", "1")};
+  good[0].layers = {testing::OneFileLayer("a", "1")};
   good[0].names = {"good:1"};
   Load(testing::ClassicArchive(good));
   auto before = Disk();
 
   // The config lies about the second layer's diffID: found only while unpacking it.
   std::vector<TestImage> liar(1);
-  liar[0].layers = {Layer("b", "2"), Layer("c", "3")};
+  liar[0].layers = {testing::OneFileLayer("b", "2"), testing::OneFileLayer("c", "3")};
   liar[0].diff_ids = {Sha256Digest(liar[0].layers[0]), Sha256Digest(std::string("other"))};
   liar[0].names = {"liar:1"};
   try {
@@ -207,9 +195,9 @@ TEST_F(ImageServiceTest, ALoadThatFailsLeavesTheStoreAsItWas) {
 
 TEST_F(ImageServiceTest, ANameMovesAndTheOldImageBecomesDanglingThenPruned) {
   std::vector<TestImage> v1(1), v2(1);
-  v1[0].layers = {Layer("a", "1")};
+  v1[0].layers = {testing::OneFileLayer("a", "1")};
   v1[0].names = {"app:latest"};
-  v2[0].layers = {Layer("a", "2")};
+  v2[0].layers = {testing::OneFileLayer("a", "2")};
   v2[0].names = {"app:latest"};
   Load(testing::ClassicArchive(v1));
   std::vector<json> messages = Load(testing::ClassicArchive(v2));
@@ -231,11 +219,11 @@ TEST_F(ImageServiceTest, ANameMovesAndTheOldImageBecomesDanglingThenPruned) {
 
 TEST_F(ImageServiceTest, ListFilters) {
   std::vector<TestImage> images(2);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"web/front:1"};
   images[0].created = "2026-01-01T00:00:00Z";
   images[0].labels_json = R"({"tier":"web"})";
-  images[1].layers = {Layer("a", "2")};
+  images[1].layers = {testing::OneFileLayer("a", "2")};
   images[1].names = {"db:1"};
   images[1].created = "2026-02-01T00:00:00Z";
   Load(testing::ClassicArchive(images));
@@ -271,7 +259,7 @@ TEST_F(ImageServiceTest, ImportWithChanges) {
                      "LABEL version=1.0",
                      "VOLUME /data"};
   options.message = "from a tarball";
-  std::string id = service_->Import(FromString(rootfs), options);
+  std::string id = service_->Import(testing::ReaderOf(rootfs), options);
   json inspect = service_->Inspect("imported:v1");
   EXPECT_EQ(inspect["Id"], id);
   const json& c = inspect["Config"];
@@ -290,15 +278,15 @@ TEST_F(ImageServiceTest, ImportWithChanges) {
 
   ImportOptions bad;
   bad.changes = {"RUN rm -rf /"};
-  EXPECT_THROW(service_->Import(FromString(rootfs), bad), Error);
+  EXPECT_THROW(service_->Import(testing::ReaderOf(rootfs), bad), Error);
   std::string not_a_tar = "plainly not a tar archive, just words words words";
-  EXPECT_THROW(service_->Import(FromString(not_a_tar), {}), Error);
+  EXPECT_THROW(service_->Import(testing::ReaderOf(not_a_tar), {}), Error);
   ExpectClean();
 }
 
 TEST_F(ImageServiceTest, SaveThenLoadElsewhereKeepsEveryDigest) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1"), Layer("b", "2")};
+  images[0].layers = {testing::OneFileLayer("a", "1"), testing::OneFileLayer("b", "2")};
   images[0].names = {"saved:1", "saved:2"};
   Load(testing::ClassicArchive(images));
   std::string archive;
@@ -306,7 +294,7 @@ TEST_F(ImageServiceTest, SaveThenLoadElsewhereKeepsEveryDigest) {
                  [&](const void* d, size_t n) { archive.append(static_cast<const char*>(d), n); });
   ImageService other(dir_ + "/other");
   std::vector<json> messages;
-  other.Load(FromString(archive), true, [&](const json& m) { messages.push_back(m); });
+  other.Load(testing::ReaderOf(archive), true, [&](const json& m) { messages.push_back(m); });
   ASSERT_EQ(messages.size(), 1u) << "saved by one name: only that name travels";
   EXPECT_EQ(messages[0]["stream"], "Loaded image: saved:1\n");
   EXPECT_EQ(other.Inspect("saved:1")["Id"], images[0].config_digest);
@@ -317,7 +305,7 @@ TEST_F(ImageServiceTest, SaveThenLoadElsewhereKeepsEveryDigest) {
 
 TEST_F(ImageServiceTest, CheckFindsCorruptionAndOrphans) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"check:1"};
   Load(testing::ClassicArchive(images));
   ExpectClean();

@@ -1,6 +1,8 @@
 #include "image_archive_builder.h"
 
+#include <cstring>
 #include <map>
+#include <memory>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -66,6 +68,20 @@ std::string MakeConfig(const TestImage& image) {
   config["history"].push_back(
       {{"created", image.created}, {"created_by", "CMD [\"sh\"]"}, {"empty_layer", true}});
   return config.dump();
+}
+
+std::string OneFileLayer(const std::string& path, const std::string& data) {
+  return MakeTar({{.path = path, .data = data}}, Filter::kNone);
+}
+
+std::function<size_t(void*, size_t)> ReaderOf(const std::string& bytes) {
+  auto pos = std::make_shared<size_t>(0);
+  return [&bytes, pos](void* buf, size_t size) {
+    size_t n = std::min(size, bytes.size() - *pos);
+    memcpy(buf, bytes.data() + *pos, n);
+    *pos += n;
+    return n;
+  };
 }
 
 std::string ClassicArchive(std::vector<TestImage>& images) {

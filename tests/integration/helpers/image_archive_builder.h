@@ -3,6 +3,7 @@
 // Builds image archives in memory the way docker save (20.10 and 25+), skopeo and umoci
 // write them, for tests of load and save.
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,5 +40,11 @@ std::string OciArchive(std::vector<TestImage>& images, bool docker_manifest,
 
 // The config Docker would write for `image` (architecture of this host).
 std::string MakeConfig(const TestImage& image);
+
+// A layer tar of one file.
+std::string OneFileLayer(const std::string& path, const std::string& data);
+
+// A reader over `bytes` (which must outlive it), for ReadImageArchive and the image service.
+std::function<size_t(void*, size_t)> ReaderOf(const std::string& bytes);
 
 }  // namespace berth::testing

@@ -20,20 +20,6 @@ using testing::E;
 using testing::OciArchive;
 using testing::TestImage;
 
-ReadFn FromString(const std::string& bytes) {
-  auto pos = std::make_shared<size_t>(0);
-  return [&bytes, pos](void* buf, size_t size) {
-    size_t n = std::min(size, bytes.size() - *pos);
-    memcpy(buf, bytes.data() + *pos, n);
-    *pos += n;
-    return n;
-  };
-}
-
-std::string Layer(const std::string& file, const std::string& data) {
-  return testing::MakeTar({{.path = file, .data = data}}, testing::Filter::kNone);
-}
-
 class ArchiveTest : public testing::RootTempDirTest {
  protected:
   void SetUp() override {
@@ -42,7 +28,7 @@ class ArchiveTest : public testing::RootTempDirTest {
   }
 
   ArchiveContents Read(const std::string& bytes) {
-    return ReadImageArchive(FromString(bytes), *store_, HostPlatform());
+    return ReadImageArchive(testing::ReaderOf(bytes), *store_, HostPlatform());
   }
 
   // Reading `bytes` must fail naming `what`, and leave the store as it was.
@@ -62,7 +48,8 @@ class ArchiveTest : public testing::RootTempDirTest {
 };
 
 TEST_F(ArchiveTest, ClassicLayoutWithSharedLayers) {
-  std::string base = Layer("bin/sh", "shell"), top = Layer("etc/app", "app");
+  std::string base = testing::OneFileLayer("bin/sh", "shell"),
+              top = testing::OneFileLayer("etc/app", "app");
   std::vector<TestImage> images(2);
   images[0].layers = {base};
   images[0].names = {"busybox:latest", "example.com:5000/team/box:1"};
@@ -86,10 +73,10 @@ TEST_F(ArchiveTest, ClassicLayoutWithSharedLayers) {
 
 TEST_F(ArchiveTest, GzipAndZstdLayersKeepTheirBytesAndGetTheirMediaType) {
   std::vector<TestImage> images(2);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].compression = testing::Filter::kGzip;
   images[0].names = {"gz:1"};
-  images[1].layers = {Layer("b", "2")};
+  images[1].layers = {testing::OneFileLayer("b", "2")};
   images[1].compression = testing::Filter::kZstd;
   images[1].names = {"zst:1"};
   ArchiveContents c = Read(ClassicArchive(images));
@@ -101,9 +88,9 @@ TEST_F(ArchiveTest, GzipAndZstdLayersKeepTheirBytesAndGetTheirMediaType) {
 
 TEST_F(ArchiveTest, OciLayoutNamesFromAnnotations) {
   std::vector<TestImage> images(2);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"docker.io/library/one:1", "docker.io/library/one:latest"};
-  images[1].layers = {Layer("b", "2")};
+  images[1].layers = {testing::OneFileLayer("b", "2")};
   ArchiveContents c = Read(OciArchive(images, /*docker_manifest=*/false));
   ASSERT_EQ(c.images.size(), 2u);
   EXPECT_EQ(c.images[0].names.size(), 2u) << "two tags, one image";
@@ -113,7 +100,7 @@ TEST_F(ArchiveTest, OciLayoutNamesFromAnnotations) {
 
 TEST_F(ArchiveTest, SkopeoStyleRefNameIsATagAndNamesNothing) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"docker.io/library/one:v1"};
   ArchiveContents c = Read(OciArchive(images, false, /*ref_name_only=*/true));
   ASSERT_EQ(c.images.size(), 1u);
@@ -122,7 +109,7 @@ TEST_F(ArchiveTest, SkopeoStyleRefNameIsATagAndNamesNothing) {
 
 TEST_F(ArchiveTest, Docker25HybridKeepsTheOciManifest) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1"), Layer("b", "2")};
+  images[0].layers = {testing::OneFileLayer("a", "1"), testing::OneFileLayer("b", "2")};
   images[0].names = {"hybrid:1"};
   std::string bytes = OciArchive(images, /*docker_manifest=*/true);
   ArchiveContents c = Read(bytes);
@@ -136,7 +123,7 @@ TEST_F(ArchiveTest, Docker25HybridKeepsTheOciManifest) {
 
 TEST_F(ArchiveTest, NestedIndexPicksThisHostsPlatform) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   std::string layer = images[0].layers[0];
   images[0].config = testing::MakeConfig(images[0]);
   std::string config = images[0].config;
@@ -190,7 +177,7 @@ TEST_F(ArchiveTest, NestedIndexPicksThisHostsPlatform) {
 
 TEST_F(ArchiveTest, AGzippedArchiveLoads) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   images[0].names = {"zipped:1"};
   std::string tar = ClassicArchive(images);
   ArchiveContents c = Read(testing::CompressBytes(tar, testing::Filter::kGzip));
@@ -201,7 +188,7 @@ TEST_F(ArchiveTest, BadArchivesAreRefusedAndLeaveNothing) {
   // Something already in the store stays.
   store_->Put("{}");
   std::vector<TestImage> one(1);
-  one[0].layers = {Layer("a", "1")};
+  one[0].layers = {testing::OneFileLayer("a", "1")};
   one[0].names = {"x:1"};
   std::string good = ClassicArchive(one);
 
@@ -224,7 +211,7 @@ TEST_F(ArchiveTest, BadArchivesAreRefusedAndLeaveNothing) {
   // A config whose diff_ids do not match the layer count.
   ExpectRefused(testing::MakeTar({{.path = "c.json", .data = cfg},
                                   {.path = "l/layer.tar", .data = one[0].layers[0]},
-                                  {.path = "l2/layer.tar", .data = Layer("b", "2")},
+                                  {.path = "l2/layer.tar", .data = testing::OneFileLayer("b", "2")},
                                   {.path = "manifest.json",
                                    .data = R"([{"Config":"c.json","RepoTags":["x:1"],)"
                                            R"("Layers":["l/layer.tar","l2/layer.tar"]}])"}},
@@ -242,11 +229,12 @@ TEST_F(ArchiveTest, BadArchivesAreRefusedAndLeaveNothing) {
                 "must be lowercase");
   // A blob whose name is not its digest.
   std::vector<TestImage> oci(1);
-  oci[0].layers = {Layer("a", "1")};
+  oci[0].layers = {testing::OneFileLayer("a", "1")};
   std::string layout = OciArchive(oci, false);
   std::string digest = Sha256Digest(oci[0].layers[0]).substr(7);
   std::string forged = testing::MakeTar(
-      {{.path = "blobs/sha256/" + digest, .data = Layer("evil", "2")}}, testing::Filter::kNone);
+      {{.path = "blobs/sha256/" + digest, .data = testing::OneFileLayer("evil", "2")}},
+      testing::Filter::kNone);
   ExpectRefused(forged, "digest mismatch");
   // A manifest of an unknown media type.
   std::string weird = R"({"schemaVersion":2,"mediaType":"application/x-weird","layers":[]})";
@@ -268,9 +256,9 @@ TEST_F(ArchiveTest, BadArchivesAreRefusedAndLeaveNothing) {
 
 TEST_F(ArchiveTest, SaveIsDeterministicAndReadsBackWithTheSameDigests) {
   std::vector<TestImage> images(2);
-  images[0].layers = {Layer("a", "1"), Layer("b", "2")};
+  images[0].layers = {testing::OneFileLayer("a", "1"), testing::OneFileLayer("b", "2")};
   images[0].names = {"one:1"};
-  images[1].layers = {Layer("a", "1")};
+  images[1].layers = {testing::OneFileLayer("a", "1")};
   images[1].names = {"two:latest"};
   images[1].compression = testing::Filter::kGzip;
   ArchiveContents c = Read(ClassicArchive(images));
@@ -287,7 +275,7 @@ TEST_F(ArchiveTest, SaveIsDeterministicAndReadsBackWithTheSameDigests) {
     });
     EXPECT_EQ(out, again) << "the same images give the same bytes";
     ContentStore fresh(dir_ + "/fresh" + std::to_string(static_cast<int>(format)));
-    ArchiveContents back = ReadImageArchive(FromString(out), fresh, HostPlatform());
+    ArchiveContents back = ReadImageArchive(testing::ReaderOf(out), fresh, HostPlatform());
     ASSERT_EQ(back.images.size(), 2u);
     for (size_t i = 0; i < 2; ++i) {
       EXPECT_EQ(back.images[i].manifest_digest, c.images[i].manifest_digest);
@@ -300,7 +288,7 @@ TEST_F(ArchiveTest, SaveIsDeterministicAndReadsBackWithTheSameDigests) {
 
 TEST_F(ArchiveTest, SavingAMissingBlobFailsBeforeWriting) {
   std::vector<TestImage> images(1);
-  images[0].layers = {Layer("a", "1")};
+  images[0].layers = {testing::OneFileLayer("a", "1")};
   ArchiveContents c = Read(ClassicArchive(images));
   store_->Delete(c.images[0].manifest.layers[0].digest);
   size_t written = 0;
