@@ -369,6 +369,9 @@ void ImageService::Load(const image::ReadFn& read, bool quiet, const MessageFn& 
   image::ProgressFn progress;
   if (!quiet) {
     progress = [&](const std::string& name, uint64_t done, uint64_t total) {
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
+        return;  // a config of the classic layout, not a layer
+      }
       if (done != total && done - last_report < (4u << 20) && done >= last_report) {
         return;
       }
