@@ -166,9 +166,10 @@ json ApplyChanges(json config, const std::vector<std::string>& changes) {
       }
       for (const auto& [key, value] : Pairs(rest, instruction)) {
         json& env = config["Env"];
-        std::string entry = key + "=" + value;
+        std::string prefix = key + "=";  // (clang 14 cannot capture a structured binding)
+        std::string entry = prefix + value;
         auto same = std::find_if(env.begin(), env.end(), [&](const json& e) {
-          return e.is_string() && e.get<std::string>().rfind(key + "=", 0) == 0;
+          return e.is_string() && e.get<std::string>().rfind(prefix, 0) == 0;
         });
         if (same != env.end()) {
           *same = entry;

@@ -35,7 +35,9 @@ void ApplyConfigFile(Options& o, const CLI::App& app) {
   if (doc.is_discarded() || !doc.is_object()) {
     berth::ThrowInvalid(o.config_file + ": not a JSON object");
   }
-  for (const auto& [key, value] : doc.items()) {
+  for (const auto& item : doc.items()) {
+    const std::string& key = item.key();
+    const nlohmann::json& value = item.value();
     auto str = [&]() {
       if (!value.is_string()) {
         berth::ThrowInvalid(o.config_file + ": \"" + key + "\" must be a string");
