@@ -1,0 +1,999 @@
+// HostConfig -> the runtime spec: namespaces, security, resources and mounts. The table in
+// docs/containers.md lists each field; Docker's behaviour (moby 20.10 daemon/oci_linux.go,
+// daemon/daemon_unix.go, volume/mounts/linux_parser.go, oci/caps) unless it says otherwise.
+
+#include <algorithm>
+#include <cctype>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "base/error.h"
+#include "engine/container_spec_internal.h"
+#include "oci/default_seccomp.h"
+#include "oci/runtime_spec.h"
+
+namespace berth::engine::internal {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr int64_t kDefaultShmSize = 64 * 1024 * 1024;
+constexpr int64_t kMinMemory = 6 * 1024 * 1024;  // Docker's linuxMinMemory
+
+bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos - start));
+    if (pos == std::string::npos) {
+      return out;
+    }
+    start = pos + 1;
+  }
+}
+
+// "/a/b/" -> "/a/b"; relative paths are the caller's error.
+std::string CleanDestination(std::string path) {
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path;
+}
+
+// ---- namespaces ----
+
+void RemoveNamespace(json& spec, const char* type) {
+  json& list = spec["linux"]["namespaces"];
+  json kept = json::array();
+  for (auto& n : list) {
+    if (n["type"] != type) {
+      kept.push_back(std::move(n));
+    }
+  }
+  list = std::move(kept);
+}
+
+// "" or one of `accepted`; "host" removes the namespace; "container:<id>" is not yet supported.
+std::string NamespaceMode(const json& hc, const char* key, std::initializer_list<const char*> ok) {
+  std::string field = std::string("HostConfig.") + key;
+  std::string mode = Str(hc, key, field);
+  if (StartsWith(mode, "container:")) {
+    throw Error(Kind::kNotImplemented, field + ": joining another container's namespace (\"" +
+                                           mode + "\") is not implemented yet");
+  }
+  for (const char* a : ok) {
+    if (mode == a) {
+      return mode;
+    }
+  }
+  Bad(field, "invalid mode \"" + mode + "\"");
+}
+
+// ---- capabilities (oci/caps/utils.go TweakCapabilities) ----
+
+std::vector<std::string> NormalizeCaps(const std::vector<std::string>& caps,
+                                       const std::string& field) {
+  std::vector<std::string> out;
+  for (const auto& c : caps) {
+    std::string name = Upper(c);
+    if (name != "ALL" && !StartsWith(name, "CAP_")) {
+      name = "CAP_" + name;
+    }
+    if (name != "ALL" && oci::CapabilityNumber(name) < 0) {
+      Bad(field, "unknown capability: \"" + c + "\"");
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+std::vector<std::string> TweakCapabilities(const std::vector<std::string>& basics, const json& hc,
+                                           bool privileged) {
+  auto add = NormalizeCaps(StrList(hc, "CapAdd", "HostConfig.CapAdd"), "HostConfig.CapAdd");
+  auto drop = NormalizeCaps(StrList(hc, "CapDrop", "HostConfig.CapDrop"), "HostConfig.CapDrop");
+  const auto& all = oci::KnownCapabilities();
+  if (privileged) {
+    return all;
+  }
+  if (add.empty() && drop.empty()) {
+    return basics;
+  }
+  std::vector<std::string> caps;
+  if (Contains(add, "ALL")) {
+    for (const auto& c : all) {
+      if (!Contains(drop, c)) {
+        caps.push_back(c);
+      }
+    }
+    return caps;
+  }
+  if (!Contains(drop, "ALL")) {
+    for (const auto& c : basics) {
+      if (!Contains(drop, c)) {
+        caps.push_back(c);
+      }
+    }
+  }
+  for (const auto& c : add) {
+    if (!Contains(caps, c)) {
+      caps.push_back(c);
+    }
+  }
+  // Kernel order, so equal sets give equal specs (and equal seccomp cache keys).
+  std::sort(caps.begin(), caps.end(), [](const std::string& a, const std::string& b) {
+    return oci::CapabilityNumber(a) < oci::CapabilityNumber(b);
+  });
+  return caps;
+}
+
+// ---- seccomp ----
+
+#if defined(__x86_64__)
+const std::set<std::string> kNativeArches = {"amd64", "x86_64", "SCMP_ARCH_X86_64"};
+#elif defined(__aarch64__)
+const std::set<std::string> kNativeArches = {"arm64", "aarch64", "SCMP_ARCH_AARCH64"};
+#else
+const std::set<std::string> kNativeArches;
+#endif
+
+// A profile in Docker's format (archMap, names, includes/excludes by caps and arches) or the
+// OCI one, as linux.seccomp for `caps` on this architecture.
+json ConvertSeccompProfile(const std::string& text, const std::vector<std::string>& caps) {
+  const std::string field = "HostConfig.SecurityOpt";
+  json p = json::parse(text, nullptr, false);
+  if (p.is_discarded() || !p.is_object()) {
+    Bad(field, "invalid --security-opt seccomp: the profile is not a JSON object");
+  }
+  if (!p.contains("defaultAction") || !p["defaultAction"].is_string()) {
+    Bad(field, "invalid --security-opt seccomp: the profile has no defaultAction");
+  }
+  json out = {{"defaultAction", p["defaultAction"]}};
+  for (const char* k : {"defaultErrnoRet", "flags", "listenerPath", "listenerMetadata"}) {
+    if (p.contains(k) && !p[k].is_null()) {
+      out[k] = p[k];
+    }
+  }
+  if (p.contains("archMap") && p["archMap"].is_array()) {
+    for (const auto& a : p["archMap"]) {
+      std::string arch = a.value("architecture", "");
+      if (kNativeArches.count(arch)) {
+        json arches = json::array({arch});
+        for (const auto& sub : a.value("subArchitectures", json::array())) {
+          arches.push_back(sub);
+        }
+        out["architectures"] = arches;
+      }
+    }
+  } else if (p.contains("architectures") && p["architectures"].is_array()) {
+    out["architectures"] = p["architectures"];
+  }
+  auto holds_all = [&](const json& cond) {
+    for (const auto& c : cond.value("caps", json::array())) {
+      if (!c.is_string() || !Contains(caps, c.get<std::string>())) {
+        return false;
+      }
+    }
+    const json arches = cond.value("arches", json::array());
+    if (arches.empty()) {
+      return true;
+    }
+    return std::any_of(arches.begin(), arches.end(), [](const json& a) {
+      return a.is_string() && kNativeArches.count(a.get<std::string>()) > 0;
+    });
+  };
+  auto holds_any = [&](const json& cond) {
+    for (const auto& c : cond.value("caps", json::array())) {
+      if (c.is_string() && Contains(caps, c.get<std::string>())) {
+        return true;
+      }
+    }
+    for (const auto& a : cond.value("arches", json::array())) {
+      if (a.is_string() && kNativeArches.count(a.get<std::string>())) {
+        return true;
+      }
+    }
+    return false;
+  };
+  json syscalls = json::array();
+  for (const auto& s : p.value("syscalls", json::array())) {
+    if (!s.is_object()) {
+      Bad(field, "invalid --security-opt seccomp: a syscalls entry is not an object");
+    }
+    if (s.contains("includes") && !holds_all(s["includes"])) {
+      continue;
+    }
+    if (s.contains("excludes") && holds_any(s["excludes"])) {
+      continue;
+    }
+    json names = s.value("names", json::array());
+    if (s.contains("name") && s["name"].is_string()) {
+      names.push_back(s["name"]);
+    }
+    json entry = {{"names", names}, {"action", s.value("action", json())}};
+    for (const char* k : {"args", "errnoRet"}) {
+      if (s.contains(k) && !s[k].is_null()) {
+        entry[k] = s[k];
+      }
+    }
+    syscalls.push_back(std::move(entry));
+  }
+  out["syscalls"] = std::move(syscalls);
+  return out;
+}
+
+struct SecurityOpts {
+  std::optional<bool> no_new_privileges;
+  std::optional<std::string> seccomp;  // "unconfined" or a profile
+};
+
+// daemon_unix.go parseSecurityOpt: "=" or the deprecated ":" separates key and value.
+SecurityOpts ParseSecurityOpts(const json& hc, ContainerSpec& out) {
+  SecurityOpts s;
+  for (const auto& opt : StrList(hc, "SecurityOpt", "HostConfig.SecurityOpt")) {
+    auto invalid = [&] {
+      Bad("HostConfig.SecurityOpt", "invalid --security-opt: \"" + opt + "\"");
+    };
+    if (opt == "no-new-privileges") {
+      s.no_new_privileges = true;
+      continue;
+    }
+    if (opt == "disable") {
+      continue;  // label=disable's old spelling: nothing to disable without SELinux
+    }
+    size_t sep = opt.find('=');
+    if (sep == std::string::npos) {
+      sep = opt.find(':');
+    }
+    if (sep == std::string::npos) {
+      invalid();
+    }
+    std::string key = opt.substr(0, sep);
+    std::string value = opt.substr(sep + 1);
+    if (key == "no-new-privileges") {
+      if (value == "true" || value == "1") {
+        s.no_new_privileges = true;
+      } else if (value == "false" || value == "0") {
+        s.no_new_privileges = false;
+      } else {
+        invalid();
+      }
+    } else if (key == "seccomp") {
+      if (value.empty()) {
+        invalid();
+      }
+      s.seccomp = value;
+    } else if (key == "label") {
+      if (value != "disable") {
+        out.warnings.push_back("SELinux is not supported: ignoring --security-opt " + opt);
+      }
+    } else if (key == "apparmor") {
+      if (value != "unconfined") {
+        out.warnings.push_back("AppArmor is not supported: ignoring --security-opt " + opt);
+      }
+    } else {
+      invalid();
+    }
+  }
+  return s;
+}
+
+// ---- resources ----
+
+void ApplyResources(const json& hc, json& resources, json& hc_out, ContainerSpec& out) {
+  auto i = [&](const char* key) { return Int(hc, key, std::string("HostConfig.") + key); };
+  auto non_negative = [&](const char* key) {
+    int64_t v = i(key);
+    if (v < 0) {
+      Bad(std::string("HostConfig.") + key, "must not be negative, got " + std::to_string(v));
+    }
+    return v;
+  };
+
+  int64_t memory = non_negative("Memory");
+  int64_t swap = i("MemorySwap");
+  int64_t reservation = non_negative("MemoryReservation");
+  if (memory != 0 && memory < kMinMemory) {
+    Bad("HostConfig.Memory", "Minimum memory limit allowed is 6MB");
+  }
+  if (swap < -1) {
+    Bad("HostConfig.MemorySwap", "must be -1 (unlimited), 0 or a size");
+  }
+  if (swap > 0 && memory == 0) {
+    Bad("HostConfig.MemorySwap",
+        "You should always set the Memory limit when using Memoryswap limit, see usage");
+  }
+  if (swap > 0 && swap < memory) {
+    Bad("HostConfig.MemorySwap",
+        "Minimum memoryswap limit should be larger than memory limit, see usage");
+  }
+  if (memory > 0 && reservation > memory) {
+    Bad("HostConfig.MemoryReservation",
+        "Minimum memory limit can not be less than memory reservation limit, see usage");
+  }
+  if (memory > 0 && swap == 0) {
+    swap = 2 * memory;  // Docker's default: as much swap as memory
+    hc_out["MemorySwap"] = swap;
+  }
+  json mem = json::object();
+  if (memory > 0) {
+    mem["limit"] = memory;
+  }
+  if (reservation > 0) {
+    mem["reservation"] = reservation;
+  }
+  if (swap != 0) {
+    mem["swap"] = swap;
+  }
+  if (Has(hc, "MemorySwappiness")) {
+    int64_t sw = i("MemorySwappiness");
+    if (sw != -1) {
+      if (sw < 0 || sw > 100) {
+        Bad("HostConfig.MemorySwappiness",
+            "Invalid value: " + std::to_string(sw) + ", valid memory swappiness range is 0-100");
+      }
+      mem["swappiness"] = sw;
+    }
+  }
+  if (Bool(hc, "OomKillDisable", "HostConfig.OomKillDisable")) {
+    mem["disableOOMKiller"] = true;
+    if (memory == 0) {
+      out.warnings.push_back(
+          "OOM killer is disabled for the container, but no memory limit is set, this can "
+          "result in the system running out of resources.");
+    }
+  }
+  if (i("KernelMemory") != 0 || i("KernelMemoryTCP") != 0) {
+    out.warnings.push_back("kernel memory limits are not supported: KernelMemory ignored");
+  }
+  if (!mem.empty()) {
+    resources["memory"] = mem;
+  }
+
+  int64_t nano = non_negative("NanoCpus");
+  int64_t shares = non_negative("CpuShares");
+  int64_t quota = i("CpuQuota");
+  int64_t period = non_negative("CpuPeriod");
+  if (nano > 0 && period > 0) {
+    Bad("HostConfig.NanoCpus", "Conflicting options: Nano CPUs and CPU Period cannot both be set");
+  }
+  if (nano > 0 && quota > 0) {
+    Bad("HostConfig.NanoCpus", "Conflicting options: Nano CPUs and CPU Quota cannot both be set");
+  }
+  if (period != 0 && (period < 1000 || period > 1000000)) {
+    Bad("HostConfig.CpuPeriod",
+        "CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)");
+  }
+  if (quota < -1 || (quota > 0 && quota < 1000)) {
+    Bad("HostConfig.CpuQuota", "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+  }
+  json cpu = json::object();
+  if (nano > 0) {
+    period = 100000;
+    quota = nano * period / 1000000000;
+    if (quota < 1000) {
+      Bad("HostConfig.NanoCpus", "Range of CPUs is from 0.01 upwards");
+    }
+  }
+  if (shares > 0) {
+    cpu["shares"] = std::clamp<int64_t>(shares, 2, 262144);
+  }
+  if (quota != 0) {
+    cpu["quota"] = quota;
+  }
+  if (period != 0) {
+    cpu["period"] = period;
+  }
+  for (auto [key, oci_key] : {std::pair{"CpusetCpus", "cpus"}, std::pair{"CpusetMems", "mems"}}) {
+    std::string v = Str(hc, key, std::string("HostConfig.") + key);
+    if (!std::all_of(v.begin(), v.end(),
+                     [](unsigned char c) { return std::isdigit(c) || c == ',' || c == '-'; })) {
+      Bad(std::string("HostConfig.") + key, "invalid value \"" + v + "\"");
+    }
+    if (!v.empty()) {
+      cpu[oci_key] = v;
+    }
+  }
+  if (!cpu.empty()) {
+    resources["cpu"] = cpu;
+  }
+
+  int64_t blkio = non_negative("BlkioWeight");
+  if (blkio != 0) {
+    if (blkio < 10 || blkio > 1000) {
+      Bad("HostConfig.BlkioWeight", "Range of blkio weight is from 10 to 1000");
+    }
+    resources["blockIO"] = {{"weight", blkio}};
+  }
+
+  // 0 or null keeps the hardened default; a negative value is unlimited.
+  int64_t pids = i("PidsLimit");
+  if (pids < 0) {
+    resources.erase("pids");
+  } else if (pids > 0) {
+    resources["pids"] = {{"limit", pids}};
+  }
+}
+
+void ApplyUlimits(const json& hc, json& process) {
+  if (!Has(hc, "Ulimits")) {
+    return;
+  }
+  if (!hc["Ulimits"].is_array()) {
+    Bad("HostConfig.Ulimits", "expected an array");
+  }
+  json& rlimits = process["rlimits"];
+  for (const auto& u : hc["Ulimits"]) {
+    std::string name = Str(u, "Name", "HostConfig.Ulimits[].Name");
+    std::string field = "HostConfig.Ulimits." + name;
+    std::string type = "RLIMIT_" + Upper(name);
+    if (name.empty() || oci::RlimitNumber(type) < 0) {
+      Bad("HostConfig.Ulimits", "invalid ulimit type: \"" + name + "\"");
+    }
+    int64_t soft = Int(u, "Soft", field + ".Soft");
+    int64_t hard = Int(u, "Hard", field + ".Hard");
+    auto as_rlim = [&](int64_t v) -> uint64_t {
+      if (v < -1) {
+        Bad(field, "invalid limit " + std::to_string(v));
+      }
+      return v == -1 ? std::numeric_limits<uint64_t>::max() : static_cast<uint64_t>(v);
+    };
+    uint64_t s = as_rlim(soft);
+    uint64_t h = as_rlim(hard);
+    if (s > h) {
+      Bad(field, "ulimit soft limit must be less than or equal to hard limit: " +
+                     std::to_string(soft) + " > " + std::to_string(hard));
+    }
+    json entry = {{"type", type}, {"hard", h}, {"soft", s}};
+    auto it = std::find_if(rlimits.begin(), rlimits.end(),
+                           [&](const json& r) { return r["type"] == type; });
+    if (it != rlimits.end()) {
+      *it = entry;
+    } else {
+      rlimits.push_back(entry);
+    }
+  }
+}
+
+void ApplySysctls(const json& hc, json& spec, json& hc_out) {
+  if (!Has(hc, "Sysctls")) {
+    return;
+  }
+  if (!hc["Sysctls"].is_object()) {
+    Bad("HostConfig.Sysctls", "expected an object of strings");
+  }
+  auto has_ns = [&](const char* type) {
+    const json& list = spec["linux"]["namespaces"];
+    return std::any_of(list.begin(), list.end(), [&](const json& n) { return n["type"] == type; });
+  };
+  static const std::set<std::string> kIpc = {
+      "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+      "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+  json sysctl = json::object();
+  for (auto it = hc["Sysctls"].begin(); it != hc["Sysctls"].end(); ++it) {
+    const std::string& key = it.key();
+    std::string field = "HostConfig.Sysctls." + key;
+    if (!it.value().is_string()) {
+      Bad(field, "expected a string value");
+    }
+    const char* ns = nullptr;
+    if (kIpc.count(key) || StartsWith(key, "fs.mqueue.")) {
+      ns = "ipc";
+    } else if (StartsWith(key, "net.")) {
+      ns = "network";
+    } else if (key == "kernel.domainname" || key == "kernel.hostname") {
+      ns = "uts";
+    } else {
+      Bad(field, "sysctl '" + key + "' is not whitelisted: it is not namespaced");
+    }
+    if (!has_ns(ns)) {
+      Bad(field, "sysctl '" + key + "' is not allowed with the host's " + ns + " namespace");
+    }
+    sysctl[key] = it.value();
+  }
+  if (!sysctl.empty()) {
+    spec["linux"]["sysctl"] = sysctl;
+  }
+  hc_out["Sysctls"] = hc["Sysctls"];
+}
+
+// ---- mounts ----
+
+// A volume name Docker's local driver accepts: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
+bool IsVolumeName(const std::string& s) {
+  if (s.empty() || !std::isalnum(static_cast<unsigned char>(s[0]))) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+// "/host:/ctr[:opts]" (volume/mounts/linux_parser.go).
+json ParseBind(const std::string& raw) {
+  auto invalid = [&](const std::string& why) -> void {
+    Bad("HostConfig.Binds", "invalid mount config \"" + raw + "\": " + why);
+  };
+  std::vector<std::string> parts = Split(raw, ':');
+  if (parts.size() == 1) {
+    throw Error(Kind::kNotImplemented,
+                "HostConfig.Binds: anonymous volumes are not implemented yet (\"" + raw + "\")");
+  }
+  if (parts.size() > 3) {
+    invalid("too many colons");
+  }
+  const std::string& source = parts[0];
+  std::string destination = CleanDestination(parts[1]);
+  if (source.empty()) {
+    invalid("empty source");
+  }
+  if (destination.empty() || destination.front() != '/') {
+    invalid("the destination must be an absolute path");
+  }
+  if (destination == "/") {
+    invalid("the destination can't be '/'");
+  }
+  if (source.front() != '/') {
+    if (!IsVolumeName(source)) {
+      invalid("\"" + source +
+              "\" includes invalid characters for a local volume name, only "
+              "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
+              "directory, use absolute path");
+    }
+    throw Error(Kind::kNotImplemented,
+                "HostConfig.Binds: named volumes are not implemented yet (\"" + raw + "\")");
+  }
+  static const std::set<std::string> kPropagation = {"shared", "rshared", "slave",
+                                                     "rslave", "private", "rprivate"};
+  static const std::set<std::string> kIgnored = {"z", "Z", "cached", "delegated", "consistent"};
+  std::string access;
+  std::string propagation;
+  if (parts.size() == 3) {
+    for (const auto& o : Split(parts[2], ',')) {
+      if (o == "ro" || o == "rw") {
+        if (!access.empty()) {
+          invalid("invalid mode: " + parts[2]);
+        }
+        access = o;
+      } else if (kPropagation.count(o)) {
+        if (!propagation.empty()) {
+          invalid("invalid mode: " + parts[2]);
+        }
+        propagation = o;
+      } else if (!kIgnored.count(o)) {
+        invalid("invalid mode: " + parts[2]);
+      }
+    }
+  }
+  return {
+      {"destination", destination},
+      {"type", "bind"},
+      {"source", source},
+      {"options",
+       {"rbind", access.empty() ? "rw" : access, propagation.empty() ? "rprivate" : propagation}}};
+}
+
+// pkg/mount MergeTmpfsOptions: of two opposite flags the later wins; key=value data, the last.
+json TmpfsMount(const std::string& destination, const std::string& options) {
+  std::string field = "HostConfig.Tmpfs." + destination;
+  static const std::map<std::string, std::string> kOpposite = {{"ro", "rw"},
+                                                               {"rw", "ro"},
+                                                               {"exec", "noexec"},
+                                                               {"noexec", "exec"},
+                                                               {"suid", "nosuid"},
+                                                               {"nosuid", "suid"},
+                                                               {"dev", "nodev"},
+                                                               {"nodev", "dev"},
+                                                               {"atime", "noatime"},
+                                                               {"noatime", "atime"},
+                                                               {"diratime", "nodiratime"},
+                                                               {"nodiratime", "diratime"},
+                                                               {"relatime", "norelatime"},
+                                                               {"norelatime", "relatime"},
+                                                               {"strictatime", "nostrictatime"},
+                                                               {"nostrictatime", "strictatime"},
+                                                               {"sync", "async"},
+                                                               {"async", "sync"},
+                                                               {"mand", "nomand"},
+                                                               {"nomand", "mand"},
+                                                               {"dirsync", ""}};
+  static const std::set<std::string> kData = {"size",      "mode",      "uid", "gid",
+                                              "nr_inodes", "nr_blocks", "mpol"};
+  std::vector<std::string> flags = {"noexec", "nosuid", "nodev"};
+  std::map<std::string, std::string> data;
+  std::vector<std::string> data_order;
+  for (const auto& o : options.empty() ? std::vector<std::string>{} : Split(options, ',')) {
+    if (auto eq = o.find('='); eq != std::string::npos) {
+      std::string key = o.substr(0, eq);
+      if (!kData.count(key)) {
+        Bad(field, "invalid tmpfs option \"" + o + "\"");
+      }
+      if (!data.count(key)) {
+        data_order.push_back(key);
+      }
+      data[key] = o;
+      continue;
+    }
+    auto opp = kOpposite.find(o);
+    if (opp == kOpposite.end()) {
+      Bad(field, "invalid tmpfs option \"" + o + "\"");
+    }
+    flags.erase(std::remove_if(flags.begin(), flags.end(),
+                               [&](const std::string& f) { return f == o || f == opp->second; }),
+                flags.end());
+    flags.push_back(o);
+  }
+  for (const auto& k : data_order) {
+    flags.push_back(data[k]);
+  }
+  return {{"destination", destination}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", flags}};
+}
+
+json BindMount(const char* path, bool ro) {
+  json options = {"rbind", "nosuid", "noexec", "nodev"};
+  if (ro) {
+    options.push_back("ro");
+  }
+  return {{"destination", path}, {"type", "bind"}, {"source", path}, {"options", options}};
+}
+
+json* FindMount(json& mounts, const std::string& destination) {
+  for (auto& m : mounts) {
+    if (m["destination"] == destination) {
+      return &m;
+    }
+  }
+  return nullptr;
+}
+
+void SetReadOnly(json& mount, bool ro) {
+  json& options = mount["options"];
+  json kept = json::array();
+  for (const auto& o : options) {
+    if (o != "ro" && o != "rw") {
+      kept.push_back(o);
+    }
+  }
+  kept.push_back(ro ? "ro" : "rw");
+  options = std::move(kept);
+}
+
+size_t Depth(const std::string& path) { return std::count(path.begin(), path.end(), '/'); }
+
+// Binds and Tmpfs, replacing a default mount with the same destination (as Docker lets
+// `-v /x:/dev/shm` replace the container's shm), parents before children.
+void ApplyUserMounts(const json& hc, json& spec) {
+  std::vector<json> user;
+  std::set<std::string> destinations;
+  auto add = [&](json m, const std::string& field) {
+    std::string d = m["destination"];
+    if (!destinations.insert(d).second) {
+      Bad(field, "Duplicate mount point: " + d);
+    }
+    user.push_back(std::move(m));
+  };
+  for (const auto& b : StrList(hc, "Binds", "HostConfig.Binds")) {
+    add(ParseBind(b), "HostConfig.Binds");
+  }
+  if (Has(hc, "Tmpfs")) {
+    if (!hc["Tmpfs"].is_object()) {
+      Bad("HostConfig.Tmpfs", "expected an object of strings");
+    }
+    for (auto it = hc["Tmpfs"].begin(); it != hc["Tmpfs"].end(); ++it) {
+      std::string d = CleanDestination(it.key());
+      if (d.empty() || d.front() != '/' || d == "/") {
+        Bad("HostConfig.Tmpfs", "invalid mount path \"" + it.key() + "\": must be absolute");
+      }
+      if (!it.value().is_string() && !it.value().is_null()) {
+        Bad("HostConfig.Tmpfs." + d, "expected a string of options");
+      }
+      add(TmpfsMount(d, it.value().is_string() ? it.value().get<std::string>() : ""),
+          "HostConfig.Tmpfs");
+    }
+  }
+  std::stable_sort(user.begin(), user.end(), [](const json& a, const json& b) {
+    return Depth(a["destination"]) < Depth(b["destination"]);
+  });
+  json mounts = json::array();
+  for (auto& m : spec["mounts"]) {
+    if (!destinations.count(m["destination"])) {
+      mounts.push_back(std::move(m));
+    }
+  }
+  for (auto& m : user) {
+    mounts.push_back(std::move(m));
+  }
+  spec["mounts"] = std::move(mounts);
+}
+
+void ValidateLogConfig(const json& hc, json& hc_out) {
+  const json lc = Has(hc, "LogConfig") ? hc["LogConfig"] : json::object();
+  std::string type = Str(lc, "Type", "HostConfig.LogConfig.Type");
+  if (type.empty()) {
+    type = "json-file";
+  }
+  if (type != "json-file") {
+    Bad("HostConfig.LogConfig.Type",
+        "logging driver \"" + type + "\" is not supported (only json-file)");
+  }
+  static const std::set<std::string> kOpts = {"max-size",     "max-file", "compress",  "labels",
+                                              "labels-regex", "env",      "env-regex", "tag"};
+  json config = Has(lc, "Config") ? lc["Config"] : json::object();
+  if (!config.is_object()) {
+    Bad("HostConfig.LogConfig.Config", "expected an object of strings");
+  }
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    if (!kOpts.count(it.key())) {
+      Bad("HostConfig.LogConfig.Config",
+          "unknown log opt '" + it.key() + "' for json-file log driver");
+    }
+  }
+  hc_out["LogConfig"] = {{"Type", type}, {"Config", config}};
+}
+
+void ValidateRestartPolicy(const json& hc, json& hc_out) {
+  const json rp = Has(hc, "RestartPolicy") ? hc["RestartPolicy"] : json::object();
+  std::string name = Str(rp, "Name", "HostConfig.RestartPolicy.Name");
+  int64_t retries = Int(rp, "MaximumRetryCount", "HostConfig.RestartPolicy.MaximumRetryCount");
+  static const std::set<std::string> kNames = {"", "no", "always", "unless-stopped", "on-failure"};
+  if (!kNames.count(name)) {
+    Bad("HostConfig.RestartPolicy.Name", "invalid restart policy '" + name + "'");
+  }
+  if (retries < 0) {
+    Bad("HostConfig.RestartPolicy.MaximumRetryCount", "maximum retry count cannot be negative");
+  }
+  if (retries > 0 && name != "on-failure") {
+    Bad("HostConfig.RestartPolicy.MaximumRetryCount",
+        "maximum retry count cannot be used with restart policy '" + name + "'");
+  }
+  if (Bool(hc, "AutoRemove", "HostConfig.AutoRemove") && name != "" && name != "no") {
+    Bad("HostConfig.AutoRemove", "can't create 'AutoRemove' container with restart policy");
+  }
+  hc_out["RestartPolicy"] = {{"Name", name}, {"MaximumRetryCount", retries}};
+}
+
+void ParseDevices(const json& hc, ContainerSpec& out) {
+  if (!Has(hc, "Devices")) {
+    return;
+  }
+  if (!hc["Devices"].is_array()) {
+    Bad("HostConfig.Devices", "expected an array");
+  }
+  for (const auto& d : hc["Devices"]) {
+    DeviceRequest r{Str(d, "PathOnHost", "HostConfig.Devices[].PathOnHost"),
+                    Str(d, "PathInContainer", "HostConfig.Devices[].PathInContainer"),
+                    Str(d, "CgroupPermissions", "HostConfig.Devices[].CgroupPermissions")};
+    if (r.path_in_container.empty()) {
+      r.path_in_container = r.path_on_host;
+    }
+    if (r.permissions.empty()) {
+      r.permissions = "rwm";
+    }
+    std::string field = "HostConfig.Devices." + r.path_on_host;
+    if (r.path_on_host.empty() || r.path_on_host.front() != '/' ||
+        r.path_in_container.front() != '/') {
+      Bad("HostConfig.Devices", "invalid device \"" + r.path_on_host + ":" + r.path_in_container +
+                                    "\": paths must be absolute");
+    }
+    if (r.permissions.find_first_not_of("rwm") != std::string::npos) {
+      Bad(field, "invalid device cgroup permissions \"" + r.permissions + "\"");
+    }
+    out.devices.push_back(std::move(r));
+  }
+}
+
+void RejectUnsupported(const json& hc) {
+  auto not_empty = [&](const char* key) {
+    return Has(hc, key) && !(hc[key].is_array() && hc[key].empty()) &&
+           !(hc[key].is_string() && hc[key].get<std::string>().empty());
+  };
+  for (const char* key : {"VolumesFrom", "Links", "VolumeDriver", "DeviceRequests"}) {
+    if (not_empty(key)) {
+      throw Error(Kind::kNotImplemented,
+                  std::string("HostConfig.") + key + " is not implemented yet");
+    }
+  }
+  std::string isolation = Str(hc, "Isolation", "HostConfig.Isolation");
+  if (!isolation.empty() && isolation != "default") {
+    Bad("HostConfig.Isolation",
+        "Invalid isolation: \"" + isolation + "\" - linux only supports 'default'");
+  }
+}
+
+}  // namespace
+
+HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname, ContainerSpec& out) {
+  json& spec = out.spec;
+  json& linux = spec["linux"];
+  json& process = spec["process"];
+  json hc_out = hc;
+  HostOptions result;
+  RejectUnsupported(hc);
+
+  // Namespaces.
+  std::string userns = NamespaceMode(hc, "UsernsMode", {"", "host"});
+  std::string pid = NamespaceMode(hc, "PidMode", {"", "host"});
+  std::string ipc = NamespaceMode(hc, "IpcMode", {"", "host", "private", "shareable", "none"});
+  std::string uts = NamespaceMode(hc, "UTSMode", {"", "host"});
+  std::string cgroupns = NamespaceMode(hc, "CgroupnsMode", {"", "host", "private"});
+  std::string network = Str(hc, "NetworkMode", "HostConfig.NetworkMode");
+  if (StartsWith(network, "container:")) {
+    throw Error(Kind::kNotImplemented,
+                "HostConfig.NetworkMode: joining another container's network namespace (\"" +
+                    network + "\") is not implemented yet");
+  }
+  if (network.empty()) {
+    network = "default";
+  }
+  hc_out["NetworkMode"] = network;
+  result.userns = userns != "host";
+  json& mounts = spec["mounts"];
+  if (!result.userns) {
+    RemoveNamespace(spec, "user");
+    linux.erase("uidMappings");
+    linux.erase("gidMappings");
+    spec["annotations"].erase("org.berth.rootfs.idmap");
+    if (spec["annotations"].empty()) {
+      spec.erase("annotations");
+    }
+  }
+  if (pid == "host") {
+    if (result.userns) {
+      Bad("HostConfig.PidMode",
+          "cannot share the host PID namespace when user namespaces are enabled (add "
+          "--userns=host)");
+    }
+    RemoveNamespace(spec, "pid");
+  }
+  if (network == "host") {
+    RemoveNamespace(spec, "network");
+    if (result.userns) {
+      // sysfs cannot be mounted from a user namespace that does not own the network namespace.
+      *FindMount(mounts, "/sys") = BindMount("/sys", true);
+    }
+  }
+  if (uts == "host") {
+    if (explicit_hostname) {
+      Bad("HostConfig.UTSMode", "Conflicting options: hostname and the UTS mode");
+    }
+    RemoveNamespace(spec, "uts");
+    spec.erase("hostname");
+    spec.erase("domainname");
+  }
+  if (cgroupns == "host") {
+    RemoveNamespace(spec, "cgroup");
+    if (result.userns) {
+      *FindMount(mounts, "/sys/fs/cgroup") = BindMount("/sys/fs/cgroup", true);
+    }
+  }
+
+  // IPC: /dev/shm and /dev/mqueue follow the IPC namespace.
+  int64_t shm_size = Int(hc, "ShmSize", "HostConfig.ShmSize");
+  if (shm_size < 0) {
+    Bad("HostConfig.ShmSize", "SHM size can not be less than 0");
+  }
+  if (shm_size == 0) {
+    shm_size = kDefaultShmSize;
+  }
+  hc_out["ShmSize"] = shm_size;
+  if (ipc == "host") {
+    RemoveNamespace(spec, "ipc");
+    *FindMount(mounts, "/dev/shm") = BindMount("/dev/shm", false);
+    *FindMount(mounts, "/dev/mqueue") = BindMount("/dev/mqueue", false);
+  } else if (ipc == "none") {
+    mounts.erase(std::remove_if(mounts.begin(), mounts.end(),
+                                [](const json& m) { return m["destination"] == "/dev/shm"; }),
+                 mounts.end());
+  } else {
+    (*FindMount(mounts, "/dev/shm"))["options"] = {"nosuid", "noexec", "nodev", "mode=1777",
+                                                   "size=" + std::to_string(shm_size)};
+  }
+
+  // Security.
+  bool privileged = Bool(hc, "Privileged", "HostConfig.Privileged");
+  SecurityOpts sec = ParseSecurityOpts(hc, out);
+  std::vector<std::string> basics = process["capabilities"]["bounding"];
+  std::vector<std::string> caps = TweakCapabilities(basics, hc, privileged);
+  process["capabilities"] = {{"bounding", caps}, {"effective", caps}, {"permitted", caps}};
+  if (privileged) {
+    linux.erase("seccomp");
+    linux["maskedPaths"] = json::array();
+    linux["readonlyPaths"] = json::array();
+    linux["resources"]["devices"] = json::array({{{"allow", true}, {"access", "rwm"}}});
+    out.all_host_devices = true;
+    for (const char* path : {"/sys", "/sys/fs/cgroup"}) {
+      SetReadOnly(*FindMount(mounts, path), false);
+    }
+    // Docker's privileged containers run setuid programs (sudo, ping); keep that unless asked.
+    process["noNewPrivileges"] = false;
+    if (result.userns) {
+      out.warnings.push_back(
+          "privileged container keeps its own user namespace: its capabilities do not reach the "
+          "host (add --userns=host for host privileges)");
+    }
+  } else if (sec.seccomp && *sec.seccomp == "unconfined") {
+    linux.erase("seccomp");
+  } else if (sec.seccomp) {
+    linux["seccomp"] = ConvertSeccompProfile(*sec.seccomp, caps);
+  } else {
+    linux["seccomp"] = oci::DefaultSeccomp(caps);
+  }
+  if (sec.no_new_privileges) {
+    process["noNewPrivileges"] = *sec.no_new_privileges;
+  }
+  if (!privileged) {
+    for (const char* key : {"MaskedPaths", "ReadonlyPaths"}) {
+      if (Has(hc, key)) {
+        std::string oci_key = key == std::string("MaskedPaths") ? "maskedPaths" : "readonlyPaths";
+        linux[oci_key] = StrList(hc, key, std::string("HostConfig.") + key);
+      }
+    }
+  }
+  spec["root"]["readonly"] = Bool(hc, "ReadonlyRootfs", "HostConfig.ReadonlyRootfs");
+
+  int64_t oom = Int(hc, "OomScoreAdj", "HostConfig.OomScoreAdj");
+  if (oom < -1000 || oom > 1000) {
+    Bad("HostConfig.OomScoreAdj",
+        "Invalid value " + std::to_string(oom) + ", range for oom score adj is [-1000, 1000]");
+  }
+  if (oom != 0) {
+    process["oomScoreAdj"] = oom;
+  }
+  if (Has(hc, "ConsoleSize") && hc["ConsoleSize"].is_array() && hc["ConsoleSize"].size() == 2 &&
+      hc["ConsoleSize"][0].is_number_unsigned() && hc["ConsoleSize"][1].is_number_unsigned() &&
+      hc["ConsoleSize"][0] != 0 && hc["ConsoleSize"][1] != 0 && process["terminal"] == true) {
+    process["consoleSize"] = {{"height", hc["ConsoleSize"][0]}, {"width", hc["ConsoleSize"][1]}};
+  }
+
+  ApplyResources(hc, linux["resources"], hc_out, out);
+  ApplyUlimits(hc, process);
+  ApplySysctls(hc, spec, hc_out);
+  ApplyUserMounts(hc, spec);
+  ParseDevices(hc, out);
+  ValidateLogConfig(hc, hc_out);
+  ValidateRestartPolicy(hc, hc_out);
+  if (Has(hc, "Init")) {
+    out.init = Bool(hc, "Init", "HostConfig.Init");
+  }
+  out.host_config = std::move(hc_out);
+  return result;
+}
+
+}  // namespace berth::engine::internal
+
+namespace berth::engine {
+
+void AddDevice(nlohmann::json& spec, const DeviceRequest& request, char type, int64_t major,
+               int64_t minor, uint32_t file_mode) {
+  spec["linux"]["devices"].push_back({{"path", request.path_in_container},
+                                      {"type", std::string(1, type)},
+                                      {"major", major},
+                                      {"minor", minor},
+                                      {"fileMode", file_mode},
+                                      {"uid", 0},
+                                      {"gid", 0}});
+  spec["linux"]["resources"]["devices"].push_back({{"allow", true},
+                                                   {"type", std::string(1, type)},
+                                                   {"major", major},
+                                                   {"minor", minor},
+                                                   {"access", request.permissions}});
+}
+
+}  // namespace berth::engine
