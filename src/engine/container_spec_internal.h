@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -87,6 +89,47 @@ inline std::vector<std::string> StrSlice(const nlohmann::json& o, const char* ke
   }
   return StrList(o, key, field);
 }
+
+inline bool StartsWith(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+
+inline std::string Upper(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return s;
+}
+
+inline std::vector<std::string> Split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    size_t pos = s.find(sep, start);
+    out.push_back(s.substr(start, pos - start));
+    if (pos == std::string::npos) {
+      return out;
+    }
+    start = pos + 1;
+  }
+}
+
+// "/a/b/" -> "/a/b"; relative paths are the caller's error.
+inline std::string CleanDestination(std::string path) {
+  while (path.size() > 1 && path.back() == '/') {
+    path.pop_back();
+  }
+  return path;
+}
+
+// container_resources.cc
+void ApplyResources(const nlohmann::json& hc, nlohmann::json& resources, nlohmann::json& hc_out,
+                    ContainerSpec& out);
+void ApplyUlimits(const nlohmann::json& hc, nlohmann::json& process);
+void ApplySysctls(const nlohmann::json& hc, nlohmann::json& spec, nlohmann::json& hc_out);
+
+// container_mounts.cc
+nlohmann::json BindMount(const char* path, bool ro);  // an rbind of the host's `path`
+nlohmann::json* FindMount(nlohmann::json& mounts, const std::string& destination);
+void SetReadOnly(nlohmann::json& mount, bool ro);
+void ApplyUserMounts(const nlohmann::json& hc, nlohmann::json& spec);
 
 struct HostOptions {
   bool userns = true;  // the container has its own user namespace
