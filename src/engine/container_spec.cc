@@ -132,8 +132,16 @@ MergedConfig MergeConfig(const ContainerSpecInput& in) {
     throw Error(Kind::kInvalidArgument, "No command specified");
   }
 
-  m.env = StrList(image, "Env", "image config Env");
-  MergeEnv(m.env, StrList(c, "Env", "Env"));
+  // daemon/commit.go merge: the body's entries, then the image's whose key the body lacks. An
+  // entry without "=" stays in Config.Env and unsets the key in the process (MergeEnv).
+  m.env = StrList(c, "Env", "Env");
+  for (const auto& e : StrList(image, "Env", "image config Env")) {
+    std::string key = EnvKey(e);
+    if (std::none_of(m.env.begin(), m.env.end(),
+                     [&](const std::string& u) { return EnvKey(u) == key; })) {
+      m.env.push_back(e);
+    }
+  }
   for (const auto& e : m.env) {
     if (EnvKey(e).empty()) {
       Bad("Env", "invalid environment variable: \"" + e + "\"");

@@ -181,6 +181,8 @@ TEST(ContainerSpec, EnvWorkdirUserHostname) {
   ContainerSpec cs = BuildContainerSpec(Input(body, image));
   EXPECT_EQ(cs.spec["process"]["env"],
             json({"PATH=/img", "HOSTNAME=web", "TERM=xterm", "A=override", "C=3"}));
+  EXPECT_EQ(cs.config["Env"], json({"A=override", "C=3", "B", "PATH=/img"}))
+      << "Docker's merge: the body's entries, then the image's the body does not name";
   EXPECT_EQ(cs.spec["process"]["cwd"], "/app");
   EXPECT_EQ(cs.spec["process"]["terminal"], true);
   EXPECT_EQ(cs.spec["process"]["user"], json({{"uid", 1000}, {"gid", 1000}}));
