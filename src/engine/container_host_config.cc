@@ -341,15 +341,29 @@ void ParseDevices(const json& hc, ContainerSpec& out) {
   }
 }
 
-void RejectUnsupported(const json& hc) {
+void RejectUnsupported(const json& hc, ContainerSpec& out) {
   auto not_empty = [&](const char* key) {
     return Has(hc, key) && !(hc[key].is_array() && hc[key].empty()) &&
            !(hc[key].is_string() && hc[key].get<std::string>().empty());
   };
-  for (const char* key : {"VolumesFrom", "Links", "VolumeDriver", "DeviceRequests"}) {
+  // Refused rather than ignored: each would change what the container can reach.
+  for (const char* key :
+       {"VolumesFrom", "Links", "VolumeDriver", "DeviceRequests", "DeviceCgroupRules"}) {
     if (not_empty(key)) {
       throw Error(Kind::kNotImplemented,
                   std::string("HostConfig.") + key + " is not implemented yet");
+    }
+  }
+  // Ignored with a warning: limits the container simply does not get.
+  for (const char* key : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
+                          "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"}) {
+    if (not_empty(key)) {
+      out.warnings.push_back(std::string("HostConfig.") + key + " is not supported: ignored");
+    }
+  }
+  for (const char* key : {"CpuRealtimePeriod", "CpuRealtimeRuntime"}) {
+    if (Int(hc, key, std::string("HostConfig.") + key) != 0) {
+      out.warnings.push_back(std::string("HostConfig.") + key + " is not supported: ignored");
     }
   }
   std::string isolation = Str(hc, "Isolation", "HostConfig.Isolation");
@@ -367,7 +381,7 @@ HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname, ContainerSpe
   json& process = spec["process"];
   json hc_out = hc;
   HostOptions result;
-  RejectUnsupported(hc);
+  RejectUnsupported(hc, out);
 
   // Namespaces.
   std::string userns = NamespaceMode(hc, "UsernsMode", {"", "host"});

@@ -432,6 +432,10 @@ TEST(ContainerSpec, LogRestartDevicesInit) {
   EXPECT_EQ(cs.spec["linux"]["devices"][0]["major"], 10);
   EXPECT_EQ(cs.spec["linux"]["resources"]["devices"].back()["allow"], true);
   EXPECT_NO_THROW(oci::ParseSpec(cs.spec.dump()));
+  EXPECT_EQ(ErrorOf({{"DeviceCgroupRules", {"c 1:3 mr"}}}).rfind("not implemented", 0), 0u);
+  EXPECT_EQ(
+      WithHost({{"BlkioDeviceReadBps", {{{"Path", "/dev/sda"}, {"Rate", 1}}}}}).warnings.size(),
+      1u);
   EXPECT_NE(ErrorOf({{"Devices", {{{"PathOnHost", "/dev/fuse"}, {"CgroupPermissions", "x"}}}}})
                 .find("HostConfig.Devices"),
             std::string::npos);
