@@ -245,7 +245,9 @@ void ApplyUser(const std::string& user, const json& hc, bool userns, ContainerSp
   check_mapped(gid, "gid");
 
   std::vector<uint32_t> additional;
-  for (const auto& group : StrList(hc, "GroupAdd", "HostConfig.GroupAdd")) {
+  bool group_names = false;
+  const std::vector<std::string> group_add = StrList(hc, "GroupAdd", "HostConfig.GroupAdd");
+  for (const auto& group : group_add) {
     if (auto id = ParseId(group)) {
       if (userns && *id >= kMappedIds) {
         Bad("HostConfig.GroupAdd", "gid " + group + " is outside the container's user namespace");
@@ -254,15 +256,15 @@ void ApplyUser(const std::string& user, const json& hc, bool userns, ContainerSp
     } else if (group.empty()) {
       Bad("HostConfig.GroupAdd", "empty group name");
     } else {
-      out.user_lookup.groups.push_back(group);
+      group_names = true;
     }
   }
 
   bool named = !uid || !gid;
-  out.needs_user_lookup = named || (!u.empty() && !has_group) || !out.user_lookup.groups.empty();
+  out.needs_user_lookup = named || (!u.empty() && !has_group) || group_names;
   if (out.needs_user_lookup) {
-    out.user_lookup.user = u;
-    out.user_lookup.group = g;
+    // Every GroupAdd entry, numbers too: ApplyResolvedUser replaces the whole user.
+    out.user_lookup = {u, g, group_add};
   }
   if (named) {
     ApplyResolvedUser(out.spec, kNobody, kNobody, {});

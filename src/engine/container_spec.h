@@ -32,7 +32,7 @@ struct ContainerSpecInput {
 struct UserLookup {
   std::string user;                 // "nginx", "1000" or "" (root)
   std::string group;                // "www-data", "33" or "" (the user's primary group)
-  std::vector<std::string> groups;  // HostConfig.GroupAdd entries that are names
+  std::vector<std::string> groups;  // every HostConfig.GroupAdd entry, names and numbers
 };
 
 // A HostConfig.Devices entry: the caller stats `path_on_host` and calls AddDevice.

@@ -201,7 +201,7 @@ TEST(ContainerSpec, EnvWorkdirUserHostname) {
 
   cs = WithHost({{"GroupAdd", {"10", "audio"}}}, {{"User", "1000"}});
   EXPECT_TRUE(cs.needs_user_lookup) << "a bare uid takes its gid from /etc/passwd";
-  EXPECT_EQ(cs.user_lookup.groups, std::vector<std::string>{"audio"});
+  EXPECT_EQ(cs.user_lookup.groups, (std::vector<std::string>{"10", "audio"}));
   EXPECT_EQ(cs.spec["process"]["user"]["additionalGids"], json({10}));
 
   EXPECT_NE(ErrorOf({}, {{"User", "100000"}}).find("outside the container's user namespace"),
