@@ -64,7 +64,7 @@ std::vector<std::string> NormalizeCaps(const std::vector<std::string>& caps,
       name = "CAP_" + name;
     }
     if (name != "ALL" && oci::CapabilityNumber(name) < 0) {
-      Bad(field, "unknown capability: \"" + c + "\"");
+      Bad(field, "unknown capability: \"" + name + "\"");
     }
     out.push_back(name);
   }

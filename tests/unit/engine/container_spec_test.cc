@@ -269,7 +269,7 @@ TEST(ContainerSpec, Capabilities) {
   EXPECT_EQ(Caps(cs).size(), oci::KnownCapabilities().size() - 1);
 
   EXPECT_EQ(ErrorOf({{"CapAdd", {"FOO"}}}),
-            "invalid argument: HostConfig.CapAdd: unknown capability: \"FOO\"");
+            "invalid argument: HostConfig.CapAdd: unknown capability: \"CAP_FOO\"");
 }
 
 TEST(ContainerSpec, Privileged) {
