@@ -97,30 +97,31 @@ json ParseBind(const std::string& raw) {
 // pkg/mount MergeTmpfsOptions: of two opposite flags the later wins; key=value data, the last.
 json TmpfsMount(const std::string& destination, const std::string& options) {
   std::string field = "HostConfig.Tmpfs." + destination;
-  static const std::map<std::string, std::string> kOpposite = {{"ro", "rw"},
-                                                               {"rw", "ro"},
-                                                               {"exec", "noexec"},
-                                                               {"noexec", "exec"},
-                                                               {"suid", "nosuid"},
-                                                               {"nosuid", "suid"},
-                                                               {"dev", "nodev"},
-                                                               {"nodev", "dev"},
-                                                               {"atime", "noatime"},
-                                                               {"noatime", "atime"},
-                                                               {"diratime", "nodiratime"},
-                                                               {"nodiratime", "diratime"},
-                                                               {"relatime", "norelatime"},
-                                                               {"norelatime", "relatime"},
-                                                               {"strictatime", "nostrictatime"},
-                                                               {"nostrictatime", "strictatime"},
-                                                               {"sync", "async"},
-                                                               {"async", "sync"},
-                                                               {"mand", "nomand"},
-                                                               {"nomand", "mand"},
-                                                               {"dirsync", ""}};
+  // Pairs of opposite flags; a flag replaces itself and its opposite.
+  static const std::map<std::string, std::string> kOpposite = [] {
+    std::map<std::string, std::string> m;
+    for (auto [a, b] : {std::pair{"ro", "rw"},
+                        {"exec", "noexec"},
+                        {"suid", "nosuid"},
+                        {"dev", "nodev"},
+                        {"atime", "noatime"},
+                        {"diratime", "nodiratime"},
+                        {"relatime", "norelatime"},
+                        {"strictatime", "nostrictatime"},
+                        {"sync", "async"},
+                        {"mand", "nomand"}}) {
+      m[a] = b;
+      m[b] = a;
+    }
+    m["dirsync"] = "";
+    return m;
+  }();
+  static const std::set<std::string> kPropagation = {"shared", "rshared", "slave",
+                                                     "rslave", "private", "rprivate"};
   static const std::set<std::string> kData = {"size",      "mode",      "uid", "gid",
                                               "nr_inodes", "nr_blocks", "mpol"};
-  std::vector<std::string> flags = {"noexec", "nosuid", "nodev"};
+  // Docker's defaults for a tmpfs, and its default propagation.
+  std::vector<std::string> flags = {"noexec", "nosuid", "nodev", "rprivate"};
   std::map<std::string, std::string> data;
   std::vector<std::string> data_order;
   for (const auto& o : options.empty() ? std::vector<std::string>{} : Split(options, ',')) {
@@ -136,11 +137,15 @@ json TmpfsMount(const std::string& destination, const std::string& options) {
       continue;
     }
     auto opp = kOpposite.find(o);
-    if (opp == kOpposite.end()) {
+    bool propagation = kPropagation.count(o) > 0;
+    if (opp == kOpposite.end() && !propagation) {
       Bad(field, "invalid tmpfs option \"" + o + "\"");
     }
     flags.erase(std::remove_if(flags.begin(), flags.end(),
-                               [&](const std::string& f) { return f == o || f == opp->second; }),
+                               [&](const std::string& f) {
+                                 return f == o || (propagation ? kPropagation.count(f) > 0
+                                                               : f == opp->second);
+                               }),
                 flags.end());
     flags.push_back(o);
   }

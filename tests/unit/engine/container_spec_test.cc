@@ -318,18 +318,23 @@ TEST(ContainerSpec, UsernsHostAndNamespaceModes) {
 }
 
 TEST(ContainerSpec, BindsTmpfsShm) {
-  ContainerSpec cs = WithHost({{"Binds", {"/data:/data", "/etc/cfg:/cfg/:rw,rshared,z"}},
-                               {"Tmpfs", {{"/run", "rw,size=64m,exec"}}},
-                               {"ShmSize", 1 << 20}});
+  ContainerSpec cs =
+      WithHost({{"Binds", {"/data:/data", "/etc/cfg:/cfg/:rw,rshared,z"}},
+                {"Tmpfs", {{"/run", "rw,size=64m,exec"}, {"/mnt/a", "rshared,size=1m,size=2m"}}},
+                {"ShmSize", 1 << 20}});
   const json& s = cs.spec;
   EXPECT_EQ((*Mount(s, "/data"))["options"], json({"rbind", "rw", "rprivate"}));
   EXPECT_EQ((*Mount(s, "/cfg"))["options"], json({"rbind", "rw", "rshared"}));
-  EXPECT_EQ((*Mount(s, "/run"))["options"], json({"nosuid", "nodev", "rw", "exec", "size=64m"}));
+  EXPECT_EQ((*Mount(s, "/run"))["options"],
+            json({"nosuid", "nodev", "rprivate", "rw", "exec", "size=64m"}));
+  EXPECT_EQ((*Mount(s, "/mnt/a"))["options"],
+            json({"noexec", "nosuid", "nodev", "rshared", "size=2m"}));
   EXPECT_EQ((*Mount(s, "/dev/shm"))["options"].back(), "size=1048576");
   EXPECT_NO_THROW(oci::ParseSpec(s.dump()));
 
   cs = WithHost({{"Tmpfs", {{"/dev/shm", ""}}}});
-  EXPECT_EQ((*Mount(cs.spec, "/dev/shm"))["options"], json({"noexec", "nosuid", "nodev"}))
+  EXPECT_EQ((*Mount(cs.spec, "/dev/shm"))["options"],
+            json({"noexec", "nosuid", "nodev", "rprivate"}))
       << "a user mount replaces the default one";
 
   EXPECT_NE(ErrorOf({{"Binds", {"/a:relative"}}}).find("invalid mount config"), std::string::npos);
