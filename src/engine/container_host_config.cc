@@ -430,6 +430,7 @@ HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname, ContainerSpe
       Bad("HostConfig.UTSMode", "Conflicting options: hostname and the UTS mode");
     }
     RemoveNamespace(spec, "uts");
+    result.host_uts = true;
     spec.erase("hostname");
     spec.erase("domainname");
   }

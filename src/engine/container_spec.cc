@@ -325,6 +325,12 @@ ContainerSpec BuildContainerSpec(const ContainerSpecInput& in) {
 
   HostOptions host = ApplyHostConfig(hc_in, !Str(in.create, "Hostname", "Hostname").empty(), out);
   ApplyUser(merged.user, hc_in, host.userns, out);
+  if (host.host_uts) {
+    // The container shares the host's hostname; HOSTNAME would name the wrong one. The caller
+    // knows the host's and may add it (Docker does).
+    json& e = process["env"];
+    e.erase(std::remove(e.begin(), e.end(), json("HOSTNAME=" + merged.hostname)), e.end());
+  }
 
   // The generated document must be one the runtime runs: a failure here is Berth's bug or a
   // combination the checks above missed, reported with the field the runtime names.

@@ -132,7 +132,8 @@ void SetReadOnly(nlohmann::json& mount, bool ro);
 void ApplyUserMounts(const nlohmann::json& hc, nlohmann::json& spec);
 
 struct HostOptions {
-  bool userns = true;  // the container has its own user namespace
+  bool userns = true;     // the container has its own user namespace
+  bool host_uts = false;  // UTSMode host: the host's hostname, which the caller knows
 };
 
 // Applies every HostConfig field to out.spec, fills out.host_config, out.devices,

@@ -147,6 +147,27 @@ TEST(ContainerSpec, DockerPyComposeBody) {
   EXPECT_NO_THROW(oci::ParseSpec(cs.spec.dump()));
 }
 
+// docker-py's ContainerConfig sends every field it knows, unset ones as null.
+TEST(ContainerSpec, DockerPyNulls) {
+  json body = json::parse(R"({"Hostname": null, "Domainname": null, "ExposedPorts": null,
+      "User": null, "Tty": false, "OpenStdin": false, "StdinOnce": false, "AttachStdin": false,
+      "AttachStdout": false, "AttachStderr": false, "Env": null, "Cmd": ["echo", "hi"],
+      "Image": "busybox", "Volumes": null, "NetworkDisabled": false, "Entrypoint": null,
+      "WorkingDir": null, "MacAddress": null, "Labels": null,
+      "StopSignal": null, "Healthcheck": null, "StopTimeout": null, "Runtime": null,
+      "HostConfig": {"NetworkMode": "default"}, "NetworkingConfig": null})");
+  ContainerSpec cs =
+      BuildContainerSpec(Input(body, json{{"Cmd", {"sh"}}, {"StopSignal", "SIGQUIT"}}));
+  EXPECT_EQ(cs.spec["process"]["args"], json({"echo", "hi"}));
+  EXPECT_EQ(cs.config["StopSignal"], "SIGQUIT");
+  EXPECT_FALSE(cs.config.contains("Healthcheck"));
+  EXPECT_FALSE(cs.config.contains("StopTimeout"));
+  EXPECT_EQ(cs.config["Labels"], json::object());
+  EXPECT_EQ(cs.host_config["RestartPolicy"], json({{"Name", ""}, {"MaximumRetryCount", 0}}));
+  EXPECT_NO_THROW(oci::ParseSpec(cs.spec.dump()));
+  EXPECT_NO_THROW(BuildContainerSpec(Input({{"Cmd", {"true"}}, {"HostConfig", nullptr}})));
+}
+
 TEST(ContainerSpec, CmdEntrypointMerge) {
   json image = {{"Entrypoint", {"/entry.sh"}}, {"Cmd", {"serve"}}};
   auto args = [&](json body) {
@@ -304,6 +325,9 @@ TEST(ContainerSpec, UsernsHostAndNamespaceModes) {
   EXPECT_FALSE(HasNamespace(cs.spec, "ipc"));
   EXPECT_FALSE(HasNamespace(cs.spec, "uts"));
   EXPECT_FALSE(cs.spec.contains("hostname"));
+  for (const auto& e : cs.spec["process"]["env"]) {
+    EXPECT_NE(e.get<std::string>().rfind("HOSTNAME=", 0), 0u) << "not the container's id";
+  }
   EXPECT_EQ((*Mount(cs.spec, "/sys"))["type"], "bind");
   EXPECT_EQ((*Mount(cs.spec, "/dev/shm"))["source"], "/dev/shm");
   EXPECT_NO_THROW(oci::ParseSpec(cs.spec.dump()));
