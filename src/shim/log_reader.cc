@@ -122,7 +122,8 @@ class Session {
   const LogReadOptions& options_;
   const LogCallback& callback_;
   Cursor current_;
-  bool done_ = false;  // passed `until`
+  std::vector<char> buf_;  // read buffer, reused across drains
+  bool done_ = false;      // passed `until`
 };
 
 void Session::HandleLine(std::string_view line) {
@@ -155,9 +156,9 @@ void Session::HandleLine(std::string_view line) {
 
 // Reads `c` from its offset to the end of the file, handling every complete line.
 void Session::Drain(Cursor& c) {
-  std::vector<char> buf(kChunk);
+  buf_.resize(kChunk);
   while (!done_) {
-    ssize_t n = PreadRetry(c.fd.get(), buf.data(), buf.size(), c.offset);
+    ssize_t n = PreadRetry(c.fd.get(), buf_.data(), buf_.size(), c.offset);
     if (n < 0) {
       ThrowErrno("read log file " + path_);
     }
@@ -165,7 +166,7 @@ void Session::Drain(Cursor& c) {
       return;
     }
     c.offset += n;
-    std::string_view data(buf.data(), static_cast<size_t>(n));
+    std::string_view data(buf_.data(), static_cast<size_t>(n));
     for (size_t nl; !done_ && (nl = data.find('\n')) != std::string_view::npos;) {
       if (c.skipping) {
         c.skipping = false;
@@ -205,15 +206,26 @@ void Session::Run(const FollowControl& control) {
     }
   }
 
-  // The current file first: the rotated ones only change by being renamed.
-  current_ = OpenCursor(path_);
+  // The writer (another process) may rotate while the files are being opened: retry until
+  // the names still point at what was opened, so no file is read twice or skipped.
   std::vector<Cursor> files;  // newest first
-  for (int i = 1;; ++i) {
-    Cursor c = OpenCursor(Rotated(i));
-    if (!c.valid()) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    files.clear();
+    current_ = OpenCursor(path_);
+    for (int i = 1;; ++i) {
+      Cursor c = OpenCursor(Rotated(i));
+      if (!c.valid()) {
+        break;
+      }
+      files.push_back(std::move(c));
+    }
+    bool stable = current_.valid() ? StatId(path_) == current_.id : !StatId(path_);
+    for (size_t i = 0; stable && i < files.size(); ++i) {
+      stable = StatId(Rotated(static_cast<int>(i) + 1)) == files[i].id;
+    }
+    if (stable) {
       break;
     }
-    files.push_back(std::move(c));
   }
   std::reverse(files.begin(), files.end());
 
