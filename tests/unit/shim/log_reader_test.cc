@@ -256,6 +256,26 @@ TEST_F(LogReaderTest, FollowPicksUpAppendsAndRotationsUntilTheStopFdFires) {
             (Strings{"1\n", "2\n", "3\n", "4\n", "5\n", "6\n", "7\n", "8\n", "9\n", "late\n"}));
 }
 
+TEST_F(LogReaderTest, FollowSurvivesMaxFileOneRecreatingTheFile) {
+  UniqueFd stop(eventfd(0, EFD_CLOEXEC));
+  ASSERT_TRUE(stop);
+  LogWriter w(Path(), 100, 1);
+  LogReadOptions o;
+  o.follow = true;
+  Follower f(Path(), o, FollowControl{stop.get(), nullptr});
+  Strings want;
+  for (int i = 0; i < 6; ++i) {  // the file is unlinked and recreated every two lines
+    WriteNumbered(w, i, i + 1);
+    want.push_back(std::to_string(i) + "\n");
+    EXPECT_EQ(Texts(f.WaitFor(want.size())), want);
+  }
+  uint64_t one = 1;
+  ASSERT_EQ(::write(stop.get(), &one, sizeof(one)), 8);
+  EXPECT_TRUE(f.WaitFinished());
+  f.Join();
+  EXPECT_EQ(Texts(f.WaitFor(0)), want);
+}
+
 TEST_F(LogReaderTest, FollowWaitsForTheFileAndStopsOnThePredicate) {
   std::atomic<bool> stop{false};
   LogReadOptions o;
