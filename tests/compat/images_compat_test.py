@@ -47,6 +47,17 @@ def run(cmd, check=True, **kw):
     return p
 
 
+# skopeo and podman (containers/image) keep a blob-info cache in /var/lib/containers/cache
+# when run as root, with no flag to move it: they run in a private mount namespace with a
+# tmpfs over /var/lib, so the test leaves nothing there.
+PRIVATE_VAR_LIB = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount -t tmpfs berth-compat /var/lib && exec "$@"', "private-var-lib"]
+
+
+def skopeo(*args):
+    return run(PRIVATE_VAR_LIB + ["skopeo"] + list(args))
+
+
 def image_config_digest(archive):
     """The image ID inside a docker-save archive: the sha256 of its config's bytes."""
     with tarfile.open(archive) as t:
@@ -242,14 +253,14 @@ class ForeignArchivesTest(unittest.TestCase):
         if not shutil.which("skopeo"):
             self.skipTest("skopeo is not installed")
         out = os.path.join(self.work, "skopeo.tar")
-        run(["skopeo", "copy", "docker-archive:" + IMAGE, "docker-archive:%s:compat/skopeo:1" % out])
+        skopeo("copy", "docker-archive:" + IMAGE, "docker-archive:%s:compat/skopeo:1" % out)
         self.assertIn("Loaded image: compat/skopeo:1", self.berth("load", "-i", out).stdout)
         inspect = json.loads(self.berth("image", "inspect", "compat/skopeo:1").stdout)
         self.assertEqual(inspect[0]["Id"], image_config_digest(IMAGE))
         # An oci-archive from skopeo (which rewrites the config for OCI media types): its
         # ref name is only a tag, so it loads by ID.
         oci = os.path.join(self.work, "skopeo-oci.tar")
-        run(["skopeo", "copy", "docker-archive:" + IMAGE, "oci-archive:%s:v1" % oci])
+        skopeo("copy", "docker-archive:" + IMAGE, "oci-archive:%s:v1" % oci)
         with tarfile.open(oci) as t:
             index = json.load(t.extractfile("index.json"))
             manifest = json.load(t.extractfile("blobs/sha256/" + index["manifests"][0]["digest"][7:]))
@@ -302,13 +313,13 @@ class ForeignArchivesTest(unittest.TestCase):
         if not shutil.which("skopeo"):
             self.skipTest("skopeo is not installed")
         path, manifest_digest, manifest = self.saved_archive(oci=True)
-        info = json.loads(run(["skopeo", "inspect", "oci-archive:%s:1" % path]).stdout)
+        info = json.loads(skopeo("inspect", "oci-archive:%s:1" % path).stdout)
         self.assertEqual(info["Digest"], manifest_digest)
         self.assertEqual(info["Layers"], [l["digest"] for l in manifest["layers"]])
         path, _, manifest = self.saved_archive(oci=False)
-        config = json.loads(run(["skopeo", "inspect", "--config", "docker-archive:" + path]).stdout)
+        config = json.loads(skopeo("inspect", "--config", "docker-archive:" + path).stdout)
         self.assertEqual(config["rootfs"]["diff_ids"], [l["digest"] for l in manifest["layers"]])
-        raw = run(["skopeo", "inspect", "--raw", "docker-archive:" + path]).stdout
+        raw = skopeo("inspect", "--raw", "docker-archive:" + path).stdout
         self.assertEqual(json.loads(raw)["config"]["digest"], image_config_digest(IMAGE))
 
     def test_umoci_reads_what_berth_saves(self):
@@ -333,7 +344,7 @@ class ForeignArchivesTest(unittest.TestCase):
             self.skipTest("podman is not installed")
         path, _, _ = self.saved_archive(oci=False)
         store = tempfile.mkdtemp(prefix="bpm.", dir="/tmp")  # podman: runroot < 50 chars
-        podman = ["podman", "--root", store + "/root", "--runroot", store + "/run",
+        podman = PRIVATE_VAR_LIB + ["podman", "--root", store + "/root", "--runroot", store + "/run",
                   "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
                   "--events-backend", "file"]
         try:
