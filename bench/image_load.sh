@@ -47,6 +47,10 @@ if [ "${DISK:-0}" != 1 ]; then
   mount -t tmpfs -o size=8g,mode=0700 bench-image-load "$W"
 fi
 PIDS=()
+# podman keeps a blob-info cache in /var/lib/containers/cache even with --root; when this run
+# is what creates /var/lib/containers, it goes again at the end.
+VAR_LIB_CONTAINERS_BEFORE=0
+[ -e /var/lib/containers ] && VAR_LIB_CONTAINERS_BEFORE=1
 P="podman --root $W/pm/root --runroot $W/pm/run --tmpdir $W/pm/tmp --storage-driver overlay --cgroup-manager cgroupfs --events-backend file"
 B="$BERTH_BIN -H unix://$W/berth/berth.sock"
 D=""
@@ -69,6 +73,7 @@ cleanup() {
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || note "could not unmount $m"
   done
   rm -rf "$W" || note "could not remove $W"
+  [ "$VAR_LIB_CONTAINERS_BEFORE" = 1 ] || rm -rf /var/lib/containers
   exit "$rc"
 }
 trap cleanup EXIT
