@@ -51,7 +51,10 @@ PIDS=()
 # is what creates /var/lib/containers, it goes again at the end.
 VAR_LIB_CONTAINERS_BEFORE=0
 [ -e /var/lib/containers ] && VAR_LIB_CONTAINERS_BEFORE=1
-P="podman --root $W/pm/root --runroot $W/pm/run --tmpdir $W/pm/tmp --storage-driver overlay --cgroup-manager cgroupfs --events-backend file"
+# ... and dockerd makes /run/docker/plugins whatever its --exec-root: the same rule.
+RUN_DOCKER_BEFORE=0
+[ -e /run/docker ] && RUN_DOCKER_BEFORE=1
+P="podman --root $W/pm/root --runroot $W/pm/run --tmpdir $W/pm/tmp --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
 B="$BERTH_BIN -H unix://$W/berth/berth.sock"
 D=""
 
@@ -74,6 +77,7 @@ cleanup() {
   done
   rm -rf "$W" || note "could not remove $W"
   [ "$VAR_LIB_CONTAINERS_BEFORE" = 1 ] || rm -rf /var/lib/containers
+  [ "$RUN_DOCKER_BEFORE" = 1 ] || rm -rf /run/docker
   exit "$rc"
 }
 trap cleanup EXIT

@@ -344,9 +344,10 @@ class ForeignArchivesTest(unittest.TestCase):
             self.skipTest("podman is not installed")
         path, _, _ = self.saved_archive(oci=False)
         store = tempfile.mkdtemp(prefix="bpm.", dir="/tmp")  # podman: runroot < 50 chars
+        # --tmpdir and no events: podman keeps neither lock files nor an event log in /run.
         podman = PRIVATE_VAR_LIB + ["podman", "--root", store + "/root", "--runroot", store + "/run",
-                  "--storage-driver", "vfs", "--cgroup-manager", "cgroupfs",
-                  "--events-backend", "file"]
+                  "--tmpdir", store + "/tmp", "--storage-driver", "vfs",
+                  "--cgroup-manager", "cgroupfs", "--events-backend", "none"]
         try:
             out = run(podman + ["load", "-i", path]).stdout
             self.assertIn("compat/saved:1", out)
