@@ -20,12 +20,11 @@ namespace {
 
 using nlohmann::json;
 
+// The kernel's name for the machine (x86_64, aarch64), which /info reports.
 std::string Architecture() {
   struct utsname u;
   uname(&u);
-  std::string machine = u.machine;
-  if (machine == "x86_64") return "x86_64";
-  return machine;
+  return u.machine;
 }
 
 // Docker's GOARCH spelling, which /version reports.

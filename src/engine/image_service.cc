@@ -55,6 +55,16 @@ bool IsHex(std::string_view s) {
 
 std::string ShortId(const std::string& id) { return id.substr(7, 12); }
 
+// An image's names as the API lists them: tags ("busybox:latest") and digest references
+// ("busybox@sha256:…"), familiar form.
+std::pair<json, json> TagsAndDigests(const std::vector<std::string>& names) {
+  json tags = json::array(), digests = json::array();
+  for (const std::string& name : names) {
+    (name.find('@') == std::string::npos ? tags : digests).push_back(Familiar(name));
+  }
+  return {tags, digests};
+}
+
 bool FilterTrue(const Filters& filters, const std::string& key, bool* value) {
   auto it = filters.find(key);
   if (it == filters.end() || it->second.empty()) {
@@ -516,20 +526,7 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
          {"comment", options.message.empty() ? "Imported from -" : options.message}}};
     std::string config_bytes = config.dump();
     std::string config_digest = content_.Put(config_bytes);
-    image::Descriptor layer;
-    layer.digest = layer_digest;
-    layer.size = static_cast<int64_t>(writer.size());
-    switch (image::DetectCompression(content_, layer_digest)) {
-      case image::Compression::kNone:
-        layer.media_type = image::media::kOciLayer;
-        break;
-      case image::Compression::kGzip:
-        layer.media_type = image::media::kOciLayerGzip;
-        break;
-      case image::Compression::kZstd:
-        layer.media_type = image::media::kOciLayerZstd;
-        break;
-    }
+    image::Descriptor layer = image::LayerDescriptor(content_, layer_digest);
     std::string manifest =
         image::MakeManifest(config_digest, static_cast<int64_t>(config_bytes.size()), {layer});
     std::string manifest_digest = content_.Put(manifest);
@@ -591,10 +588,7 @@ std::pair<std::vector<std::string>, uint64_t> ImageService::CollectGarbage() {
 }
 
 json ImageService::Summary(const ImageRow& row) {
-  json tags = json::array(), digests = json::array();
-  for (const std::string& name : row.names) {
-    (name.find('@') == std::string::npos ? tags : digests).push_back(Familiar(name));
-  }
+  auto [tags, digests] = TagsAndDigests(row.names);
   if (tags.empty() && digests.empty()) {
     tags.push_back("<none>:<none>");
     digests.push_back("<none>@<none>");
@@ -667,10 +661,7 @@ json ImageService::Inspect(const std::string& name) {
   auto field = [&](const char* key, json fallback) {
     return raw.contains(key) && !raw[key].is_null() ? raw[key] : fallback;
   };
-  json tags = json::array(), digests = json::array();
-  for (const std::string& n : row->names) {
-    (n.find('@') == std::string::npos ? tags : digests).push_back(Familiar(n));
-  }
+  auto [tags, digests] = TagsAndDigests(row->names);
   std::vector<std::string> chain = image::ChainIds(config.diff_ids);
   json graph = json::object();
   if (!chain.empty()) {
@@ -748,12 +739,7 @@ json ImageService::History(const std::string& name) {
   }
   if (!out.empty()) {
     out[0]["Id"] = row->id;
-    json tags = json::array();
-    for (const std::string& n : row->names) {
-      if (n.find('@') == std::string::npos) {
-        tags.push_back(Familiar(n));
-      }
-    }
+    json tags = TagsAndDigests(row->names).first;
     out[0]["Tags"] = tags.empty() ? json(nullptr) : tags;
   }
   return out;

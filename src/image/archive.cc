@@ -350,21 +350,8 @@ class ImageCollector {
         if (!layer.is_string()) {
           Bad(where + ".Layers[" + std::to_string(l) + "]: not a string");
         }
-        Descriptor d;
-        d.digest = Blob(where + ".Layers[" + std::to_string(l) + "]", layer.get<std::string>());
-        d.size = static_cast<int64_t>(store_.Size(d.digest).value_or(0));
-        switch (DetectCompression(store_, d.digest)) {
-          case Compression::kNone:
-            d.media_type = media::kOciLayer;
-            break;
-          case Compression::kGzip:
-            d.media_type = media::kOciLayerGzip;
-            break;
-          case Compression::kZstd:
-            d.media_type = media::kOciLayerZstd;
-            break;
-        }
-        layers.push_back(std::move(d));
+        layers.push_back(LayerDescriptor(
+            store_, Blob(where + ".Layers[" + std::to_string(l) + "]", layer.get<std::string>())));
       }
       int64_t config_size = static_cast<int64_t>(store_.Size(config).value_or(0));
       std::string bytes_out = MakeManifest(config, config_size, layers);
@@ -508,6 +495,24 @@ Compression DetectCompression(const ContentStore& store, const std::string& dige
     return Compression::kZstd;
   }
   return Compression::kNone;
+}
+
+Descriptor LayerDescriptor(const ContentStore& store, const std::string& digest) {
+  Descriptor d;
+  d.digest = digest;
+  d.size = static_cast<int64_t>(store.Size(digest).value_or(0));
+  switch (DetectCompression(store, digest)) {
+    case Compression::kNone:
+      d.media_type = media::kOciLayer;
+      break;
+    case Compression::kGzip:
+      d.media_type = media::kOciLayerGzip;
+      break;
+    case Compression::kZstd:
+      d.media_type = media::kOciLayerZstd;
+      break;
+  }
+  return d;
 }
 
 ArchiveContents ReadImageArchive(const ReadFn& read, const ContentStore& store,

@@ -68,4 +68,7 @@ std::string MakeManifest(const std::string& config_digest, int64_t config_size,
 // The compression a blob starts with (gzip, zstd, else none).
 Compression DetectCompression(const ContentStore& store, const std::string& digest);
 
+// The descriptor of a stored layer blob, its OCI media type chosen by DetectCompression.
+Descriptor LayerDescriptor(const ContentStore& store, const std::string& digest);
+
 }  // namespace berth::image
