@@ -13,7 +13,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq
   # the embedded default image and the compat anchors
   busybox-static crun runc time python3
-  docker.io docker-compose python3-docker skopeo umoci podman
+  docker.io docker-compose python3-docker skopeo umoci podman ccache
   # tools the tests call
   iproute2 util-linux procps
 )
