@@ -139,6 +139,10 @@ Spawned Spawn(const SpawnOptions& o) {
     posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
   }
   posix_spawn_file_actions_adddup2(&fa, ready_w.get(), 3);
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+  // The shim lives as long as its container: no descriptor of the daemon's may ride along.
+  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+#endif
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // The shim must not inherit a blocked or ignored signal set from a daemon thread.

@@ -174,6 +174,7 @@ struct Exec {
   std::unique_ptr<Attachment> attach;
   int conn = -1;  // where {"exit_code"} goes
   int exit_code = -1;
+  bool killed = false;  // outlived the init (no pid namespace of the container's)
   int64_t reaped_ms = 0;
   int64_t last_output_ms = 0;
   bool output_done = false;
@@ -234,6 +235,7 @@ class Server {
   bool tty_;
 
   bool started_ = false;
+  bool log_failed_ = false;
   std::string start_error_;
   int code_ = -1;
   int64_t reaped_ms_ = 0;
@@ -279,7 +281,7 @@ int64_t Server::NextDeadline() const {
     if (e->output_done && e->attach) {
       next = std::min(next, e->finish_deadline);
     }
-    if (e->exit_code < 0 && code_ >= 0) {
+    if (e->exit_code < 0 && !e->killed && code_ >= 0) {
       next = std::min(next, reaped_ms_ + kExecGraceMs);
     }
   }
@@ -368,7 +370,11 @@ void Server::Advance() {
     output_done_ = true;
     out_[0].fd.Reset();
     out_[1].fd.Reset();
-    log_.Flush();
+    try {
+      log_.Flush();
+    } catch (const Error& e) {
+      log::Error("shim: write the log of " + o_.id + ": " + e.what());
+    }
     finish_deadline_ = now + kFinishFlushMs;
     for (auto& a : attaches_) {
       a->FinishOutput();
@@ -383,8 +389,9 @@ void Server::Advance() {
 
   for (auto it = execs_.begin(); it != execs_.end();) {
     Exec& e = *it->second;
-    if (e.exit_code < 0 && code_ >= 0 && now >= reaped_ms_ + kExecGraceMs) {
+    if (e.exit_code < 0 && !e.killed && code_ >= 0 && now >= reaped_ms_ + kExecGraceMs) {
       kill(e.pid, SIGKILL);  // our unreaped child: the pid cannot have been reused
+      e.killed = true;
     }
     bool open = e.out[0].fd || e.out[1].fd;
     if (!e.output_done &&
@@ -687,7 +694,16 @@ nlohmann::json Server::StartExec(int conn_id, const nlohmann::json& req, UniqueF
 }
 
 void Server::ContainerOutput(Stream stream, std::string_view bytes) {
-  log_.Write(stream, bytes, Now());
+  try {
+    log_.Write(stream, bytes, Now());
+  } catch (const Error& e) {
+    // A full disk must not take the shim (and with it the exit record) down: attaches still
+    // get the output.
+    if (!log_failed_) {
+      log::Error("shim: write the log of " + o_.id + ": " + e.what());
+      log_failed_ = true;
+    }
+  }
   for (auto& a : attaches_) {
     a->Output(stream, bytes);
   }
