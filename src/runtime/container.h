@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/fd.h"
+#include "oci/runtime_spec.h"
 #include "runtime/signals.h"
 #include "runtime/state.h"
 
@@ -34,6 +36,13 @@ struct ExecOptions {
   std::string pid_file;
   std::string console_socket;
   int preserve_fds = 0;
+};
+
+// An exec'd process its caller supervises: `master` is its pty master when the process has a
+// terminal, else the process inherited the caller's fds 0-2.
+struct ExecStarted {
+  pid_t pid = -1;
+  UniqueFd master;
 };
 
 struct ContainerInfo {
@@ -69,6 +78,10 @@ class Runtime {
   void Update(const std::string& id, const nlohmann::json& resources);
   // Foreground exec returns the process's exit status; detached returns 0.
   int Exec(const ExecOptions& options);
+  // Exec for a supervisor (berth-shim): starts `process` (used as given) in the container and
+  // returns once it runs. The pid is the caller's child: the caller waits for it, and must
+  // have SIGCHLD blocked or handled.
+  ExecStarted StartExec(const std::string& id, const oci::Process& process);
 
  private:
   StateStore store_;

@@ -79,13 +79,19 @@ oci::Process BuildExecProcess(const ExecOptions& o, const oci::Spec& spec) {
 
 }  // namespace
 
-int Runtime::Exec(const ExecOptions& o) {
-  ContainerInfo info = Info(o.id);
-  if (info.status != Status::kRunning && info.status != Status::kCreated) {
-    ThrowConflict("cannot exec in container " + o.id + ": it is " + StatusName(info.status));
-  }
-  oci::Spec spec = LoadSavedSpec(store_, o.id);
-  oci::Process proc = BuildExecProcess(o, spec);
+namespace {
+
+struct Spawned {
+  pid_t pid = -1;
+  UniqueFd master;
+};
+
+// Starts `proc` in the namespaces and cgroup of container `id`; the caller reaps the pid.
+// `console_socket`/`can_proxy` as SetUpConsole; `preserve_fds`, `pid_file` as the options.
+Spawned SpawnExec(StateStore& store, const std::string& id, const ContainerInfo& info,
+                  const oci::Spec& spec, const oci::Process& proc,
+                  const std::string& console_socket, bool can_proxy, int preserve_fds,
+                  const std::string& pid_file) {
   ValidateCapabilitiesForKernel(proc);
   ValidateLsm(proc, nullptr);
 
@@ -94,7 +100,7 @@ int Runtime::Exec(const ExecOptions& o) {
   // The container's filter confines exec'd processes too, as runc does.
   SeccompProgram seccomp;
   if (spec.linux) {
-    seccomp = CompileSeccompCached(spec.linux->seccomp, store_.root() + "/.seccomp-cache");
+    seccomp = CompileSeccompCached(spec.linux->seccomp, store.root() + "/.seccomp-cache");
   }
   plan.seccomp = seccomp.empty() ? nullptr : &seccomp;
   // ForTest: keeps the exec'd process in the container before its execve, so the
@@ -128,20 +134,16 @@ int Runtime::Exec(const ExecOptions& o) {
     ns_fds.push_back(std::move(fd));
   }
   if (!ProcessAlive(info.state.pid, info.state.pid_start_time)) {
-    ThrowConflict("cannot exec in container " + o.id + ": it stopped");
+    ThrowConflict("cannot exec in container " + id + ": it stopped");
   }
-  for (int i = 0; i < o.preserve_fds; ++i) {
+  for (int i = 0; i < preserve_fds; ++i) {
     plan.keep_fds.push_back(3 + i);
   }
   ConsoleEnds console;
-  UniqueFd master;
+  Spawned result;
   if (proc.terminal) {
-    console = SetUpConsole(o.console_socket, /*can_proxy=*/!o.detach,
+    console = SetUpConsole(console_socket, can_proxy,
                            "exec: --tty with --detach needs --console-socket", plan);
-  }
-  std::optional<BlockSignals> blocked;
-  if (!o.detach) {
-    blocked.emplace();
   }
   UniqueFd sync;
   UniqueFd cgroup_fd;
@@ -157,7 +159,7 @@ int Runtime::Exec(const ExecOptions& o) {
     }
     SyncSend(sync.get(), SyncType::kCgroupJoined);
     if (console.peer) {
-      master = RecvFd(console.peer.get());
+      result.master = RecvFd(console.peer.get());
     }
     if (!seccomp.listener_path.empty()) {
       internal::ForwardSeccompListener(sync.get(), seccomp, pid,
@@ -169,13 +171,43 @@ int Runtime::Exec(const ExecOptions& o) {
     waitpid(pid, nullptr, 0);
     throw;
   }
-  WritePidFile(o.pid_file, pid);
+  WritePidFile(pid_file, pid);
   SyncSend(sync.get(), SyncType::kStart);
-  sync.Reset();
+  result.pid = pid;
+  return result;
+}
+
+ContainerInfo ExecTarget(const Runtime& rt, const std::string& id) {
+  ContainerInfo info = rt.Info(id);
+  if (info.status != Status::kRunning && info.status != Status::kCreated) {
+    ThrowConflict("cannot exec in container " + id + ": it is " + StatusName(info.status));
+  }
+  return info;
+}
+
+}  // namespace
+
+int Runtime::Exec(const ExecOptions& o) {
+  ContainerInfo info = ExecTarget(*this, o.id);
+  oci::Spec spec = LoadSavedSpec(store_, o.id);
+  oci::Process proc = BuildExecProcess(o, spec);
+  std::optional<BlockSignals> blocked;
+  if (!o.detach) {
+    blocked.emplace();
+  }
+  Spawned s = SpawnExec(store_, o.id, info, spec, proc, o.console_socket,
+                        /*can_proxy=*/!o.detach, o.preserve_fds, o.pid_file);
   if (o.detach) {
     return 0;
   }
-  return WaitForeground(pid, master.get());
+  return WaitForeground(s.pid, s.master.get());
+}
+
+ExecStarted Runtime::StartExec(const std::string& id, const oci::Process& process) {
+  ContainerInfo info = ExecTarget(*this, id);
+  oci::Spec spec = LoadSavedSpec(store_, id);
+  Spawned s = SpawnExec(store_, id, info, spec, process, "", /*can_proxy=*/true, 0, "");
+  return ExecStarted{s.pid, std::move(s.master)};
 }
 
 }  // namespace berth::runtime

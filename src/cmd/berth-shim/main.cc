@@ -1,7 +1,9 @@
-// berth-shim: runs one container for berthd and stays with it to the end (src/shim/shim.h).
+// berth-shim: keeps one container for berthd, from its create to its end (src/shim/shim.h;
+// berthd drives it through src/shim/client.h).
 //
 //   berth-shim --id ID --bundle DIR --runtime-root DIR --log FILE --exit-file FILE
-//              [--log-max-size BYTES] [--log-max-file N] [--ready-fd FD] [--shim-log FILE]
+//              --socket PATH [--ready-fd FD] [--log-max-size BYTES] [--log-max-file N]
+//              [--shim-log FILE] [--stdin] [--stdin-once] [--detach]
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 int main(int argc, char** argv) {
   berth::shim::ShimOptions o;
   std::string shim_log = "/dev/null";
+  bool detach = false;
   CLI::App app{"berth-shim: one container's keeper"};
   app.add_option("--id", o.id, "container id")->required();
   app.add_option("--bundle", o.bundle, "OCI bundle directory")->required();
@@ -25,8 +28,12 @@ int main(int argc, char** argv) {
   app.add_option("--log-max-size", o.log_max_size, "rotate the log at this size (0: never)");
   app.add_option("--log-max-file", o.log_max_file, "log files kept")->check(CLI::Range(1, 100));
   app.add_option("--exit-file", o.exit_path, "where the exit record goes")->required();
-  app.add_option("--ready-fd", o.ready_fd, "fd that gets \"ok\" or the error once started");
+  app.add_option("--socket", o.socket_path, "the control socket to listen on")->required();
+  app.add_option("--ready-fd", o.ready_fd, "fd that gets the JSON ready line once created");
   app.add_option("--shim-log", shim_log, "the shim's own log");
+  app.add_flag("--stdin", o.stdin_open, "the container's stdin is fed by attaches");
+  app.add_flag("--stdin-once", o.stdin_once, "an attach's stdin EOF closes the container's");
+  app.add_flag("--detach", detach, "fork: the caller's child exits at once, the shim goes on");
   CLI11_PARSE(app, argc, argv);
 
   int log_fd = open(shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -37,10 +44,22 @@ int main(int argc, char** argv) {
   berth::log::Init(log_fd, berth::log::Format::kJson, false);
   try {
     // The container must not be able to reach this binary (CVE-2019-5736): run from a sealed
-    // copy, as berth-runtime does (a re-exec: the ready fd must stay open across it).
+    // copy, as berth-runtime does (a re-exec of this same process: the ready fd must stay
+    // open across it, and the fork below comes after it so it happens once).
     berth::runtime::EnsureClonedBinary(argv, environ, o.runtime_root);
     if (o.ready_fd >= 0) {
       fcntl(o.ready_fd, F_SETFD, FD_CLOEXEC);  // not the container's
+    }
+    if (detach) {
+      // berthd waits for this process; the shim lives on in the child, reparented to init (or
+      // the nearest subreaper), so it survives berthd.
+      pid_t child = fork();
+      if (child < 0) {
+        berth::ThrowErrno("fork");
+      }
+      if (child > 0) {
+        _exit(0);
+      }
     }
     setsid();  // its own session: the caller's terminal and signals are not the container's
     return berth::shim::RunContainer(o);
