@@ -96,48 +96,6 @@ std::string HumanSize(double size) { return HumanSizeWithPrecision(size, 4); }
 
 std::string BytesSize(double size) { return SizeWithUnit(size, 1024.0, kBinaryUnits, 4); }
 
-std::string HumanDuration(int64_t d) {
-  constexpr int64_t kSecond = 1'000'000'000;
-  constexpr int64_t kMinute = 60 * kSecond;
-  constexpr int64_t kHour = 60 * kMinute;
-  const int64_t seconds = d / kSecond;
-  if (seconds < 1) {
-    return "Less than a second";
-  }
-  if (seconds == 1) {
-    return "1 second";
-  }
-  if (seconds < 60) {
-    return std::to_string(seconds) + " seconds";
-  }
-  const int64_t minutes = d / kMinute;
-  if (minutes == 1) {
-    return "About a minute";
-  }
-  if (minutes < 60) {
-    return std::to_string(minutes) + " minutes";
-  }
-  // d.Round(time.Hour).Hours(): halfway rounds up (d is positive here).
-  const int64_t rem = d % kHour;
-  const int64_t hours = (d - rem) / kHour + (rem + rem >= kHour ? 1 : 0);
-  if (hours == 1) {
-    return "About an hour";
-  }
-  if (hours < 48) {
-    return std::to_string(hours) + " hours";
-  }
-  if (hours < 24 * 7 * 2) {
-    return std::to_string(hours / 24) + " days";
-  }
-  if (hours < 24 * 30 * 2) {
-    return std::to_string(hours / 24 / 7) + " weeks";
-  }
-  if (hours < 24 * 365 * 2) {
-    return std::to_string(hours / 24 / 30) + " months";
-  }
-  return std::to_string(d / kHour / 24 / 365) + " years";
-}
-
 std::string TimeAgo(int64_t seconds) {
   constexpr int64_t kMaxSeconds = INT64_MAX / 1'000'000'000;
   if (seconds > kMaxSeconds) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/time_text.h"
+
 // The docker/go-units humanisation the docker CLI prints (sizes, ages, ids), and the size
 // parser its flags use. Each function names the go-units / moby function it reproduces.
 namespace berth::cli {
@@ -16,10 +18,9 @@ std::string HumanSize(double size);
 // go-units BytesSize: binary units (B, KiB, MiB, ...) with "%.4g" ("1.5KiB").
 std::string BytesSize(double size);
 
-// go-units HumanDuration of a duration in nanoseconds (Go's time.Duration): "Less than a second",
-// "About a minute", "2 minutes", "About an hour", "3 hours", "2 days", "3 weeks", "4 months",
-// "2 years".
-std::string HumanDuration(int64_t nanoseconds);
+// go-units HumanDuration (one implementation, in base: the daemon shows it too).
+using ::berth::HumanDuration;
+
 // What `docker ps` prints for a creation time `seconds` ago: HumanDuration + " ago".
 std::string TimeAgo(int64_t seconds);
 

@@ -64,7 +64,11 @@ nlohmann::json ToJson(const Container& c) {
             {"OOMKilled", s.oom_killed},
             {"RestartCount", s.restart_count},
             {"ShimPid", s.shim_pid},
-            {"ShimStartTime", s.shim_start_time}}}};
+            {"ShimStartTime", s.shim_start_time},
+            {"Health",
+             {{"Status", s.health.status},
+              {"FailingStreak", s.health.failing_streak},
+              {"Log", s.health.log}}}}}};
 }
 
 Container ContainerFromJson(const nlohmann::json& j) {
@@ -96,6 +100,11 @@ Container ContainerFromJson(const nlohmann::json& j) {
   c.state.restart_count = Optional<int64_t>(s, "RestartCount", 0);
   c.state.shim_pid = Optional<int64_t>(s, "ShimPid", 0);
   c.state.shim_start_time = Optional<uint64_t>(s, "ShimStartTime", 0);
+  if (const nlohmann::json h = s.value("Health", nlohmann::json()); h.is_object()) {
+    c.state.health.status = Optional<std::string>(h, "Status", "");
+    c.state.health.failing_streak = Optional<int64_t>(h, "FailingStreak", 0);
+    c.state.health.log = h.value("Log", nlohmann::json::array());
+  }
   return c;
 }
 

@@ -23,6 +23,14 @@ ContainerStatus ParseStatus(std::string_view name);
 // Docker's zero time, what StartedAt/FinishedAt show before the first start/exit.
 inline constexpr std::string_view kZeroTime = "0001-01-01T00:00:00Z";
 
+// What the health monitor last saw (Docker's State.Health). Empty status: no monitor has run
+// (no Healthcheck, or never started); views then show "starting" while the container runs.
+struct ContainerHealth {
+  std::string status;  // "starting", "healthy", "unhealthy" or ""
+  int64_t failing_streak = 0;
+  nlohmann::json log = nlohmann::json::array();  // [{Start, End, ExitCode, Output}], oldest first
+};
+
 struct ContainerState {
   ContainerStatus status = ContainerStatus::kCreated;
   int64_t pid = 0;                     // the container's init on the host; 0 when not running
@@ -36,6 +44,7 @@ struct ContainerState {
   // /proc/<pid>/stat), which tells it apart from a later process reusing the pid.
   int64_t shim_pid = 0;
   uint64_t shim_start_time = 0;
+  ContainerHealth health;
 };
 
 struct Container {
