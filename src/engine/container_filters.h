@@ -43,7 +43,7 @@ void ValidateContainerFilters(const Filters& filters);
 
 class ContainerFilter {
  public:
-  // Validates, and resolves before/since (kNotFound "no such container: <ref>" as Docker).
+  // Validates, and resolves before/since (kNotFound "no such container <ref>", as dockerd).
   ContainerFilter(const Filters& filters, FilterContext context = {});
 
   bool Matches(const Container& c) const;

@@ -115,9 +115,8 @@ Event ContainerEvent(const Container& c, std::string action,
   if (!image.empty()) {
     e.actor.attributes["image"] = image;
   }
-  e.actor.attributes["name"] = c.name.substr(c.name.find_first_not_of('/') == std::string::npos
-                                                 ? c.name.size()
-                                                 : c.name.find_first_not_of('/'));
+  const size_t first = c.name.find_first_not_of('/');  // strings.TrimLeft(name, "/")
+  e.actor.attributes["name"] = first == std::string::npos ? "" : c.name.substr(first);
   return e;
 }
 
