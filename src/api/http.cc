@@ -1,5 +1,7 @@
 #include "api/http.h"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -197,6 +199,11 @@ void Response::Json(int status, const nlohmann::json& body) {
         body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
+void Response::OrderedJson(int status, const nlohmann::ordered_json& body) {
+  Bytes(status, "application/json",
+        body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
 void Response::Empty(int status) {
   started_ = true;
   gone_ = !conn_->WriteWhole(status, With(std::move(extra_), ""), "");
@@ -233,6 +240,15 @@ int Response::Hijack(std::string* buffered) {
   started_ = hijacked_ = true;
   *buffered = conn_->TakeBuffered();
   return conn_->native_handle();
+}
+
+bool Response::ClientClosed() {
+  if (gone_) {
+    return true;
+  }
+  struct pollfd p = {conn_->native_handle(), POLLRDHUP, 0};
+  gone_ = poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  return gone_;
 }
 
 void Response::SetHeader(std::string name, std::string value) {

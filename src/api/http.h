@@ -76,6 +76,8 @@ class Request {
 class Response {
  public:
   void Json(int status, const nlohmann::json& body);
+  // Keys in the document's own order (inspect: the docker CLI prints them as they come).
+  void OrderedJson(int status, const nlohmann::ordered_json& body);
   void Empty(int status);
   void Bytes(int status, std::string_view content_type, std::string_view body);
   // Docker's error body, with the status the error's kind maps to.
@@ -90,6 +92,9 @@ class Response {
   bool streaming() const { return streaming_; }
   // A write failed: the client is gone.
   bool client_gone() const { return gone_; }
+  // Whether the client hung up (or half-closed), without reading from the socket: for a
+  // handler that waits long before it writes (wait, events).
+  bool ClientClosed();
 
   // Takes the connection's socket: the handler writes and reads raw bytes on it (attach,
   // exec). Bytes the client sent behind the request that the server already read (stdin a

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/server.h"
+#include "engine/container_service.h"
 #include "engine/image_service.h"
 
 // The Engine API routes berthd serves, registered on a Router. Handlers parse the request,
@@ -16,7 +17,10 @@ struct DaemonInfo {
   std::string name;   // the host's name
 };
 
-void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonInfo& info);
+void AddSystemRoutes(Router& router, engine::ImageService& images,
+                     engine::ContainerService& containers, const DaemonInfo& info);
 void AddImageRoutes(Router& router, engine::ImageService& images);
+void AddContainerRoutes(Router& router, engine::ContainerService& containers);
+void AddEventRoutes(Router& router, engine::EventBus& events);
 
 }  // namespace berth::api

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <string>
 
@@ -76,7 +77,8 @@ std::string Compiler() {
 
 }  // namespace
 
-void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonInfo& info) {
+void AddSystemRoutes(Router& router, engine::ImageService& images,
+                     engine::ContainerService& containers, const DaemonInfo& info) {
   router.Add("GET", "/version", [](Request&, Response& res) {
     json details = {{"ApiVersion", kApiVersion},
                     {"Arch", GoArch()},
@@ -101,15 +103,16 @@ void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonI
                    {"BuildTime", ""}});
   });
 
-  router.Add("GET", "/info", [&images, info](Request&, Response& res) {
+  router.Add("GET", "/info", [&images, &containers, info](Request&, Response& res) {
+    engine::ContainerCounts counts = containers.Counts();
     struct sysinfo si = {};
     sysinfo(&si);
     json list = images.List(false, {});
     res.Json(200, {{"ID", ""},
-                   {"Containers", 0},
-                   {"ContainersRunning", 0},
-                   {"ContainersPaused", 0},
-                   {"ContainersStopped", 0},
+                   {"Containers", counts.total},
+                   {"ContainersRunning", counts.running},
+                   {"ContainersPaused", counts.paused},
+                   {"ContainersStopped", counts.total - counts.running - counts.paused},
                    {"Images", list.size()},
                    {"Driver", "overlay2"},
                    {"DriverStatus", json::array({json::array({"Supports d_type", "true"})})},
@@ -187,6 +190,31 @@ void AddSystemRoutes(Router& router, engine::ImageService& images, const DaemonI
   // Berth's own: `berth system check`.
   router.Add("GET", "/system/check",
              [&images](Request&, Response& res) { res.Json(200, images.Check()); });
+}
+
+void AddEventRoutes(Router& router, engine::EventBus& events) {
+  // A stream of one JSON object per line; without `until` it lasts until the client leaves
+  // (or berthd stops).
+  router.Add("GET", "/events", [&events](Request& req, Response& res) {
+    engine::Filters filters;
+    if (std::optional<std::string> text = req.Query("filters"); text && !text->empty()) {
+      filters = ParseFilters(*text);
+    }
+    engine::ValidateEventFilters(filters);
+    int64_t since = engine::ParseEventTime(req.Query("since").value_or(""));
+    int64_t until = engine::ParseEventTime(req.Query("until").value_or(""));
+    std::shared_ptr<engine::Subscription> sub = events.Subscribe(since, until, filters);
+    res.BeginStream(200, "application/json");
+    while (!res.client_gone() && !res.ClientClosed()) {
+      if (std::optional<engine::Event> e = sub->Next(std::chrono::seconds(1))) {
+        res.Write(engine::ToJson(*e).dump() + "\n");
+      } else if (sub->done()) {
+        break;
+      }
+    }
+    events.Unsubscribe(sub);
+    res.EndStream();
+  });
 }
 
 }  // namespace berth::api

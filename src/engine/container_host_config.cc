@@ -7,6 +7,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <regex>
 #include <set>
 #include <string>
 #include <utility>
@@ -286,6 +287,21 @@ void ValidateLogConfig(const json& hc, json& hc_out) {
       Bad("HostConfig.LogConfig.Config",
           "unknown log opt '" + it.key() + "' for json-file log driver");
     }
+    if (!it.value().is_string()) {
+      Bad("HostConfig.LogConfig.Config." + it.key(), "expected a string");
+    }
+  }
+  static const std::regex kSize("^[0-9]+(\\.[0-9]+)?[kKmMgG]?[bB]?$");
+  if (config.contains("max-size") &&
+      !std::regex_match(config["max-size"].get<std::string>(), kSize)) {
+    Bad("HostConfig.LogConfig.Config.max-size",
+        "invalid size: '" + config["max-size"].get<std::string>() + "'");
+  }
+  static const std::regex kCount("^([1-9][0-9]?|100)$");
+  if (config.contains("max-file") &&
+      !std::regex_match(config["max-file"].get<std::string>(), kCount)) {
+    Bad("HostConfig.LogConfig.Config.max-file",
+        "invalid value: '" + config["max-file"].get<std::string>() + "' (1-100)");
   }
   hc_out["LogConfig"] = {{"Type", type}, {"Config", config}};
 }

@@ -757,6 +757,14 @@ void ImageService::Tag(const std::string& name, const std::string& repo, const s
   Record(row->manifest, id, row->created, row->size, {ref.String()});
 }
 
+bool ImageService::InUse(const std::string& id) {
+  if (!in_use_) {
+    return false;
+  }
+  std::vector<std::string> ids = in_use_();
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
 json ImageService::Remove(const std::string& name, bool force, bool /*noprune*/) {
   std::lock_guard write(write_mu_);
   std::string id = Resolve(name);
@@ -776,8 +784,17 @@ json ImageService::Remove(const std::string& name, bool force, bool /*noprune*/)
     ThrowConflict("conflict: unable to delete " + ShortId(id) +
                   " (must be forced) - image is referenced in multiple repositories");
   }
+  bool last_name = !(by_name && row->names.size() > 1);
+  if (last_name && InUse(id)) {
+    if (!force) {
+      ThrowConflict("conflict: unable to remove repository reference \"" + name +
+                    "\" (must force) - a container is using its referenced image " + ShortId(id));
+    }
+    // Forced: the names go, the image stays for its containers (dangling, as Docker).
+    by_name.reset();
+  }
   json out = json::array();
-  bool keep_image = by_name && row->names.size() > 1;
+  bool keep_image = !last_name || InUse(id);
   {
     std::lock_guard lock(db_mu_);
     Transaction tx(db_);
@@ -813,7 +830,7 @@ json ImageService::Prune(const Filters& filters) {
   json deleted = json::array();
   std::vector<std::string> doomed;
   for (const ImageRow& row : Rows()) {
-    if ((dangling && !row.names.empty()) || (until && row.created >= *until)) {
+    if ((dangling && !row.names.empty()) || (until && row.created >= *until) || InUse(row.id)) {
       continue;
     }
     json labels = Summary(row)["Labels"];

@@ -66,6 +66,11 @@ class ImageService {
   // The chain IDs of an image's layers, bottom first (for mounting a rootfs).
   std::vector<std::string> ChainIds(const std::string& image_id);
   const image::Snapshots& snapshots() const { return snapshots_; }
+  // Who tells which image IDs containers use: those are not deleted (rmi -f only untags
+  // them, prune skips them), so their layers stay for the containers' rootfs.
+  void SetImagesInUse(std::function<std::vector<std::string>()> in_use) {
+    in_use_ = std::move(in_use);
+  }
   const image::ContentStore& content() const { return content_; }
 
  private:
@@ -92,6 +97,7 @@ class ImageService {
   // the bytes freed.
   std::pair<std::vector<std::string>, uint64_t> CollectGarbage();
   nlohmann::json Summary(const ImageRow& row);
+  bool InUse(const std::string& id);
 
   image::ContentStore content_;
   image::Snapshots snapshots_;
@@ -101,6 +107,7 @@ class ImageService {
   std::mutex write_mu_;
   std::mutex db_mu_;
   Db db_;
+  std::function<std::vector<std::string>()> in_use_;
 };
 
 // RFC 3339 ("2026-11-28T16:40:54.246968785Z", "…+02:00") to unix seconds; nullopt if not.

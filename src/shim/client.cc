@@ -291,6 +291,9 @@ pid_t Client::Exec(const ExecRequest& r, int fd) {
                         {"stdout", r.stdout},
                         {"stderr", r.stderr},
                         {"detach_keys", r.detach_keys}};
+  if (!r.initial_stdin.empty()) {
+    req["initial_stdin"] = Base64(r.initial_stdin);
+  }
   return Call(req, fd).value("pid", -1);
 }
 

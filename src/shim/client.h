@@ -62,6 +62,7 @@ struct ExecRequest {
   bool stdout = true;
   bool stderr = true;
   std::string detach_keys;
+  std::string initial_stdin;  // bytes already read past the HTTP headers
 };
 
 // One connection to a shim. Requests are synchronous; each method throws berth::Error with the

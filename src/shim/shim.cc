@@ -673,6 +673,7 @@ nlohmann::json Server::StartExec(int conn_id, const nlohmann::json& req, UniqueF
     config.input = want_stdin ? &e->input : nullptr;
     config.close_input_on_eof = !e->tty;  // as Docker: an exec's stdin ends with its client's
     e->attach = std::make_unique<Attachment>(std::move(fd), std::move(config));
+    e->attach->FeedStdin(Base64Decode(req.value("initial_stdin", "")));
   }
   pid_t pid = e->pid;
   execs_[id] = std::move(e);

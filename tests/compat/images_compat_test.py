@@ -17,13 +17,14 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from berthd_fixture import Berthd  # noqa: E402
 
 BERTHD = os.environ.get("BERTHD", "")
 BERTH = os.environ.get("BERTH", "")
@@ -66,51 +67,11 @@ def image_config_digest(archive):
     return "sha256:" + hashlib.sha256(config).hexdigest()
 
 
-class Berthd:
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="berth-compat-images.")
-        self.sock = os.path.join(self.dir, "berth.sock")
-        self.host = "unix://" + self.sock
-        self.log = open(os.path.join(self.dir, "berthd.log"), "w")
-        self.proc = subprocess.Popen(
-            [BERTHD, "--root", os.path.join(self.dir, "root"), "--state",
-             os.path.join(self.dir, "state"), "-H", self.host],
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while not os.path.exists(self.sock):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                raise RuntimeError("berthd did not start")
-            time.sleep(0.02)
-
-    def env(self):
-        env = dict(os.environ)
-        env["DOCKER_HOST"] = self.host
-        env.pop("DOCKER_API_VERSION", None)
-        env["DOCKER_CONFIG"] = os.path.join(self.dir, "docker-config")
-        return env
-
-    def stop(self):
-        """Stops berthd; returns its exit status and log (a sanitizer's report lands there)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-        with open(os.path.join(self.dir, "berthd.log")) as f:
-            log = f.read()
-        shutil.rmtree(self.dir, ignore_errors=True)
-        return self.proc.returncode, log
-
-
 def setUpModule():
     global DAEMON
     if os.geteuid() != 0 or not (BERTHD and BERTH and IMAGE):
         raise unittest.SkipTest("needs root and BERTHD, BERTH, BERTH_BUSYBOX_IMAGE")
-    DAEMON = Berthd()
+    DAEMON = Berthd(BERTHD, "berth-compat-images.")
 
 
 def tearDownModule():

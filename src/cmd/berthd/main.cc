@@ -15,6 +15,7 @@
 #include "base/error.h"
 #include "base/file_util.h"
 #include "base/log.h"
+#include "engine/container_service.h"
 #include "engine/image_service.h"
 
 namespace {
@@ -65,6 +66,15 @@ void ApplyConfigFile(Options& o, const CLI::App& app) {
   }
 }
 
+// A helper binary installed next to berthd (berth-shim), else found in PATH by name.
+std::string Sibling(const std::string& name) {
+  char buf[4096] = {};
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  std::string self = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  std::string beside = self.substr(0, self.rfind('/') + 1) + name;
+  return access(beside.c_str(), X_OK) == 0 ? beside : name;
+}
+
 std::string HostName() {
   char buf[256] = {};
   gethostname(buf, sizeof(buf) - 1);
@@ -107,17 +117,29 @@ int main(int argc, char** argv) {
     }
     berth::MkdirAll(o.state, 0711);
     berth::engine::ImageService images(o.root);
+    berth::engine::EventBus events;
+    // Containers that ran on while berthd was down are found again here (live restore).
+    berth::engine::ContainerService containers(
+        {o.root, o.state, Sibling("berth-shim"),
+         access("/usr/bin/tini-static", X_OK) == 0 ? "/usr/bin/tini-static" : ""},
+        images, &events);
+    images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
     berth::api::Router router;
-    berth::api::AddSystemRoutes(router, images, {o.root, o.state, HostName()});
+    berth::api::AddSystemRoutes(router, images, containers, {o.root, o.state, HostName()});
     berth::api::AddImageRoutes(router, images);
+    berth::api::AddContainerRoutes(router, containers);
+    berth::api::AddEventRoutes(router, events);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);
     }
-    std::thread waiter([&server, stop_signals] {
+    std::thread waiter([&server, &containers, &events, stop_signals] {
       int sig = 0;
       sigwait(&stop_signals, &sig);
       berth::log::Info(std::string("berthd: ") + strsignal(sig) + ", stopping");
+      // Handlers blocked in a wait end first; the containers keep running (live restore).
+      containers.Shutdown();
+      events.Close();
       server.Stop();
     });
     std::string listening;

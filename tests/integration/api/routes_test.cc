@@ -26,7 +26,11 @@ class RoutesTest : public testing::RootTempDirTest {
   void SetUp() override {
     RootTempDirTest::SetUp();
     images_ = std::make_unique<engine::ImageService>(dir_ + "/root");
-    AddSystemRoutes(router_, *images_, {dir_ + "/root", dir_ + "/state", "test-host"});
+    containers_ = std::make_unique<engine::ContainerService>(
+        engine::ContainerPaths{dir_ + "/root", dir_ + "/state", BERTH_TEST_SHIM, ""}, *images_);
+    images_->SetImagesInUse([this] { return containers_->ImagesInUse(); });
+    AddSystemRoutes(router_, *images_, *containers_,
+                    {dir_ + "/root", dir_ + "/state", "test-host"});
     AddImageRoutes(router_, *images_);
     server_ = std::make_unique<Server>(router_);
     host_ = "unix://" + dir_ + "/berth.sock";
@@ -40,6 +44,7 @@ class RoutesTest : public testing::RootTempDirTest {
     server_->Stop();
     thread_.join();
     server_.reset();
+    containers_.reset();
     images_.reset();
     RootTempDirTest::TearDown();
   }
@@ -61,6 +66,7 @@ class RoutesTest : public testing::RootTempDirTest {
   }
 
   std::unique_ptr<engine::ImageService> images_;
+  std::unique_ptr<engine::ContainerService> containers_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

@@ -1,0 +1,1485 @@
+#include "engine/container_service.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "base/error.h"
+#include "base/fd.h"
+#include "base/file_util.h"
+#include "base/log.h"
+#include "base/path_in_root.h"
+#include "engine/container_filters.h"
+#include "engine/container_spec.h"
+#include "engine/container_view.h"
+#include "engine/events.h"
+#include "runtime/container.h"
+#include "runtime/signals.h"
+#include "shim/client.h"
+#include "shim/logfile.h"
+
+namespace berth::engine {
+
+struct ExecInfo {
+  std::string id;
+  std::string container_id;
+  nlohmann::json body;  // the exec create body, as received
+  bool running = false;
+  bool started = false;
+  std::optional<int64_t> exit_code;
+  int64_t pid = 0;
+};
+
+struct ContainerService::Entry {
+  std::mutex op;  // one lifecycle operation at a time (create/start/stop/remove/…)
+  // Everything below is guarded by the service's mu_.
+  Container c;
+  std::vector<Pending> pending;  // attaches that came before start
+  uint64_t exits = 0;            // exits seen since berthd started
+  bool removed = false;
+  int pidfd = -1;  // the shim's, while running
+  std::vector<std::string> exec_ids;
+};
+
+namespace {
+
+// The first container's user namespace starts above useradd's subordinate ranges (as
+// berth-runtime's default spec), one range of 65536 ids after another.
+constexpr uint64_t kUsernsFirst = 1000000000;
+constexpr uint64_t kUsernsSize = 65536;
+constexpr uint64_t kUsernsSlots = (0xFFFFFFFFull - kUsernsFirst) / kUsernsSize;
+
+const std::regex& NamePattern() {
+  static const std::regex re("^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$");
+  return re;
+}
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
+    ThrowErrno("getrandom");
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : raw) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
+}
+
+// Docker-style "adjective_name"; our own lists.
+std::string GeneratedName() {
+  static const char* kAdjectives[] = {"brave",  "calm",   "clever", "eager", "fair",  "gentle",
+                                      "happy",  "keen",   "kind",   "lucid", "merry", "modest",
+                                      "nimble", "polite", "proud",  "quiet", "rapid", "sharp",
+                                      "steady", "sunny",  "swift",  "tidy",  "vivid", "witty"};
+  static const char* kNames[] = {
+      "albatross", "beacon",   "capstan", "dinghy",   "ensign",  "fathom",   "galley", "harbor",
+      "jetty",     "keel",     "lantern", "mooring",  "narwhal", "osprey",   "pier",   "quay",
+      "rudder",    "schooner", "tiller",  "undertow", "voyager", "windlass", "yawl",   "zephyr"};
+  std::string r = RandomHex(2);
+  unsigned v = static_cast<unsigned>(std::stoul(r, nullptr, 16));
+  return std::string(kAdjectives[v % std::size(kAdjectives)]) + "_" +
+         kNames[(v / std::size(kAdjectives)) % std::size(kNames)];
+}
+
+// json-file's max-size: a number with an optional k, m or g (binary units, as go-units'
+// RAMInBytes); BuildContainerSpec has checked it.
+uint64_t LogSize(const std::string& text) {
+  size_t end = 0;
+  double n = std::stod(text, &end);
+  std::string unit = text.substr(end);
+  std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
+  double scale = 1;
+  if (!unit.empty() && unit.back() == 'b') unit.pop_back();
+  if (unit == "k") scale = 1024.0;
+  if (unit == "m") scale = 1024.0 * 1024;
+  if (unit == "g") scale = 1024.0 * 1024 * 1024;
+  return static_cast<uint64_t>(n * scale);
+}
+
+// Field 22 of /proc/<pid>/stat: the process's start time, in clock ticks since boot.
+uint64_t ProcessStartTime(int64_t pid) {
+  std::optional<std::string> stat = ReadFileIfExists("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) {
+    return 0;
+  }
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream rest(stat->substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+    if (i == 22) {
+      return std::stoull(field);
+    }
+  }
+  return 0;
+}
+
+bool IsMountPoint(const std::string& path) {
+  struct stat self, parent;
+  if (stat(path.c_str(), &self) < 0 || stat((path + "/..").c_str(), &parent) < 0) {
+    return false;
+  }
+  return self.st_dev != parent.st_dev;
+}
+
+void Unmount(const std::string& path) {
+  if (IsMountPoint(path) && umount2(path.c_str(), MNT_DETACH) < 0) {
+    log::Warn("unmount " + path + ": " + strerror(errno));
+  }
+}
+
+// /etc/passwd and /etc/group lookups inside the container's root, as Docker's user package.
+struct PasswdEntry {
+  std::string name;
+  uint32_t uid = 0, gid = 0;
+};
+
+std::vector<std::vector<std::string>> ReadColonFile(int root_fd, const char* path) {
+  std::vector<std::vector<std::string>> rows;
+  UniqueFd fd(OpenInRoot(root_fd, path, O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return rows;
+  }
+  std::string text;
+  char buf[8192];
+  ssize_t n;
+  while ((n = read(fd.get(), buf, sizeof(buf))) > 0 && text.size() < (4u << 20)) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> fields;
+    std::string f;
+    std::istringstream parts(line);
+    while (std::getline(parts, f, ':')) fields.push_back(f);
+    rows.push_back(std::move(fields));
+  }
+  return rows;
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && s.size() < 11 && std::all_of(s.begin(), s.end(), ::isdigit);
+}
+
+struct ResolvedUser {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;
+};
+
+ResolvedUser ResolveUser(const std::string& rootfs, const UserLookup& lookup) {
+  UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) {
+    ThrowErrno("open rootfs " + rootfs);
+  }
+  auto passwd = ReadColonFile(root.get(), "/etc/passwd");
+  auto group = ReadColonFile(root.get(), "/etc/group");
+  ResolvedUser r;
+  std::string user_name;
+  bool found = false;
+  for (const auto& row : passwd) {
+    if (row.size() < 4) continue;
+    if (row[0] == lookup.user || (IsNumber(lookup.user) && row[2] == lookup.user)) {
+      r.uid = static_cast<uint32_t>(std::stoul(row[2]));
+      r.gid = static_cast<uint32_t>(std::stoul(row[3]));
+      user_name = row[0];
+      found = true;
+      break;
+    }
+  }
+  if (!found) {
+    if (!IsNumber(lookup.user)) {
+      ThrowInvalid("unable to find user " + lookup.user + ": no matching entries in passwd file");
+    }
+    r.uid = static_cast<uint32_t>(std::stoul(lookup.user));
+  }
+  auto group_id = [&](const std::string& g) -> uint32_t {
+    for (const auto& row : group) {
+      if (row.size() >= 3 && (row[0] == g || (IsNumber(g) && row[2] == g))) {
+        return static_cast<uint32_t>(std::stoul(row[2]));
+      }
+    }
+    if (IsNumber(g)) return static_cast<uint32_t>(std::stoul(g));
+    ThrowInvalid("unable to find group " + g + ": no matching entries in group file");
+  };
+  if (!lookup.group.empty()) {
+    r.gid = group_id(lookup.group);
+  }
+  // Supplementary groups: every group listing the user by name, then GroupAdd.
+  if (!user_name.empty()) {
+    for (const auto& row : group) {
+      if (row.size() < 4) continue;
+      std::istringstream members(row[3]);
+      std::string m;
+      while (std::getline(members, m, ',')) {
+        if (m == user_name) {
+          uint32_t g = static_cast<uint32_t>(std::stoul(row[2]));
+          if (g != r.gid) r.groups.push_back(g);
+        }
+      }
+    }
+  }
+  for (const std::string& g : lookup.groups) {
+    r.groups.push_back(group_id(g));
+  }
+  return r;
+}
+
+// Every device node under /dev for a privileged container (as Docker's GetHostDevices), minus
+// the pty and shm trees the runtime makes itself.
+void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  DIR* d = fd ? fdopendir(fd.Release()) : nullptr;
+  if (!d) return;
+  while (dirent* ent = readdir(d)) {
+    std::string name = ent->d_name;
+    if (name == "." || name == ".." || name == "pts" || name == "shm" || name == "mqueue" ||
+        name == "console" || name == "ptmx") {
+      continue;
+    }
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (lstat(path.c_str(), &st) < 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      AddHostDevices(spec, path);
+    } else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+      AddDevice(spec, {path, path, "rwm"}, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev),
+                minor(st.st_rdev), st.st_mode & 07777);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+
+ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events)
+    : paths_(std::move(paths)),
+      images_(images),
+      events_(events),
+      db_(JoinPath(paths_.root, "containers.db")) {
+  db_.Exec(R"(
+CREATE TABLE IF NOT EXISTS containers (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  doc TEXT NOT NULL
+);)");
+  MkdirAll(JoinPath(paths_.root, "containers"), 0710);
+  MkdirAll(RuntimeRoot(), 0700);
+  MkdirAll(JoinPath(paths_.state, "shim"), 0700);
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    ThrowErrno("container monitor");
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  Restore();
+  monitor_ = std::thread([this] { MonitorLoop(); });
+}
+
+ContainerService::~ContainerService() {
+  Shutdown();
+  if (monitor_.joinable()) {
+    monitor_.join();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& item : entries_) {
+    for (Pending& p : item.second->pending) close(p.fd);
+    if (item.second->pidfd >= 0) close(item.second->pidfd);
+  }
+  close(epoll_fd_);
+  close(wake_fd_);
+}
+
+void ContainerService::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutting_down_ = true;
+  }
+  changed_.notify_all();
+  uint64_t one = 1;
+  ssize_t ignored = write(wake_fd_, &one, sizeof(one));
+  (void)ignored;
+}
+
+void ContainerService::Notify() { changed_.notify_all(); }
+
+void ContainerService::Emit(const Container& c, const std::string& action,
+                            const std::map<std::string, std::string>& extra) {
+  if (events_) {
+    events_->Publish(ContainerEvent(c, action, extra));
+  }
+}
+
+std::string ContainerService::Dir(const std::string& id) const {
+  return JoinPath(JoinPath(paths_.root, "containers"), id);
+}
+
+std::string ContainerService::SocketPath(const std::string& id) const {
+  return JoinPath(JoinPath(paths_.state, "shim"), id + ".sock");
+}
+
+std::string ContainerService::RuntimeRoot() const { return JoinPath(paths_.state, "runtime"); }
+
+void ContainerService::Save(const Container& c) {
+  std::lock_guard<std::mutex> lock(db_mu_);
+  db_.Prepare("INSERT OR REPLACE INTO containers (id, name, doc) VALUES (?1, ?2, ?3)")
+      .Bind(1, c.id)
+      .Bind(2, c.name)
+      .Bind(3, ToJson(c).dump())
+      .Run();
+}
+
+std::shared_ptr<ContainerService::Entry> ContainerService::Find(const std::string& ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ref.empty()) {
+    ThrowNotFound("No such container: " + ref);
+  }
+  auto it = entries_.find(ref);
+  if (it != entries_.end()) {
+    return it->second;
+  }
+  std::string want = ref[0] == '/' ? ref : "/" + ref;
+  for (auto& item : entries_) {
+    if (item.second->c.name == want) return item.second;
+  }
+  std::shared_ptr<Entry> found;
+  for (auto& item : entries_) {
+    if (item.first.compare(0, ref.size(), ref) == 0) {
+      if (found) {
+        throw Error(Kind::kInvalidArgument, "multiple IDs found with provided prefix: " + ref);
+      }
+      found = item.second;
+    }
+  }
+  if (!found) {
+    ThrowNotFound("No such container: " + ref);
+  }
+  return found;
+}
+
+std::string ContainerService::ResolveId(const std::string& ref) { return Find(ref)->c.id; }
+
+uint64_t ContainerService::AllocateUsernsBase() {
+  std::set<uint64_t> used;
+  for (auto& item : entries_) {
+    if (item.second->c.userns_base != 0) used.insert(item.second->c.userns_base);
+  }
+  for (uint64_t slot = 0; slot < kUsernsSlots; ++slot) {
+    uint64_t base = kUsernsFirst + slot * kUsernsSize;
+    if (!used.count(base)) return base;
+  }
+  throw Error(Kind::kUnavailable, "no free user namespace range");
+}
+
+CreateResult ContainerService::Create(const std::string& requested_name,
+                                      const nlohmann::json& body) {
+  if (!body.is_object()) {
+    ThrowInvalid("config cannot be empty in order to create a container");
+  }
+  std::string name = requested_name;
+  if (!name.empty() && !std::regex_match(name, NamePattern())) {
+    ThrowInvalid("Invalid container name (" + name +
+                 "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  }
+  std::string image_ref =
+      body.contains("Image") && body["Image"].is_string() ? body["Image"].get<std::string>() : "";
+  if (image_ref.empty()) {
+    ThrowInvalid("Config.Image: no image given");
+  }
+  std::string image_id;
+  try {
+    image_id = images_.Resolve(image_ref);
+  } catch (const Error& e) {
+    if (e.kind() == Kind::kNotFound) {
+      ThrowNotFound("No such image: " + image_ref);
+    }
+    throw;
+  }
+  nlohmann::json image_config = images_.Inspect(image_id).value("Config", nlohmann::json());
+
+  Container c;
+  c.id = RandomHex(32);
+  c.image = image_ref;
+  c.image_id = image_id;
+  c.created = shim::FormatJsonTime(NowNs());
+  c.chain_ids = images_.ChainIds(image_id);
+  c.log_path = JoinPath(Dir(c.id), c.id + "-json.log");
+
+  ContainerSpecInput in{
+      body, image_config, c.id, "", JoinPath(Dir(c.id), "rootfs"), c.id.substr(0, 12)};
+  auto entry = std::make_shared<Entry>();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (name.empty()) {
+      for (int tries = 0; name.empty() || tries < 100; ++tries) {
+        name = GeneratedName();
+        bool taken = false;
+        for (auto& item : entries_) taken = taken || item.second->c.name == "/" + name;
+        if (!taken) break;
+        name += "_" + RandomHex(2);
+      }
+    }
+    c.name = name[0] == '/' ? name : "/" + name;
+    for (auto& item : entries_) {
+      if (item.second->c.name == c.name) {
+        ThrowConflict("Conflict. The container name \"" + c.name +
+                      "\" is already in use by container \"" + item.first +
+                      "\". You have to remove (or rename) that container to be able to reuse "
+                      "that name.");
+      }
+    }
+    in.name = c.name;
+    ContainerSpec spec = BuildContainerSpec(in);  // validates; errors name the field
+    c.config = spec.config;
+    c.host_config = spec.host_config;
+    const auto& args = spec.spec["process"]["args"];
+    c.path = args.at(0).get<std::string>();
+    for (size_t i = 1; i < args.size(); ++i) c.args.push_back(args[i].get<std::string>());
+    std::string userns = c.host_config.value("UsernsMode", "");
+    c.userns_base = userns == "host" ? 0 : AllocateUsernsBase();
+    if (spec.init && paths_.init_binary.empty()) {
+      throw Error(Kind::kNotImplemented, "HostConfig.Init: no init binary configured");
+    }
+    entry->c = c;
+    entries_[c.id] = entry;  // reserves the name and the user namespace range
+    CreateResult result{c.id, spec.warnings};
+    try {
+      MkdirAll(Dir(c.id), 0710);
+      WriteFileAtomic(JoinPath(Dir(c.id), "create.json"),
+                      nlohmann::json{{"body", body}, {"image_config", image_config}}.dump(), 0600);
+      MkdirAll(JoinPath(Dir(c.id), "rootfs"), 0755);
+      Save(c);
+      Emit(c, "create");
+    } catch (...) {
+      entries_.erase(c.id);
+      RemoveAll(Dir(c.id));
+      throw;
+    }
+    return result;
+  }
+}
+
+nlohmann::json ContainerService::FinalSpec(Entry& e) {
+  std::string dir = Dir(e.c.id);
+  nlohmann::json saved = nlohmann::json::parse(ReadFile(JoinPath(dir, "create.json")));
+  nlohmann::json body = saved["body"];
+  // What update changed since create.
+  for (auto& item : e.c.host_config.items()) {
+    body["HostConfig"][item.key()] = item.value();
+  }
+  std::string rootfs = JoinPath(dir, "rootfs");
+  ContainerSpecInput in{body,   saved["image_config"], e.c.id, e.c.name,
+                        rootfs, e.c.id.substr(0, 12)};
+  ContainerSpec spec = BuildContainerSpec(in);
+  nlohmann::json& s = spec.spec;
+  if (!IsMountPoint(rootfs)) {
+    images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
+  }
+  if (spec.needs_user_lookup) {
+    ResolvedUser u = ResolveUser(rootfs, spec.user_lookup);
+    if (e.c.userns_base != 0 && (u.uid >= kUsernsSize || u.gid >= kUsernsSize)) {
+      ThrowInvalid("Config.User: uid/gid " + std::to_string(u.uid) + ":" + std::to_string(u.gid) +
+                   " is outside the container's user namespace (0-65535)");
+    }
+    ApplyResolvedUser(s, u.uid, u.gid, u.groups);
+  }
+  for (const DeviceRequest& d : spec.devices) {
+    struct stat st;
+    if (stat(d.path_on_host.c_str(), &st) < 0 || !(S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))) {
+      ThrowInvalid("error gathering device information while adding custom device \"" +
+                   d.path_on_host + "\": not a device node");
+    }
+    AddDevice(s, d, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev), minor(st.st_rdev),
+              st.st_mode & 07777);
+  }
+  if (spec.all_host_devices) {
+    AddHostDevices(s, "/dev");
+  }
+  if (spec.init) {
+    s["mounts"].push_back({{"destination", "/sbin/docker-init"},
+                           {"type", "bind"},
+                           {"source", paths_.init_binary},
+                           {"options", {"bind", "ro", "nosuid", "nodev"}}});
+    nlohmann::json args = {"/sbin/docker-init", "--"};
+    for (const auto& a : s["process"]["args"]) args.push_back(a);
+    s["process"]["args"] = args;
+  }
+  if (e.c.userns_base != 0) {
+    for (const char* key : {"uidMappings", "gidMappings"}) {
+      if (s["linux"].contains(key)) {
+        for (auto& m : s["linux"][key]) m["hostID"] = e.c.userns_base;
+      }
+    }
+  }
+  return s;
+}
+
+bool ContainerService::Start(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.Running()) return false;
+  }
+  StartLocked(*e);
+  return true;
+}
+
+void ContainerService::StartLocked(Entry& e) {
+  const std::string id = e.c.id;
+  const std::string dir = Dir(id);
+  auto fail = [&](const std::string& text) {
+    // Docker records the code a shell would give, and an AutoRemove container goes.
+    Unmount(JoinPath(dir, "rootfs"));
+    bool remove;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      e.c.state.status = ContainerStatus::kExited;
+      e.c.state.exit_code = shim::StartFailureExitCode(text);
+      e.c.state.error = text;
+      e.c.state.pid = 0;
+      e.c.state.finished_at = shim::FormatJsonTime(NowNs());
+      ++e.exits;
+      for (Pending& p : e.pending) close(p.fd);
+      e.pending.clear();
+      remove = e.c.host_config.value("AutoRemove", false);
+    }
+    Save(e.c);
+    if (remove) RemoveLocked(e);
+    Notify();
+    throw Error(Kind::kInvalidArgument, text);
+  };
+
+  nlohmann::json spec;
+  try {
+    spec = FinalSpec(e);
+    WriteFileAtomic(JoinPath(dir, "config.json"), spec.dump(), 0600);
+  } catch (const Error& err) {
+    fail(err.what());
+  }
+  unlink(JoinPath(dir, "exit.json").c_str());
+
+  shim::SpawnOptions so;
+  so.shim_binary = paths_.shim_binary;
+  so.id = id;
+  so.bundle = dir;
+  so.runtime_root = RuntimeRoot();
+  so.log_path = e.c.log_path;
+  so.exit_path = JoinPath(dir, "exit.json");
+  so.socket_path = SocketPath(id);
+  so.shim_log = JoinPath(dir, "shim.log");
+  const nlohmann::json& log_opts = e.c.host_config["LogConfig"].value("Config", nlohmann::json());
+  if (log_opts.contains("max-size")) {
+    so.log_max_size = LogSize(log_opts["max-size"].get<std::string>());
+  }
+  if (log_opts.contains("max-file")) {
+    so.log_max_file = std::stoi(log_opts["max-file"].get<std::string>());
+  }
+  so.stdin_open = e.c.config.value("OpenStdin", false);
+  so.stdin_once = e.c.config.value("StdinOnce", false);
+
+  shim::Spawned spawned;
+  try {
+    spawned = shim::Spawn(so);
+  } catch (const Error& err) {
+    fail(err.what());
+  }
+  std::vector<Pending> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending.swap(e.pending);
+    e.c.state.status = ContainerStatus::kRunning;
+    e.c.state.pid = spawned.pid;
+    e.c.state.error.clear();
+    e.c.state.exit_code = 0;
+    e.c.state.shim_pid = spawned.shim_pid;
+    e.c.state.shim_start_time = ProcessStartTime(spawned.shim_pid);
+    e.c.state.started_at = shim::FormatJsonTime(NowNs());
+  }
+  Watch(id, spawned.shim_pid);
+  std::string start_error;
+  try {
+    shim::Client client = shim::Client::Connect(so.socket_path);
+    for (Pending& p : pending) {
+      shim::AttachOptions ao{p.request.stdin, p.request.stdout, p.request.stderr,
+                             p.request.detach_keys};
+      try {
+        client.Attach(p.fd, ao, p.initial);
+      } catch (const Error& err) {
+        log::Warn("attach " + id + ": " + err.what());
+      }
+      close(p.fd);
+    }
+    pending.clear();
+    client.Start();
+  } catch (const Error& err) {
+    start_error = err.what();
+  }
+  for (Pending& p : pending) close(p.fd);
+  if (!start_error.empty()) {
+    // The shim records the exit (127/126) and goes; the monitor finishes the container.
+    std::lock_guard<std::mutex> lock(mu_);
+    e.c.state.error = start_error;
+    throw Error(Kind::kInvalidArgument, start_error);
+  }
+  Save(e.c);
+  Emit(e.c, "start");
+}
+
+void ContainerService::Watch(const std::string& id, int shim_pid) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, shim_pid, 0));
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    if (pidfd >= 0) close(pidfd);
+    return;
+  }
+  if (pidfd < 0) {
+    // Gone already: let the monitor finish it.
+    pidfd = eventfd(1, EFD_CLOEXEC);
+  }
+  it->second->pidfd = pidfd;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = pidfd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, pidfd, &ev);
+}
+
+void ContainerService::MonitorLoop() {
+  for (;;) {
+    epoll_event events[16];
+    int n = epoll_wait(epoll_fd_, events, 16, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      log::Error(std::string("container monitor: ") + strerror(errno));
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_fd_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (shutting_down_) return;
+        continue;
+      }
+      std::string id;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        for (auto& item : entries_) {
+          if (item.second->pidfd == fd) id = item.first;
+        }
+      }
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      if (id.empty()) {
+        close(fd);
+        continue;
+      }
+      Exited(id, fd);
+    }
+  }
+}
+
+void ContainerService::Exited(const std::string& id, int pidfd) {
+  std::shared_ptr<Entry> e;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    e = it->second;
+    if (e->pidfd == pidfd) e->pidfd = -1;
+  }
+  close(pidfd);
+  std::string dir = Dir(id);
+  int64_t code = 255;
+  std::string finished = shim::FormatJsonTime(NowNs());
+  std::string error;
+  std::optional<std::string> record = ReadFileIfExists(JoinPath(dir, "exit.json"));
+  nlohmann::json exit = record ? nlohmann::json::parse(*record, nullptr, false) : nlohmann::json();
+  if (exit.is_object() && exit.contains("ExitCode")) {
+    code = exit.value("ExitCode", int64_t{255});
+    finished = exit.value("FinishedAt", finished);
+  } else {
+    // The shim died without its record (killed): make sure nothing of the container is left.
+    error = "berth-shim exited without an exit record";
+    try {
+      runtime::Runtime rt(RuntimeRoot());
+      rt.Kill(id, SIGKILL, true);
+    } catch (const Error&) {
+    }
+    try {
+      runtime::Runtime(RuntimeRoot()).Delete(id, true);
+    } catch (const Error&) {
+    }
+  }
+  unlink(SocketPath(id).c_str());
+  Unmount(JoinPath(dir, "rootfs"));
+  bool remove;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e->c.state.status = ContainerStatus::kExited;
+    e->c.state.pid = 0;
+    e->c.state.exit_code = code;
+    e->c.state.finished_at = finished;
+    e->c.state.shim_pid = 0;
+    e->c.state.shim_start_time = 0;
+    if (!error.empty()) e->c.state.error = error;
+    ++e->exits;
+    for (const std::string& x : e->exec_ids) {
+      auto it = execs_.find(x);
+      if (it != execs_.end()) it->second->running = false;
+    }
+    remove = e->c.host_config.value("AutoRemove", false) && !e->removed;
+  }
+  Save(e->c);
+  Emit(e->c, "die", {{"exitCode", std::to_string(code)}});
+  Notify();
+  if (remove) {
+    std::lock_guard<std::mutex> op(e->op);
+    bool still;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      still = !e->removed && !e->c.Running();
+    }
+    if (still) {
+      try {
+        RemoveLocked(*e);
+      } catch (const Error& err) {
+        log::Warn("auto-remove " + id + ": " + err.what());
+      }
+    }
+  }
+}
+
+void ContainerService::Restore() {
+  std::vector<Container> all;
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    Statement s = db_.Prepare("SELECT doc FROM containers");
+    while (s.Step()) {
+      try {
+        all.push_back(ContainerFromJson(nlohmann::json::parse(s.Text(0))));
+      } catch (const std::exception& e) {
+        log::Error(std::string("container record skipped: ") + e.what());
+      }
+    }
+  }
+  for (Container& c : all) {
+    auto e = std::make_shared<Entry>();
+    e->c = c;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      entries_[c.id] = e;
+    }
+    if (c.state.status == ContainerStatus::kRemoving) {
+      RemoveLocked(*e);
+      continue;
+    }
+    if (!c.Running()) {
+      Unmount(JoinPath(Dir(c.id), "rootfs"));
+      continue;
+    }
+    // Still ours only when the same process (pid and start time) is there.
+    bool alive = c.state.shim_pid > 0 && c.state.shim_start_time != 0 &&
+                 ProcessStartTime(c.state.shim_pid) == c.state.shim_start_time;
+    Watch(c.id, alive ? static_cast<int>(c.state.shim_pid) : 0);
+  }
+}
+
+void ContainerService::KillLocked(Entry& e, int signal) {
+  runtime::Runtime rt(RuntimeRoot());
+  rt.Kill(e.c.id, signal, false);
+}
+
+void ContainerService::Kill(const std::string& ref, const std::string& signal) {
+  std::shared_ptr<Entry> e = Find(ref);
+  int sig = signal.empty() ? SIGKILL : runtime::ParseSignal(signal);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!e->c.Running()) {
+    ThrowConflict("Container " + e->c.id + " is not running");
+  }
+  KillLocked(*e, sig);
+  Emit(e->c, "kill", {{"signal", std::to_string(sig)}});
+}
+
+bool ContainerService::Stop(const std::string& ref, int timeout) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!e->c.Running()) return false;
+  if (timeout < 0) {
+    timeout = e->c.config.contains("StopTimeout") && e->c.config["StopTimeout"].is_number()
+                  ? e->c.config["StopTimeout"].get<int>()
+                  : 10;
+  }
+  std::string stop_signal = e->c.config.value("StopSignal", "");
+  int sig = stop_signal.empty() ? SIGTERM : runtime::ParseSignal(stop_signal);
+  uint64_t seen = e->exits;
+  if (e->c.state.status == ContainerStatus::kPaused) {
+    runtime::Runtime(RuntimeRoot()).Resume(e->c.id);
+    e->c.state.status = ContainerStatus::kRunning;
+  }
+  try {
+    KillLocked(*e, sig);
+  } catch (const Error& err) {
+    log::Warn("stop " + e->c.id + ": " + err.what());
+  }
+  auto exited = [&] { return e->exits != seen || shutting_down_; };
+  if (!changed_.wait_for(lock, std::chrono::seconds(timeout), exited)) {
+    try {
+      KillLocked(*e, SIGKILL);
+    } catch (const Error& err) {
+      log::Warn("stop " + e->c.id + ": " + err.what());
+    }
+    changed_.wait(lock, exited);
+  }
+  Emit(e->c, "stop");
+  return true;
+}
+
+void ContainerService::Restart(const std::string& ref, int timeout) {
+  Stop(ref, timeout);
+  Start(ref);
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> lock(mu_);
+  Emit(e->c, "restart");
+}
+
+void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes*/) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.Running()) {
+      if (!force) {
+        ThrowConflict("You cannot remove a running container " + e->c.id +
+                      ". Stop the container before attempting removal or force remove");
+      }
+      uint64_t seen = e->exits;
+      if (e->c.state.status == ContainerStatus::kPaused) {
+        runtime::Runtime(RuntimeRoot()).Resume(e->c.id);
+      }
+      try {
+        KillLocked(*e, SIGKILL);
+      } catch (const Error& err) {
+        log::Warn("remove " + e->c.id + ": " + err.what());
+      }
+      changed_.wait(lock, [&] { return e->exits != seen || shutting_down_; });
+      if (shutting_down_) throw Error(Kind::kUnavailable, "berthd is shutting down");
+    }
+  }
+  RemoveLocked(*e);
+}
+
+void ContainerService::RemoveLocked(Entry& e) {
+  const std::string id = e.c.id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e.removed) return;
+    e.c.state.status = ContainerStatus::kRemoving;
+  }
+  Save(e.c);
+  Unmount(JoinPath(Dir(id), "rootfs"));
+  if (!RemoveAll(Dir(id))) {
+    log::Warn("remove " + Dir(id) + ": " + strerror(errno));
+  }
+  {
+    std::lock_guard<std::mutex> lock(db_mu_);
+    db_.Prepare("DELETE FROM containers WHERE id = ?1").Bind(1, id).Run();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e.removed = true;
+    for (Pending& p : e.pending) close(p.fd);
+    e.pending.clear();
+    for (const std::string& x : e.exec_ids) execs_.erase(x);
+    entries_.erase(id);
+  }
+  Emit(e.c, "destroy");
+  Notify();
+}
+
+void ContainerService::Rename(const std::string& ref, const std::string& new_name) {
+  if (new_name.empty() || !std::regex_match(new_name, NamePattern())) {
+    ThrowInvalid("Invalid container name (" + new_name +
+                 "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
+  }
+  std::shared_ptr<Entry> e = Find(ref);
+  std::string name = new_name[0] == '/' ? new_name : "/" + new_name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->c.name == name) {
+      ThrowInvalid("Renaming a container with the same name as its current name");
+    }
+    for (auto& item : entries_) {
+      if (item.second->c.name == name) {
+        ThrowConflict("Conflict. The container name \"" + name +
+                      "\" is already in use by container \"" + item.first +
+                      "\". You have to remove (or rename) that container to be able to reuse "
+                      "that name.");
+      }
+    }
+    std::string old = e->c.name;
+    e->c.name = name;
+    Emit(e->c, "rename", {{"oldName", old}});
+  }
+  Save(e->c);
+}
+
+void ContainerService::Pause(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
+    if (e->c.state.status == ContainerStatus::kPaused) {
+      ThrowConflict("Container " + e->c.id + " is already paused");
+    }
+  }
+  runtime::Runtime(RuntimeRoot()).Pause(e->c.id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e->c.state.status = ContainerStatus::kPaused;
+    Emit(e->c, "pause");
+  }
+  Save(e->c);
+}
+
+void ContainerService::Unpause(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->c.state.status != ContainerStatus::kPaused) {
+      ThrowConflict("Container " + e->c.id + " is not paused");
+    }
+  }
+  runtime::Runtime(RuntimeRoot()).Resume(e->c.id);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e->c.state.status = ContainerStatus::kRunning;
+    Emit(e->c, "unpause");
+  }
+  Save(e->c);
+}
+
+nlohmann::json ContainerService::Update(const std::string& ref, const nlohmann::json& body) {
+  if (!body.is_object()) ThrowInvalid("update: the body must be a JSON object");
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  static const std::set<std::string> kResources = {
+      "Memory",    "MemorySwap", "MemoryReservation", "NanoCpus",  "CpuShares",   "CpuQuota",
+      "CpuPeriod", "CpusetCpus", "CpusetMems",        "PidsLimit", "BlkioWeight", "RestartPolicy"};
+  nlohmann::json host_config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    host_config = e->c.host_config;
+  }
+  for (auto& item : body.items()) {
+    if (item.value().is_null()) continue;
+    if (!kResources.count(item.key())) {
+      // Docker ignores the rest of the Resources struct's zero values.
+      if (item.value() == 0 || item.value() == "" || item.value().empty()) continue;
+      ThrowInvalid("update: " + item.key() + " cannot be updated");
+    }
+    if (item.key() != "RestartPolicy" && (item.value() == 0 || item.value() == "")) continue;
+    host_config[item.key()] = item.value();
+  }
+  // Validate through the spec builder, then apply the resources to the running container.
+  nlohmann::json saved = nlohmann::json::parse(ReadFile(JoinPath(Dir(e->c.id), "create.json")));
+  nlohmann::json cbody = saved["body"];
+  cbody["HostConfig"] = host_config;
+  ContainerSpec spec =
+      BuildContainerSpec({cbody, saved["image_config"], e->c.id, e->c.name,
+                          JoinPath(Dir(e->c.id), "rootfs"), e->c.id.substr(0, 12)});
+  bool running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running = e->c.Running();
+  }
+  if (running) {
+    runtime::Runtime(RuntimeRoot()).Update(e->c.id, spec.spec["linux"]["resources"]);
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    e->c.host_config = spec.host_config;
+    Emit(e->c, "update");
+  }
+  Save(e->c);
+  return {{"Warnings", spec.warnings}};
+}
+
+void ContainerService::Resize(const std::string& ref, int height, int width) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
+    id = e->c.id;
+  }
+  shim::Client::Connect(SocketPath(id)).Resize(width, height);
+}
+
+WaitResult ContainerService::WaitFor(const std::string& id, WaitCondition condition,
+                                     const std::function<bool()>& gone) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) {
+    if (condition == WaitCondition::kRemoved) return {0, ""};
+    ThrowNotFound("No such container: " + id);
+  }
+  std::shared_ptr<Entry> e = it->second;
+  uint64_t seen = e->exits;
+  auto done = [&] {
+    switch (condition) {
+      case WaitCondition::kNotRunning:
+        return !e->c.Running();
+      case WaitCondition::kNextExit:
+        return e->exits != seen;
+      case WaitCondition::kRemoved:
+        return e->removed;
+    }
+    return true;
+  };
+  while (!done()) {
+    if (shutting_down_) return {-1, "berthd is shutting down"};
+    changed_.wait_for(lock, std::chrono::seconds(1));
+    if (gone && !done()) {
+      lock.unlock();
+      bool client_gone = gone();
+      lock.lock();
+      if (client_gone) return {-1, "context canceled"};
+    }
+  }
+  return {e->c.state.exit_code, ""};
+}
+
+void ContainerService::CheckAttach(const std::string& ref, bool stream) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stream && e->c.state.status == ContainerStatus::kExited) {
+    ThrowConflict("You cannot attach to a stopped container, start it first");
+  }
+}
+
+void ContainerService::Attach(const std::string& ref, int fd, const AttachRequest& request,
+                              const std::string& initial_stdin) {
+  UniqueFd owned(fd);
+  std::shared_ptr<Entry> e = Find(ref);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->c.state.status == ContainerStatus::kCreated) {
+      e->pending.push_back({owned.Release(), request, initial_stdin});
+      return;
+    }
+    if (!e->c.Running()) {
+      ThrowConflict("You cannot attach to a stopped container, start it first");
+    }
+    id = e->c.id;
+  }
+  shim::Client client = shim::Client::Connect(SocketPath(id));
+  client.Attach(owned.get(), {request.stdin, request.stdout, request.stderr, request.detach_keys},
+                initial_stdin);
+}
+
+std::pair<std::string, bool> ContainerService::LogInfo(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> lock(mu_);
+  return {e->c.log_path, e->c.config.value("Tty", false)};
+}
+
+bool ContainerService::Running(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(id);
+  return it != entries_.end() && it->second->c.Running();
+}
+
+ContainerCounts ContainerService::Counts() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ContainerCounts n;
+  for (auto& item : entries_) {
+    ++n.total;
+    n.paused += item.second->c.state.status == ContainerStatus::kPaused;
+    n.running += item.second->c.state.status == ContainerStatus::kRunning;
+  }
+  return n;
+}
+
+std::vector<std::string> ContainerService::ImagesInUse() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> ids;
+  for (auto& item : entries_) ids.push_back(item.second->c.image_id);
+  return ids;
+}
+
+nlohmann::ordered_json ContainerService::Inspect(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> lock(mu_);
+  InspectExtras x;
+  std::string dir = Dir(e->c.id);
+  for (auto it = e->c.chain_ids.rbegin(); it != e->c.chain_ids.rend(); ++it) {
+    x.lower_dir += (x.lower_dir.empty() ? "" : ":") + images_.snapshots().FsPath(*it);
+  }
+  x.upper_dir = JoinPath(dir, "rw/upper");
+  x.work_dir = JoinPath(dir, "rw/work");
+  x.merged_dir = JoinPath(dir, "rootfs");
+  for (const std::string& exec_id : e->exec_ids) {
+    auto it = execs_.find(exec_id);
+    if (it != execs_.end() && it->second->running) x.exec_ids.push_back(exec_id);
+  }
+  return InspectJson(e->c, x);
+}
+
+nlohmann::json ContainerService::List(bool all, int limit, bool /*size*/, const Filters& filters) {
+  ValidateContainerFilters(filters);
+  std::vector<Container> list;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& item : entries_) list.push_back(item.second->c);
+  }
+  std::vector<const Container*> order;
+  for (const Container& c : list) order.push_back(&c);
+  SortNewestFirst(order);
+  FilterContext ctx;
+  ctx.find_container = [&list](const std::string& ref) -> const Container* {
+    std::string name = ref.empty() || ref[0] == '/' ? ref : "/" + ref;
+    for (const Container& c : list) {
+      if (c.id == ref || c.name == name) return &c;
+    }
+    const Container* found = nullptr;
+    for (const Container& c : list) {
+      if (c.id.compare(0, ref.size(), ref) == 0) found = found ? nullptr : &c;
+    }
+    return found;
+  };
+  ctx.image_matches = [this](const std::string& image, const std::string& image_id) {
+    try {
+      return images_.Resolve(image) == image_id;
+    } catch (const Error&) {
+      return false;
+    }
+  };
+  ContainerFilter filter(filters, ctx);
+  all = all || filter.ImpliesAll();
+  int64_t now = NowNs();
+  nlohmann::json out = nlohmann::json::array();
+  for (const Container* c : order) {
+    if (!all && !c->Running()) continue;
+    if (!filter.Matches(*c)) continue;
+    if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
+    out.push_back(ListEntry(*c, now));
+  }
+  return out;
+}
+
+nlohmann::json ContainerService::Top(const std::string& ref, const std::string& ps_args) {
+  std::shared_ptr<Entry> e = Find(ref);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
+  }
+  std::vector<pid_t> pids = runtime::Runtime(RuntimeRoot()).Pids(e->c.id);
+  std::string args = ps_args.empty() ? "-ef" : ps_args;
+  // ps of the whole host, then the container's rows (as Docker).
+  std::string command = "ps " + args + " 2>&1";
+  for (char ch : args) {
+    if (!isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != ' ' && ch != ',' &&
+        ch != '=') {
+      ThrowInvalid("top: invalid ps arguments: " + args);
+    }
+  }
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) ThrowErrno("run ps");
+  std::string text;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
+  if (pclose(p) != 0) {
+    ThrowInvalid("Error running ps: " + text);
+  }
+  std::istringstream lines(text);
+  std::string header;
+  std::getline(lines, header);
+  std::vector<std::string> titles;
+  {
+    std::istringstream h(header);
+    std::string t;
+    while (h >> t) titles.push_back(t);
+  }
+  auto pid_col = std::find(titles.begin(), titles.end(), "PID");
+  if (pid_col == titles.end()) {
+    ThrowInvalid("Couldn't find PID field in ps output");
+  }
+  size_t pid_index = static_cast<size_t>(pid_col - titles.begin());
+  nlohmann::json procs = nlohmann::json::array();
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream l(line);
+    std::vector<std::string> fields;
+    std::string f;
+    while (fields.size() + 1 < titles.size() && l >> f) fields.push_back(f);
+    std::string rest;
+    std::getline(l >> std::ws, rest);
+    fields.push_back(rest);
+    if (fields.size() <= pid_index) continue;
+    pid_t pid = static_cast<pid_t>(atoi(fields[pid_index].c_str()));
+    if (std::find(pids.begin(), pids.end(), pid) != pids.end()) procs.push_back(fields);
+  }
+  return {{"Titles", titles}, {"Processes", procs}};
+}
+
+nlohmann::json ContainerService::Prune(const Filters& filters) {
+  // Docker's prune filters: until (a time), label and label! (key or key=value).
+  std::optional<int64_t> until;
+  Filters labels, not_labels;
+  for (const auto& [key, values] : filters) {
+    if (key == "until") {
+      if (!values.empty()) until = ParseEventTime(values.front());
+    } else if (key == "label") {
+      labels["label"] = values;
+    } else if (key == "label!") {
+      not_labels["label"] = values;
+    } else {
+      ThrowInvalid("invalid filter '" + key + "'");
+    }
+  }
+  ContainerFilter with(labels), without(not_labels);
+  std::vector<std::string> ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& item : entries_) {
+      const Container& c = item.second->c;
+      if (c.Running() || c.state.status == ContainerStatus::kRemoving) continue;
+      if (until && CreatedNanos(c) >= *until) continue;
+      if (!with.Matches(c) || (!not_labels.empty() && without.Matches(c))) continue;
+      ids.push_back(item.first);
+    }
+  }
+  nlohmann::json deleted = nlohmann::json::array();
+  for (const std::string& id : ids) {
+    try {
+      Remove(id, false, false);
+      deleted.push_back(id);
+    } catch (const Error& e) {
+      log::Warn("prune " + id + ": " + e.what());
+    }
+  }
+  return {{"ContainersDeleted", deleted.empty() ? nlohmann::json() : deleted},
+          {"SpaceReclaimed", 0}};
+}
+
+}  // namespace berth::engine
+
+namespace berth::engine {
+namespace {
+
+// "1000", "nginx", "nginx:www-data", "1000:33" → a lookup for ResolveUser.
+UserLookup ParseUserSpec(const std::string& spec) {
+  UserLookup u;
+  size_t colon = spec.find(':');
+  u.user = spec.substr(0, colon);
+  if (colon != std::string::npos) u.group = spec.substr(colon + 1);
+  return u;
+}
+
+}  // namespace
+
+std::shared_ptr<ContainerService::Entry> ContainerService::FindExec(
+    const std::string& exec_id, std::shared_ptr<ExecInfo>* exec) {
+  std::string container_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = execs_.find(exec_id);
+    if (it == execs_.end()) {
+      ThrowNotFound("No such exec instance: " + exec_id);
+    }
+    *exec = it->second;
+    container_id = it->second->container_id;
+  }
+  return Find(container_id);
+}
+
+std::string ContainerService::ExecCreate(const std::string& ref, const nlohmann::json& body) {
+  if (!body.is_object()) ThrowInvalid("exec: the body must be a JSON object");
+  std::shared_ptr<Entry> e = Find(ref);
+  const nlohmann::json& cmd = body.contains("Cmd") ? body["Cmd"] : nlohmann::json();
+  if (!cmd.is_array() || cmd.empty()) {
+    ThrowInvalid("No exec command specified");
+  }
+  for (const auto& a : cmd) {
+    if (!a.is_string()) ThrowInvalid("Cmd: expected a list of strings");
+  }
+  if (body.contains("Env") && !body["Env"].is_null() && !body["Env"].is_array()) {
+    ThrowInvalid("Env: expected a list of strings");
+  }
+  auto x = std::make_shared<ExecInfo>();
+  x->id = RandomHex(32);
+  x->body = body;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
+  if (e->c.state.status == ContainerStatus::kPaused) {
+    ThrowConflict("Container " + e->c.id + " is paused, unpause the container before exec");
+  }
+  x->container_id = e->c.id;
+  execs_[x->id] = x;
+  e->exec_ids.push_back(x->id);
+  return x->id;
+}
+
+bool ContainerService::ExecTty(const std::string& exec_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = execs_.find(exec_id);
+  if (it == execs_.end()) ThrowNotFound("No such exec instance: " + exec_id);
+  return it->second->body.value("Tty", false);
+}
+
+void ContainerService::ExecStart(const std::string& exec_id, int fd,
+                                 const std::string& initial_stdin, bool detach) {
+  UniqueFd owned(fd);
+  std::shared_ptr<ExecInfo> x;
+  std::shared_ptr<Entry> e = FindExec(exec_id, &x);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (x->started) ThrowConflict("Exec " + exec_id + " has already been started");
+    if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
+    x->started = true;
+    id = e->c.id;
+  }
+  const nlohmann::json& b = x->body;
+  nlohmann::json spec = nlohmann::json::parse(ReadFile(JoinPath(Dir(id), "config.json")));
+  nlohmann::json process = spec["process"];
+  process["args"] = b["Cmd"];
+  process["terminal"] = b.value("Tty", false);
+  std::string cwd = b.contains("WorkingDir") && b["WorkingDir"].is_string()
+                        ? b["WorkingDir"].get<std::string>()
+                        : "";
+  if (!cwd.empty()) process["cwd"] = cwd;
+  if (b.contains("Env") && b["Env"].is_array()) {
+    nlohmann::json env = process["env"];
+    for (const auto& v : b["Env"]) {
+      std::string kv = v.get<std::string>();
+      std::string key = kv.substr(0, kv.find('='));
+      nlohmann::json kept = nlohmann::json::array();
+      for (const auto& old : env) {
+        std::string o = old.get<std::string>();
+        if (o.substr(0, o.find('=')) != key) kept.push_back(o);
+      }
+      kept.push_back(kv);
+      env = kept;
+    }
+    process["env"] = env;
+  }
+  std::string user =
+      b.contains("User") && b["User"].is_string() ? b["User"].get<std::string>() : "";
+  if (!user.empty()) {
+    ResolvedUser u = ResolveUser(JoinPath(Dir(id), "rootfs"), ParseUserSpec(user));
+    process["user"] = {{"uid", u.uid}, {"gid", u.gid}};
+    if (!u.groups.empty()) process["user"]["additionalGids"] = u.groups;
+  }
+  shim::ExecRequest req;
+  req.exec_id = exec_id;
+  req.process = process;
+  req.stdin = b.value("AttachStdin", false) && !detach;
+  req.stdout = b.value("AttachStdout", false) && !detach;
+  req.stderr = b.value("AttachStderr", false) && !detach;
+  req.detach_keys = b.value("DetachKeys", "");
+  req.initial_stdin = initial_stdin;
+  auto client = std::make_shared<shim::Client>(shim::Client::Connect(SocketPath(id)));
+  int pid = client->Exec(req, detach ? -1 : owned.get());
+  owned.Reset();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    x->running = true;
+    x->pid = pid;
+  }
+  auto finish = [this, x, client] {
+    int64_t code = -1;
+    try {
+      code = client->WaitExecExit();
+    } catch (const Error& err) {
+      log::Warn("exec " + x->id + ": " + err.what());
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      x->running = false;
+      x->exit_code = code;
+    }
+    Notify();
+  };
+  if (detach) {
+    std::thread(finish).detach();
+  } else {
+    finish();
+  }
+}
+
+void ContainerService::ExecResize(const std::string& exec_id, int height, int width) {
+  std::shared_ptr<ExecInfo> x;
+  std::shared_ptr<Entry> e = FindExec(exec_id, &x);
+  shim::Client::Connect(SocketPath(e->c.id)).Resize(width, height, exec_id);
+}
+
+nlohmann::json ContainerService::ExecInspect(const std::string& exec_id) {
+  std::shared_ptr<ExecInfo> x;
+  std::shared_ptr<Entry> e = FindExec(exec_id, &x);
+  std::lock_guard<std::mutex> lock(mu_);
+  const nlohmann::json& b = x->body;
+  nlohmann::json args = b["Cmd"];
+  std::string entrypoint = args.at(0).get<std::string>();
+  args.erase(args.begin());
+  return {{"ID", x->id},
+          {"Running", x->running},
+          {"ExitCode", x->exit_code ? nlohmann::json(*x->exit_code) : nlohmann::json()},
+          {"ProcessConfig",
+           {{"tty", b.value("Tty", false)},
+            {"entrypoint", entrypoint},
+            {"arguments", args},
+            {"privileged", b.value("Privileged", false)},
+            {"user", b.value("User", "")}}},
+          {"OpenStdin", b.value("AttachStdin", false)},
+          {"OpenStderr", b.value("AttachStderr", false)},
+          {"OpenStdout", b.value("AttachStdout", false)},
+          {"CanRemove", false},
+          {"ContainerID", x->container_id},
+          {"DetachKeys", b.value("DetachKeys", "")},
+          {"Pid", x->pid}};
+}
+
+}  // namespace berth::engine

@@ -1,0 +1,167 @@
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/container.h"
+#include "engine/db.h"
+#include "engine/events.h"
+#include "engine/image_service.h"
+
+// The daemon's containers: create them from an image, start each under a berth-shim of its
+// own (which outlives berthd), follow them to their exit through the shim's pidfd, and find
+// them again after berthd restarts (live restore). The records live in SQLite next to the
+// images; the bundle, the rootfs mount and the log under <root>/containers/<id>.
+// docs/containers.md has the layout and the lifecycle.
+
+namespace berth::engine {
+
+struct ContainerPaths {
+  std::string root;         // berthd's --root
+  std::string state;        // berthd's --state
+  std::string shim_binary;  // berth-shim
+  std::string init_binary;  // what HostConfig.Init runs as pid 1 ("" = refused)
+};
+
+struct CreateResult {
+  std::string id;
+  std::vector<std::string> warnings;
+};
+
+enum class WaitCondition { kNotRunning, kNextExit, kRemoved };
+
+struct WaitResult {
+  int64_t status_code = 0;
+  std::string error;  // "" = none
+};
+
+struct AttachRequest {
+  bool stdin = false, stdout = false, stderr = false;
+  std::string detach_keys;  // "" = ctrl-p,ctrl-q
+};
+
+struct ExecInfo;
+
+struct ContainerCounts {
+  int64_t total = 0, running = 0, paused = 0;
+};
+
+class ContainerService {
+ public:
+  // `events` (may be null) gets the containers' lifecycle events.
+  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr);
+  ~ContainerService();
+  ContainerService(const ContainerService&) = delete;
+  ContainerService& operator=(const ContainerService&) = delete;
+
+  // `name` "" = a generated one. Throws kNotFound "No such image: …" for an unknown image,
+  // kConflict for a name in use, kInvalidArgument naming a bad field.
+  CreateResult Create(const std::string& name, const nlohmann::json& body);
+  // Returns false when the container was running already (304).
+  bool Start(const std::string& ref);
+  // Returns false when it was not running (304). timeout < 0: the container's StopTimeout.
+  bool Stop(const std::string& ref, int timeout);
+  void Restart(const std::string& ref, int timeout);
+  // `signal` as the API has it: "", "KILL", "SIGKILL", "9".
+  void Kill(const std::string& ref, const std::string& signal);
+  void Remove(const std::string& ref, bool force, bool volumes);
+  void Rename(const std::string& ref, const std::string& new_name);
+  void Pause(const std::string& ref);
+  void Unpause(const std::string& ref);
+  nlohmann::json Update(const std::string& ref, const nlohmann::json& body);
+  void Resize(const std::string& ref, int height, int width);
+
+  // Resolves `ref` (name, full or short id) now, so a missing container is a 404 before the
+  // caller answers 200; then WaitFor blocks. `gone` is polled about once a second: true
+  // ends the wait (the client hung up).
+  std::string ResolveId(const std::string& ref);
+  WaitResult WaitFor(const std::string& id, WaitCondition condition,
+                     const std::function<bool()>& gone);
+
+  // Hands the hijacked connection `fd` (the 101 already written) to the container's shim;
+  // before start it is kept and handed over at start. Takes ownership of fd.
+  void Attach(const std::string& ref, int fd, const AttachRequest& request,
+              const std::string& initial_stdin);
+  // Checks that attach can go ahead (the container exists and is not stopped) before the
+  // caller writes the 101.
+  void CheckAttach(const std::string& ref, bool stream);
+
+  nlohmann::ordered_json Inspect(const std::string& ref);
+  nlohmann::json List(bool all, int limit, bool size, const Filters& filters);
+  nlohmann::json Top(const std::string& ref, const std::string& ps_args);
+  nlohmann::json Prune(const Filters& filters);
+  // The container's log and whether it has a TTY (logs are raw then).
+  std::pair<std::string, bool> LogInfo(const std::string& ref);
+  bool Running(const std::string& id);
+  ContainerCounts Counts();
+
+  // Exec: create returns the exec id; start hands `fd` (-1: detached) to the shim and, when
+  // attached, blocks until the process ended.
+  std::string ExecCreate(const std::string& ref, const nlohmann::json& body);
+  void ExecStart(const std::string& exec_id, int fd, const std::string& initial_stdin, bool detach);
+  void ExecResize(const std::string& exec_id, int height, int width);
+  nlohmann::json ExecInspect(const std::string& exec_id);
+  // Whether the exec is attached with a TTY (raw stream) — the caller frames accordingly.
+  bool ExecTty(const std::string& exec_id);
+
+  // The image IDs and chain IDs containers use (image GC and rmi must keep them).
+  std::vector<std::string> ImagesInUse();
+
+  // Wakes every WaitFor (daemon shutdown).
+  void Shutdown();
+
+ private:
+  struct Entry;
+  struct Pending {
+    int fd;
+    AttachRequest request;
+    std::string initial;
+  };
+
+  std::shared_ptr<Entry> Find(const std::string& ref);
+  std::shared_ptr<Entry> FindExec(const std::string& exec_id, std::shared_ptr<ExecInfo>* exec);
+  void Save(const Container& c);
+  std::string Dir(const std::string& id) const;
+  std::string SocketPath(const std::string& id) const;
+  std::string RuntimeRoot() const;
+  uint64_t AllocateUsernsBase();
+  nlohmann::json FinalSpec(Entry& e);
+  void StartLocked(Entry& e);
+  void Exited(const std::string& id, int pidfd);
+  void Watch(const std::string& id, int shim_pid);
+  void MonitorLoop();
+  void Restore();
+  void RemoveLocked(Entry& e);
+  void KillLocked(Entry& e, int signal);
+  void Notify();
+  void Emit(const Container& c, const std::string& action,
+            const std::map<std::string, std::string>& extra = {});
+
+  ContainerPaths paths_;
+  ImageService& images_;
+  EventBus* events_;
+  std::mutex db_mu_;
+  Db db_;
+
+  std::mutex mu_;  // entries_, execs_, the wait state; never held across a slow step
+  std::condition_variable changed_;
+  std::map<std::string, std::shared_ptr<Entry>> entries_;
+  std::map<std::string, std::shared_ptr<ExecInfo>> execs_;
+  bool shutting_down_ = false;
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::thread monitor_;
+};
+
+}  // namespace berth::engine

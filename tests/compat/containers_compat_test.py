@@ -1,0 +1,288 @@
+#!/usr/bin/env python3
+"""Containers in berthd under the tools Docker users have: the unchanged docker CLIs
+(Debian's 20.10 and the 28.2 client, DOCKER_HOST at berthd) and docker-py (5.0.3 and 7.1.0).
+
+The flows of engine-api.md §2: run --rm (exit codes, start failures, AutoRemove), run -i with
+piped stdin, run -d + logs + exec + ps + inspect + stop + wait + rm -f, and live restore
+(berthd killed with -9 while containers run, started again).
+
+Environment: BERTHD (binary), BERTH_BUSYBOX_IMAGE (the embedded image archive). Needs root.
+Every container runs with --network none. berthd is stopped by pid and its directory removed
+even on failure; the test fails if a container's shim or mount outlives it.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from berthd_fixture import Berthd  # noqa: E402
+
+BERTHD = os.environ.get("BERTHD", "")
+IMAGE = os.environ.get("BERTH_BUSYBOX_IMAGE", "")
+TIMEOUT = 60
+DOCKERS = [d for d in ("/usr/bin/docker", "/usr/local/bin/docker") if os.access(d, os.X_OK)]
+PYTHONS = []
+for py in ("/usr/bin/python3", shutil.which("python3") or ""):
+    if py and os.access(py, os.X_OK):
+        probe = subprocess.run([py, "-c", "import docker; print(docker.__version__)"],
+                               capture_output=True, text=True)
+        if probe.returncode == 0 and probe.stdout.strip() not in [v for _, v in PYTHONS]:
+            PYTHONS.append((py, probe.stdout.strip()))
+
+
+def mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        return [line.split()[4] for line in f if line.split()[4].startswith(path)]
+
+
+def setUpModule():
+    global DAEMON
+    if os.geteuid() != 0 or not (BERTHD and IMAGE):
+        raise unittest.SkipTest("needs root and BERTHD, BERTH_BUSYBOX_IMAGE")
+    if not DOCKERS:
+        raise unittest.SkipTest("no docker CLI installed")
+    DAEMON = Berthd(BERTHD, "berth-compat-ctr.")
+    subprocess.run([DOCKERS[0], "load", "-q", "-i", IMAGE], env=DAEMON.env(), check=True,
+                   capture_output=True, timeout=TIMEOUT)
+
+
+def tearDownModule():
+    if "DAEMON" not in globals():
+        return
+    d = DAEMON.dir
+    # Nothing may outlive the test: remove what is left, then check.
+    subprocess.run([DOCKERS[0], "rm", "-f"] + docker_ids(), env=DAEMON.env(),
+                   capture_output=True, timeout=TIMEOUT)
+    left = mounts_under(d)
+    status, log = DAEMON.stop()
+    if status != 0:
+        raise AssertionError("berthd exited with %d on SIGTERM:\n%s" % (status, log))
+    if left:
+        for m in reversed(left):
+            subprocess.run(["umount", "-l", m])
+        raise AssertionError("mounts left behind: %s" % left)
+
+
+def docker_ids():
+    p = subprocess.run([DOCKERS[0], "ps", "-aq", "--no-trunc"], env=DAEMON.env(),
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    return p.stdout.split()
+
+
+class DockerCliTest(unittest.TestCase):
+    def docker(self, binary, *args, check=True, input=None):
+        p = subprocess.run([binary] + list(args), env=DAEMON.env(), capture_output=True,
+                           text=True, timeout=TIMEOUT, input=input)
+        if check and p.returncode != 0:
+            raise AssertionError("docker %s failed (%d):\n%s%s" % (" ".join(args), p.returncode,
+                                                                 p.stdout, p.stderr))
+        return p
+
+    def check_run_rm(self, docker):
+        p = self.docker(docker, "run", "--rm", "--network", "none", "busybox", "echo", "hi")
+        self.assertEqual(p.stdout, "hi\n")
+        p = self.docker(docker, "run", "--rm", "--network", "none", "busybox", "sh", "-c",
+                        "echo out; echo err >&2; exit 3", check=False)
+        self.assertEqual((p.returncode, p.stdout), (3, "out\n"))
+        self.assertIn("err\n", p.stderr)
+        # A start failure: 127 and nothing left (AutoRemove completes the wait).
+        p = self.docker(docker, "run", "--rm", "--network", "none", "busybox", "/nonexistent",
+                        check=False)
+        self.assertEqual(p.returncode, 127, p.stderr)
+        self.assertIn("no such file or directory", p.stderr)
+        # Piped stdin written before start reaches the process, then EOF.
+        p = self.docker(docker, "run", "-i", "--rm", "--network", "none", "busybox", "cat",
+                        input="piped input\n")
+        self.assertEqual(p.stdout, "piped input\n")
+        self.assertEqual(docker_ids(), [])
+
+    def check_detached(self, docker):
+        name = "web" + os.path.basename(os.path.dirname(docker))
+        cid = self.docker(docker, "run", "-d", "--name", name, "--network", "none", "busybox",
+                          "sh", "-c", "echo started; echo warn >&2; exec sleep 60").stdout.strip()
+        self.assertRegex(cid, "^[0-9a-f]{64}$")
+        deadline = time.time() + 10
+        while "started" not in self.docker(docker, "logs", name).stdout:
+            self.assertLess(time.time(), deadline, "no log output")
+            time.sleep(0.05)
+        p = self.docker(docker, "logs", name)
+        self.assertEqual((p.stdout, p.stderr), ("started\n", "warn\n"))
+        self.assertEqual(self.docker(docker, "exec", name, "sh", "-c", "echo $((1+2))").stdout,
+                         "3\n")
+        p = self.docker(docker, "exec", "-e", "FOO=bar", "-w", "/tmp", name, "sh", "-c",
+                        'echo $FOO $(pwd); exit 5', check=False)
+        self.assertEqual((p.returncode, p.stdout), (5, "bar /tmp\n"))
+        ps = self.docker(docker, "ps", "--format", "{{.ID}} {{.Names}} {{.Status}}").stdout
+        self.assertRegex(ps, "%s %s Up " % (cid[:12], name))
+        self.assertEqual(
+            self.docker(docker, "inspect", "-f", "{{.State.Running}} {{.Name}}", name).stdout,
+            "true /%s\n" % name)
+        # Secure defaults are visible: a user namespace of its own, no new privileges.
+        self.assertEqual(self.docker(docker, "exec", name, "cat", "/proc/self/uid_map").stdout
+                         .split()[0:1], ["0"])
+        self.assertNotEqual(self.docker(docker, "exec", name, "cat", "/proc/self/uid_map")
+                            .stdout.split()[1], "0")
+        # sleep as pid 1 ignores SIGTERM: stop kills it after the timeout.
+        self.docker(docker, "stop", "-t", "1", name)
+        self.assertEqual(self.docker(docker, "wait", name).stdout, "137\n")
+        self.assertEqual(self.docker(docker, "inspect", "-f", "{{.State.Status}}", name).stdout,
+                         "exited\n")
+        self.docker(docker, "rm", "-f", name)
+        p = self.docker(docker, "inspect", name, check=False)
+        self.assertNotEqual(p.returncode, 0)
+
+    def check_errors(self, docker):
+        p = self.docker(docker, "run", "--rm", "--network", "none", "--cap-add", "CAP_FOO",
+                        "busybox", "true", check=False)
+        self.assertEqual(p.returncode, 125)
+        self.assertIn("unknown capability", p.stderr)
+        p = self.docker(docker, "create", "--network", "none", "nosuchimage:1", check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.docker(docker, "create", "--name", "dup", "--network", "none", "busybox")
+        p = self.docker(docker, "create", "--name", "dup", "--network", "none", "busybox",
+                        check=False)
+        self.assertIn("is already in use", p.stderr)
+        self.docker(docker, "rm", "dup")
+        self.assertEqual(docker_ids(), [])
+
+    def test_docker_20_10(self):
+        if "/usr/bin/docker" not in DOCKERS:
+            self.skipTest("Debian's docker.io is not installed")
+        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+            with self.subTest(check.__name__):
+                check("/usr/bin/docker")
+
+    def test_docker_28(self):
+        if "/usr/local/bin/docker" not in DOCKERS:
+            self.skipTest("the 28.2 client is not installed")
+        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+            with self.subTest(check.__name__):
+                check("/usr/local/bin/docker")
+
+
+class TtyTest(unittest.TestCase):
+    """`docker run -it` in a real terminal (tmux): a shell under a pty, resize, exit code."""
+
+    def setUp(self):
+        if not shutil.which("tmux"):
+            self.skipTest("tmux is not installed")
+        self.session = "berth-compat-%d" % os.getpid()
+        self.sock = os.path.join(DAEMON.dir, "tmux.sock")
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-S", self.sock] + list(args), capture_output=True,
+                              text=True, timeout=TIMEOUT)
+
+    def tearDown(self):
+        self.tmux("kill-server")
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", self.session).stdout
+
+    def wait_for(self, text):
+        deadline = time.time() + 15
+        while text not in self.screen():
+            self.assertLess(time.time(), deadline, "%r never appeared:\n%s" %
+                            (text, self.screen()))
+            time.sleep(0.05)
+
+    def test_interactive_shell(self):
+        for docker in DOCKERS:
+            with self.subTest(docker=docker):
+                status = os.path.join(DAEMON.dir, "tty-status")
+                command = "DOCKER_HOST=%s %s run -it --rm --network none busybox sh; " \
+                          "echo $? > %s; sleep 60" % (DAEMON.host, docker, status)
+                self.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "40",
+                          command)
+                self.wait_for("# ")
+                self.tmux("send-keys", "-t", self.session, "stty size; echo mark-$((6*7))",
+                          "Enter")
+                self.wait_for("mark-42")
+                self.assertIn("40 120", self.screen())
+                self.tmux("resize-window", "-t", self.session, "-x", "100", "-y", "30")
+                time.sleep(0.5)
+                self.tmux("send-keys", "-t", self.session, "clear; stty size", "Enter")
+                self.wait_for("30 100")
+                self.tmux("send-keys", "-t", self.session, "exit 3", "Enter")
+                deadline = time.time() + 15
+                while not os.path.exists(status) or not open(status).read().strip():
+                    self.assertLess(time.time(), deadline, self.screen())
+                    time.sleep(0.05)
+                with open(status) as f:
+                    self.assertEqual(f.read(), "3\n")
+                os.unlink(status)
+                self.tmux("kill-server")
+
+
+DOCKER_PY_SCRIPT = r"""
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1], version="auto")
+out = c.containers.run("busybox", ["sh", "-c", "echo hi"], remove=True, network_mode="none")
+assert out == b"hi\n", out
+ct = c.containers.run("busybox", ["sh", "-c", "echo ready; exec sleep 60"], detach=True,
+                      network_mode="none")
+import time
+deadline = time.time() + 10
+while b"ready" not in ct.logs():
+    assert time.time() < deadline, ct.logs()
+    time.sleep(0.05)
+code, output = ct.exec_run(["sh", "-c", "echo x; exit 4"])
+assert (code, output) == (4, b"x\n"), (code, output)
+ct.reload()
+assert ct.status == "running", ct.status
+ct.kill()
+assert ct.wait()["StatusCode"] == 137
+ct.remove()
+print("ok")
+"""
+
+
+class DockerPyTest(unittest.TestCase):
+    def test_docker_py(self):
+        if not PYTHONS:
+            self.skipTest("docker-py is not installed")
+        for py, version in PYTHONS:
+            with self.subTest(docker_py=version):
+                p = subprocess.run([py, "-c", DOCKER_PY_SCRIPT, DAEMON.host],
+                                   capture_output=True, text=True, timeout=TIMEOUT)
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertEqual(p.stdout, "ok\n")
+
+
+class LiveRestoreTest(unittest.TestCase):
+    def docker(self, *args, check=True):
+        p = subprocess.run([DOCKERS[0]] + list(args), env=DAEMON.env(), capture_output=True,
+                           text=True, timeout=TIMEOUT)
+        if check and p.returncode != 0:
+            raise AssertionError("docker %s failed (%d):\n%s" % (" ".join(args), p.returncode,
+                                                               p.stderr))
+        return p.stdout
+
+    def test_kill_9_and_restart(self):
+        self.docker("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sh",
+                    "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
+        self.docker("run", "-d", "--name", "quitter", "--network", "none", "busybox", "sh",
+                    "-c", "sleep 1; exit 7")
+        pid = self.docker("inspect", "-f", "{{.State.Pid}}", "keeper").strip()
+        DAEMON.kill9()
+        time.sleep(1.5)  # quitter exits while no berthd runs
+        DAEMON.start()
+        self.assertEqual(self.docker("inspect", "-f", "{{.State.Status}} {{.State.Pid}}",
+                                     "keeper"), "running %s\n" % pid)
+        self.assertEqual(self.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}",
+                                     "quitter"), "exited 7\n")
+        # The log went on while berthd was down: the ticks are consecutive.
+        time.sleep(0.5)
+        ticks = [int(w) for w in self.docker("logs", "keeper").split() if w.isdigit()]
+        self.assertGreater(len(ticks), 10)
+        self.assertEqual(ticks, list(range(len(ticks))))
+        self.assertEqual(self.docker("exec", "keeper", "echo", "alive"), "alive\n")
+        self.docker("rm", "-f", "keeper", "quitter")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

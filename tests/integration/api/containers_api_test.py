@@ -1,0 +1,370 @@
+#!/usr/bin/env python3
+"""berthd's container endpoints on the wire: raw HTTP over its unix socket, byte for byte as
+engine-api.md records Docker's answers (attach hijack and frames, wait before start, AutoRemove,
+304s, signal names, logs), the bad-input rules (clear errors with Docker's status codes,
+nothing half-created), a client hanging up in the middle of attach, and 50 concurrent
+`run --rm`s with nothing lost or leaked (no container, shim, mount or cgroup left).
+
+Environment: BERTHD, BERTH_BUSYBOX_IMAGE. Needs root. berthd runs on a temp dir and is
+stopped by pid; the test fails if it leaves a mount, a shim or a cgroup behind.
+"""
+
+import json
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "compat"))
+from berthd_fixture import Berthd  # noqa: E402
+
+BERTHD = os.environ.get("BERTHD", "")
+IMAGE = os.environ.get("BERTH_BUSYBOX_IMAGE", "")
+
+
+class Conn:
+    """One HTTP/1.1 connection to berthd, kept alive like the docker CLI's."""
+
+    def __init__(self):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(60)
+        self.s.connect(DAEMON.sock)
+        self.buf = b""
+
+    def close(self):
+        self.s.close()
+
+    def send(self, method, path, body=None, headers=None):
+        data = b"" if body is None else (body if isinstance(body, bytes)
+                                         else json.dumps(body).encode())
+        head = "%s /v1.41%s HTTP/1.1\r\nHost: docker\r\nContent-Length: %d\r\n" % (
+            method, path, len(data))
+        if body is not None:
+            head += "Content-Type: application/json\r\n"
+        for k, v in (headers or {}).items():
+            head += "%s: %s\r\n" % (k, v)
+        self.s.sendall(head.encode() + b"\r\n" + data)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def head(self):
+        status = int(self._line().split()[1])
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                return status, headers
+            k, v = line.decode().split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+
+    def body(self, headers):
+        if headers.get("transfer-encoding") == "chunked":
+            out = b""
+            while True:
+                n = int(self._line(), 16)
+                if n == 0:
+                    self._line()
+                    return out
+                out += self._exact(n)
+                self._line()
+        return self._exact(int(headers.get("content-length", "0")))
+
+    def request(self, method, path, body=None):
+        self.send(method, path, body)
+        status, headers = self.head()
+        data = self.body(headers)
+        return status, (json.loads(data) if data.strip() and
+                        headers.get("content-type", "").startswith("application/json")
+                        else data)
+
+    def read_to_eof(self):
+        out = self.buf
+        self.buf = b""
+        while True:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                return out
+            out += chunk
+
+
+def api(method, path, body=None):
+    c = Conn()
+    try:
+        return c.request(method, path, body)
+    finally:
+        c.close()
+
+
+def create(cmd, name=None, **config):
+    body = {"Image": "busybox", "Cmd": cmd, "HostConfig": {"NetworkMode": "none"}}
+    host = config.pop("HostConfig", {})
+    body["HostConfig"].update(host)
+    body.update(config)
+    status, out = api("POST", "/containers/create" + ("?name=" + name if name else ""), body)
+    assert status == 201, (status, out)
+    return out["Id"]
+
+
+def frames(data):
+    out = []
+    while data:
+        stream, n = data[0], struct.unpack(">I", data[4:8])[0]
+        out.append((stream, data[8:8 + n]))
+        data = data[8 + n:]
+    return out
+
+
+def attach(cid, query="stream=1&stdout=1&stderr=1"):
+    c = Conn()
+    c.send("POST", "/containers/%s/attach?%s" % (cid, query),
+           headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+    return c
+
+
+def run_rm(cmd, **config):
+    """The 20.10 CLI's `run --rm`: create, attach, wait(removed), start; output + status."""
+    cid = create(cmd, HostConfig={"AutoRemove": True}, **config)
+    a = attach(cid)
+    assert a.head()[0] == 101
+    a.s.shutdown(socket.SHUT_WR)
+    w = Conn()
+    w.send("POST", "/containers/%s/wait?condition=removed" % cid)
+    status, headers = w.head()
+    assert status == 200
+    s, out = api("POST", "/containers/%s/start" % cid)
+    raw = a.read_to_eof()
+    a.close()
+    result = json.loads(w.body(headers))
+    w.close()
+    return s, raw, result
+
+
+def leftovers():
+    """Shims, mounts and cgroups of this berthd that still exist."""
+    left = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        if b"berth-shim" in cmd and DAEMON.dir.encode() in cmd:
+            left.append("shim pid " + pid)
+    with open("/proc/self/mountinfo") as f:
+        left += ["mount " + line.split()[4] for line in f if DAEMON.dir in line.split()[4]]
+    ids = os.listdir(os.path.join(DAEMON.dir, "root", "containers"))
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        for cid in ids:
+            if os.path.isdir("/sys/fs/cgroup/%s/berth-%s" % (hierarchy, cid)):
+                left.append("cgroup %s/berth-%s" % (hierarchy, cid))
+    return left
+
+
+def setUpModule():
+    global DAEMON
+    if os.geteuid() != 0 or not (BERTHD and IMAGE):
+        raise unittest.SkipTest("needs root and BERTHD, BERTH_BUSYBOX_IMAGE")
+    DAEMON = Berthd(BERTHD, "berth-api-ctr.")
+    with open(IMAGE, "rb") as f:
+        status, _ = api("POST", "/images/load?quiet=1", f.read())
+    assert status == 200
+
+
+def tearDownModule():
+    if "DAEMON" not in globals():
+        return
+    _, listed = api("GET", "/containers/json?all=1")
+    for c in listed:
+        api("DELETE", "/containers/%s?force=1" % c["Id"])
+    left = leftovers()
+    status, log = DAEMON.stop()
+    if status != 0:
+        raise AssertionError("berthd exited with %d on SIGTERM:\n%s" % (status, log))
+    if left:
+        raise AssertionError("left behind: %s" % left)
+
+
+class RunTest(unittest.TestCase):
+    def test_attach_is_hijacked_and_framed(self):
+        cid = create(["sh", "-c", "echo hi; echo err >&2"],
+                     HostConfig={"AutoRemove": True})
+        a = attach(cid)
+        a.s.shutdown(socket.SHUT_WR)  # no stdin: must not end the output
+        raw = a._exact(len(b"HTTP/1.1 101 UPGRADED\r\n"))
+        self.assertEqual(raw, b"HTTP/1.1 101 UPGRADED\r\n")
+        status, headers = 101, {}
+        while True:
+            line = a._line()
+            if not line:
+                break
+            k, v = line.decode().split(":", 1)
+            headers[k.lower()] = v.strip()
+        self.assertEqual(headers, {"content-type": "application/vnd.docker.raw-stream",
+                                   "connection": "Upgrade", "upgrade": "tcp"})
+        w = Conn()
+        w.send("POST", "/containers/%s/wait?condition=removed" % cid)
+        self.assertEqual(w.head()[0], 200)  # the headers come before start
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        out = frames(a.read_to_eof())
+        self.assertEqual(sorted(out), [(1, b"hi\n"), (2, b"err\n")])
+        self.assertEqual(w.body({"transfer-encoding": "chunked"}),
+                         b'{"Error":null,"StatusCode":0}\n')
+        self.assertEqual(api("GET", "/containers/%s/json" % cid)[0], 404)
+
+    def test_exit_codes_and_start_failure(self):
+        self.assertEqual(run_rm(["sh", "-c", "exit 3"])[2]["StatusCode"], 3)
+        status, _, result = run_rm(["/nonexistent"])
+        self.assertEqual(status, 400)
+        self.assertEqual(result["StatusCode"], 127)
+
+    def test_stdin_before_start(self):
+        cid = create(["cat"], AttachStdin=True, OpenStdin=True, StdinOnce=True,
+                     HostConfig={"AutoRemove": True})
+        a = attach(cid, "stream=1&stdin=1&stdout=1&stderr=1")
+        self.assertEqual(a.head()[0], 101)
+        a.s.sendall(b"piped input\n")
+        a.s.shutdown(socket.SHUT_WR)
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        self.assertEqual(frames(a.read_to_eof()), [(1, b"piped input\n")])
+
+    def test_lifecycle_codes(self):
+        cid = create(["sleep", "60"], name="lifecycle")
+        self.assertEqual(api("POST", "/containers/lifecycle/wait?condition=not-running")[1],
+                         {"Error": None, "StatusCode": 0})
+        self.assertEqual(api("POST", "/containers/%s/start" % cid[:12])[0], 204)
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 304)
+        for sig in ("WINCH", "SIGWINCH", "28"):
+            self.assertEqual(api("POST", "/containers/%s/kill?signal=%s" % (cid, sig))[0], 204)
+        self.assertEqual(api("POST", "/containers/%s/kill?signal=NOPE" % cid)[0], 400)
+        self.assertEqual(api("DELETE", "/containers/%s" % cid)[0], 409)
+        self.assertEqual(api("POST", "/containers/%s/pause" % cid)[0], 204)
+        self.assertEqual(api("GET", "/containers/%s/json" % cid)[1]["State"]["Status"],
+                         "paused")
+        self.assertEqual(api("POST", "/containers/%s/unpause" % cid)[0], 204)
+        self.assertEqual(api("POST", "/containers/%s/stop?t=1" % cid)[0], 204)
+        self.assertEqual(api("POST", "/containers/%s/stop" % cid)[0], 304)
+        state = api("GET", "/containers/%s/json" % cid)[1]["State"]
+        self.assertEqual((state["Status"], state["ExitCode"]), ("exited", 137))
+        self.assertEqual(api("POST", "/containers/%s/rename?name=renamed" % cid)[0], 204)
+        self.assertEqual(api("GET", "/containers/renamed/json")[1]["Name"], "/renamed")
+        self.assertEqual(api("DELETE", "/containers/renamed")[0], 204)
+        self.assertEqual(api("DELETE", "/containers/renamed")[0], 404)
+
+    def test_logs_framed_with_timestamps_and_tail(self):
+        cid = create(["sh", "-c", "echo one; echo two >&2; echo three"])
+        api("POST", "/containers/%s/start" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, data = api("GET", "/containers/%s/logs?stdout=1&stderr=1&tail=2&timestamps=1"
+                           % cid)
+        self.assertEqual(status, 200)
+        out = frames(data)
+        self.assertEqual([s for s, _ in out], [2, 1])
+        self.assertRegex(out[1][1].decode(),
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$")
+        api("DELETE", "/containers/%s" % cid)
+
+    def test_exec(self):
+        cid = create(["sleep", "60"])
+        api("POST", "/containers/%s/start" % cid)
+        status, out = api("POST", "/containers/%s/exec" % cid,
+                          {"AttachStdout": True, "AttachStderr": True, "Tty": False,
+                           "Env": ["FOO=bar"], "WorkingDir": "/tmp",
+                           "Cmd": ["sh", "-c", "echo $FOO $(pwd); exit 5"]})
+        self.assertEqual(status, 201)
+        x = Conn()
+        x.send("POST", "/exec/%s/start" % out["Id"], {"Detach": False, "Tty": False},
+               headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+        self.assertEqual(x.head()[0], 101)
+        self.assertEqual(frames(x.read_to_eof()), [(1, b"bar /tmp\n")])
+        info = api("GET", "/exec/%s/json" % out["Id"])[1]
+        self.assertEqual((info["ExitCode"], info["Running"]), (5, False))
+        self.assertEqual(api("POST", "/containers/%s/exec" % cid, {"Cmd": []})[0], 400)
+        self.assertEqual(api("GET", "/exec/nope/json")[0], 404)
+        api("DELETE", "/containers/%s?force=1" % cid)
+
+
+class BadInputTest(unittest.TestCase):
+    def assert_refused(self, body, status, text, query=""):
+        before = sorted(os.listdir(os.path.join(DAEMON.dir, "root", "containers")))
+        got, out = api("POST", "/containers/create" + query, body)
+        self.assertEqual(got, status, out)
+        self.assertIn(text, out["message"])
+        after = sorted(os.listdir(os.path.join(DAEMON.dir, "root", "containers")))
+        self.assertEqual(before, after, "a refused create left a container directory")
+
+    def test_refusals(self):
+        base = {"Image": "busybox", "Cmd": ["true"]}
+        self.assert_refused(b"{not json", 400, "")
+        self.assert_refused(dict(base, Image="nosuch:1"), 404, "No such image: nosuch:1")
+        self.assert_refused(dict(base, HostConfig={"Binds": ["relative:/x:rw:zz:qq"]}), 400,
+                            "HostConfig.Binds")
+        self.assert_refused(dict(base, HostConfig={"Memory": 1}), 400, "HostConfig.Memory")
+        self.assert_refused(dict(base, HostConfig={"CapAdd": ["CAP_FOO"]}), 400,
+                            "unknown capability")
+        self.assert_refused(dict(base), 400, "Invalid container name", "?name=a/b")
+        create(["true"], name="taken")
+        self.assert_refused(dict(base), 409, 'The container name "/taken" is already in use',
+                            "?name=taken")
+        api("DELETE", "/containers/taken")
+
+    def test_client_hangs_up_mid_attach(self):
+        cid = create(["sh", "-c", "while true; do echo spam; done"])
+        a = attach(cid)
+        self.assertEqual(a.head()[0], 101)
+        api("POST", "/containers/%s/start" % cid)
+        a._exact(1000)
+        a.close()
+        time.sleep(0.3)
+        state = api("GET", "/containers/%s/json" % cid)[1]["State"]
+        self.assertTrue(state["Running"])
+        self.assertEqual(api("DELETE", "/containers/%s?force=1" % cid)[0], 204)
+
+
+class ConcurrencyTest(unittest.TestCase):
+    def test_50_concurrent_run_rm(self):
+        results = {}
+
+        def one(i):
+            try:
+                results[i] = run_rm(["echo", str(i)])
+            except Exception as e:  # noqa: BLE001 - reported below
+                results[i] = e
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(50)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        for i in range(50):
+            self.assertNotIsInstance(results.get(i), Exception, results.get(i))
+            status, raw, result = results[i]
+            self.assertEqual((status, frames(raw), result["StatusCode"]),
+                             (204, [(1, b"%d\n" % i)], 0))
+        self.assertEqual(api("GET", "/containers/json?all=1")[1], [])
+        self.assertEqual(leftovers(), [])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
