@@ -70,6 +70,11 @@ void ForEach(const std::vector<std::string>& names,
   }
 }
 
+std::string DaemonError(const Error& e) {
+  return (e.kind() == Kind::kUnavailable ? "" : "Error response from daemon: ") +
+         std::string(e.what());
+}
+
 void Pull(Context& ctx, const std::string& image) {
   std::string repo = image, tag;
   size_t at = image.find('@'), slash = image.rfind('/'), colon = image.rfind(':');
@@ -99,16 +104,21 @@ void Pull(Context& ctx, const std::string& image) {
 // Any failure is reported docker's way and ends the command with 125.
 std::string Create(Context& ctx, const ContainerOptions& o, const std::vector<std::string>& args,
                    bool detach, const char* command) {
+  json body;
+  try {
+    body = CreateBody(o, args, detach);
+  } catch (const Error& e) {
+    Report(command, e.what(), true);
+    throw ExitStatus(125);
+  }
+  std::string target =
+      "/containers/create" + (o.name.empty() ? "" : "?name=" + QueryEscape(o.name));
   json reply;
   try {
-    json body = CreateBody(o, args, detach);
-    std::string target =
-        "/containers/create" + (o.name.empty() ? "" : "?name=" + QueryEscape(o.name));
     try {
       reply = ctx.client().Json("POST", target, &body);
     } catch (const Error& e) {
-      std::string what = e.what();
-      if (e.kind() != Kind::kNotFound || what.find("image") == std::string::npos) {
+      if (e.kind() != Kind::kNotFound || std::string(e.what()).find("image") == std::string::npos) {
         throw;
       }
       std::cerr << "Unable to find image '" << args[0] << "' locally" << std::endl;
@@ -116,7 +126,7 @@ std::string Create(Context& ctx, const ContainerOptions& o, const std::vector<st
       reply = ctx.client().Json("POST", target, &body);
     }
   } catch (const Error& e) {
-    Report(command, e.what(), e.kind() == Kind::kInvalidArgument);
+    Report(command, DaemonError(e), true);
     throw ExitStatus(125);
   }
   for (const json& w : reply.value("Warnings", json::array())) {
@@ -217,7 +227,7 @@ void Run(Context& ctx, const RunFlags& f, const std::vector<std::string>& args) 
     try {
       ctx.client().Do("POST", path + "/start");
     } catch (const Error& e) {
-      Report("run", e.what(), false);
+      Report("run", DaemonError(e), false);
       throw ExitStatus(StartFailureStatus(e.what()));
     }
     std::cout << id << std::endl;
@@ -232,7 +242,7 @@ void Run(Context& ctx, const RunFlags& f, const std::vector<std::string>& args) 
   try {
     ctx.client().Do("POST", path + "/start");
   } catch (const Error& e) {
-    Report("run", e.what(), false);
+    Report("run", DaemonError(e), false);
     if (f.c.rm) {
       WaitStatus(waiter);  // the daemon removes it; docker waits for that
     }
