@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <optional>
 #include <set>
@@ -214,7 +215,7 @@ std::optional<int64_t> ParseGoDuration(std::string_view s) {
     if (n == 0 || (n == 1 && s[0] == '.')) {
       return std::nullopt;
     }
-    double value = std::stod(std::string(s.substr(0, n)));
+    double value = strtod(std::string(s.substr(0, n)).c_str(), nullptr);
     s.remove_prefix(n);
     size_t u = 0;
     while (u < s.size() && !isdigit(static_cast<unsigned char>(s[u])) && s[u] != '.') {
@@ -228,6 +229,9 @@ std::optional<int64_t> ParseGoDuration(std::string_view s) {
     }
     total += value * it->second;
     s.remove_prefix(u);
+  }
+  if (!(total < 9.2e18)) {
+    return std::nullopt;  // Go: "invalid duration" (overflows int64 nanoseconds)
   }
   return static_cast<int64_t>(negative ? -total : total);
 }
@@ -301,7 +305,7 @@ std::string ApiTimestamp(std::string_view value, int64_t now) {
   tm.tm_hour = hour;
   tm.tm_min = minute;
   tm.tm_sec = second;
-  time_t seconds;
+  time_t seconds = 0;
   if (rest.empty()) {
     tm.tm_isdst = -1;
     seconds = mktime(&tm);  // no zone: local time, as docker reads it

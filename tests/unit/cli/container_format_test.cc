@@ -88,6 +88,7 @@ TEST(ApiTimestamp, DurationsDatesAndUnixSeconds) {
   EXPECT_THROW(ApiTimestamp("12x", 0), Error);
   EXPECT_FALSE(ParseGoDuration("5"));
   EXPECT_EQ(ParseGoDuration("-2h"), -7200'000'000'000);
+  EXPECT_FALSE(ParseGoDuration("99999999999999999999h"));  // overflows, as in Go
 }
 
 TEST(EventLine, DockersDefaultLayout) {
