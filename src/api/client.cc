@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <limits>
+#include <optional>
 
 #include "api/http.h"
 #include "base/error.h"
@@ -77,33 +78,62 @@ struct Client::Impl {
   asio::local::stream_protocol::socket socket{io};
   beast::flat_buffer buffer;
   bool connected = false;
+  // The answer being read (between Begin and the end of ReadBody).
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  Reply reply;
 };
+
+namespace {
+
+std::string SocketPath(const std::string& host) {
+  constexpr std::string_view kUnix = "unix://";
+  if (host.rfind(kUnix, 0) != 0) {
+    ThrowInvalid("unsupported host \"" + host + "\": use unix:///path/to/berth.sock");
+  }
+  return host.substr(kUnix.size());
+}
+
+void ConnectSocket(asio::local::stream_protocol::socket& socket, const std::string& host) {
+  beast::error_code ec;
+  socket.connect(asio::local::stream_protocol::endpoint(SocketPath(host)), ec);
+  if (ec) {
+    throw Error(Kind::kUnavailable, "Cannot connect to the Berth daemon at " + host + ": " +
+                                        ec.message() + ". Is berthd running?");
+  }
+}
+
+std::string VersionedPath(std::string_view target) {
+  return target.rfind("/_ping", 0) == 0 ? std::string(target)
+                                        : "/v" + std::string(kApiVersion) + std::string(target);
+}
+
+template <class Body>
+void SetCommonFields(http::request<Body>& req, std::string_view content_type) {
+  req.set(http::field::host, "berth");
+  req.set(http::field::user_agent, std::string("Berth-Client/") + BERTH_VERSION);
+  if (!content_type.empty()) {
+    req.set(http::field::content_type, std::string(content_type));
+  }
+}
+
+}  // namespace
 
 Client::Client(std::string host) : host_(std::move(host)), impl_(std::make_unique<Impl>()) {}
 
 Client::~Client() = default;
 
 void Client::Connect() {
-  constexpr std::string_view kUnix = "unix://";
-  if (host_.rfind(kUnix, 0) != 0) {
-    ThrowInvalid("unsupported host \"" + host_ + "\": use unix:///path/to/berth.sock");
-  }
   impl_->socket = asio::local::stream_protocol::socket(impl_->io);
   impl_->buffer.clear();
-  beast::error_code ec;
-  impl_->socket.connect(asio::local::stream_protocol::endpoint(host_.substr(kUnix.size())), ec);
-  if (ec) {
-    throw Error(Kind::kUnavailable, "Cannot connect to the Berth daemon at " + host_ + ": " +
-                                        ec.message() + ". Is berthd running?");
-  }
+  ConnectSocket(impl_->socket, host_);
   impl_->connected = true;
 }
 
 Reply Client::Do(std::string_view method, std::string_view target, std::string_view body,
                  std::string_view content_type) {
   std::string data;
-  Reply reply = Stream(
-      method, target, nullptr, content_type, [&](std::string_view d) { data.append(d); }, body);
+  Reply reply = Begin(method, target, body, content_type);
+  ReadBody([&](std::string_view d) { data.append(d); });
   reply.body = std::move(data);
   return reply;
 }
@@ -124,60 +154,71 @@ nlohmann::json Client::Json(std::string_view method, std::string_view target,
 
 Reply Client::Stream(std::string_view method, std::string_view target, const ReadFn* read,
                      std::string_view content_type, const DataFn& on_data) {
-  return Stream(method, target, read, content_type, on_data, {});
-}
-
-Reply Client::Stream(std::string_view method, std::string_view target, const ReadFn* read,
-                     std::string_view content_type, const DataFn& on_data, std::string_view body) {
   if (!impl_->connected) {
     Connect();
   }
-  std::string path = target.rfind("/_ping", 0) == 0
-                         ? std::string(target)
-                         : "/v" + std::string(kApiVersion) + std::string(target);
+  Send(method, target, read, content_type, {});
+  Reply reply = ReadHeaders();
+  ReadBody(on_data);
+  return reply;
+}
+
+Reply Client::Begin(std::string_view method, std::string_view target, std::string_view body,
+                    std::string_view content_type) {
+  if (!impl_->connected) {
+    Connect();
+  }
+  Send(method, target, nullptr, content_type, body);
+  return ReadHeaders();
+}
+
+void Client::Send(std::string_view method, std::string_view target, const ReadFn* read,
+                  std::string_view content_type, std::string_view body) {
+  std::string path = VersionedPath(target);
   http::verb verb = http::string_to_verb(beast::string_view(method.data(), method.size()));
   beast::error_code ec;
-  auto fail = [&](const std::string& what) {
+  auto fail = [&] {
     impl_->connected = false;
-    throw Error(Kind::kUnavailable, what + " " + host_ + ": " + ec.message());
+    throw Error(Kind::kUnavailable, "send to " + host_ + ": " + ec.message());
   };
   if (read != nullptr) {
     http::request<http::empty_body> req{verb, path, 11};
-    req.set(http::field::host, "berth");
-    req.set(http::field::user_agent, std::string("Berth-Client/") + BERTH_VERSION);
-    if (!content_type.empty()) {
-      req.set(http::field::content_type, std::string(content_type));
-    }
+    SetCommonFields(req, content_type);
     req.chunked(true);
     http::request_serializer<http::empty_body> sr{req};
     http::write_header(impl_->socket, sr, ec);
-    if (ec) fail("send to");
+    if (ec) fail();
     std::vector<char> buf(kChunk);
     while (size_t n = (*read)(buf.data(), buf.size())) {
       asio::write(impl_->socket, http::make_chunk(asio::buffer(buf.data(), n)), ec);
-      if (ec) fail("send to");
+      if (ec) fail();
     }
     asio::write(impl_->socket, http::make_chunk_last(), ec);
-    if (ec) fail("send to");
+    if (ec) fail();
   } else {
     http::request<http::string_body> req{verb, path, 11};
-    req.set(http::field::host, "berth");
-    req.set(http::field::user_agent, std::string("Berth-Client/") + BERTH_VERSION);
-    if (!content_type.empty()) {
-      req.set(http::field::content_type, std::string(content_type));
-    }
+    SetCommonFields(req, content_type);
     req.body() = std::string(body);
     req.prepare_payload();
     http::write(impl_->socket, req, ec);
-    if (ec) fail("send to");
+    if (ec) fail();
   }
+  impl_->parser.emplace();
+  // Not none: Beast 1.74 compares a Content-Length against an empty optional as if it were
+  // exceeded.
+  impl_->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+  impl_->parser->skip(verb == http::verb::head);
+}
 
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // not none: Beast 1.74 compares
-  // a Content-Length against an empty optional as if it were exceeded
-  parser.skip(verb == http::verb::head);
+Reply Client::ReadHeaders() {
+  auto& parser = *impl_->parser;
+  beast::error_code ec;
   http::read_header(impl_->socket, impl_->buffer, parser, ec);
-  if (ec) fail("read from");
+  if (ec) {
+    impl_->connected = false;
+    impl_->parser.reset();
+    throw Error(Kind::kUnavailable, "read from " + host_ + ": " + ec.message());
+  }
   Reply reply;
   reply.status = static_cast<int>(parser.get().result_int());
   for (const auto& field : parser.get()) {
@@ -187,7 +228,19 @@ Reply Client::Stream(std::string_view method, std::string_view target, const Rea
     }
     reply.headers[name] = std::string(field.value());
   }
-  bool ok = reply.status >= 200 && reply.status < 300;
+  if (reply.status < 200 || reply.status >= 300) {
+    ReadBody([&](std::string_view d) { reply.body.append(d); });
+    ThrowReply(reply);
+  }
+  return reply;
+}
+
+void Client::ReadBody(const DataFn& on_data) {
+  if (!impl_->parser) {
+    return;
+  }
+  auto& parser = *impl_->parser;
+  beast::error_code ec;
   std::vector<char> buf(kChunk);
   while (!parser.is_done()) {
     parser.get().body().data = buf.data();
@@ -196,24 +249,61 @@ Reply Client::Stream(std::string_view method, std::string_view target, const Rea
     if (ec == http::error::need_buffer) {
       ec = {};
     }
-    if (ec) fail("read from");
-    size_t got = buf.size() - parser.get().body().size;
-    if (got == 0) {
-      continue;
+    if (ec) {
+      impl_->connected = false;
+      impl_->parser.reset();
+      throw Error(Kind::kUnavailable, "read from " + host_ + ": " + ec.message());
     }
-    if (ok) {
+    size_t got = buf.size() - parser.get().body().size;
+    if (got > 0) {
       on_data(std::string_view(buf.data(), got));
-    } else {
-      reply.body.append(buf.data(), got);
     }
   }
   if (!parser.get().keep_alive()) {
     impl_->connected = false;
   }
-  if (!ok) {
-    ThrowReply(reply);
+  impl_->parser.reset();
+}
+
+Client::Hijacked Client::Hijack(std::string_view method, std::string_view target,
+                                std::string_view body, std::string_view content_type) {
+  asio::local::stream_protocol::socket socket(impl_->io);
+  ConnectSocket(socket, host_);
+  http::request<http::string_body> req{
+      http::string_to_verb(beast::string_view(method.data(), method.size())), VersionedPath(target),
+      11};
+  SetCommonFields(req, content_type.empty() ? "text/plain" : content_type);
+  req.set(http::field::connection, "Upgrade");
+  req.set(http::field::upgrade, "tcp");
+  req.body() = std::string(body);
+  req.prepare_payload();
+  beast::error_code ec;
+  http::write(socket, req, ec);
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(1 << 20);
+  if (!ec) {
+    http::read_header(socket, buffer, parser, ec);
   }
-  return reply;
+  if (ec) {
+    throw Error(Kind::kUnavailable, "attach to " + host_ + ": " + ec.message());
+  }
+  int status = static_cast<int>(parser.get().result_int());
+  if (status == 101 || status == 200) {
+    Hijacked out;
+    auto data = buffer.data();
+    out.pending.assign(static_cast<const char*>(data.data()), data.size());
+    out.fd = UniqueFd(socket.release());
+    return out;
+  }
+  Reply reply;
+  reply.status = status;
+  if (status >= 200 && status < 300) {
+    throw Error(Kind::kInternal, "unable to upgrade to tcp, received " + std::to_string(status));
+  }
+  http::read(socket, buffer, parser, ec);
+  reply.body = parser.get().body();
+  ThrowReply(reply);
 }
 
 void JsonStreamSplitter::Feed(std::string_view data) {

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fd.h"
+
 // The Engine API client the `berth` CLI speaks through (it has no other way to the engine).
 // One connection, kept alive across requests; every path gets the /v1.41 prefix.
 
@@ -43,12 +45,33 @@ class Client {
   Reply Stream(std::string_view method, std::string_view target, const ReadFn* read,
                std::string_view content_type, const DataFn& on_data);
 
+  // A request whose answer is read in two steps: Begin sends it and returns once the status
+  // and headers are in (non-2xx throws as Do does); ReadBody reads the body later. This is
+  // how `run` waits: Docker flushes a wait's headers at once and its body when the
+  // container exits, and start must only go out once those headers have arrived. No other
+  // request may use this client in between.
+  Reply Begin(std::string_view method, std::string_view target, std::string_view body = {},
+              std::string_view content_type = {});
+  void ReadBody(const DataFn& on_data);
+
+  // The hijack of attach and exec start, on a connection of its own: the request goes out
+  // with `Connection: Upgrade` and `Upgrade: tcp`; once answered 101 (or 200 with a raw
+  // stream, as old daemons do), the connection is a raw byte stream in both directions.
+  // Returns it with the bytes already read past the headers. Non-2xx answers throw.
+  struct Hijacked {
+    UniqueFd fd;
+    std::string pending;
+  };
+  Hijacked Hijack(std::string_view method, std::string_view target, std::string_view body = {},
+                  std::string_view content_type = {});
+
   const std::string& host() const { return host_; }
 
  private:
   void Connect();
-  Reply Stream(std::string_view method, std::string_view target, const ReadFn* read,
-               std::string_view content_type, const DataFn& on_data, std::string_view body);
+  void Send(std::string_view method, std::string_view target, const ReadFn* read,
+            std::string_view content_type, std::string_view body);
+  Reply ReadHeaders();
   struct Impl;
   std::string host_;
   std::unique_ptr<Impl> impl_;

@@ -18,15 +18,28 @@ namespace berth::cli {
 
 class Context {
  public:
-  std::string host;  // -H, else BERTH_HOST / DOCKER_HOST / the default socket
+  std::string host;           // -H, else BERTH_HOST / DOCKER_HOST / the default socket
+  bool no_autostart = false;  // else berthd is started when the default socket has no daemon
   api::Client& client();
+  // The daemon's address once settled (autostart done): for extra connections, as `run`
+  // needs one for wait while another is hijacked.
+  const std::string& resolved_host();
 
  private:
   std::unique_ptr<api::Client> client_;
 };
 
+// Ends a command with this exit status; what there was to say is on stderr already (the
+// container's own status for run/start -a/exec/attach, docker's 125/126/127 for run).
+struct ExitStatus : std::exception {
+  explicit ExitStatus(int c) : code(c) {}
+  const char* what() const noexcept override { return "exit status"; }
+  int code;
+};
+
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
+void AddContainerCommands(CLI::App& app, Context& ctx);
 
 // --filter key=value, repeated, as the API's filters JSON ({"key":{"value":true}}).
 std::string FiltersJson(const std::vector<std::string>& filters);

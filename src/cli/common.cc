@@ -1,15 +1,54 @@
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 #include "base/error.h"
+#include "cli/autostart.h"
 #include "cli/cli.h"
 #include "cli/go_template.h"
 #include "cli/table.h"
 
 namespace berth::cli {
 
+namespace {
+
+constexpr const char* kDefaultSocket = "/run/berth/berth.sock";
+
+bool EnvSet(const char* name) {
+  const char* v = getenv(name);
+  return v != nullptr && *v != '\0';
+}
+
+// Starts berthd when the default socket has nobody behind it: the user asked for no other
+// daemon (-H, BERTH_HOST, DOCKER_HOST), did not opt out, and a berthd can be found.
+void Autostart() {
+  if (SocketAnswers(kDefaultSocket)) {
+    return;
+  }
+  AutostartPlan plan;
+  plan.socket = kDefaultSocket;
+  plan.berthd = FindBerthd();
+  plan.log = "/run/berth/berthd.log";
+  if (plan.berthd.empty()) {
+    return;  // the connection error says what is missing
+  }
+  pid_t pid = StartDaemon(plan);
+  std::cerr << "berth: started berthd (pid " << pid << "), log in " << plan.log << std::endl;
+}
+
+}  // namespace
+
+const std::string& Context::resolved_host() {
+  client();
+  return client_->host();
+}
+
 api::Client& Context::client() {
   if (!client_) {
+    if (host.empty() && !no_autostart && !EnvSet("BERTH_HOST") && !EnvSet("DOCKER_HOST") &&
+        std::string_view(getenv("BERTH_NO_AUTOSTART") ? getenv("BERTH_NO_AUTOSTART") : "") != "1") {
+      Autostart();
+    }
     client_ = std::make_unique<api::Client>(host.empty() ? api::DefaultHost() : host);
   }
   return *client_;

@@ -621,7 +621,7 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
                        "import", "Import the contents from a tarball to create a filesystem image"),
                    ctx);
   Commands::History(app.add_subcommand("history", "Show the history of an image"), ctx);
-  Commands::Inspect(app.add_subcommand("inspect", "Return low-level information on images"), ctx);
+  // The top-level `inspect` (containers, then images) is in containers.cc.
 }
 
 }  // namespace berth::cli

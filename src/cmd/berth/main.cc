@@ -18,12 +18,19 @@ int main(int argc, char** argv) {
   app.add_option("-H,--host", ctx.host,
                  "Daemon socket to connect to (default: $BERTH_HOST, $DOCKER_HOST, "
                  "unix:///run/berth/berth.sock)");
+  app.add_flag("--no-autostart", ctx.no_autostart,
+               "Do not start berthd when no daemon answers on the default socket "
+               "(also BERTH_NO_AUTOSTART=1)");
+  berth::cli::AddContainerCommands(app, ctx);
   berth::cli::AddImageCommands(app, ctx);
   berth::cli::AddSystemCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const berth::cli::ExitStatus& e) {
+    std::cout.flush();
+    return e.code;
   } catch (const berth::Error& e) {
     std::cout.flush();
     std::cerr << (e.kind() == berth::Kind::kUnavailable ? "" : "Error: ") << e.what() << "\n";

@@ -1,0 +1,366 @@
+// ps rows, event lines and --since/--until values, as the docker CLI renders and parses them.
+
+#include "cli/container_format.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "base/error.h"
+#include "cli/units.h"
+
+namespace berth::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string Join(const std::vector<std::string>& parts, const char* sep) {
+  std::string out;
+  for (const std::string& p : parts) {
+    out += (out.empty() ? "" : sep) + p;
+  }
+  return out;
+}
+
+std::string Str(const json& doc, const char* key) {
+  return doc.is_object() && doc.contains(key) && doc[key].is_string() ? doc[key].get<std::string>()
+                                                                      : "";
+}
+
+// Go's time.Time.String() in local time.
+std::string GoTime(int64_t seconds) {
+  time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char buf[64];
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+  return buf;
+}
+
+std::string Ports(const json& ports) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const json& p : ports.is_array() ? ports : json::array()) {
+    std::string type = Str(p, "Type");
+    std::string text = std::to_string(p.value("PrivatePort", 0)) + "/" + type;
+    if (p.value("PublicPort", 0) != 0) {
+      text = Str(p, "IP") + ":" + std::to_string(p.value("PublicPort", 0)) + "->" + text;
+    }
+    if (seen.insert(text).second) {
+      out.push_back(text);
+    }
+  }
+  return Join(out, ", ");
+}
+
+}  // namespace
+
+std::string Ellipsis(std::string_view text, size_t width) {
+  std::vector<size_t> starts;  // byte offset of each rune
+  for (size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xc0) != 0x80) {
+      starts.push_back(i);
+    }
+  }
+  if (starts.size() <= width) {
+    return std::string(text);
+  }
+  if (width == 0) {
+    return "";
+  }
+  return std::string(text.substr(0, starts[width - 1])) + "…";
+}
+
+std::string GoQuote(std::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          snprintf(buf, sizeof(buf), "\\x%02x", c);
+          out += buf;
+        } else {
+          out += ch;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+const std::map<std::string, std::string> kPsHeaders = {
+    {"ID", "CONTAINER ID"},    {"Image", "IMAGE"},
+    {"Command", "COMMAND"},    {"CreatedAt", "CREATED AT"},
+    {"RunningFor", "CREATED"}, {"Ports", "PORTS"},
+    {"State", "STATE"},        {"Status", "STATUS"},
+    {"Size", "SIZE"},          {"Names", "NAMES"},
+    {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
+    {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"}};
+
+std::string PsDefaultFormat(bool size) {
+  return std::string(
+             "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"
+             "{{.Ports}}\t{{.Names}}") +
+         (size ? "\t{{.Size}}" : "");
+}
+
+nlohmann::json PsRow(const nlohmann::json& c, bool trunc, int64_t now) {
+  std::string id = Str(c, "Id");
+  std::string image = Str(c, "Image");
+  if (image.empty()) {
+    image = "<no image>";
+  } else if (trunc) {
+    if (TruncateId(Str(c, "ImageID")) == TruncateId(image)) {
+      image = TruncateId(image);
+    } else if (size_t at = image.find('@'); at != std::string::npos) {
+      image = image.substr(0, at);
+    }
+  }
+  std::vector<std::string> names;
+  for (const json& n : c.value("Names", json::array())) {
+    std::string name = n.get<std::string>();
+    if (!name.empty() && name[0] == '/') {
+      name.erase(0, 1);
+    }
+    if (trunc && name.find('/') != std::string::npos) {
+      continue;  // a link's name ("/other/alias")
+    }
+    names.push_back(name);
+  }
+  std::vector<std::string> labels;
+  const json label_map = c.value("Labels", json::object());
+  for (const auto& [k, v] : label_map.items()) {
+    labels.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+  }
+  std::sort(labels.begin(), labels.end());
+  std::vector<std::string> mounts;
+  int local_volumes = 0;
+  for (const json& m : c.value("Mounts", json::array())) {
+    std::string name = Str(m, "Name").empty() ? Str(m, "Source") : Str(m, "Name");
+    mounts.push_back(trunc ? Ellipsis(name, 15) : name);
+    local_volumes += Str(m, "Driver") == "local" ? 1 : 0;
+  }
+  std::vector<std::string> networks;
+  if (c.contains("NetworkSettings") && c["NetworkSettings"].is_object()) {
+    const json network_map = c["NetworkSettings"].value("Networks", json::object());
+    for (const auto& [name, _] : network_map.items()) {
+      networks.push_back(name);
+    }
+  }
+  std::sort(networks.begin(), networks.end());
+  int64_t created = c.value("Created", int64_t{0});
+  std::string size = HumanSizeWithPrecision(static_cast<double>(c.value("SizeRw", 0.0)), 3);
+  if (c.value("SizeRootFs", 0.0) > 0) {
+    size += " (virtual " + HumanSizeWithPrecision(c.value("SizeRootFs", 0.0), 3) + ")";
+  }
+  std::string command = Str(c, "Command");
+  return {{"ID", trunc ? TruncateId(id) : id},
+          {"Image", image},
+          {"Command", GoQuote(trunc ? Ellipsis(command, 20) : command)},
+          {"CreatedAt", GoTime(created)},
+          {"RunningFor", TimeAgo(now - created)},
+          {"Ports", Ports(c.value("Ports", json::array()))},
+          {"State", Str(c, "State")},
+          {"Status", Str(c, "Status")},
+          {"Size", size},
+          {"Names", Join(names, ",")},
+          {"Labels", Join(labels, ",")},
+          {"Mounts", Join(mounts, ",")},
+          {"Networks", Join(networks, ",")},
+          {"LocalVolumes", std::to_string(local_volumes)}};
+}
+
+std::optional<int64_t> ParseGoDuration(std::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  if (s == "0") {
+    return 0;
+  }
+  if (s.empty()) {
+    return std::nullopt;
+  }
+  static const std::pair<std::string_view, double> kUnits[] = {
+      {"ns", 1},   {"us", 1e3}, {"µs", 1e3}, {"μs", 1e3},
+      {"ms", 1e6}, {"s", 1e9},  {"m", 60e9}, {"h", 3600e9}};
+  double total = 0;
+  while (!s.empty()) {
+    size_t n = 0;
+    while (n < s.size() && (isdigit(static_cast<unsigned char>(s[n])) || s[n] == '.')) {
+      ++n;
+    }
+    if (n == 0 || (n == 1 && s[0] == '.')) {
+      return std::nullopt;
+    }
+    double value = strtod(std::string(s.substr(0, n)).c_str(), nullptr);
+    s.remove_prefix(n);
+    size_t u = 0;
+    while (u < s.size() && !isdigit(static_cast<unsigned char>(s[u])) && s[u] != '.') {
+      ++u;
+    }
+    std::string_view unit = s.substr(0, u);
+    auto it = std::find_if(std::begin(kUnits), std::end(kUnits),
+                           [&](const auto& k) { return k.first == unit; });
+    if (it == std::end(kUnits)) {
+      return std::nullopt;
+    }
+    total += value * it->second;
+    s.remove_prefix(u);
+  }
+  if (!(total < 9.2e18)) {
+    return std::nullopt;  // Go: "invalid duration" (overflows int64 nanoseconds)
+  }
+  return static_cast<int64_t>(negative ? -total : total);
+}
+
+std::string ApiTimestamp(std::string_view value, int64_t now) {
+  std::string v(value);
+  if (v != "0") {
+    if (auto d = ParseGoDuration(v)) {
+      return std::to_string(static_cast<int64_t>(
+          std::floor((static_cast<double>(now) * 1e9 - static_cast<double>(*d)) / 1e9)));
+    }
+  }
+  auto fail = [&] {
+    if (v.find('-') != std::string::npos) {
+      ThrowInvalid("parsing time \"" + v + "\": cannot parse as an RFC 3339 date");
+    }
+    ThrowInvalid("failed to parse value as time or duration: \"" + v + "\"");
+  };
+  if (v.find('-') == std::string::npos) {
+    // Unix seconds, optionally with a fraction: passed on as they are.
+    size_t dot = v.find('.');
+    auto digits = [](std::string_view s) {
+      return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return isdigit(c); });
+    };
+    if (!digits(std::string_view(v).substr(0, dot)) ||
+        (dot != std::string::npos && !digits(std::string_view(v).substr(dot + 1)))) {
+      fail();
+    }
+    return v;
+  }
+  struct tm tm {};
+  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
+  if (sscanf(v.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3 || used != 10) {
+    fail();
+  }
+  std::string_view rest = std::string_view(v).substr(10);
+  int64_t nanos = 0;
+  if (!rest.empty() && rest[0] == 'T') {
+    rest.remove_prefix(1);
+    int* fields[] = {&hour, &minute, &second};
+    for (int i = 0; i < 3; ++i) {
+      if (i > 0) {
+        if (rest.empty() || rest[0] != ':') {
+          break;
+        }
+        rest.remove_prefix(1);
+      }
+      if (rest.size() < 2 || !isdigit(rest[0]) || !isdigit(rest[1])) {
+        fail();
+      }
+      *fields[i] = (rest[0] - '0') * 10 + (rest[1] - '0');
+      rest.remove_prefix(2);
+    }
+    if (!rest.empty() && rest[0] == '.') {
+      rest.remove_prefix(1);
+      int64_t scale = 100'000'000;
+      size_t n = 0;
+      for (; n < rest.size() && isdigit(rest[n]); ++n) {
+        nanos += (rest[n] - '0') * scale;
+        scale /= 10;
+      }
+      if (n == 0) {
+        fail();
+      }
+      rest.remove_prefix(n);
+    }
+  }
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  time_t seconds = 0;
+  if (rest.empty()) {
+    tm.tm_isdst = -1;
+    seconds = mktime(&tm);  // no zone: local time, as docker reads it
+  } else if (rest == "Z" || rest == "z") {
+    seconds = timegm(&tm);
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int oh = 0, om = 0;
+    if (sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) != 2) {
+      fail();
+    }
+    seconds = timegm(&tm) - (rest[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+  } else {
+    fail();
+  }
+  char buf[48];
+  snprintf(buf, sizeof(buf), "%lld.%09lld", static_cast<long long>(seconds),
+           static_cast<long long>(nanos));
+  return buf;
+}
+
+std::string EventLine(const nlohmann::json& e) {
+  std::string out;
+  int64_t nanos = e.value("timeNano", int64_t{0});
+  if (nanos == 0) {
+    nanos = e.value("time", int64_t{0}) * 1'000'000'000;
+  }
+  if (nanos != 0) {
+    time_t t = static_cast<time_t>(nanos / 1'000'000'000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    char date[32], zone[48];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    long off = tm.tm_gmtoff;
+    if (off == 0) {
+      snprintf(zone, sizeof(zone), "Z");
+    } else {
+      snprintf(zone, sizeof(zone), "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 3600,
+               labs(off) % 3600 / 60);
+    }
+    char frac[16];
+    snprintf(frac, sizeof(frac), ".%09lld", static_cast<long long>(nanos % 1'000'000'000));
+    out = std::string(date) + frac + zone + " ";
+  }
+  const json actor = e.value("Actor", json::object());
+  out += Str(e, "Type") + " " + Str(e, "Action") + " " + Str(actor, "ID");
+  std::vector<std::string> attrs;
+  const json attributes = actor.value("Attributes", json::object());
+  for (const auto& [k, v] : attributes.items()) {
+    attrs.push_back(k + "=" + (v.is_string() ? v.get<std::string>() : v.dump()));
+  }
+  std::sort(attrs.begin(), attrs.end());
+  if (!attrs.empty()) {
+    out += " (" + Join(attrs, ", ") + ")";
+  }
+  return out;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,478 @@
+// `run`/`create` flags -> the create body, as cli/command/container/opts.go maps them.
+
+#include "cli/container_opts.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+
+#include "base/error.h"
+#include "cli/units.h"
+
+namespace berth::cli {
+namespace {
+
+using nlohmann::json;
+
+// The 20.10 CLI's create body with every field at its zero value, as captured (engine-api.md
+// §2.1): berthd sees exactly the shape docker's CLI sends.
+constexpr const char* kSkeleton = R"({"Hostname":"","Domainname":"","User":"",
+"AttachStdin":false,"AttachStdout":true,"AttachStderr":true,"Tty":false,"OpenStdin":false,
+"StdinOnce":false,"Env":null,"Cmd":null,"Image":"","Volumes":{},"WorkingDir":"",
+"Entrypoint":null,"OnBuild":null,"Labels":{},"HostConfig":{"Binds":null,"ContainerIDFile":"",
+"LogConfig":{"Type":"","Config":{}},"NetworkMode":"default","PortBindings":{},
+"RestartPolicy":{"Name":"no","MaximumRetryCount":0},"AutoRemove":false,"VolumeDriver":"",
+"VolumesFrom":null,"CapAdd":null,"CapDrop":null,"CgroupnsMode":"","Dns":[],"DnsOptions":[],
+"DnsSearch":[],"ExtraHosts":null,"GroupAdd":null,"IpcMode":"","Cgroup":"","Links":null,
+"OomScoreAdj":0,"PidMode":"","Privileged":false,"PublishAllPorts":false,"ReadonlyRootfs":false,
+"SecurityOpt":null,"UTSMode":"","UsernsMode":"","ShmSize":0,"ConsoleSize":[0,0],"Isolation":"",
+"CpuShares":0,"Memory":0,"NanoCpus":0,"CgroupParent":"","BlkioWeight":0,"BlkioWeightDevice":[],
+"BlkioDeviceReadBps":null,"BlkioDeviceWriteBps":null,"BlkioDeviceReadIOps":null,
+"BlkioDeviceWriteIOps":null,"CpuPeriod":0,"CpuQuota":0,"CpuRealtimePeriod":0,
+"CpuRealtimeRuntime":0,"CpusetCpus":"","CpusetMems":"","Devices":[],"DeviceCgroupRules":null,
+"DeviceRequests":null,"KernelMemory":0,"KernelMemoryTCP":0,"MemoryReservation":0,
+"MemorySwap":0,"MemorySwappiness":-1,"OomKillDisable":false,"PidsLimit":0,"Ulimits":null,
+"CpuCount":0,"CpuPercent":0,"IOMaximumIOps":0,"IOMaximumBandwidth":0,"MaskedPaths":null,
+"ReadonlyPaths":null},"NetworkingConfig":{"EndpointsConfig":{}}})";
+
+int64_t ParseInt(const std::string& text, const char* flag) {
+  char* end = nullptr;
+  errno = 0;
+  long long v = strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno != 0) {
+    ThrowInvalid("invalid argument \"" + text + "\" for \"" + flag +
+                 "\" flag: strconv.ParseInt: parsing \"" + text + "\": invalid syntax");
+  }
+  return v;
+}
+
+json NullIfEmpty(const std::vector<std::string>& v) { return v.empty() ? json(nullptr) : json(v); }
+
+std::pair<std::string, std::string> SplitKeyValue(const std::string& text) {
+  size_t eq = text.find('=');
+  return eq == std::string::npos ? std::pair{text, std::string()}
+                                 : std::pair{text.substr(0, eq), text.substr(eq + 1)};
+}
+
+json KeyValueMap(const std::vector<std::string>& items, const char* what) {
+  json map = json::object();
+  for (const std::string& item : items) {
+    auto [key, value] = SplitKeyValue(item);
+    if (key.empty() || (what != nullptr && item.find('=') == std::string::npos)) {
+      ThrowInvalid(std::string("invalid ") + (what ? what : "key=value") + ": " + item);
+    }
+    map[key] = value;
+  }
+  return map;
+}
+
+std::vector<std::string> SecurityOpts(const std::vector<std::string>& opts) {
+  std::vector<std::string> out;
+  for (const std::string& opt : opts) {
+    size_t sep = opt.find('=');
+    if (sep == std::string::npos && opt != "no-new-privileges") {
+      sep = opt.find(':');
+      if (sep == std::string::npos) {
+        ThrowInvalid("Invalid --security-opt: \"" + opt + "\"");
+      }
+    }
+    if (sep != std::string::npos && opt.substr(0, sep) == "seccomp" &&
+        opt.substr(sep + 1) != "unconfined") {
+      // The profile travels inline: the daemon may not see the CLI's files.
+      std::string path = opt.substr(sep + 1);
+      std::ifstream in(path);
+      if (!in) {
+        ThrowInvalid("opening seccomp profile (" + path + ") failed: no such file or directory");
+      }
+      json profile = json::parse(in, nullptr, false);
+      if (profile.is_discarded()) {
+        ThrowInvalid("compacting json for seccomp profile (" + path + ") failed");
+      }
+      out.push_back("seccomp=" + profile.dump());
+      continue;
+    }
+    out.push_back(opt);
+  }
+  return out;
+}
+
+json RestartPolicy(const std::string& text) {
+  json policy = {{"Name", "no"}, {"MaximumRetryCount", 0}};
+  if (text.empty()) {
+    return policy;
+  }
+  size_t colon = text.find(':');
+  std::string name = text.substr(0, colon);
+  if (name != "no" && name != "always" && name != "unless-stopped" && name != "on-failure") {
+    ThrowInvalid("invalid restart policy " + name);
+  }
+  policy["Name"] = name;
+  if (colon != std::string::npos) {
+    if (name != "on-failure") {
+      ThrowInvalid("maximum retry count cannot be used with restart policy '" + name + "'");
+    }
+    policy["MaximumRetryCount"] = ParseInt(text.substr(colon + 1), "--restart");
+  }
+  return policy;
+}
+
+// The resource fields shared by create and update; only the flags given are set.
+void SetResources(json& host, const std::string& memory, const std::string& memory_swap,
+                  const std::string& memory_reservation, const std::string& cpus,
+                  const std::string& cpu_shares, const std::string& cpu_quota,
+                  const std::string& cpu_period, const std::string& cpuset_cpus,
+                  const std::string& cpuset_mems, const std::string& pids_limit) {
+  if (!memory.empty()) host["Memory"] = ParseSize(memory);
+  if (!memory_swap.empty()) host["MemorySwap"] = memory_swap == "-1" ? -1 : ParseSize(memory_swap);
+  if (!memory_reservation.empty()) host["MemoryReservation"] = ParseSize(memory_reservation);
+  if (!cpus.empty()) host["NanoCpus"] = ParseCpus(cpus);
+  if (!cpu_shares.empty()) host["CpuShares"] = ParseInt(cpu_shares, "--cpu-shares");
+  if (!cpu_quota.empty()) host["CpuQuota"] = ParseInt(cpu_quota, "--cpu-quota");
+  if (!cpu_period.empty()) host["CpuPeriod"] = ParseInt(cpu_period, "--cpu-period");
+  if (!cpuset_cpus.empty()) host["CpusetCpus"] = cpuset_cpus;
+  if (!cpuset_mems.empty()) host["CpusetMems"] = cpuset_mems;
+  if (!pids_limit.empty()) host["PidsLimit"] = ParseInt(pids_limit, "--pids-limit");
+}
+
+// CLI11: every occurrence takes one value; repeats accumulate.
+CLI::Option* Repeated(CLI::App* cmd, const char* name, std::vector<std::string>& into,
+                      const char* help) {
+  return cmd->add_option(name, into, help)->allow_extra_args(false);
+}
+
+}  // namespace
+
+std::string ExpandEnv(const std::string& value) {
+  auto [key, rest] = SplitKeyValue(value);
+  if (key.empty()) {
+    ThrowInvalid("invalid environment variable: " + value);
+  }
+  if (value.find('=') != std::string::npos) {
+    return value;
+  }
+  const char* v = getenv(key.c_str());
+  return v != nullptr ? key + "=" + v : value;
+}
+
+std::vector<std::string> ReadKeyValueFile(const std::string& path, bool env) {
+  std::ifstream in(path);
+  if (!in) {
+    ThrowInvalid("open " + path + ": no such file or directory");
+  }
+  std::vector<std::string> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') {
+      continue;
+    }
+    line.erase(0, start);
+    if (!line.empty() && line.back() == '\r') {
+      line.pop_back();
+    }
+    auto [key, value] = SplitKeyValue(line);
+    if (key.empty()) {
+      ThrowInvalid("invalid variable in " + path + ": " + line);
+    }
+    if (key.find_first_of(" \t") != std::string::npos) {
+      ThrowInvalid("variable '" + key + "' contains whitespaces");
+    }
+    if (line.find('=') != std::string::npos || !env) {
+      out.push_back(line);
+    } else if (const char* v = getenv(key.c_str())) {
+      out.push_back(key + "=" + v);
+    }
+  }
+  return out;
+}
+
+nlohmann::json ParseUlimit(std::string_view text) {
+  static const std::set<std::string, std::less<>> kNames = {
+      "as",   "core",   "cpu",   "data", "fsize",  "locks",  "memlock",    "msgqueue",
+      "nice", "nofile", "nproc", "rss",  "rtprio", "rttime", "sigpending", "stack"};
+  size_t eq = text.find('=');
+  if (eq == std::string_view::npos) {
+    ThrowInvalid("invalid ulimit argument: " + std::string(text));
+  }
+  std::string name(text.substr(0, eq));
+  if (kNames.count(name) == 0) {
+    ThrowInvalid("invalid ulimit type: " + name);
+  }
+  std::string limits(text.substr(eq + 1));
+  size_t colon = limits.find(':');
+  auto number = [&](const std::string& s) {
+    char* end = nullptr;
+    errno = 0;
+    long long v = strtoll(s.c_str(), &end, 0);
+    if (s.empty() || *end != '\0' || errno != 0) {
+      ThrowInvalid("invalid ulimit argument: " + std::string(text));
+    }
+    return static_cast<int64_t>(v);
+  };
+  int64_t soft = number(limits.substr(0, colon));
+  int64_t hard = colon == std::string::npos ? soft : number(limits.substr(colon + 1));
+  if (soft > hard) {
+    ThrowInvalid("ulimit soft limit must be less than or equal to hard limit: " +
+                 std::to_string(soft) + " > " + std::to_string(hard));
+  }
+  return {{"Name", name}, {"Hard", hard}, {"Soft", soft}};
+}
+
+nlohmann::json ParseDevice(std::string_view text) {
+  auto valid_mode = [](std::string_view mode) {
+    if (mode.empty() || mode.size() > 3) {
+      return false;
+    }
+    std::set<char> seen;
+    for (char c : mode) {
+      if ((c != 'r' && c != 'w' && c != 'm') || !seen.insert(c).second) {
+        return false;
+      }
+    }
+    return true;
+  };
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    size_t colon = text.find(':', start);
+    parts.emplace_back(text.substr(start, colon - start));
+    if (colon == std::string_view::npos) {
+      break;
+    }
+    start = colon + 1;
+  }
+  if (parts.size() > 3) {
+    ThrowInvalid("invalid device specification: " + std::string(text));
+  }
+  std::string src = parts[0], dst, permissions = "rwm";
+  if (parts.size() == 3) {
+    permissions = parts[2];
+  }
+  if (parts.size() >= 2) {
+    if (valid_mode(parts[1])) {
+      permissions = parts[1];
+    } else {
+      dst = parts[1];
+    }
+  }
+  return {{"PathOnHost", src},
+          {"PathInContainer", dst.empty() ? src : dst},
+          {"CgroupPermissions", permissions}};
+}
+
+int64_t ParseCpus(std::string_view text) {
+  std::string s(text);
+  char* end = nullptr;
+  double cpus = strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || !std::isfinite(cpus)) {
+    ThrowInvalid("invalid argument \"" + s + "\" for \"--cpus\" flag: failed to parse " + s +
+                 " as a rational number");
+  }
+  double nano = cpus * 1e9;
+  if (std::fabs(nano - std::round(nano)) > 1e-3) {
+    ThrowInvalid("invalid argument \"" + s + "\" for \"--cpus\" flag: value is too precise");
+  }
+  return static_cast<int64_t>(std::llround(nano));
+}
+
+void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
+  cmd->set_help_flag("--help", "Print usage");
+  // Docker stops at the image: what follows is the container's command, flags included.
+  cmd->prefix_command();
+  cmd->add_flag("-i,--interactive", o.interactive, "Keep STDIN open even if not attached");
+  cmd->add_flag("-t,--tty", o.tty, "Allocate a pseudo-TTY");
+  cmd->add_flag("--rm", o.rm, "Automatically remove the container when it exits");
+  cmd->add_option("--name", o.name, "Assign a name to the container");
+  Repeated(cmd, "-e,--env", o.env, "Set environment variables");
+  Repeated(cmd, "--env-file", o.env_files, "Read in a file of environment variables");
+  cmd->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", o.user, "Username or UID (format: <name|uid>[:<group|gid>])");
+  Repeated(cmd, "--entrypoint", o.entrypoint, "Overwrite the default ENTRYPOINT of the image");
+  cmd->add_option("-m,--memory", o.memory, "Memory limit");
+  cmd->add_option("--memory-swap", o.memory_swap,
+                  "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+  cmd->add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
+  cmd->add_option("--cpus", o.cpus, "Number of CPUs");
+  cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--cpu-quota", o.cpu_quota, "Limit CPU CFS (Completely Fair Scheduler) quota");
+  cmd->add_option("--cpu-period", o.cpu_period, "Limit CPU CFS (Completely Fair Scheduler) period");
+  cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  Repeated(cmd, "--cap-add", o.cap_add, "Add Linux capabilities");
+  Repeated(cmd, "--cap-drop", o.cap_drop, "Drop Linux capabilities");
+  Repeated(cmd, "--security-opt", o.security_opt, "Security Options");
+  cmd->add_flag("--read-only", o.read_only, "Mount the container's root filesystem as read only");
+  Repeated(cmd, "--tmpfs", o.tmpfs, "Mount a tmpfs directory");
+  cmd->add_flag("--init", o.init, "Run an init inside the container");
+  Repeated(cmd, "--ulimit", o.ulimits, "Ulimit options");
+  Repeated(cmd, "--device", o.devices, "Add a host device to the container");
+  cmd->add_option("-h,--hostname", o.hostname, "Container host name");
+  cmd->add_option("--domainname", o.domainname, "Container NIS domain name");
+  Repeated(cmd, "-l,--label", o.labels, "Set meta data on a container");
+  Repeated(cmd, "--label-file", o.label_files, "Read in a line delimited file of labels");
+  cmd->add_option("--log-driver", o.log_driver, "Logging driver for the container");
+  Repeated(cmd, "--log-opt", o.log_opts, "Log driver options");
+  cmd->add_option("--userns", o.userns, "User namespace to use");
+  cmd->add_option("--pid", o.pid, "PID namespace to use");
+  cmd->add_option("--ipc", o.ipc, "IPC mode to use");
+  cmd->add_option("--uts", o.uts, "UTS namespace to use");
+  cmd->add_option("--shm-size", o.shm_size, "Size of /dev/shm");
+  Repeated(cmd, "--sysctl", o.sysctls, "Sysctl options");
+  Repeated(cmd, "--group-add", o.group_add, "Add additional groups to join");
+  cmd->add_option("--oom-score-adj", o.oom_score_adj,
+                  "Tune host's OOM preferences (-1000 to 1000)");
+  cmd->add_flag("--privileged", o.privileged, "Give extended privileges to this container");
+  cmd->add_option("--network,--net", o.network, "Connect a container to a network");
+  cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop a container");
+  cmd->add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
+  cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
+  Repeated(cmd, "-v,--volume", o.volumes, "Bind mount a volume");
+}
+
+nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::string>& args,
+                          bool detach) {
+  if (args.empty()) {
+    ThrowInvalid("requires at least 1 argument: IMAGE [COMMAND] [ARG...]");
+  }
+  json body = json::parse(kSkeleton);
+  json& host = body["HostConfig"];
+  body["Image"] = args[0];
+  body["Cmd"] = NullIfEmpty({args.begin() + 1, args.end()});
+  if (!o.entrypoint.empty()) {
+    body["Entrypoint"] = json::array({o.entrypoint.back()});
+  }
+
+  std::vector<std::string> env;
+  for (const std::string& file : o.env_files) {
+    for (std::string& line : ReadKeyValueFile(file, true)) {
+      env.push_back(std::move(line));
+    }
+  }
+  for (const std::string& e : o.env) {
+    env.push_back(ExpandEnv(e));
+  }
+  body["Env"] = NullIfEmpty(env);
+
+  std::vector<std::string> labels;
+  for (const std::string& file : o.label_files) {
+    for (std::string& line : ReadKeyValueFile(file, false)) {
+      labels.push_back(std::move(line));
+    }
+  }
+  labels.insert(labels.end(), o.labels.begin(), o.labels.end());
+  body["Labels"] = KeyValueMap(labels, nullptr);
+
+  body["Hostname"] = o.hostname;
+  body["Domainname"] = o.domainname;
+  body["User"] = o.user;
+  body["WorkingDir"] = o.workdir;
+  body["Tty"] = o.tty;
+  body["OpenStdin"] = o.interactive;
+  body["AttachStdin"] = o.interactive && !detach;
+  body["AttachStdout"] = !detach;
+  body["AttachStderr"] = !detach;
+  // "When allocating stdin in attached mode, close stdin at client disconnect."
+  body["StdinOnce"] = o.interactive && !detach;
+  if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
+  if (!o.stop_timeout.empty()) body["StopTimeout"] = ParseInt(o.stop_timeout, "--stop-timeout");
+
+  std::vector<std::string> binds;
+  for (const std::string& v : o.volumes) {
+    size_t colon = v.find(':');
+    if (colon == std::string::npos) {
+      body["Volumes"][v] = json::object();  // an anonymous volume
+      continue;
+    }
+    std::string source = v.substr(0, colon);
+    if (source == "." || source.rfind("./", 0) == 0) {
+      char cwd[4096];
+      if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+        source = std::string(cwd) + (source == "." ? "" : source.substr(1));
+      }
+    }
+    binds.push_back(source + v.substr(colon));
+  }
+  host["Binds"] = NullIfEmpty(binds);
+
+  SetResources(host, o.memory, o.memory_swap, o.memory_reservation, o.cpus, o.cpu_shares,
+               o.cpu_quota, o.cpu_period, o.cpuset_cpus, o.cpuset_mems, o.pids_limit);
+  if (!o.shm_size.empty()) host["ShmSize"] = ParseSize(o.shm_size);
+  if (!o.oom_score_adj.empty()) {
+    int64_t adj = ParseInt(o.oom_score_adj, "--oom-score-adj");
+    if (adj < -1000 || adj > 1000) {
+      ThrowInvalid("--oom-score-adj should be between -1000 and 1000");
+    }
+    host["OomScoreAdj"] = adj;
+  }
+  host["AutoRemove"] = o.rm;
+  if (o.rm && !o.restart.empty() && o.restart != "no") {
+    ThrowInvalid("Conflicting options: --restart and --rm");
+  }
+  host["RestartPolicy"] = RestartPolicy(o.restart);
+  host["NetworkMode"] = o.network;
+  host["CapAdd"] = NullIfEmpty(o.cap_add);
+  host["CapDrop"] = NullIfEmpty(o.cap_drop);
+  host["SecurityOpt"] = NullIfEmpty(SecurityOpts(o.security_opt));
+  host["ReadonlyRootfs"] = o.read_only;
+  host["Privileged"] = o.privileged;
+  if (o.init) host["Init"] = true;
+  if (!o.tmpfs.empty()) {
+    json tmpfs = json::object();
+    for (const std::string& t : o.tmpfs) {
+      size_t colon = t.find(':');
+      tmpfs[t.substr(0, colon)] = colon == std::string::npos ? "" : t.substr(colon + 1);
+    }
+    host["Tmpfs"] = tmpfs;
+  }
+  if (!o.ulimits.empty()) {
+    host["Ulimits"] = json::array();
+    for (const std::string& u : o.ulimits) {
+      host["Ulimits"].push_back(ParseUlimit(u));
+    }
+  }
+  for (const std::string& d : o.devices) {
+    host["Devices"].push_back(ParseDevice(d));
+  }
+  host["LogConfig"] = {{"Type", o.log_driver}, {"Config", KeyValueMap(o.log_opts, "log-opt")}};
+  host["UsernsMode"] = o.userns;
+  host["PidMode"] = o.pid;
+  host["IpcMode"] = o.ipc;
+  host["UTSMode"] = o.uts;
+  if (!o.sysctls.empty()) host["Sysctls"] = KeyValueMap(o.sysctls, "sysctl");
+  host["GroupAdd"] = NullIfEmpty(o.group_add);
+  return body;
+}
+
+void AddUpdateFlags(CLI::App* cmd, UpdateOptions& o) {
+  cmd->add_option("-m,--memory", o.memory, "Memory limit");
+  cmd->add_option("--memory-swap", o.memory_swap,
+                  "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+  cmd->add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
+  cmd->add_option("--cpus", o.cpus, "Number of CPUs");
+  cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--cpu-quota", o.cpu_quota, "Limit CPU CFS (Completely Fair Scheduler) quota");
+  cmd->add_option("--cpu-period", o.cpu_period, "Limit CPU CFS (Completely Fair Scheduler) period");
+  cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  cmd->add_option("--blkio-weight", o.blkio_weight, "Block IO (relative weight), 10 to 1000");
+  cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
+}
+
+nlohmann::json UpdateBody(const UpdateOptions& o) {
+  json body = json::object();
+  SetResources(body, o.memory, o.memory_swap, o.memory_reservation, o.cpus, o.cpu_shares,
+               o.cpu_quota, o.cpu_period, o.cpuset_cpus, o.cpuset_mems, o.pids_limit);
+  if (!o.blkio_weight.empty()) body["BlkioWeight"] = ParseInt(o.blkio_weight, "--blkio-weight");
+  if (!o.restart.empty()) body["RestartPolicy"] = RestartPolicy(o.restart);
+  if (body.empty()) {
+    ThrowInvalid("you must provide one or more flags when using this command");
+  }
+  return body;
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,273 @@
+// `berth` container commands end to end against a daemon that speaks the Engine API.
+//
+// CliAgainstDaemon runs against the daemon at $BERTH_CLI_TEST_HOST (unix:///path) when set,
+// e.g. a berthd, which must then have busybox:latest or accept `berth load`. Otherwise it
+// starts a private containerd + dockerd (own root, state, sockets and pidfile, no bridge, no
+// iptables) in a temp dir, loads the busybox image into it, and stops both by pid and
+// removes the dir at the end. Skipped, with the reason, when neither is possible.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace berth::testing {
+namespace {
+
+std::string Berth() { return BERTH_TEST_BERTH; }
+
+bool Executable(const char* path) { return access(path, X_OK) == 0; }
+
+pid_t SpawnDaemon(const std::vector<std::string>& argv, const std::string& log) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    int null = open("/dev/null", O_RDONLY);
+    dup2(null, 0);
+    std::vector<char*> args;
+    for (const auto& a : argv) {
+      args.push_back(const_cast<char*>(a.c_str()));
+    }
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+void StopDaemon(pid_t pid) {
+  if (pid <= 0) {
+    return;
+  }
+  kill(pid, SIGTERM);
+  for (int i = 0; i < 300; ++i) {
+    if (waitpid(pid, nullptr, WNOHANG) == pid) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+}
+
+// Detaches whatever the daemons left mounted under `dir` (deepest first).
+void UnmountUnder(const std::string& dir) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::vector<std::string> points;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, point;
+    fields >> id >> parent >> dev >> root >> point;
+    if (point.rfind(dir + "/", 0) == 0) {
+      points.push_back(point);
+    }
+  }
+  std::sort(points.rbegin(), points.rend());
+  for (const std::string& p : points) {
+    umount2(p.c_str(), MNT_DETACH);
+  }
+}
+
+class CliAgainstDaemon : public ::testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    if (const char* host = getenv("BERTH_CLI_TEST_HOST"); host != nullptr && *host != '\0') {
+      host_ = host;
+    } else if (geteuid() != 0) {
+      skip_ = "needs root to run a private dockerd (or BERTH_CLI_TEST_HOST)";
+      return;
+    } else if (!Executable("/usr/sbin/dockerd") || !Executable("/usr/bin/containerd")) {
+      skip_ = "dockerd or containerd is not installed (apt-get install docker.io)";
+      return;
+    } else {
+      StartDockerd();
+      if (!skip_.empty()) {
+        return;
+      }
+    }
+    Result load =
+        RunProgram({Berth(), "-H", host_, "load", "-i", BERTH_TEST_BUSYBOX_IMAGE}, "", 120);
+    if (load.exit_code != 0) {
+      setup_error_ = "berth load: " + load.err;
+    }
+  }
+
+  static void TearDownTestSuite() {
+    StopDaemon(dockerd_);
+    StopDaemon(containerd_);
+    dockerd_ = containerd_ = 0;
+    if (!dir_.empty()) {
+      UnmountUnder(dir_);
+      std::error_code ec;
+      std::filesystem::remove_all(dir_, ec);
+      dir_.clear();
+    }
+  }
+
+ protected:
+  void SetUp() override {
+    if (!skip_.empty()) {
+      GTEST_SKIP() << skip_;
+    }
+    ASSERT_EQ(setup_error_, "");
+  }
+
+  void TearDown() override {
+    for (const std::string& name : names_) {
+      RunProgram({Berth(), "-H", host_, "rm", "-f", name});
+    }
+  }
+
+  // A container name unique to this run, removed at the end of the test.
+  std::string Name() {
+    names_.push_back("berthcli-" + std::to_string(getpid()) + "-" + std::to_string(names_.size()));
+    return names_.back();
+  }
+
+  Result B(std::vector<std::string> args, const std::string& input = "", int timeout_s = 60) {
+    args.insert(args.begin(), {Berth(), "-H", host_});
+    return RunProgram(args, input, timeout_s);
+  }
+
+  static void StartDockerd() {
+    char tmpl[] = "/tmp/berth-cli-dockerd-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    std::ofstream(dir_ + "/containerd.toml")
+        << "version = 2\nroot = \"" << dir_ << "/containerd-root\"\nstate = \"" << dir_
+        << "/containerd-state\"\n[grpc]\n  address = \"" << dir_ << "/containerd.sock\"\n"
+        << "[ttrpc]\n  address = \"" << dir_ << "/containerd.sock.ttrpc\"\n[debug]\n"
+        << "  address = \"\"\n[plugins]\n  [plugins.\"io.containerd.internal.v1.opt\"]\n"
+        << "    path = \"" << dir_ << "/containerd-opt\"\n";
+    containerd_ = SpawnDaemon({"/usr/bin/containerd", "--config", dir_ + "/containerd.toml"},
+                              dir_ + "/containerd.log");
+    host_ = "unix://" + dir_ + "/docker.sock";
+    for (int i = 0; i < 300 && !FileExists(dir_ + "/containerd.sock"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    dockerd_ =
+        SpawnDaemon({"/usr/sbin/dockerd", "--containerd=" + dir_ + "/containerd.sock",
+                     "--data-root", dir_ + "/data", "--exec-root", dir_ + "/exec", "--pidfile",
+                     dir_ + "/dockerd.pid", "-H", host_, "--bridge=none", "--iptables=false"},
+                    dir_ + "/dockerd.log");
+    for (int i = 0; i < 120; ++i) {
+      if (RunProgram({Berth(), "-H", host_, "version"}, "", 10).exit_code == 0) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    setup_error_ = "dockerd did not answer on " + host_ + " (log in " + dir_ + "/dockerd.log)";
+  }
+
+  static inline std::string host_, dir_, skip_, setup_error_;
+  static inline pid_t containerd_ = 0, dockerd_ = 0;
+  std::vector<std::string> names_;
+};
+
+TEST_F(CliAgainstDaemon, RunRmGivesOutputAndExitCodeAndLeavesNothing) {
+  std::string name = Name();
+  Result r = B({"run", "--rm", "--name", name, "--network", "none", "busybox", "sh", "-c",
+                "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  Result ps = B({"ps", "-a", "-q", "--filter", "name=" + name});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_EQ(ps.out, "");
+}
+
+TEST_F(CliAgainstDaemon, RunStartFailureExitCodes) {
+  Result missing = B({"run", "--rm", "--network", "none", "busybox", "/nonexistent"});
+  EXPECT_EQ(missing.exit_code, 127) << missing.err;
+  Result denied = B({"run", "--rm", "--network", "none", "busybox", "/etc/passwd"});
+  EXPECT_EQ(denied.exit_code, 126) << denied.err;
+  Result bad = B({"run", "--rm", "--network", "none", "-m", "lots", "busybox", "true"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_NE(bad.err.find("invalid size: 'lots'"), std::string::npos) << bad.err;
+}
+
+TEST_F(CliAgainstDaemon, DetachedLogsExecPsRm) {
+  std::string name = Name();
+  Result run = B({"run", "-d", "--name", name, "--network", "none", "-e", "FOO=bar", "busybox",
+                  "sh", "-c", "echo started; echo warn >&2; exec sleep 1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_EQ(run.out.size(), 65u) << run.out;  // the id and a newline
+  std::string id = run.out.substr(0, 64);
+
+  Result logs;
+  for (int i = 0; i < 50; ++i) {
+    logs = B({"logs", name});
+    if (logs.out == "started\n" && logs.err == "warn\n") {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(logs.out, "started\n");  // stdout and stderr demultiplexed
+  EXPECT_EQ(logs.err, "warn\n");
+  Result stamped = B({"logs", "-t", "--since", "10m", name});
+  EXPECT_EQ(stamped.out.substr(stamped.out.size() - 9), " started\n") << stamped.out;
+
+  Result exec = B({"exec", "-w", "/tmp", name, "sh", "-c", "echo $FOO $(pwd); exit 4"});
+  EXPECT_EQ(exec.exit_code, 4) << exec.err;
+  EXPECT_EQ(exec.out, "bar /tmp\n");
+  Result exec_in = B({"exec", "-i", name, "cat"}, "to exec\n");
+  EXPECT_EQ(exec_in.out, "to exec\n") << exec_in.err;
+
+  Result ps = B({"ps", "--filter", "name=" + name});
+  EXPECT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_EQ(ps.out.rfind("CONTAINER ID   IMAGE     COMMAND ", 0), 0u) << ps.out;
+  EXPECT_NE(ps.out.find(id.substr(0, 12) + "   busybox   \"sh -c 'echo started…\"   "),
+            std::string::npos)
+      << ps.out;
+  EXPECT_NE(ps.out.find(" Up "), std::string::npos) << ps.out;
+  Result fmt = B({"ps", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}", "--filter",
+                  "name=" + name});
+  EXPECT_EQ(fmt.out, id + " " + name + " running\n");
+  Result inspect = B({"inspect", "-f", "{{.Config.Tty}} {{.State.Running}}", name});
+  EXPECT_EQ(inspect.out, "false true\n");
+
+  Result rm = B({"rm", "-f", name, "berthcli-no-such-container"});
+  EXPECT_EQ(rm.exit_code, 1);
+  EXPECT_EQ(rm.out, name + "\n");
+  EXPECT_NE(rm.err.find("No such container: berthcli-no-such-container"), std::string::npos)
+      << rm.err;
+  EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
+}
+
+TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "sleep 0.3; exit 5"})
+                .exit_code,
+            0);
+  Result wait = B({"wait", name});
+  EXPECT_EQ(wait.exit_code, 0) << wait.err;
+  EXPECT_EQ(wait.out, "5\n");
+}
+
+TEST_F(CliAgainstDaemon, RunInteractiveCopiesPipedStdin) {
+  std::string input;
+  for (int i = 0; i < 2000; ++i) {
+    input += "line " + std::to_string(i) + "\n";
+  }
+  Result r = B({"run", "-i", "--rm", "--network", "none", "busybox", "cat"}, input);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, input);
+  Result wc = B({"run", "-i", "--rm", "--network", "none", "busybox", "wc", "-l"}, "a\nb\n");
+  EXPECT_EQ(wc.out, "2\n");
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,105 @@
+#include "cli/container_format.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "base/error.h"
+#include "cli/table.h"
+
+namespace berth::cli {
+namespace {
+
+using nlohmann::json;
+
+// A /containers/json element as dockerd 20.10 answers it.
+const json kContainer = json::parse(R"({
+  "Id": "53017657ad5037cc92b4671779b86006a69603c7619d8d79e70d68f0de02d005",
+  "Names": ["/web", "/other/alias"], "Image": "busybox",
+  "ImageID": "sha256:19aabcb2a545b64a7c448f22e62fa57b4e49b13701c55355787cf764240883ce",
+  "Command": "sh -c 'echo started; sleep 1000'", "Created": 1000,
+  "Ports": [{"IP":"0.0.0.0","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},
+            {"IP":"::","PrivatePort":80,"PublicPort":8080,"Type":"tcp"},
+            {"PrivatePort":53,"Type":"udp"}],
+  "Labels": {"b": "2", "a": "1"}, "State": "running", "Status": "Up 2 minutes",
+  "SizeRw": 12, "SizeRootFs": 1984172,
+  "NetworkSettings": {"Networks": {"none": {}, "bridge": {}}},
+  "Mounts": [{"Type":"volume","Name":"0123456789abcdef0123","Driver":"local"},
+             {"Type":"bind","Source":"/src"}]})");
+
+TEST(PsRow, TruncatedColumns) {
+  json row = PsRow(kContainer, true, 1000 + 150);
+  EXPECT_EQ(row["ID"], "53017657ad50");
+  EXPECT_EQ(row["Image"], "busybox");
+  EXPECT_EQ(row["Command"], "\"sh -c 'echo started…\"");
+  EXPECT_EQ(row["RunningFor"], "2 minutes ago");
+  EXPECT_EQ(row["Status"], "Up 2 minutes");
+  EXPECT_EQ(row["Names"], "web");
+  EXPECT_EQ(row["Ports"], "0.0.0.0:8080->80/tcp, :::8080->80/tcp, 53/udp");
+  EXPECT_EQ(row["Labels"], "a=1,b=2");
+  EXPECT_EQ(row["Networks"], "bridge,none");
+  EXPECT_EQ(row["Mounts"], "0123456789abcd…,/src");
+  EXPECT_EQ(row["LocalVolumes"], "1");
+  EXPECT_EQ(row["Size"], "12B (virtual 1.98MB)");
+}
+
+TEST(PsRow, NoTrunc) {
+  json row = PsRow(kContainer, false, 1000 + 3);
+  EXPECT_EQ(row["ID"], kContainer["Id"]);
+  EXPECT_EQ(row["Command"], "\"sh -c 'echo started; sleep 1000'\"");
+  EXPECT_EQ(row["Names"], "web,other/alias");
+  EXPECT_EQ(row["RunningFor"], "3 seconds ago");
+  json image_id = kContainer;
+  image_id["Image"] = image_id["ImageID"];
+  EXPECT_EQ(PsRow(image_id, true, 0)["Image"], "19aabcb2a545");
+}
+
+TEST(PsRow, DefaultTable) {
+  std::string out =
+      RenderList(PsDefaultFormat(false), {PsRow(kContainer, true, 1000 + 150)}, kPsHeaders);
+  EXPECT_EQ(out.substr(0, out.find('\n')),
+            "CONTAINER ID   IMAGE     COMMAND                  CREATED         STATUS         "
+            "PORTS                                           NAMES");
+}
+
+TEST(Quote, GoStyle) {
+  EXPECT_EQ(GoQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\x01\"");
+  EXPECT_EQ(Ellipsis("abcdef", 4), "abc…");
+  EXPECT_EQ(Ellipsis("abc", 4), "abc");
+  EXPECT_EQ(Ellipsis("ééééé", 3), "éé…");
+}
+
+TEST(ApiTimestamp, DurationsDatesAndUnixSeconds) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  EXPECT_EQ(ApiTimestamp("10m", 10000), "9400");
+  EXPECT_EQ(ApiTimestamp("1h30m", 10000), "4600");
+  EXPECT_EQ(ApiTimestamp("1.5s", 10000), "9998");
+  EXPECT_EQ(ApiTimestamp("1700000000", 0), "1700000000");
+  EXPECT_EQ(ApiTimestamp("1700000000.123", 0), "1700000000.123");
+  EXPECT_EQ(ApiTimestamp("0", 5), "0");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04:05Z", 0), "1704164645.000000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04:05.5+01:00", 0), "1704161045.500000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04:05.123456789Z", 0), "1704164645.123456789");
+  EXPECT_EQ(ApiTimestamp("2024-01-02", 0), "1704153600.000000000");  // local (UTC here)
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04", 0), "1704164640.000000000");
+  EXPECT_THROW(ApiTimestamp("yesterday", 0), Error);
+  EXPECT_THROW(ApiTimestamp("2024-13", 0), Error);
+  EXPECT_THROW(ApiTimestamp("12x", 0), Error);
+  EXPECT_FALSE(ParseGoDuration("5"));
+  EXPECT_EQ(ParseGoDuration("-2h"), -7200'000'000'000);
+  EXPECT_FALSE(ParseGoDuration("99999999999999999999h"));  // overflows, as in Go
+}
+
+TEST(EventLine, DockersDefaultLayout) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  json e = json::parse(R"({"status":"start","id":"abc","Type":"container","Action":"start",
+    "Actor":{"ID":"abc","Attributes":{"name":"web","image":"busybox"}},
+    "time":1704164645,"timeNano":1704164645000000042})");
+  EXPECT_EQ(EventLine(e),
+            "2024-01-02T03:04:05.000000042Z container start abc (image=busybox, name=web)");
+}
+
+}  // namespace
+}  // namespace berth::cli
