@@ -1,0 +1,652 @@
+#!/usr/bin/env bash
+# bench/container_run.sh - containers through the engine (issue 5), side by side in one run,
+# every container with `--network none`:
+#   1. `run --rm busybox true`, start to exit: `berth run --rm` (the berth CLI against a
+#      berthd of its own) against a bare `crun run` of the same busybox rootfs, `podman run
+#      --rm` and `docker run --rm` (Debian's dockerd + containerd); hyperfine, with warmups.
+#   2. N `run -d busybox sleep 1000` (one CLI call each, each call timed), then one `rm -f` of
+#      them all: time per container of each phase, for berth, podman and docker.
+#   3. idle RSS of berthd (image loaded, no container, after SETTLE s) against dockerd +
+#      containerd (summed), taken the same way.
+#   4. RSS of the supervisor of one running `sleep` container: berth-shim against conmon
+#      (podman) and containerd-shim-runc-v2 (docker): VmRSS from /proc/PID/status, and Pss
+#      from /proc/PID/smaps_rollup.
+# Prints each figure, the berth/anchor ratios and the issue's targets next to them:
+#   `berth run --rm` within 3x a bare crun start; `run -d` at most 0.1x docker's per container;
+#   berthd idle RSS under 11 MB; a berth-shim at or under conmon's RSS.
+#
+# Usage (as root, after the release build):   bash bench/container_run.sh
+#   N=20 RUNS=10 bash bench/container_run.sh           # quicker
+#   BERTH=0 bash bench/container_run.sh                # the anchors only
+# With the defaults the anchors' part takes about 1.5 minutes on the 2-core box (with the host
+# busy with other work). It stays under ~10 minutes whatever the engines' speed: a `run -d`
+# batch stops after BUDGET seconds even when fewer than N containers were started (the figure
+# is then per container of those started, and says so).
+# Progress and notes go to stderr. Exit status: 0 when every part ran (a part that failed
+# prints "FAILED: why" and the others still run: then 1), 1 too when something was left behind.
+#
+# Knobs (environment):
+#   BUILD          build dir (default build/release): berthd, berth, berth-shim, busybox-image.tar
+#   IMAGE          the busybox image archive (default $BUILD/busybox-image.tar, made by the
+#                  busybox_image target from scripts/build-busybox-image.sh)
+#   RUNS=20 WARMUP=3   hyperfine runs of each `run --rm`
+#   N=100          containers per `run -d` batch; N_BERTH, N_PODMAN, N_DOCKER override it per
+#                  engine
+#   BUDGET=100     seconds after which a `run -d` batch stops starting containers
+#   SETTLE=5       seconds a daemon rests before its idle RSS is read (2 s for a shim)
+#   BERTH=1 PODMAN=1 DOCKER=1   0 leaves that engine out
+#   DISK=1         keep the stores on the disk instead of a tmpfs (see below)
+#   KEEP=DIR       keep the hyperfine JSON, the per-call times and the daemon logs there
+#
+# Isolation: everything lives in a work dir /tmp/crb.XXXXXX (short: podman refuses a runroot
+# over 50 characters), on a tmpfs mounted there: this machine's disk is a throttled virtual
+# device whose timings swing 4x from one minute to the next (DISK=1 keeps the disk). berthd,
+# containerd and dockerd get their own roots, state dirs, sockets and pidfiles there and run
+# in a network namespace of their own that has only loopback (dockerd with --bridge=none
+# --iptables=false --ip-masq=false), so nothing of theirs touches the host's network; podman
+# gets its own --root/--runroot/--tmpdir/--network-config-dir and runs in the same namespace.
+# Docker's and podman's containers go under the cgroup parents crb-PID-docker and
+# crb-PID-podman. crun runs, like in runtime_start.sh (bench/lib.sh's wrapper), in a private
+# mount namespace with the cgroup2 tree unmounted: crun 1.8.1 refuses this host's hybrid
+# cgroups. Berth runs on the host as it is: it must not need that.
+# Cleanup on any exit (also on failure or Ctrl-C): the batch or hyperfine under way is stopped
+# by pid, every container is removed with its engine's CLI (in one call, then one by one what
+# is left), the daemons are stopped by pid (dockerd before containerd), whatever is still in our
+# network namespace is killed by pid, the cgroups made under our parents (and those named after
+# berth's container ids) are emptied and removed; /var/lib/containers, /run/docker,
+# /run/containerd, /run/runc, /run/libpod and /run/netns too, but only when this run made them
+# and no one else's podman, dockerd or containerd runs now. Then bench/lib.sh's cleanup:
+# crun's container and cgroups, everything mounted under the work dir unmounted (the tmpfs,
+# overlays, the namespace file), the dir removed, and its check that nothing is left.
+set -uo pipefail
+# shellcheck disable=SC2317 # functions below are reached through the EXIT trap
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build/release}
+BERTHD=$BUILD/src/cmd/berthd/berthd
+BERTH_BIN=$BUILD/src/cmd/berth/berth
+BERTH_SHIM=$BUILD/src/cmd/berth-shim/berth-shim
+IMAGE=${IMAGE:-$BUILD/busybox-image.tar}
+RUNS=${RUNS:-20}
+WARMUP=${WARMUP:-3}
+N=${N:-100}
+N_BERTH=${N_BERTH:-$N}
+N_PODMAN=${N_PODMAN:-$N}
+N_DOCKER=${N_DOCKER:-$N}
+BUDGET=${BUDGET:-100}
+SETTLE=${SETTLE:-5}
+BERTH=${BERTH:-1}
+PODMAN=${PODMAN:-1}
+DOCKER=${DOCKER:-1}
+KEEP=${KEEP:-}
+DOCKER_BIN=/usr/bin/docker # /usr/local/bin/docker is a newer CLI that comes first in PATH
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "container_run.sh: no arguments; knobs are environment variables (see --help)" >&2
+    exit 2
+    ;;
+esac
+
+BENCH=container_run.sh
+keep_files() { cp -r "$W/logs" "$W/out" "$KEEP"/ 2>/dev/null; }
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+
+need_root_and_tools hyperfine jq crun unshare nsenter findmnt ip tar awk
+for v in RUNS N N_BERTH N_PODMAN N_DOCKER BUDGET; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a count (got '${!v}')"
+done
+[[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ ]] || die "WARMUP and SETTLE must be counts"
+[ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
+IMAGE=$(realpath "$IMAGE")
+if [ "$BERTH" = 1 ]; then
+  for b in "$BERTHD" "$BERTH_BIN" "$BERTH_SHIM"; do
+    [ -x "$b" ] || die "$b missing (cmake --build $BUILD), or BERTH=0 for the anchors only"
+  done
+fi
+if [ "$PODMAN" = 1 ]; then
+  command -v podman >/dev/null || die "podman missing (bash scripts/install-deps.sh), or PODMAN=0"
+fi
+if [ "$DOCKER" = 1 ]; then
+  for t in "$DOCKER_BIN" dockerd containerd; do
+    command -v "$t" >/dev/null || die "$t missing (Debian's docker.io, containerd), or DOCKER=0"
+  done
+fi
+
+# --- work dir (bench/lib.sh), on a tmpfs, and the state cleanup needs ----------------------
+# Global paths the tools create whatever their flags (podman's blob-info cache in
+# /var/lib/containers, dockerd's /run/docker/plugins, containerd's shim sockets in
+# /run/containerd/s, podman's runc root /run/runc ...): removed at the end only if absent now.
+# Each with the programs (their comm) that may be using it when someone else runs them.
+declare -A GLOBALS=([/var/lib/containers]='podman|conmon|skopeo|buildah'
+  [/run/libpod]='podman|conmon' [/run/netns]='podman|conmon|ip' [/run/runc]='podman|conmon|runc'
+  [/run/docker]='dockerd' [/run/containerd]='containerd|containerd-shim')
+declare -A GLOBAL_BEFORE=()
+for g in "${!GLOBALS[@]}"; do [ -e "$g" ] && GLOBAL_BEFORE[$g]=1; done
+
+bench_setup crb
+if [ "${DISK:-0}" != 1 ]; then
+  mount -t tmpfs -o size=4g,mode=0711 crb "$W" || die "mounting a tmpfs on $W failed"
+  mkdir -p "$W/logs" "$W/state"
+  mknod -m 666 "$W/null" c 1 3 || die "mknod of the /dev/null stand-in in $W failed"
+fi
+chmod 0711 "$W" # mktemp's 0700 would shut out a container's mapped root
+mkdir -p "$W/out"
+NS=$W/netns
+NS_INODE=""
+declare -A CLI=() ENG_WRAP=() RUN_OPTS=() RM_F=() OK=()
+DAEMON_PIDS=() # berthd, containerd, dockerd: stopped after the containers are removed
+BERTH_IDS=() # berth's container ids seen, to find their cgroups if berth leaves them
+FAILS=0
+
+# cli_argv ENGINE: ARGV, the engine's CLI through its wrapper (the netns for podman)
+cli_argv() {
+  local w c
+  read -ra w <<<"${ENG_WRAP[$1]}"
+  read -ra c <<<"${CLI[$1]}"
+  ARGV=("${w[@]}" "${c[@]}")
+}
+cli() { # ENGINE ARGS...: run the engine's CLI
+  cli_argv "$1"
+  shift
+  "${ARGV[@]}" "$@"
+}
+
+# in_our_netns COMM: live processes in our network namespace named COMM (any, if "")
+in_our_netns() {
+  local d
+  [ -n "$NS_INODE" ] || return 0
+  for d in /proc/[0-9]*; do
+    [ "$(stat -L -c %i "$d/ns/net" 2>/dev/null)" = "$NS_INODE" ] || continue
+    alive "${d#/proc/}" || continue
+    [ -z "$1" ] || [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    echo "${d#/proc/}"
+  done
+}
+
+# supervisors COMM: our live processes named COMM: in our network namespace (the daemons'
+# children are), or with our work dir on their command line
+supervisors() {
+  local d
+  {
+    in_our_netns "$1"
+    for d in /proc/[0-9]*; do
+      [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+      tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF "$W/" || continue
+      alive "${d#/proc/}" && echo "${d#/proc/}"
+    done
+  } | sort -un
+}
+
+# remove_cgroup_tree DIR: kill what is in DIR and below (ours), then remove it deepest first
+remove_cgroup_tree() {
+  local d pid i
+  while read -r d; do
+    while read -r pid; do kill -KILL "$pid" 2>/dev/null; done 2>/dev/null <"$d/cgroup.procs"
+    for ((i = 0; i < 20; i++)); do
+      rmdir "$d" 2>/dev/null && break
+      [ -d "$d" ] || break
+      sleep 0.05
+    done
+  done < <(find "$1" -depth -type d 2>/dev/null)
+}
+
+users_of() { # REGEX: the names of live processes whose comm matches REGEX
+  local d c
+  for d in /proc/[0-9]*; do
+    c=$(cat "$d/comm" 2>/dev/null) || continue
+    [[ "$c" =~ ^($1)$ ]] && alive "${d#/proc/}" && echo "$c"
+  done | sort -u | paste -sd ' '
+}
+
+engines_cleanup() {
+  local rc=$? e ids pid d id g others pass rmf i
+  set +e
+  trap - EXIT INT TERM
+  note "cleaning up"
+  # What runs now (a batch, a hyperfine), by pid; a CLI call it had under way may still
+  # make a container, so give that a moment.
+  if [ ${#PIDS[@]} -gt 0 ]; then
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+    sleep 2
+  fi
+  # Containers, while their daemons run: all in one call, then one by one what is left.
+  for e in docker podman berth; do
+    [ -n "${CLI[$e]:-}" ] || continue
+    cli_argv "$e"
+    read -ra rmf <<<"${RM_F[$e]}"
+    for pass in all one; do
+      mapfile -t ids < <(timeout 30 "${ARGV[@]}" ps -aq 2>/dev/null)
+      [ ${#ids[@]} -gt 0 ] || break
+      [ "$e" = berth ] && BERTH_IDS+=("${ids[@]}")
+      if [ "$pass" = all ]; then
+        timeout 120 "${ARGV[@]}" "${rmf[@]}" "${ids[@]}" >/dev/null 2>&1
+      else
+        for id in "${ids[@]}"; do
+          timeout 30 "${ARGV[@]}" "${rmf[@]}" "$id" >/dev/null 2>&1 || note "$e: could not remove container $id"
+        done
+      fi
+    done
+    [ "$e" = podman ] && timeout 60 "${ARGV[@]}" rmi -af >/dev/null 2>&1
+  done
+  # Daemons, last started first (dockerd before containerd), by pid.
+  for ((i = ${#DAEMON_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${DAEMON_PIDS[i]}"; done
+  DAEMON_PIDS=()
+  # Anything still in our network namespace was started by this run (shims, conmon).
+  for pid in $(in_our_netns ""); do
+    note "leftover process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) in our netns: killing"
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(in_our_netns "")" ] && break
+    sleep 0.1
+  done
+  # Cgroups under our parents (docker's and podman's, with the children they made), and
+  # any named after a berth container id.
+  for d in /sys/fs/cgroup/*/"$TAG-docker" /sys/fs/cgroup/*/"$TAG-podman"; do
+    [ -d "$d" ] && remove_cgroup_tree "$d"
+  done
+  for id in "${BERTH_IDS[@]}"; do
+    [ ${#id} -ge 12 ] || continue
+    while read -r d; do
+      note "removing berth's leftover cgroup $d"
+      remove_cgroup_tree "$d"
+    done < <(find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name "*${id:0:12}*" 2>/dev/null)
+  done
+  # Global paths this run made, unless a program that uses them runs now (someone else's:
+  # ours are stopped).
+  for g in "${!GLOBALS[@]}"; do
+    if [ -n "${GLOBAL_BEFORE[$g]:-}" ] || [ ! -e "$g" ]; then continue; fi
+    others=$(users_of "${GLOBALS[$g]}")
+    if [ -n "$others" ]; then
+      note "leaving $g (made during this run): in use by a running $others"
+    else
+      rm -rf "$g" 2>/dev/null || note "could not remove $g"
+    fi
+  done
+  # KEEP now: lib.sh's cleanup unmounts the tmpfs before it would copy.
+  if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP" && keep_files
+    KEEP=""
+  fi
+  (exit "$rc")
+  cleanup # bench/lib.sh: crun's leftovers, our cgroups, unmounts, the work dir, leftover check
+}
+trap engines_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() { # PART WHY: a part that could not be measured
+  echo "$1: FAILED: $2"
+  FAILS=$((FAILS + 1))
+}
+
+# start_daemon VAR LOG COMMAND...: COMMAND in our netns, in a session of its own (a Ctrl-C
+# reaches the script, which stops it in order), its pid in DAEMON_PIDS and VAR
+start_daemon() {
+  local var=$1 log=$2
+  shift 2
+  nsenter --net="$NS" setsid "$@" >"$log" 2>&1 </dev/null &
+  DAEMON_PIDS+=("$!")
+  printf -v "$var" '%s' "$!"
+}
+
+wait_for() { # SECONDS COMMAND...: until COMMAND succeeds
+  local end=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+# last_line FILE: its last two non-empty lines, on one line (a CLI's error, then its hint)
+last_line() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 2 | paste -sd '|' | sed 's/|/ | /g'; }
+
+busy_before_run
+host_line
+echo "versions: berth $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($BUILD); $(crun --version | head -1); $(podman --version); $($DOCKER_BIN --version); $(containerd --version | awk '{print $1, $3}'); $(hyperfine --version)"
+note "work dir $W ($(findmnt -n -o FSTYPE "$W" || echo disk)), tag $TAG"
+
+# --- the rootfs for crun, the network namespace -------------------------------------------
+# crun runs the very rootfs the engines get: the image's one layer, unpacked.
+mkdir -p "$W/img" "$W/bundle/rootfs"
+tar -C "$W/img" -xf "$IMAGE" || die "unpacking $IMAGE failed"
+layer=$(jq -r '.[0].Layers[0]' "$W/img/manifest.json") || die "no manifest.json in $IMAGE"
+tar -C "$W/bundle/rootfs" -xf "$W/img/$layer" || die "unpacking the image's layer failed"
+rm -rf "$W/img"
+(cd "$W/bundle" && crun spec) || die "crun spec failed"
+jq '.process.terminal = false | .process.args = ["/bin/true"]' "$W/bundle/config.json" \
+  >"$W/config.json.new" || die "editing config.json failed"
+mv "$W/config.json.new" "$W/bundle/config.json"
+add_runtime crun "$(command -v crun)" "$CG2_HYBRID" "$W/bundle"
+
+touch "$NS" || die "touch $NS failed"
+unshare --net="$NS" true || die "cannot create a network namespace"
+NS_INODE=$(stat -L -c %i "$NS")
+nsenter --net="$NS" ip link set lo up || die "cannot bring up lo in the netns"
+
+# --- the engines: daemons up, image loaded -------------------------------------------------
+if [ "$BERTH" = 1 ]; then
+  mkdir -p "$W/berth"
+  CLI[berth]="$BERTH_BIN -H unix://$W/berth/berth.sock"
+  ENG_WRAP[berth]=""
+  RUN_OPTS[berth]=""
+  RM_F[berth]="rm -f"
+  start_daemon BERTHD_PID "$W/logs/berthd.log" "$BERTHD" --root "$W/berth/root" \
+    --state "$W/berth/state" -H "unix://$W/berth/berth.sock"
+  if ! wait_for 20 cli berth version; then
+    fail berth "berthd did not start: $(last_line "$W/logs/berthd.log")"
+  elif ! cli berth load -q -i "$IMAGE" >"$W/logs/berth-load.log" 2>&1; then
+    fail berth "berth load: $(last_line "$W/logs/berth-load.log")"
+  else
+    OK[berth]=1
+  fi
+fi
+
+if [ "$DOCKER" = 1 ]; then
+  D=$W/docker
+  mkdir -p "$D"
+  # Debian's /etc/containerd/config.toml (the CRI plugin on), every path moved into $D.
+  cat >"$D/containerd.toml" <<EOF
+version = 2
+root = "$D/containerd-root"
+state = "$D/containerd-state"
+[grpc]
+  address = "$D/containerd.sock"
+[ttrpc]
+  address = "$D/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$D/containerd-opt"
+EOF
+  CLI[docker]="$DOCKER_BIN -H unix://$D/docker.sock"
+  ENG_WRAP[docker]=""
+  RUN_OPTS[docker]=""
+  RM_F[docker]="rm -f"
+  start_daemon CONTAINERD_PID "$W/logs/containerd.log" containerd --config "$D/containerd.toml"
+  if ! wait_for 30 test -S "$D/containerd.sock"; then
+    fail docker "containerd did not start: $(last_line "$W/logs/containerd.log")"
+  else
+    start_daemon DOCKERD_PID "$W/logs/dockerd.log" dockerd --containerd="$D/containerd.sock" \
+      --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+      -H "unix://$D/docker.sock" --bridge=none --iptables=false --ip-masq=false \
+      --cgroup-parent "/$TAG-docker"
+    if ! wait_for 60 cli docker version; then
+      fail docker "dockerd did not start: $(last_line "$W/logs/dockerd.log")"
+    elif ! cli docker load -q -i "$IMAGE" >"$W/logs/docker-load.log" 2>&1; then
+      fail docker "docker load: $(last_line "$W/logs/docker-load.log")"
+    else
+      OK[docker]=1
+    fi
+  fi
+fi
+
+if [ "$PODMAN" = 1 ]; then
+  P=$W/pm
+  CLI[podman]="podman --root $P/root --runroot $P/run --tmpdir $P/tmp --network-config-dir $P/net --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
+  # podman in our netns, so its conmons are there too. Its runtime is runc: podman's crun
+  # needs cgroup2 hidden in a private mount namespace on this host, and the container's
+  # rootfs mount would then live in a namespace the next `podman rm` does not see.
+  ENG_WRAP[podman]="nsenter --net=$NS"
+  # root here cannot raise RLIMIT_NOFILE past its hard limit, podman caps nproc at 32768
+  # (../shared/ANCHORS.md): podman's defaults for root fail without these.
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+  RUN_OPTS[podman]="--runtime runc --ulimit nofile=$nofile:$nofile --ulimit nproc=$nproc:$nproc --cgroup-parent /$TAG-podman"
+  # `podman rm -f` waits 10 s for `sleep` (pid 1 ignores SIGTERM); -t 0 kills at once, as
+  # `docker rm -f` does.
+  RM_F[podman]="rm -f -t 0"
+  if ! cli podman load -q -i "$IMAGE" >"$W/logs/podman-load.log" 2>&1; then
+    fail podman "podman load: $(last_line "$W/logs/podman-load.log")"
+  else
+    OK[podman]=1
+  fi
+fi
+
+ENGINES=()
+for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
+
+# --- 3. idle daemon RSS ---------------------------------------------------------------------
+declare -A IDLE=()
+if [ -n "${OK[berth]:-}${OK[docker]:-}" ]; then
+  note "letting the daemons settle for ${SETTLE}s (image loaded, no container)"
+  sleep "$SETTLE"
+fi
+daemon_rss() { # ENGINE LABEL: one line; IDLE[ENGINE] = kB
+  local e=$1 r p c cp
+  if [ "$e" = berth ]; then
+    r=$(rss_kb "$BERTHD_PID") p=$(pss_kb "$BERTHD_PID")
+    IDLE[$e]=$r
+    echo "berthd_rss_$2: VmRSS $r kB, Pss ${p:-?} kB"
+  else
+    r=$(rss_kb "$DOCKERD_PID") p=$(pss_kb "$DOCKERD_PID")
+    c=$(rss_kb "$CONTAINERD_PID") cp=$(pss_kb "$CONTAINERD_PID")
+    IDLE[$e]=$((r + c))
+    echo "dockerd_containerd_rss_$2: VmRSS $((r + c)) kB = dockerd $r + containerd $c, Pss ${p:-?} + ${cp:-?} kB"
+  fi
+}
+[ -n "${OK[berth]:-}" ] && daemon_rss berth idle
+[ -n "${OK[docker]:-}" ] && daemon_rss docker idle
+IDLE_BERTH=${IDLE[berth]:-}
+IDLE_DOCKER=${IDLE[docker]:-}
+
+# --- 1. run --rm busybox true ---------------------------------------------------------------
+hyperfine_shell
+declare -A RM_MED=()
+# hf NAME COMMAND: hyperfine of COMMAND (split by hyperfine) under the wrapper HFW (an
+# array); RM_MED[NAME] = median ms
+hf() {
+  local name=$1 cmd=$2 med lo hi n
+  note "benchmarking $name: $cmd"
+  if ! in_bg "$W/logs/$name.hf" "${HFW[@]}" hyperfine "${HF_SHELL[@]}" --style basic \
+    --runs "$RUNS" --warmup "$WARMUP" --export-json "$W/out/$name.json" -n "$name" "$cmd"; then
+    fail "$name" "hyperfine: $(last_line "$W/logs/$name.hf")"
+    return 1
+  fi
+  read -r med lo hi n < <(jq -r '.results[0] | "\(.median * 1000) \(.min * 1000) \(.max * 1000) \(.times | length)"' \
+    "$W/out/$name.json")
+  RM_MED[$name]=$med
+  printf '%s: median %.1f ms (min %.1f, max %.1f; n=%d)\n' "$name" "$med" "$lo" "$hi" "$n"
+}
+
+# crun: a smoke run (it must leave no state), then hyperfine, through lib.sh's wrapper.
+run_argv crun
+if in_bg "$W/logs/crun.smoke" "${WRAP_ARGV[@]}" "${RUN_ARGV[@]}"; then
+  HFW=("${WRAP_ARGV[@]}")
+  hf crun_run_true "$(printf '%q ' "${RUN_ARGV[@]}")"
+else
+  fail crun_run_true "smoke run: $(last_line "$W/logs/crun.smoke")"
+fi
+for e in "${ENGINES[@]}"; do
+  cmd="${CLI[$e]} run --rm --network none ${RUN_OPTS[$e]} busybox true"
+  # shellcheck disable=SC2086 # RUN_OPTS holds flags
+  if ! in_bg "$W/logs/$e.smoke" ${ENG_WRAP[$e]} $cmd; then
+    fail "${e}_run_rm_true" "smoke run \`$e run --rm --network none busybox true\`: $(last_line "$W/logs/$e.smoke")"
+    continue
+  fi
+  if ! left=$(cli "$e" ps -aq 2>"$W/logs/$e.ps"); then
+    fail "${e}_run_rm_true" "\`$e ps -aq\`: $(last_line "$W/logs/$e.ps")"
+    continue
+  elif [ -n "$left" ]; then
+    fail "${e}_run_rm_true" "\`$e run --rm\` left containers behind: $(echo "$left" | tr '\n' ' ')"
+    continue
+  fi
+  read -ra HFW <<<"${ENG_WRAP[$e]}"
+  hf "${e}_run_rm_true" "$cmd"
+done
+
+# --- 4. the supervisor of one running container ---------------------------------------------
+declare -A SHIM_RSS=() SHIM_COMM=([berth]=berth-shim [podman]=conmon [docker]=containerd-shim)
+declare -A SHIM_NAME=([berth]=berth-shim [podman]=conmon [docker]=containerd-shim-runc-v2)
+for e in "${ENGINES[@]}"; do
+  # shellcheck disable=SC2086
+  if ! id=$(cli "$e" run -d --network none ${RUN_OPTS[$e]} busybox sleep 1000 2>"$W/logs/$e.shim.err"); then
+    fail "${e}_shim_rss" "\`$e run -d --network none busybox sleep 1000\`: $(last_line "$W/logs/$e.shim.err")"
+    continue
+  fi
+  [ "$e" = berth ] && BERTH_IDS+=("$id")
+  sleep 2
+  pids=$(supervisors "${SHIM_COMM[$e]}")
+  if [ "$(echo "$pids" | grep -c .)" != 1 ]; then
+    fail "${e}_shim_rss" "expected one ${SHIM_NAME[$e]} of ours, found: $(echo "${pids:-none}" | paste -sd ' ')"
+  else
+    r=$(rss_kb "$pids") p=$(pss_kb "$pids")
+    SHIM_RSS[$e]=$r
+    echo "${e}_shim_rss: ${SHIM_NAME[$e]} (pid $pids) with one running sleep: VmRSS $r kB, Pss ${p:-?} kB"
+  fi
+  # shellcheck disable=SC2086
+  cli "$e" ${RM_F[$e]} "$id" >/dev/null 2>&1 || fail "${e}_shim_rss" "\`$e rm -f\` failed"
+done
+
+# --- 2. run -d ... sleep 1000, then rm -f of them all ----------------------------------------
+# run_d.sh N BUDGET OUT CMD...: CMD N times (each prints a container id) or until BUDGET s,
+# each call timed; ids to OUT.ids, "start end" (s) of each call to OUT.times.
+cat >"$W/run_d.sh" <<'EOF'
+#!/bin/bash
+n=$1 budget=$2 out=$3
+shift 3
+end=$((SECONDS + budget))
+for ((i = 0; i < n && SECONDS < end; i++)); do
+  t0=$EPOCHREALTIME
+  id=$("$@" 2>>"$out.err") || { echo "call $((i + 1)) failed: $(tail -n 2 "$out.err" | paste -sd ' ')"; exit 1; }
+  t1=$EPOCHREALTIME
+  echo "$id" >>"$out.ids"
+  echo "$t0 $t1" >>"$out.times"
+done
+EOF
+# timed.sh OUT CMD...: CMD once, "start end" (s) to OUT
+cat >"$W/timed.sh" <<'EOF'
+#!/bin/bash
+out=$1
+shift
+t0=$EPOCHREALTIME
+"$@" >/dev/null || exit 1
+t1=$EPOCHREALTIME
+echo "$t0 $t1" >"$out"
+EOF
+declare -A RUND_PER=() RMF_PER=()
+for e in "${ENGINES[@]}"; do
+  n_var=N_${e^^}
+  n=${!n_var}
+  o=$W/out/$e.run_d
+  note "$e: $n x run -d sleep 1000 (stops after ${BUDGET}s)"
+  read -ra w <<<"${ENG_WRAP[$e]}"
+  read -ra c <<<"${CLI[$e]}"
+  read -ra ro <<<"${RUN_OPTS[$e]}"
+  read -ra rmf <<<"${RM_F[$e]}"
+  in_bg "$W/logs/$e.run_d" "${w[@]}" bash "$W/run_d.sh" "$n" "$BUDGET" "$o" \
+    "${c[@]}" run -d --network none "${ro[@]}" busybox sleep 1000 ||
+    fail "${e}_run_d" "$(last_line "$W/logs/$e.run_d")"
+  mapfile -t ids < <(cat "$o.ids" 2>/dev/null)
+  [ "$e" = berth ] && BERTH_IDS+=("${ids[@]}")
+  k=${#ids[@]}
+  [ "$k" -gt 0 ] || continue
+  read -r med tot < <(awk '{print ($2 - $1) * 1000}' "$o.times" | sort -n |
+    awk '{v[NR] = $1; t += $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, t}')
+  RUND_PER[$e]=$(awk -v t="$tot" -v k="$k" 'BEGIN {print t / k}')
+  short=""
+  [ "$k" -lt "$n" ] && short=" (stopped after ${BUDGET}s: $k of $n)"
+  running=$(cli "$e" ps -q 2>/dev/null | grep -c .)
+  printf '%s_run_d: %d containers in %.1f s: %.1f ms per container, median call %.1f ms%s; %s running\n' \
+    "$e" "$k" "$(awk -v t="$tot" 'BEGIN {print t / 1000}')" "${RUND_PER[$e]}" "$med" "$short" "$running"
+  # With them running: the daemon and all supervisors (informational).
+  sum=0
+  pids=$(supervisors "${SHIM_COMM[$e]}")
+  for p in $pids; do sum=$((sum + $(rss_kb "$p"))); done
+  ns=$(echo "$pids" | grep -c .)
+  case $e in
+    berth) d="berthd $(rss_kb "$BERTHD_PID") kB" ;;
+    docker) d="dockerd $(rss_kb "$DOCKERD_PID") kB + containerd $(rss_kb "$CONTAINERD_PID") kB" ;;
+    podman) d="no daemon" ;;
+  esac
+  echo "${e}_rss_with_${k}_running: $d, $ns ${SHIM_NAME[$e]} $sum kB in all (VmRSS)"
+  note "$e: rm -f of $k containers (one call)"
+  if in_bg "$W/logs/$e.rm_f" "${w[@]}" bash "$W/timed.sh" "$W/out/$e.rm_f" "${c[@]}" "${rmf[@]}" "${ids[@]}"; then
+    read -r t0 t1 <"$W/out/$e.rm_f"
+    RMF_PER[$e]=$(awk -v a="$t0" -v b="$t1" -v k="$k" 'BEGIN {print (b - a) * 1000 / k}')
+    printf '%s_rm_f: %d containers in one call: %.1f s, %.1f ms per container\n' \
+      "$e" "$k" "$(awk -v a="$t0" -v b="$t1" 'BEGIN {print b - a}')" "${RMF_PER[$e]}"
+  else
+    fail "${e}_rm_f" "$(last_line "$W/logs/$e.rm_f")"
+  fi
+  left=$(cli "$e" ps -aq 2>/dev/null | grep -c .)
+  [ "$left" = 0 ] || fail "${e}_rm_f" "$left containers still there after rm -f"
+done
+
+# idle again, after use (informational: what the daemons keep)
+if [ -n "${OK[berth]:-}${OK[docker]:-}" ]; then
+  sleep "$SETTLE"
+  [ -n "${OK[berth]:-}" ] && daemon_rss berth idle_after_use
+  [ -n "${OK[docker]:-}" ] && daemon_rss docker idle_after_use
+fi
+
+CPU_T2=$(cpu_ticks)
+
+# --- ratios and targets ----------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# verdict VALUE OP LIMIT: "met" or "missed"
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {ok = (op == "<=") ? v <= l : v < l; print ok ? "met" : "MISSED"}'; }
+echo
+echo "summary (lower is better; a ratio is berth / anchor):"
+b=${RM_MED[berth_run_rm_true]:-}
+for a in crun_run_true podman_run_rm_true docker_run_rm_true; do
+  [ -n "$b" ] && [ -n "${RM_MED[$a]:-}" ] && echo "  run --rm true: berth/${a%%_*} $(ratio "$b" "${RM_MED[$a]}")"
+done
+for a in podman docker; do
+  [ -n "${RUND_PER[berth]:-}" ] && [ -n "${RUND_PER[$a]:-}" ] &&
+    echo "  run -d, per container: berth/$a $(ratio "${RUND_PER[berth]}" "${RUND_PER[$a]}")"
+done
+for a in podman docker; do
+  [ -n "${RMF_PER[berth]:-}" ] && [ -n "${RMF_PER[$a]:-}" ] &&
+    echo "  rm -f, per container: berth/$a $(ratio "${RMF_PER[berth]}" "${RMF_PER[$a]}")"
+done
+[ -n "$IDLE_BERTH" ] && [ -n "$IDLE_DOCKER" ] &&
+  echo "  idle daemon RSS: berthd/(dockerd+containerd) $(ratio "$IDLE_BERTH" "$IDLE_DOCKER")"
+for a in podman docker; do
+  [ -n "${SHIM_RSS[berth]:-}" ] && [ -n "${SHIM_RSS[$a]:-}" ] &&
+    echo "  supervisor RSS: berth-shim/${SHIM_NAME[$a]} $(ratio "${SHIM_RSS[berth]}" "${SHIM_RSS[$a]}")"
+done
+
+echo "targets (issue 5):"
+target() { # LABEL FIGURE-OR-EMPTY OP LIMIT-OR-EMPTY TEXT
+  if [ -z "$2" ] || [ -z "$4" ]; then
+    echo "  $1: $5: pending (not measured in this run)"
+  else
+    echo "  $1: $5: $(verdict "$2" "$3" "$4")"
+  fi
+}
+f1() { [ -n "$1" ] && printf '%.1f' "$1" || echo '?'; } # one decimal, or ?
+crun_med=${RM_MED[crun_run_true]:-}
+target "berth run --rm within 3x a bare crun start" "$b" "<=" \
+  "${crun_med:+$(awk -v c="$crun_med" 'BEGIN {print 3 * c}')}" \
+  "berth $(f1 "$b") ms vs 3 x crun $(f1 "$crun_med") ms"
+dper=${RUND_PER[docker]:-}
+target "run -d at most 0.1x docker's per container" "${RUND_PER[berth]:-}" "<=" \
+  "${dper:+$(awk -v d="$dper" 'BEGIN {print 0.1 * d}')}" \
+  "berth $(f1 "${RUND_PER[berth]:-}") ms vs 0.1 x docker $(f1 "$dper") ms"
+# 11 MB = 11e6 bytes = 10742 KiB (VmRSS is in KiB)
+target "berthd idle RSS under 11 MB" "$IDLE_BERTH" "<" 10742 "berthd ${IDLE_BERTH:-?} kB vs 10742 kB"
+target "berth-shim at or under conmon's RSS" "${SHIM_RSS[berth]:-}" "<=" "${SHIM_RSS[podman]:-}" \
+  "berth-shim ${SHIM_RSS[berth]:-?} kB vs conmon ${SHIM_RSS[podman]:-?} kB"
+
+echo "host_cpu_busy_before_run: $BUSY_BEFORE% of $(nproc) cpus over 2 s (load that is not ours)"
+echo "host_cpu_busy_during_run: $(busy_pct "$CPU_T1" "$CPU_T2")% of $(nproc) cpus, loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$FAILS" = 0 ] || note "$FAILS part(s) failed"
+[ "$FAILS" = 0 ]
