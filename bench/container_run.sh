@@ -63,9 +63,9 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build/release}
-BERTHD=$BUILD/src/cmd/berthd/berthd
-BERTH_BIN=$BUILD/src/cmd/berth/berth
-BERTH_SHIM=$BUILD/src/cmd/berth-shim/berth-shim
+BERTHD=$BUILD/bin/berthd
+BERTH_BIN=$BUILD/bin/berth
+BERTH_SHIM=$BUILD/bin/berth-shim
 IMAGE=${IMAGE:-$BUILD/busybox-image.tar}
 RUNS=${RUNS:-20}
 WARMUP=${WARMUP:-3}

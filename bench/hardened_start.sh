@@ -4,7 +4,7 @@
 # crun, side by side in one run; prints means, ratios and the cost of the hardening.
 #
 # Usage (as root):   bash bench/hardened_start.sh            (after the release build)
-#                    BERTH_RUNTIME=build/bench/src/cmd/berth-runtime/berth-runtime \
+#                    BERTH_RUNTIME=build/bench/bin/berth-runtime \
 #                      ROOTFS=build/bench/busybox-rootfs ROUNDS=5 bash bench/hardened_start.sh
 # Prints on stdout, e.g.:
 #   berth-runtime bare: 5.3 ± 0.6 ms (median 5.2, min 4.7, max 8.1; n=60); cpu user+sys 3.9 ms
@@ -16,7 +16,7 @@
 # met), 1 when a runtime failed its smoke run or the run left something behind.
 #
 # Knobs (environment):
-#   BERTH_RUNTIME  berth-runtime binary (default build/release/src/cmd/berth-runtime/berth-runtime)
+#   BERTH_RUNTIME  berth-runtime binary (default build/release/bin/berth-runtime)
 #   ROOTFS         busybox root filesystem (default build/release/busybox-rootfs)
 #   ROUNDS=3 RUNS=20 WARMUP=3   each round runs hyperfine once per configuration (RUNS runs
 #                  after WARMUP); the configurations take turns, starting one further each
@@ -56,7 +56,7 @@ set -euo pipefail
 # shellcheck disable=SC2317 # functions below are reached through the EXIT trap
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-BERTH_RUNTIME=${BERTH_RUNTIME:-$top/build/release/src/cmd/berth-runtime/berth-runtime}
+BERTH_RUNTIME=${BERTH_RUNTIME:-$top/build/release/bin/berth-runtime}
 ROOTFS=${ROOTFS:-$top/build/release/busybox-rootfs}
 ROUNDS=${ROUNDS:-3}
 RUNS=${RUNS:-20}

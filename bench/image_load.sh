@@ -22,8 +22,8 @@ MOUNT_RUNS=${MOUNT_RUNS:-50}
 DOCKER=${DOCKER:-1}
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$top/build/release}
-BERTHD=$BUILD/src/cmd/berthd/berthd
-BERTH_BIN=$BUILD/src/cmd/berth/berth
+BERTHD=$BUILD/bin/berthd
+BERTH_BIN=$BUILD/bin/berth
 MOUNT_TOOL=$BUILD/bench/berth-bench-mount
 
 note() { echo "# $*" >&2; }

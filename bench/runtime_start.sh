@@ -3,7 +3,7 @@
 # process: berth-runtime vs crun vs runc, side by side in one run, printed as ratios.
 #
 # Usage (as root):   bash bench/runtime_start.sh            (after the release build)
-#                    BERTH_RUNTIME=build/bench/src/cmd/berth-runtime/berth-runtime \
+#                    BERTH_RUNTIME=build/bench/bin/berth-runtime \
 #                      ROOTFS=build/bench/busybox-rootfs RUNS=80 bash bench/runtime_start.sh
 # Prints one line per runtime on stdout, then the ratios and how busy the host was, e.g.:
 #   berth-runtime: median 9.1 ms (min 8.0, max 14.2; n=30); cpu user+sys 4.1 ms; peak RSS 3120 KiB (median of 10; min 3100, max 3140)
@@ -13,7 +13,7 @@
 # its smoke run or the run left something behind.
 #
 # Knobs (environment):
-#   BERTH_RUNTIME  berth-runtime binary (default build/release/src/cmd/berth-runtime/berth-runtime)
+#   BERTH_RUNTIME  berth-runtime binary (default build/release/bin/berth-runtime)
 #   ROOTFS         busybox root filesystem (default build/release/busybox-rootfs)
 #   RUNS=30 WARMUP=5   hyperfine runs per runtime
 #   RSS_RUNS=10        runs under /usr/bin/time -f %M per runtime (the median is reported)
@@ -68,7 +68,7 @@ set -euo pipefail
 # shellcheck disable=SC2317 # functions below are reached through the EXIT trap
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-BERTH_RUNTIME=${BERTH_RUNTIME:-$top/build/release/src/cmd/berth-runtime/berth-runtime}
+BERTH_RUNTIME=${BERTH_RUNTIME:-$top/build/release/bin/berth-runtime}
 ROOTFS=${ROOTFS:-$top/build/release/busybox-rootfs}
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-5}

@@ -13,7 +13,7 @@ rootfs=$top/build/release/busybox-rootfs
 bundle=$(mktemp -d /tmp/berth-hello.XXXXXX)
 trap 'rm -rf "$bundle"' EXIT
 ln -s "$rootfs" "$bundle/rootfs"
-rt=$top/build/release/src/cmd/berth-runtime/berth-runtime
+rt=$top/build/release/bin/berth-runtime
 "$rt" spec --bundle "$bundle"
 # The default spec is interactive (terminal: true, sh); make it print hello instead.
 jq '.process.terminal = false | .process.args = ["echo", "hello from a berth container"]' \
@@ -25,10 +25,10 @@ mv "$bundle/config.json.new" "$bundle/config.json"
 # The daemon, on its default socket and root (/run/berth/berth.sock, /var/lib/berth). It keeps
 # running afterwards, as an installed daemon would (contrib/systemd/berthd.service runs it
 # under systemd instead).
-berth=$top/build/release/src/cmd/berth/berth
+berth=$top/build/release/bin/berth
 if ! "$berth" version >/dev/null 2>&1; then
   mkdir -p /run/berth
-  setsid "$top/build/release/src/cmd/berthd/berthd" </dev/null >>/run/berth/berthd.log 2>&1 &
+  setsid "$top/build/release/bin/berthd" </dev/null >>/run/berth/berthd.log 2>&1 &
   for _ in $(seq 100); do
     "$berth" version >/dev/null 2>&1 && break
     sleep 0.05

@@ -34,6 +34,7 @@
 #include "engine/container_view.h"
 #include "engine/events.h"
 #include "runtime/container.h"
+#include "runtime/idmap.h"
 #include "runtime/signals.h"
 #include "shim/client.h"
 #include "shim/logfile.h"
@@ -349,8 +350,10 @@ std::string ContainerService::Dir(const std::string& id) const {
   return JoinPath(JoinPath(paths_.root, "containers"), id);
 }
 
+// A unix socket path has 108 bytes at most (and the shim adds ".console" for a TTY's): 96 bits
+// of the id are plenty to tell containers apart.
 std::string ContainerService::SocketPath(const std::string& id) const {
-  return JoinPath(JoinPath(paths_.state, "shim"), id + ".sock");
+  return JoinPath(JoinPath(paths_.state, "shim"), id.substr(0, 24) + ".sock");
 }
 
 std::string ContainerService::RuntimeRoot() const { return JoinPath(paths_.state, "runtime"); }
@@ -508,7 +511,28 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
   ContainerSpec spec = BuildContainerSpec(in);
   nlohmann::json& s = spec.spec;
   if (!IsMountPoint(rootfs)) {
-    images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
+    if (e.c.userns_base != 0) {
+      // The rootfs is id-mapped here, layer by layer (overlayfs itself cannot be), so the
+      // runtime must not map it again.
+      std::vector<oci::IdMapping> map = {
+          {0, static_cast<uint32_t>(e.c.userns_base), static_cast<uint32_t>(kUsernsSize)}};
+      UniqueFd userns = runtime::MakeMappingUserns(map, map);
+      // The upper directory is the container's own (a new, empty directory: no image data is
+      // chowned); the container's writes land there as its ids.
+      std::string upper = JoinPath(dir, "rw/upper");
+      MkdirAll(upper, 0755);
+      if (chown(upper.c_str(), static_cast<uid_t>(e.c.userns_base),
+                static_cast<gid_t>(e.c.userns_base)) < 0) {
+        ThrowErrno("chown " + upper);
+      }
+      images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs, userns.get());
+    } else {
+      images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
+    }
+  }
+  if (s.contains("annotations")) {
+    s["annotations"].erase(runtime::kRootfsIdmapAnnotation);
+    if (s["annotations"].empty()) s.erase("annotations");
   }
   if (spec.needs_user_lookup) {
     ResolvedUser u = ResolveUser(rootfs, spec.user_lookup);

@@ -15,6 +15,7 @@
 #include <cstring>
 #include <map>
 
+#include "base/detached_mount.h"
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
@@ -183,7 +184,7 @@ size_t Snapshots::RemoveLeftovers() const {
 }
 
 bool Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
-                            const std::string& target) const {
+                            const std::string& target, int idmap_userns_fd) const {
   if (chain_ids.empty()) {
     ThrowInvalid("an image without layers has no rootfs to mount");
   }
@@ -198,6 +199,24 @@ bool Snapshots::MountRootfs(const std::vector<std::string>& chain_ids, const std
   MkdirAll(upper, 0755);
   MkdirAll(work, 0700);
   MkdirAll(target, 0755);
+  if (idmap_userns_fd >= 0) {
+    // overlayfs cannot be id-mapped itself, but it stacks on id-mapped lower layers: each one
+    // as a detached id-mapped clone, named through /proc/self/fd (the overlay keeps them
+    // referenced; the clones go when their descriptors close). The upper directory stays
+    // plain: overlayfs writes its work directory as host root, which the mapping cannot
+    // express, and the container's own writes land as its own ids.
+    std::vector<UniqueFd> clones;
+    std::vector<std::string> mapped_lowers;
+    for (const std::string& l : lowers) {
+      clones.push_back(MakeDetachedTree(l, idmap_userns_fd, false, false));
+      mapped_lowers.push_back("/proc/self/fd/" + std::to_string(clones.back().get()));
+    }
+    if (!MountWithFsconfig(mapped_lowers, upper, work, target)) {
+      throw Error(Kind::kNotImplemented,
+                  "an id-mapped rootfs needs overlayfs's lowerdir+ (Linux 6.5 or later)");
+    }
+    return true;
+  }
   if (MountWithFsconfig(lowers, upper, work, target)) {
     return true;
   }

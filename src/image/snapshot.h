@@ -41,8 +41,12 @@ class Snapshots {
   // layer per call, where the kernel has it (no limit on the number of layers), else mount(2).
   // Where overlayfs is missing (ENODEV) the rootfs is a copy instead (`CopyRootfs` into
   // `target`, nothing mounted); returns whether it mounted.
+  // With `idmap_userns_fd`, every lower layer is id-mapped through that user namespace first
+  // (a user-namespaced container's rootfs: the host-owned image shows as owned by the
+  // container's ids, with no chown); the caller owns the upper directory to the container's
+  // root. There is no copy fallback then.
   bool MountRootfs(const std::vector<std::string>& chain_ids, const std::string& rw_dir,
-                   const std::string& target) const;
+                   const std::string& target, int idmap_userns_fd = -1) const;
   // The copy-based rootfs: the layers' files copied into `target` bottom up, with whiteouts
   // and opaque directories carried out, so `target` shows what the overlay would. Ownership,
   // modes, times, user.* and security.capability xattrs and hard links are kept. Every path

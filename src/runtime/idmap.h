@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "base/detached_mount.h"
 #include "base/fd.h"
 #include "oci/runtime_spec.h"
 
@@ -26,11 +27,8 @@ std::string MappingText(const std::vector<oci::IdMapping>& maps);
 UniqueFd MakeMappingUserns(const std::vector<oci::IdMapping>& uids,
                            const std::vector<oci::IdMapping>& gids);
 
-// A detached copy of the mount tree at `source` (the whole tree when `recursive_tree`, like
-// rbind), id-mapped through `userns_fd` unless it is -1 (every mount of the copy when
-// `recursive_idmap`). A filesystem that cannot be id-mapped is a clear error naming it.
-UniqueFd MakeDetachedTree(const std::string& source, int userns_fd, bool recursive_tree,
-                          bool recursive_idmap);
+// MakeDetachedTree (base/detached_mount.h) makes each detached tree.
+using berth::MakeDetachedTree;
 
 // The detached trees one container's init attaches instead of bind-mounting paths itself:
 // its rootfs and each bind mount's source. Made only for a container with a user namespace,

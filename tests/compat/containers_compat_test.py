@@ -171,14 +171,18 @@ class TtyTest(unittest.TestCase):
         if not shutil.which("tmux"):
             self.skipTest("tmux is not installed")
         self.session = "berth-compat-%d" % os.getpid()
-        self.sock = os.path.join(DAEMON.dir, "tmux.sock")
 
     def tmux(self, *args):
         return subprocess.run(["tmux", "-S", self.sock] + list(args), capture_output=True,
                               text=True, timeout=TIMEOUT)
 
     def tearDown(self):
-        self.tmux("kill-server")
+        if hasattr(self, "sock"):
+            self.tmux("kill-server")
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
 
     def screen(self):
         return self.tmux("capture-pane", "-p", "-t", self.session).stdout
@@ -191,14 +195,15 @@ class TtyTest(unittest.TestCase):
             time.sleep(0.05)
 
     def test_interactive_shell(self):
-        for docker in DOCKERS:
+        for i, docker in enumerate(DOCKERS):
             with self.subTest(docker=docker):
+                self.sock = os.path.join(DAEMON.dir, "tmux-%d.sock" % i)  # a fresh server each
                 status = os.path.join(DAEMON.dir, "tty-status")
                 command = "DOCKER_HOST=%s %s run -it --rm --network none busybox sh; " \
                           "echo $? > %s; sleep 60" % (DAEMON.host, docker, status)
                 self.tmux("new-session", "-d", "-s", self.session, "-x", "120", "-y", "40",
                           command)
-                self.wait_for("# ")
+                self.wait_for("/ #")
                 self.tmux("send-keys", "-t", self.session, "stty size; echo mark-$((6*7))",
                           "Enter")
                 self.wait_for("mark-42")
@@ -209,11 +214,10 @@ class TtyTest(unittest.TestCase):
                 self.wait_for("30 100")
                 self.tmux("send-keys", "-t", self.session, "exit 3", "Enter")
                 deadline = time.time() + 15
-                while not os.path.exists(status) or not open(status).read().strip():
+                while not os.path.exists(status) or not self.read(status).strip():
                     self.assertLess(time.time(), deadline, self.screen())
                     time.sleep(0.05)
-                with open(status) as f:
-                    self.assertEqual(f.read(), "3\n")
+                self.assertEqual(self.read(status), "3\n")
                 os.unlink(status)
                 self.tmux("kill-server")
 

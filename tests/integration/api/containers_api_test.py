@@ -231,6 +231,8 @@ class RunTest(unittest.TestCase):
         self.assertEqual(sorted(out), [(1, b"hi\n"), (2, b"err\n")])
         self.assertEqual(w.body({"transfer-encoding": "chunked"}),
                          b'{"Error":null,"StatusCode":0}\n')
+        a.close()
+        w.close()
         self.assertEqual(api("GET", "/containers/%s/json" % cid)[0], 404)
 
     def test_exit_codes_and_start_failure(self):
@@ -248,6 +250,7 @@ class RunTest(unittest.TestCase):
         a.s.shutdown(socket.SHUT_WR)
         self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
         self.assertEqual(frames(a.read_to_eof()), [(1, b"piped input\n")])
+        a.close()
 
     def test_lifecycle_codes(self):
         cid = create(["sleep", "60"], name="lifecycle")
@@ -273,7 +276,8 @@ class RunTest(unittest.TestCase):
         self.assertEqual(api("DELETE", "/containers/renamed")[0], 404)
 
     def test_logs_framed_with_timestamps_and_tail(self):
-        cid = create(["sh", "-c", "echo one; echo two >&2; echo three"])
+        # (stdout and stderr are two pipes: only time orders lines across them)
+        cid = create(["sh", "-c", "echo one; sleep 0.1; echo two >&2; sleep 0.1; echo three"])
         api("POST", "/containers/%s/start" % cid)
         api("POST", "/containers/%s/wait" % cid)
         status, data = api("GET", "/containers/%s/logs?stdout=1&stderr=1&tail=2&timestamps=1"
@@ -298,6 +302,7 @@ class RunTest(unittest.TestCase):
                headers={"Connection": "Upgrade", "Upgrade": "tcp"})
         self.assertEqual(x.head()[0], 101)
         self.assertEqual(frames(x.read_to_eof()), [(1, b"bar /tmp\n")])
+        x.close()
         info = api("GET", "/exec/%s/json" % out["Id"])[1]
         self.assertEqual((info["ExitCode"], info["Running"]), (5, False))
         self.assertEqual(api("POST", "/containers/%s/exec" % cid, {"Cmd": []})[0], 400)
