@@ -1,6 +1,7 @@
 // /containers/... and /exec/...: the container lifecycle, attach, logs and exec, as the docker
 // CLI and docker-py speak them (engine-api.md §2.1-2.9, §2.20).
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -220,30 +221,28 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
 
   router.Add("POST", "/containers/{id}/attach", [&c](Request& req, Response& res) {
     std::string id = c.ResolveId(req.Param("id"));
-    bool stream = Flag(req, "stream");
-    c.CheckAttach(id, stream);
     engine::AttachRequest a;
     a.stdin = Flag(req, "stdin");
     a.stdout = Flag(req, "stdout");
     a.stderr = Flag(req, "stderr");
     a.detach_keys = req.Query("detachKeys").value_or("");
-    std::string buffered;
-    int fd = Upgrade(req, res, &buffered);
-    if (Flag(req, "logs")) {
-      shim::LogReadOptions o;
-      o.stdout = a.stdout;
-      o.stderr = a.stderr;
-      SendLog(c, id, o, [fd](std::string_view data) { WriteAll(fd, data); }, {});
-    }
-    if (!stream) return;
-    // The server closes its descriptor when the handler returns; the shim gets a copy.
-    int copy = dup(fd);
-    if (copy < 0) ThrowErrno("dup");
+    bool logs = Flag(req, "logs");
+    int fd = -1;
     try {
-      c.Attach(id, copy, a, buffered);
+      c.Attach(id, Flag(req, "stream"), a, [&](std::string* buffered) {
+        fd = Upgrade(req, res, buffered);
+        if (logs) {
+          shim::LogReadOptions o;
+          o.stdout = a.stdout;
+          o.stderr = a.stderr;
+          SendLog(c, id, o, [&](std::string_view data) { WriteAll(fd, data); }, {});
+        }
+        return fd;
+      });
     } catch (const Error& e) {
+      if (fd < 0) throw;  // not hijacked yet: a JSON error
       // After the 101 an error can only be told in-band (Docker writes it as text).
-      std::string text = e.what();
+      std::string text = std::string(e.what()) + "\r\n";
       send(fd, text.data(), text.size(), MSG_NOSIGNAL);
     }
   });
@@ -264,7 +263,7 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
     }
     std::string buffered;
     int fd = Upgrade(req, res, &buffered);
-    int copy = dup(fd);
+    int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
     if (copy < 0) ThrowErrno("dup");
     try {
       c.ExecStart(exec_id, copy, buffered, false);

@@ -1113,33 +1113,33 @@ WaitResult ContainerService::WaitFor(const std::string& id, WaitCondition condit
   return {e->c.state.exit_code, ""};
 }
 
-void ContainerService::CheckAttach(const std::string& ref, bool stream) {
+void ContainerService::Attach(const std::string& ref, bool stream, const AttachRequest& request,
+                              const UpgradeFn& upgrade) {
   std::shared_ptr<Entry> e = Find(ref);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (stream && e->c.state.status == ContainerStatus::kExited) {
-    ThrowConflict("You cannot attach to a stopped container, start it first");
-  }
-}
-
-void ContainerService::Attach(const std::string& ref, int fd, const AttachRequest& request,
-                              const std::string& initial_stdin) {
-  UniqueFd owned(fd);
-  std::shared_ptr<Entry> e = Find(ref);
-  std::string id;
+  std::lock_guard<std::mutex> op(e->op);
+  ContainerStatus status;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (e->c.state.status == ContainerStatus::kCreated) {
-      e->pending.push_back({owned.Release(), request, initial_stdin});
-      return;
-    }
-    if (!e->c.Running()) {
-      ThrowConflict("You cannot attach to a stopped container, start it first");
-    }
-    id = e->c.id;
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    status = e->c.state.status;
   }
-  shim::Client client = shim::Client::Connect(SocketPath(id));
-  client.Attach(owned.get(), {request.stdin, request.stdout, request.stderr, request.detach_keys},
-                initial_stdin);
+  if (stream && status == ContainerStatus::kExited) {
+    ThrowConflict("You cannot attach to a stopped container, start it first");
+  }
+  std::string buffered;
+  int fd = upgrade(&buffered);
+  if (!stream) return;
+  UniqueFd copy(fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) ThrowErrno("dup");
+  if (status == ContainerStatus::kCreated) {
+    std::lock_guard<std::mutex> lock(mu_);
+    e->pending.push_back({copy.Release(), request, buffered});
+    return;
+  }
+  shim::Client client = shim::Client::Connect(SocketPath(e->c.id));
+  client.Attach(copy.get(), {request.stdin, request.stdout, request.stderr, request.detach_keys},
+                buffered);
+  Emit(e->c, "attach");
 }
 
 std::pair<std::string, bool> ContainerService::LogInfo(const std::string& ref) {

@@ -88,13 +88,15 @@ class ContainerService {
   WaitResult WaitFor(const std::string& id, WaitCondition condition,
                      const std::function<bool()>& gone);
 
-  // Hands the hijacked connection `fd` (the 101 already written) to the container's shim;
-  // before start it is kept and handed over at start. Takes ownership of fd.
-  void Attach(const std::string& ref, int fd, const AttachRequest& request,
-              const std::string& initial_stdin);
-  // Checks that attach can go ahead (the container exists and is not stopped) before the
-  // caller writes the 101.
-  void CheckAttach(const std::string& ref, bool stream);
+  // Attaches a client: `upgrade` writes the 101 (and any log replay) and returns the hijacked
+  // socket and the bytes already read behind the request. It runs under the container's
+  // operation lock, after the checks (a stopped container is a 409 before anything is written)
+  // and before start can run, so output starts no earlier than the attach is in place. Before
+  // start the socket waits in berthd; after it, it goes to the shim. The caller keeps its own
+  // descriptor.
+  using UpgradeFn = std::function<int(std::string* buffered)>;
+  void Attach(const std::string& ref, bool stream, const AttachRequest& request,
+              const UpgradeFn& upgrade);
 
   nlohmann::ordered_json Inspect(const std::string& ref);
   nlohmann::json List(bool all, int limit, bool size, const Filters& filters);

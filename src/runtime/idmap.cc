@@ -40,28 +40,22 @@ std::string MappingText(const std::vector<oci::IdMapping>& maps) {
 
 UniqueFd MakeMappingUserns(const std::vector<oci::IdMapping>& uids,
                            const std::vector<oci::IdMapping>& gids) {
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) {
-    ThrowErrno("pipe");
-  }
-  UniqueFd hold_r(p[0]), hold_w(p[1]);
   // clone with CLONE_NEWUSER and no CLONE_VM is a fork whose child already lives in a new
-  // user namespace when this returns: no handshake is needed before writing its maps.
+  // user namespace when this returns: no handshake is needed before writing its maps. The
+  // child only waits to be killed: in a threaded caller (berthd) a child that waited for a
+  // pipe's EOF could hold another such child's pipe open, and they would wait on each other.
   pid_t pid = static_cast<pid_t>(
       syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (pid < 0) {
     ThrowErrno("create a user namespace for an id-mapped mount");
   }
   if (pid == 0) {
-    close(p[1]);
-    char c;
-    while (read(p[0], &c, 1) < 0 && errno == EINTR) {
+    for (;;) {
+      pause();
     }
-    _exit(0);
   }
-  hold_r.Reset();
   auto finish = [&] {
-    hold_w.Reset();  // the child reads EOF and exits
+    kill(pid, SIGKILL);
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -77,7 +71,6 @@ UniqueFd MakeMappingUserns(const std::vector<oci::IdMapping>& uids,
     finish();
     return ns;
   } catch (...) {
-    kill(pid, SIGKILL);
     finish();
     throw;
   }

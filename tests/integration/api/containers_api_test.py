@@ -192,18 +192,40 @@ def setUpModule():
     assert status == 200
 
 
+def diagnose():
+    """What a stuck container's shim is doing, for the failure report."""
+    out = []
+    root = os.path.join(DAEMON.dir, "root", "containers")
+    for cid in os.listdir(root):
+        log = os.path.join(root, cid, "shim.log")
+        if os.path.exists(log):
+            with open(log) as f:
+                out.append("%s shim.log:\n%s" % (cid[:12], f.read()[-2000:]))
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                cmd = f.read()
+            if b"berth-shim" in cmd and DAEMON.dir.encode() in cmd:
+                with open("/proc/%s/wchan" % pid) as f:
+                    out.append("shim %s waits in %s" % (pid, f.read()))
+        except OSError:
+            continue
+    return "\n".join(out)
+
+
 def tearDownModule():
     if "DAEMON" not in globals():
         return
+    report = diagnose()
     _, listed = api("GET", "/containers/json?all=1")
     for c in listed:
         api("DELETE", "/containers/%s?force=1" % c["Id"])
     left = leftovers()
     status, log = DAEMON.stop()
-    if status != 0:
-        raise AssertionError("berthd exited with %d on SIGTERM:\n%s" % (status, log))
-    if left:
-        raise AssertionError("left behind: %s" % left)
+    if status != 0 or left or listed:
+        raise AssertionError("berthd exited with %d on SIGTERM; left behind: %s; containers: "
+                             "%s\n%s\nberthd log:\n%s" % (status, left, listed, report,
+                                                         log[-4000:]))
 
 
 class RunTest(unittest.TestCase):
@@ -251,6 +273,8 @@ class RunTest(unittest.TestCase):
         self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
         self.assertEqual(frames(a.read_to_eof()), [(1, b"piped input\n")])
         a.close()
+        self.assertEqual(api("POST", "/containers/%s/wait?condition=removed" % cid)[1],
+                         {"Error": None, "StatusCode": 0})
 
     def test_lifecycle_codes(self):
         cid = create(["sleep", "60"], name="lifecycle")
