@@ -11,6 +11,7 @@
 #include "api/routes.h"
 #include "base/error.h"
 #include "base/fd.h"
+#include "shim/detach_keys.h"
 #include "shim/logfile.h"
 
 namespace berth::api {
@@ -226,6 +227,7 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
     a.stdout = Flag(req, "stdout");
     a.stderr = Flag(req, "stderr");
     a.detach_keys = req.Query("detachKeys").value_or("");
+    shim::ParseDetachKeys(a.detach_keys);  // a 400 before the hijack
     bool logs = Flag(req, "logs");
     int fd = -1;
     try {

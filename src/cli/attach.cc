@@ -62,68 +62,6 @@ void FrameDemuxer::Feed(std::string_view data) {
   pending_.erase(0, pos);
 }
 
-std::string ParseDetachKeys(std::string_view keys) {
-  std::string out;
-  size_t start = 0;
-  while (start <= keys.size()) {
-    size_t comma = keys.find(',', start);
-    std::string_view key = keys.substr(start, comma - start);
-    if (key.size() > 1 && key.substr(0, 5) == "ctrl-") {
-      std::string_view rest = key.substr(5);
-      if (rest.size() != 1) {
-        ThrowInvalid("Unknown character: '" + std::string(key) + "'");
-      }
-      char c = rest[0];
-      if (c >= 'a' && c <= 'z') {
-        out += static_cast<char>(c - 'a' + 1);
-      } else if (c == '@') {
-        out += '\0';
-      } else if (c >= '[' && c <= '_') {
-        out += static_cast<char>(c - '[' + 27);
-      } else {
-        ThrowInvalid("Unknown character: '" + std::string(key) + "'");
-      }
-    } else if (key.size() == 1) {
-      out += key[0];
-    } else {
-      ThrowInvalid("Unknown character: '" + std::string(key) + "'");
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    start = comma + 1;
-  }
-  return out;
-}
-
-std::string DetachWatch::Feed(std::string_view typed, bool* detached) {
-  std::string out;
-  *detached = false;
-  for (char c : typed) {
-    if (keys_.empty()) {
-      out += c;
-      continue;
-    }
-    if (c == keys_[matched_]) {
-      if (++matched_ == keys_.size()) {
-        *detached = true;
-        matched_ = 0;
-        return out;
-      }
-      continue;
-    }
-    // The sequence broke: what was held back goes on, then this byte (which may start anew).
-    out.append(keys_, 0, matched_);
-    matched_ = 0;
-    if (c == keys_[0]) {
-      matched_ = 1;
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 RawTerminal::RawTerminal(int fd) : fd_(fd) {
   if (tcgetattr(fd, &saved_) < 0) {
     return;
@@ -227,7 +165,7 @@ StreamEnd PumpStreams(api::Client::Hijacked& conn, const StreamOptions& o) {
   if (!stdin_open) {
     shutdown(sock, SHUT_WR);
   }
-  DetachWatch watch(o.tty ? o.detach_keys : std::string());
+  shim::DetachMatcher watch(o.tty ? o.detach_keys : std::string());
   int signal_fd = o.signals != nullptr ? o.signals->fd() : -1;
   std::string buf(64 << 10, '\0');
   while (true) {
@@ -277,9 +215,8 @@ StreamEnd PumpStreams(api::Client::Hijacked& conn, const StreamOptions& o) {
         shutdown(sock, SHUT_WR);  // EOF for the container's stdin; output goes on
         continue;
       }
-      bool detached = false;
-      std::string forward =
-          watch.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), &detached);
+      std::string forward;
+      bool detached = watch.Feed(std::string_view(buf.data(), static_cast<size_t>(n)), &forward);
       try {
         WriteAll(sock, forward);
       } catch (const Error& e) {

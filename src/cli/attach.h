@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "api/client.h"
+#include "shim/detach_keys.h"
 
 // The stream side of run/attach/exec/logs: the multiplexed frames, detach keys, the local
 // terminal and the loop that copies between the hijacked connection and stdio.
@@ -30,24 +31,6 @@ class FrameDemuxer {
  private:
   Sink sink_;
   std::string pending_;
-};
-
-// moby term.ToBytes: "ctrl-p,ctrl-q" -> "\x10\x11"; a key is one ASCII character or ctrl-X
-// (X in a-z, @, [, \, ], ^, _). Throws berth::Error kInvalidArgument ("Unknown character:
-// 'x'" / "invalid detach keys").
-std::string ParseDetachKeys(std::string_view keys);
-
-// moby term.EscapeProxy: watches typed bytes for the detach sequence. Bytes that might start
-// it are held back until the sequence completes (detach) or breaks (they are passed on).
-class DetachWatch {
- public:
-  explicit DetachWatch(std::string keys) : keys_(std::move(keys)) {}
-  // Returns the bytes to forward; sets *detached once the whole sequence was typed.
-  std::string Feed(std::string_view typed, bool* detached);
-
- private:
-  std::string keys_;
-  size_t matched_ = 0;
 };
 
 // The local terminal in raw mode (moby term.MakeRaw) for as long as the object lives.

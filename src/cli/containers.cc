@@ -23,8 +23,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kDefaultDetachKeys = "ctrl-p,ctrl-q";
-
 std::string Path(const std::string& container) { return "/containers/" + QueryEscape(container); }
 
 // docker run's exit status for a failed start, from the daemon's message (§2.1).
@@ -217,7 +215,7 @@ void Run(Context& ctx, const RunFlags& f, const std::vector<std::string>& args) 
   if (!f.detach) {
     CheckTty(attach_stdin, f.c.tty);
   }
-  std::string keys = ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
+  std::string keys = shim::ParseDetachKeys(f.detach_keys);
   std::string id = Create(ctx, f.c, args, f.detach, "run");
   std::string path = Path(id);
   api::Client waiter(ctx.resolved_host());
@@ -306,7 +304,7 @@ void Start(Context& ctx, const StartFlags& f) {
   bool tty = c["Config"].value("Tty", false);
   bool stdin_open = f.interactive && c["Config"].value("OpenStdin", false);
   CheckTty(stdin_open, tty);
-  std::string keys = ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
+  std::string keys = shim::ParseDetachKeys(f.detach_keys);
   api::Client::Hijacked conn = ctx.client().Hijack(
       "POST", path + "/attach?stderr=1" + (stdin_open ? "&stdin=1" : "") + "&stdout=1&stream=1" +
                   (f.detach_keys.empty() ? "" : "&detachKeys=" + QueryEscape(f.detach_keys)));
@@ -343,7 +341,7 @@ void Attach(Context& ctx, const AttachFlags& f) {
   bool tty = c["Config"].value("Tty", false);
   bool stdin_open = !f.no_stdin && c["Config"].value("OpenStdin", false);
   CheckTty(stdin_open, tty);
-  std::string keys = ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
+  std::string keys = shim::ParseDetachKeys(f.detach_keys);
   api::Client::Hijacked conn = ctx.client().Hijack(
       "POST", path + "/attach?stderr=1" + (stdin_open ? "&stdin=1" : "") + "&stdout=1&stream=1" +
                   (f.detach_keys.empty() ? "" : "&detachKeys=" + QueryEscape(f.detach_keys)));
@@ -372,7 +370,7 @@ void Exec(Context& ctx, const ExecFlags& f, const std::vector<std::string>& args
   if (!f.detach) {
     CheckTty(attach_stdin, f.tty);
   }
-  std::string keys = ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
+  std::string keys = shim::ParseDetachKeys(f.detach_keys);
   ctx.client().Json("GET", Path(args[0]) + "/json");
   std::vector<std::string> env;
   for (const std::string& e : f.env) {

@@ -126,6 +126,18 @@ uint64_t LogSize(const std::string& text) {
   return static_cast<uint64_t>(n * scale);
 }
 
+// A start failure as Docker words it: the docker CLI picks its exit status (127, 126) from
+// Go's lowercase errno texts in the message, where the runtime wrote strerror's.
+std::string DockerStartError(std::string text) {
+  for (auto [from, to] : {std::pair{"Permission denied", "permission denied"},
+                          std::pair{"No such file or directory", "no such file or directory"}}) {
+    for (size_t at; (at = text.find(from)) != std::string::npos;) {
+      text.replace(at, strlen(from), to);
+    }
+  }
+  return text;
+}
+
 // Field 22 of /proc/<pid>/stat: the process's start time, in clock ticks since boot.
 uint64_t ProcessStartTime(int64_t pid) {
   std::optional<std::string> stat = ReadFileIfExists("/proc/" + std::to_string(pid) + "/stat");
@@ -588,7 +600,8 @@ bool ContainerService::Start(const std::string& ref) {
 void ContainerService::StartLocked(Entry& e) {
   const std::string id = e.c.id;
   const std::string dir = Dir(id);
-  auto fail = [&](const std::string& text) {
+  auto fail = [&](const std::string& what) {
+    std::string text = DockerStartError(what);
     // Docker records the code a shell would give, and an AutoRemove container goes.
     Unmount(JoinPath(dir, "rootfs"));
     bool remove;
@@ -673,7 +686,7 @@ void ContainerService::StartLocked(Entry& e) {
     pending.clear();
     client.Start();
   } catch (const Error& err) {
-    start_error = err.what();
+    start_error = DockerStartError(err.what());
   }
   for (Pending& p : pending) close(p.fd);
   if (!start_error.empty()) {

@@ -53,6 +53,10 @@ bool ResolveExecutable(InitPlan& plan, ChildError* error) {
     if (stat(arg0.c_str(), &st) < 0) {
       return error->Fail(errno, "exec %s", arg0.c_str());
     }
+    // As Go's exec.LookPath (runc): a directory or a file without any x bit is refused here.
+    if (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0) {
+      return error->Fail(EACCES, "exec %s", arg0.c_str());
+    }
     plan.resolved_exe = arg0;
     return true;
   }

@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -76,12 +78,15 @@ std::string ReadReadyLine(int fd) {
 
 }  // namespace
 
-int StartFailureExitCode(std::string_view text) {
-  if (text.find("no such file or directory") != std::string_view::npos ||
-      text.find("not found") != std::string_view::npos) {
+int StartFailureExitCode(std::string_view error_text) {
+  std::string text(error_text);  // strerror's "Permission denied" as well as Go's lowercase
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (text.find("no such file or directory") != std::string::npos ||
+      text.find("not found") != std::string::npos) {
     return 127;
   }
-  if (text.find("permission denied") != std::string_view::npos) {
+  if (text.find("permission denied") != std::string::npos) {
     return 126;
   }
   return 125;

@@ -1,5 +1,5 @@
 // What the container commands parse: the daemon's multiplexed stream (frames of any size,
-// cut anywhere), and user text for --since/--until, --detach-keys, --ulimit and --device.
+// cut anywhere), and user text for --since/--until, --ulimit and --device.
 // Anything may be refused with berth::Error; nothing may crash or hang.
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +21,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const berth::Error&) {
   }
   for (auto parse : {+[](std::string_view t) { (void)berth::cli::ApiTimestamp(t, 1700000000); },
-                     +[](std::string_view t) { (void)berth::cli::ParseDetachKeys(t); },
                      +[](std::string_view t) { (void)berth::cli::ParseUlimit(t); },
                      +[](std::string_view t) { (void)berth::cli::ParseDevice(t); }}) {
     try {
@@ -30,8 +29,5 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } catch (const std::exception&) {
     }
   }
-  bool detached = false;
-  berth::cli::DetachWatch watch("\x10\x11");
-  (void)watch.Feed(text, &detached);
   return 0;
 }

@@ -1,10 +1,11 @@
 // `berth` container commands end to end against a daemon that speaks the Engine API.
 //
 // CliAgainstDaemon runs against the daemon at $BERTH_CLI_TEST_HOST (unix:///path) when set,
-// e.g. a berthd, which must then have busybox:latest or accept `berth load`. Otherwise it
-// starts a private containerd + dockerd (own root, state, sockets and pidfile, no bridge, no
-// iptables) in a temp dir, loads the busybox image into it, and stops both by pid and
-// removes the dir at the end. Skipped, with the reason, when neither is possible.
+// which must then have busybox:latest or accept `berth load`. Otherwise it starts a private
+// berthd — or, with BERTH_CLI_TEST_DAEMON=dockerd, a private containerd + dockerd (no bridge,
+// no iptables), to show the CLI speaks Docker's API and not only Berth's — in a temp dir
+// (own root, state, sockets), loads the busybox image into it, and stops it by pid and
+// removes the dir at the end. Skipped, with the reason, when that is not possible.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -87,8 +88,14 @@ class CliAgainstDaemon : public ::testing::Test {
     if (const char* host = getenv("BERTH_CLI_TEST_HOST"); host != nullptr && *host != '\0') {
       host_ = host;
     } else if (geteuid() != 0) {
-      skip_ = "needs root to run a private dockerd (or BERTH_CLI_TEST_HOST)";
+      skip_ = "needs root to run a private daemon (or BERTH_CLI_TEST_HOST)";
       return;
+    } else if (const char* d = getenv("BERTH_CLI_TEST_DAEMON");
+               d == nullptr || *d == '\0' || std::string(d) == "berthd") {
+      StartBerthd();
+      if (!skip_.empty()) {
+        return;
+      }
     } else if (!Executable("/usr/sbin/dockerd") || !Executable("/usr/bin/containerd")) {
       skip_ = "dockerd or containerd is not installed (apt-get install docker.io)";
       return;
@@ -106,9 +113,10 @@ class CliAgainstDaemon : public ::testing::Test {
   }
 
   static void TearDownTestSuite() {
+    StopDaemon(berthd_);
     StopDaemon(dockerd_);
     StopDaemon(containerd_);
-    dockerd_ = containerd_ = 0;
+    dockerd_ = containerd_ = berthd_ = 0;
     if (!dir_.empty()) {
       UnmountUnder(dir_);
       std::error_code ec;
@@ -142,6 +150,26 @@ class CliAgainstDaemon : public ::testing::Test {
     return RunProgram(args, input, timeout_s);
   }
 
+  static void StartBerthd() {
+    char tmpl[] = "/tmp/berth-cli-berthd-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    host_ = "unix://" + dir_ + "/berth.sock";
+    berthd_ = SpawnDaemon(
+        {BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state", "-H", host_},
+        dir_ + "/berthd.log");
+    WaitForDaemon("berthd");
+  }
+
+  static void WaitForDaemon(const std::string& what) {
+    for (int i = 0; i < 120; ++i) {
+      if (RunProgram({Berth(), "-H", host_, "version"}, "", 10).exit_code == 0) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    setup_error_ = what + " did not answer on " + host_ + " (log in " + dir_ + ")";
+  }
+
   static void StartDockerd() {
     char tmpl[] = "/tmp/berth-cli-dockerd-XXXXXX";
     dir_ = mkdtemp(tmpl);
@@ -162,17 +190,11 @@ class CliAgainstDaemon : public ::testing::Test {
                      "--data-root", dir_ + "/data", "--exec-root", dir_ + "/exec", "--pidfile",
                      dir_ + "/dockerd.pid", "-H", host_, "--bridge=none", "--iptables=false"},
                     dir_ + "/dockerd.log");
-    for (int i = 0; i < 120; ++i) {
-      if (RunProgram({Berth(), "-H", host_, "version"}, "", 10).exit_code == 0) {
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
-    setup_error_ = "dockerd did not answer on " + host_ + " (log in " + dir_ + "/dockerd.log)";
+    WaitForDaemon("dockerd");
   }
 
   static inline std::string host_, dir_, skip_, setup_error_;
-  static inline pid_t containerd_ = 0, dockerd_ = 0;
+  static inline pid_t containerd_ = 0, dockerd_ = 0, berthd_ = 0;
   std::vector<std::string> names_;
 };
 

@@ -46,34 +46,6 @@ TEST(FrameDemuxer, SystemErrorFrameThrows) {
   EXPECT_THROW(other.Feed(Frame(9, "x")), Error);
 }
 
-TEST(DetachKeys, Parse) {
-  EXPECT_EQ(ParseDetachKeys("ctrl-p,ctrl-q"), "\x10\x11");
-  EXPECT_EQ(ParseDetachKeys("ctrl-a"), "\x01");
-  EXPECT_EQ(ParseDetachKeys("ctrl-@,ctrl-[,ctrl-\\,ctrl-],ctrl-^,ctrl-_"),
-            std::string("\x00\x1b\x1c\x1d\x1e\x1f", 6));
-  EXPECT_EQ(ParseDetachKeys("a,b,ctrl-z"), "ab\x1a");
-  EXPECT_THROW(ParseDetachKeys("ctrl-"), Error);
-  EXPECT_THROW(ParseDetachKeys("ctrl-1"), Error);
-  EXPECT_THROW(ParseDetachKeys("ab"), Error);
-  EXPECT_THROW(ParseDetachKeys(""), Error);
-}
-
-TEST(DetachWatch, HoldsBackAPrefixAndDetachesOnTheWholeSequence) {
-  DetachWatch watch("\x10\x11");
-  bool detached = false;
-  EXPECT_EQ(watch.Feed("ls\r", &detached), "ls\r");
-  EXPECT_FALSE(detached);
-  EXPECT_EQ(watch.Feed("\x10", &detached), "");  // held back
-  EXPECT_FALSE(detached);
-  EXPECT_EQ(watch.Feed("x", &detached), "\x10x");  // the sequence broke: both go on
-  EXPECT_EQ(watch.Feed("a\x10\x10", &detached), "a\x10");
-  EXPECT_EQ(watch.Feed("\x11zz", &detached), "");
-  EXPECT_TRUE(detached);
-  DetachWatch none("");
-  EXPECT_EQ(none.Feed("\x10\x11", &detached), "\x10\x11");
-  EXPECT_FALSE(detached);
-}
-
 TEST(Signals, Names) {
   EXPECT_EQ(SignalName(SIGINT), "INT");
   EXPECT_EQ(SignalName(SIGWINCH), "WINCH");
