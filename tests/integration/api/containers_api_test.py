@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import unittest
+from urllib.parse import quote
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "compat"))
@@ -93,9 +94,10 @@ class Conn:
         self.send(method, path, body)
         status, headers = self.head()
         data = self.body(headers)
-        return status, (json.loads(data) if data.strip() and
-                        headers.get("content-type", "").startswith("application/json")
-                        else data)
+        is_json = headers.get("content-type", "").startswith("application/json")
+        if is_json and data.count(b"\n") > 1:
+            return status, data  # a stream of JSON lines (events)
+        return status, (json.loads(data) if data.strip() and is_json else data)
 
     def read_to_eof(self):
         out = self.buf
@@ -143,7 +145,8 @@ def attach(cid, query="stream=1&stdout=1&stderr=1"):
 
 def run_rm(cmd, **config):
     """The 20.10 CLI's `run --rm`: create, attach, wait(removed), start; output + status."""
-    cid = create(cmd, HostConfig={"AutoRemove": True}, **config)
+    host = dict(config.pop("HostConfig", {}), AutoRemove=True)
+    cid = create(cmd, HostConfig=host, **config)
     a = attach(cid)
     assert a.head()[0] == 101
     a.s.shutdown(socket.SHUT_WR)
@@ -332,6 +335,86 @@ class RunTest(unittest.TestCase):
         self.assertEqual(api("POST", "/containers/%s/exec" % cid, {"Cmd": []})[0], 400)
         self.assertEqual(api("GET", "/exec/nope/json")[0], 404)
         api("DELETE", "/containers/%s?force=1" % cid)
+
+
+def run_output(cmd, **config):
+    """run --rm, returning (status code, stdout) of a container made with `config`."""
+    status, raw, result = run_rm(cmd, **config)
+    assert status == 204, (status, raw)
+    return result["StatusCode"], b"".join(p for s, p in frames(raw) if s == 1).decode()
+
+
+class OptionsTest(unittest.TestCase):
+    """Create options take effect inside the container (and show in inspect)."""
+
+    def test_limits_user_tmpfs_readonly_init(self):
+        code, out = run_output(
+            ["sh", "-c", "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max "
+             "2>/dev/null; id -u; id -g; mount | grep ' /run '; touch /x || echo ro; "
+             "cat /proc/1/cmdline | tr '\\0' ' '"],
+            User="1234:5678",
+            HostConfig={"PidsLimit": 77, "Tmpfs": {"/run": "size=1m"}, "ReadonlyRootfs": True,
+                        "Init": True})
+        lines = out.splitlines()
+        self.assertEqual(code, 0, out)
+        self.assertEqual(lines[0], "77")
+        self.assertEqual(lines[1:3], ["1234", "5678"])
+        self.assertIn("tmpfs on /run type tmpfs", lines[3])
+        self.assertIn("ro", lines[4:])
+        self.assertTrue(lines[-1].startswith("/sbin/docker-init -- sh"), lines[-1])
+
+    def test_privileged_keeps_the_user_namespace_and_is_marked(self):
+        cid = create(["sleep", "30"], HostConfig={"Privileged": True})
+        api("POST", "/containers/%s/start" % cid)
+        info = api("GET", "/containers/%s/json" % cid)[1]
+        self.assertTrue(info["HostConfig"]["Privileged"])
+        listed = [c for c in api("GET", "/containers/json")[1] if c["Id"] == cid]
+        self.assertTrue(listed[0]["HostConfig"]["Privileged"])
+        with open("/proc/%d/uid_map" % info["State"]["Pid"]) as f:
+            self.assertNotEqual(f.read().split()[1], "0")  # container root is not host root
+        api("DELETE", "/containers/%s?force=1" % cid)
+
+    def test_each_container_gets_its_own_id_range(self):
+        a, b = create(["sleep", "30"]), create(["sleep", "30"])
+        maps = []
+        for cid in (a, b):
+            api("POST", "/containers/%s/start" % cid)
+            pid = api("GET", "/containers/%s/json" % cid)[1]["State"]["Pid"]
+            with open("/proc/%d/uid_map" % pid) as f:
+                maps.append(f.read().split()[1])
+            api("DELETE", "/containers/%s?force=1" % cid)
+        self.assertNotEqual(maps[0], maps[1])
+
+
+class ManageTest(unittest.TestCase):
+    def test_update_top_list_filters_prune_events(self):
+        since = time.time()
+        cid = create(["sleep", "30"], name="managed", Labels={"tier": "web"})
+        api("POST", "/containers/%s/start" % cid)
+        status, out = api("POST", "/containers/%s/update" % cid, {"PidsLimit": 55})
+        self.assertEqual((status, out), (200, {"Warnings": []}))
+        self.assertEqual(api("GET", "/containers/%s/json" % cid)[1]["HostConfig"]["PidsLimit"], 55)
+        top = api("GET", "/containers/%s/top" % cid)[1]
+        self.assertIn("PID", top["Titles"])
+        self.assertEqual([p[-1] for p in top["Processes"]], ["sleep 30"])
+        def names(filters, all_=True):
+            q = "/containers/json?all=%d&filters=%s" % (all_, quote(json.dumps(filters)))
+            return [c["Names"][0] for c in api("GET", q)[1]]
+        self.assertEqual(names({"label": ["tier=web"]}), ["/managed"])
+        self.assertEqual(names({"status": ["running"], "name": ["^/managed$"]}), ["/managed"])
+        self.assertEqual(names({"status": ["exited"], "name": ["managed"]}), [])
+        self.assertEqual(api("GET", "/containers/json?filters=" + quote('{"nope":["x"]}'))[0], 400)
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        self.assertEqual(names({"exited": ["137"]}), ["/managed"])
+        status, out = api("POST", "/containers/prune?filters=" +
+                          quote(json.dumps({"label": ["tier=web"]})))
+        self.assertEqual(out["ContainersDeleted"], [cid])
+        self.assertEqual(api("GET", "/containers/%s/json" % cid)[0], 404)
+        status, data = api("GET", "/events?since=%f&until=%f&filters=%s" % (
+            since, time.time() + 0.5, quote(json.dumps({"container": [cid]}))))
+        actions = [json.loads(line)["Action"] for line in data.decode().splitlines()]
+        self.assertEqual(actions, ["create", "start", "update", "kill", "die", "destroy"])
 
 
 class BadInputTest(unittest.TestCase):
