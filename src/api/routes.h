@@ -17,6 +17,18 @@ struct DaemonInfo {
   std::string name;   // the host's name
 };
 
+// Query helpers the route files share: `filters` decoded (both shapes; none = no filter), and
+// a boolean parameter by Docker's rule (absent = false).
+inline engine::Filters FiltersOf(const Request& req) {
+  std::optional<std::string> text = req.Query("filters");
+  return text && !text->empty() ? ParseFilters(*text) : engine::Filters{};
+}
+
+inline bool Flag(const Request& req, const char* name) {
+  std::optional<std::string> v = req.Query(name);
+  return v && ParseBool(*v);
+}
+
 void AddSystemRoutes(Router& router, engine::ImageService& images,
                      engine::ContainerService& containers, const DaemonInfo& info);
 void AddImageRoutes(Router& router, engine::ImageService& images);

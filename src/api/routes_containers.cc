@@ -19,16 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-engine::Filters FiltersOf(const Request& req) {
-  std::optional<std::string> text = req.Query("filters");
-  return text && !text->empty() ? ParseFilters(*text) : engine::Filters{};
-}
-
-bool Flag(const Request& req, const char* name) {
-  std::optional<std::string> v = req.Query(name);
-  return v && ParseBool(*v);
-}
-
 int IntQuery(const Request& req, const char* name, int fallback) {
   std::optional<std::string> v = req.Query(name);
   if (!v || v->empty()) return fallback;

@@ -14,16 +14,6 @@ using nlohmann::json;
 
 constexpr size_t kSaveBuffer = 256 << 10;
 
-engine::Filters FiltersOf(const Request& req) {
-  std::optional<std::string> text = req.Query("filters");
-  return text && !text->empty() ? ParseFilters(*text) : engine::Filters{};
-}
-
-bool Flag(const Request& req, const char* name) {
-  std::optional<std::string> v = req.Query(name);
-  return v && ParseBool(*v);
-}
-
 std::string Text(const Request& req, const char* name) { return req.Query(name).value_or(""); }
 
 image::ReadFn BodyReader(Request& req) {

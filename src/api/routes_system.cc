@@ -196,10 +196,7 @@ void AddEventRoutes(Router& router, engine::EventBus& events) {
   // A stream of one JSON object per line; without `until` it lasts until the client leaves
   // (or berthd stops).
   router.Add("GET", "/events", [&events](Request& req, Response& res) {
-    engine::Filters filters;
-    if (std::optional<std::string> text = req.Query("filters"); text && !text->empty()) {
-      filters = ParseFilters(*text);
-    }
+    engine::Filters filters = FiltersOf(req);
     engine::ValidateEventFilters(filters);
     int64_t since = engine::ParseEventTime(req.Query("since").value_or(""));
     int64_t until = engine::ParseEventTime(req.Query("until").value_or(""));

@@ -641,15 +641,22 @@ void ContainerService::StartLocked(Entry& e) {
   so.exit_path = JoinPath(dir, "exit.json");
   so.socket_path = SocketPath(id);
   so.shim_log = JoinPath(dir, "shim.log");
-  const nlohmann::json& log_opts = e.c.host_config["LogConfig"].value("Config", nlohmann::json());
+  nlohmann::json log_opts;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto lc = e.c.host_config.find("LogConfig");
+    if (lc != e.c.host_config.end() && lc->is_object()) {
+      log_opts = lc->value("Config", nlohmann::json::object());
+    }
+    so.stdin_open = e.c.config.value("OpenStdin", false);
+    so.stdin_once = e.c.config.value("StdinOnce", false);
+  }
   if (log_opts.contains("max-size")) {
     so.log_max_size = LogSize(log_opts["max-size"].get<std::string>());
   }
   if (log_opts.contains("max-file")) {
     so.log_max_file = std::stoi(log_opts["max-file"].get<std::string>());
   }
-  so.stdin_open = e.c.config.value("OpenStdin", false);
-  so.stdin_once = e.c.config.value("StdinOnce", false);
 
   shim::Spawned spawned;
   try {
@@ -977,6 +984,7 @@ void ContainerService::Rename(const std::string& ref, const std::string& new_nam
                  "), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed");
   }
   std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);  // start and update read the name
   std::string name = new_name[0] == '/' ? new_name : "/" + new_name;
   {
     std::lock_guard<std::mutex> lock(mu_);

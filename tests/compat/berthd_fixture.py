@@ -1,4 +1,5 @@
-"""A private berthd for the compat tests: its own --root, --state and socket in a temp dir.
+"""A private berthd for the compat tests: its own --root, --state and socket in a temp dir;
+and the foreign clients found on this machine.
 
 Stopped by pid (SIGTERM, then SIGKILL after 10 s) and its directory removed by stop(), which
 returns berthd's exit status and log (a sanitizer's report lands there). kill9() and start()
@@ -11,6 +12,18 @@ import signal
 import subprocess
 import tempfile
 import time
+
+# The docker CLIs: Debian's 20.10 and the 28.2 client in /usr/local/bin.
+DOCKERS = [d for d in ("/usr/bin/docker", "/usr/local/bin/docker") if os.access(d, os.X_OK)]
+# docker-py: Debian's 5.0.3 (/usr/bin/python3) and the pip 7.1.0 (python3 in PATH), as
+# (interpreter, version) once each.
+PYTHONS = []
+for _py in ("/usr/bin/python3", shutil.which("python3") or ""):
+    if _py and os.access(_py, os.X_OK):
+        _probe = subprocess.run([_py, "-c", "import docker; print(docker.__version__)"],
+                                capture_output=True, text=True)
+        if _probe.returncode == 0 and _probe.stdout.strip() not in [v for _, v in PYTHONS]:
+            PYTHONS.append((_py, _probe.stdout.strip()))
 
 
 class Berthd:

@@ -24,20 +24,12 @@ import tempfile
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from berthd_fixture import Berthd  # noqa: E402
+from berthd_fixture import DOCKERS, PYTHONS, Berthd  # noqa: E402
 
 BERTHD = os.environ.get("BERTHD", "")
 BERTH = os.environ.get("BERTH", "")
 IMAGE = os.environ.get("BERTH_BUSYBOX_IMAGE", "")
 TIMEOUT = 60
-DOCKERS = [d for d in ("/usr/bin/docker", "/usr/local/bin/docker") if os.access(d, os.X_OK)]
-PYTHONS = []
-for py in ("/usr/bin/python3", shutil.which("python3") or ""):
-    if py and os.access(py, os.X_OK):
-        probe = subprocess.run([py, "-c", "import docker; print(docker.__version__)"],
-                               capture_output=True, text=True)
-        if probe.returncode == 0 and probe.stdout.strip() not in [v for _, v in PYTHONS]:
-            PYTHONS.append((py, probe.stdout.strip()))
 
 
 def run(cmd, check=True, **kw):
