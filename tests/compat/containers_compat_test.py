@@ -126,6 +126,13 @@ class DockerCliTest(unittest.TestCase):
         self.docker(docker, "rm", "-f", name)
         p = self.docker(docker, "inspect", name, check=False)
         self.assertNotEqual(p.returncode, 0)
+        # logs -f follows until the container ends.
+        self.docker(docker, "run", "-d", "--name", name, "--network", "none", "busybox", "sh",
+                    "-c", "echo a; sleep 1; echo b")
+        started = time.time()
+        self.assertEqual(self.docker(docker, "logs", "-f", name).stdout, "a\nb\n")
+        self.assertGreater(time.time() - started, 0.5)
+        self.docker(docker, "rm", name)
 
     def check_errors(self, docker):
         p = self.docker(docker, "run", "--rm", "--network", "none", "--cap-add", "CAP_FOO",
@@ -212,6 +219,47 @@ class TtyTest(unittest.TestCase):
                 self.assertEqual(self.read(status), "3\n")
                 os.unlink(status)
                 self.tmux("kill-server")
+
+    def test_exec_and_attach(self):
+        env = dict(DAEMON.env())
+        subprocess.run([DOCKERS[0], "run", "-d", "-it", "--name", "tty", "--network", "none",
+                        "busybox", "sh"], env=env, check=True, capture_output=True)
+        try:
+            for i, docker in enumerate(DOCKERS):
+                with self.subTest(docker=docker):
+                    self.sock = os.path.join(DAEMON.dir, "tmux-x%d.sock" % i)
+                    status = os.path.join(DAEMON.dir, "exec-status")
+                    self.tmux("new-session", "-d", "-s", self.session, "-x", "100", "-y", "30",
+                              "DOCKER_HOST=%s %s exec -it tty sh; echo $? > %s; sleep 60" %
+                              (DAEMON.host, docker, status))
+                    self.wait_for("/ #")
+                    self.tmux("send-keys", "-t", self.session, "stty size; echo x$((6*7))",
+                              "Enter")
+                    self.wait_for("x42")
+                    self.assertIn("30 100", self.screen())
+                    self.tmux("send-keys", "-t", self.session, "exit 5", "Enter")
+                    deadline = time.time() + 15
+                    while not os.path.exists(status) or not self.read(status).strip():
+                        self.assertLess(time.time(), deadline, self.screen())
+                        time.sleep(0.05)
+                    self.assertEqual(self.read(status), "5\n")
+                    os.unlink(status)
+                    self.tmux("kill-server")
+                    # attach, type, and detach with Ctrl-P Ctrl-Q: the shell keeps running.
+                    self.tmux("new-session", "-d", "-s", self.session, "-x", "100", "-y", "30",
+                              "DOCKER_HOST=%s %s attach tty; echo detached-$?; sleep 60" %
+                              (DAEMON.host, docker))
+                    time.sleep(0.5)
+                    self.tmux("send-keys", "-t", self.session, "echo at$((20+3))", "Enter")
+                    self.wait_for("at23")
+                    self.tmux("send-keys", "-t", self.session, "C-p", "C-q")
+                    self.wait_for("detached-")
+                    self.tmux("kill-server")
+                    p = subprocess.run([docker, "inspect", "-f", "{{.State.Running}}", "tty"],
+                                       env=env, capture_output=True, text=True)
+                    self.assertEqual(p.stdout, "true\n")
+        finally:
+            subprocess.run([DOCKERS[0], "rm", "-f", "tty"], env=env, capture_output=True)
 
 
 DOCKER_PY_SCRIPT = r"""
