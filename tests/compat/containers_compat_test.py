@@ -246,10 +246,16 @@ class TtyTest(unittest.TestCase):
                     os.unlink(status)
                     self.tmux("kill-server")
                     # attach, type, and detach with Ctrl-P Ctrl-Q: the shell keeps running.
+                    self.sock = os.path.join(DAEMON.dir, "tmux-a%d.sock" % i)
                     self.tmux("new-session", "-d", "-s", self.session, "-x", "100", "-y", "30",
                               "DOCKER_HOST=%s %s attach tty; echo detached-$?; sleep 60" %
                               (DAEMON.host, docker))
-                    time.sleep(0.5)
+                    # An empty line until the attached shell answers with its prompt.
+                    deadline = time.time() + 15
+                    while "/ #" not in self.screen():
+                        self.assertLess(time.time(), deadline, self.screen())
+                        self.tmux("send-keys", "-t", self.session, "Enter")
+                        time.sleep(0.2)
                     self.tmux("send-keys", "-t", self.session, "echo at$((20+3))", "Enter")
                     self.wait_for("at23")
                     self.tmux("send-keys", "-t", self.session, "C-p", "C-q")
