@@ -77,8 +77,9 @@ int Upgrade(Request& req, Response& res, std::string* buffered) {
 void SendLog(engine::ContainerService& containers, const std::string& id,
              const shim::LogReadOptions& options, const std::function<void(std::string_view)>& out,
              const shim::FollowControl& control) {
-  auto [path, tty] = containers.LogInfo(id);
-  shim::LogReader(path).Read(
+  std::pair<std::string, bool> info = containers.LogInfo(id);
+  bool tty = info.second;
+  shim::LogReader(info.first).Read(
       options,
       [&](shim::Stream stream, std::string_view text, int64_t) {
         out(tty ? std::string(text) : shim::FrameMessage(stream, text));
