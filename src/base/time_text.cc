@@ -1,6 +1,5 @@
 #include "base/time_text.h"
 
-#include <cstdio>
 #include <ctime>
 
 namespace berth {
@@ -47,58 +46,120 @@ std::string HumanDuration(int64_t d) {
   return std::to_string(d / kHour / 24 / 365) + " years";
 }
 
-std::optional<int64_t> ParseRfc3339Nano(std::string_view text) {
-  // "YYYY-MM-DDTHH:MM:SS" is 19 characters, then [.fraction] and Z or ±HH:MM.
-  const std::string s(text);
-  int year = 0, mon = 0, day = 0, hour = 0, min = 0, sec = 0, used = 0;
-  if (s.size() < 20 ||
-      std::sscanf(s.c_str(), "%4d-%2d-%2d%*1[Tt]%2d:%2d:%2d%n", &year, &mon, &day, &hour, &min,
-                  &sec, &used) != 6 ||
-      used != 19) {
+namespace {
+
+// Exactly `n` digits at the front of `s`, consumed; nullopt (nothing consumed) if not.
+std::optional<int> TakeDigits(std::string_view& s, size_t n) {
+  if (s.size() < n) {
     return std::nullopt;
   }
-  size_t i = 19;
-  int64_t nanos = 0;
-  if (s[i] == '.') {
-    int64_t scale = 100'000'000;
-    size_t digits = 0;
-    for (++i; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++i, ++digits) {
-      nanos += (s[i] - '0') * scale;
-      scale /= 10;
-    }
-    if (digits == 0 || digits > 9) {
+  int value = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (s[i] < '0' || s[i] > '9') {
       return std::nullopt;
     }
+    value = value * 10 + (s[i] - '0');
   }
-  int64_t offset = 0;
-  if (i < s.size() && (s[i] == 'Z' || s[i] == 'z')) {
-    ++i;
-  } else if (i + 6 == s.size() && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(s.c_str() + i + 1, "%2d:%2d", &oh, &om) != 2) {
-      return std::nullopt;
-    }
-    offset = (oh * 3600 + om * 60) * (s[i] == '+' ? 1 : -1);
-    i += 6;
-  } else {
-    return std::nullopt;
+  s.remove_prefix(n);
+  return value;
+}
+
+// `s` starts with `c`, consumed.
+bool Take(std::string_view& s, char c) {
+  if (s.empty() || s[0] != c) {
+    return false;
   }
-  if (i != s.size() || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 ||
-      sec > 60 || year < 1) {
-    return std::nullopt;
-  }
-  if (year == 1 && mon == 1 && day == 1 && hour == 0 && min == 0 && sec == 0 && nanos == 0) {
-    return std::nullopt;  // Go's zero time
-  }
+  s.remove_prefix(1);
+  return true;
+}
+
+int DaysIn(int month, int year) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+}  // namespace
+
+int64_t Rfc3339Time::UnixSeconds() const {
   struct tm tm = {};
   tm.tm_year = year - 1900;
-  tm.tm_mon = mon - 1;
+  tm.tm_mon = month - 1;
   tm.tm_mday = day;
   tm.tm_hour = hour;
-  tm.tm_min = min;
-  tm.tm_sec = sec;
-  const int64_t seconds = static_cast<int64_t>(timegm(&tm)) - offset;
-  return seconds * 1'000'000'000 + nanos;
+  tm.tm_min = minute;
+  tm.tm_sec = second;
+  if (!offset) {
+    tm.tm_isdst = -1;
+    return static_cast<int64_t>(mktime(&tm));
+  }
+  return static_cast<int64_t>(timegm(&tm)) - *offset;
+}
+
+std::optional<Rfc3339Time> ParseRfc3339Fields(std::string_view s) {
+  Rfc3339Time t;
+  std::optional<int> year = TakeDigits(s, 4), month, day;
+  if (!year || !Take(s, '-') || !(month = TakeDigits(s, 2)) || !Take(s, '-') ||
+      !(day = TakeDigits(s, 2))) {
+    return std::nullopt;
+  }
+  t.year = *year;
+  t.month = *month;
+  t.day = *day;
+  if (Take(s, 'T') || Take(s, 't')) {
+    int* fields[] = {&t.hour, &t.minute, &t.second};
+    for (int* field : fields) {
+      if (t.time_fields > 0 && !Take(s, ':')) {
+        break;
+      }
+      const std::optional<int> v = TakeDigits(s, 2);
+      if (!v) {
+        return std::nullopt;
+      }
+      *field = *v;
+      ++t.time_fields;
+    }
+    if (t.time_fields == 3 && Take(s, '.')) {
+      int64_t scale = 100'000'000;
+      size_t n = 0;
+      for (; n < s.size() && s[n] >= '0' && s[n] <= '9'; ++n) {
+        t.nanos += (s[n] - '0') * scale;
+        scale /= 10;
+      }
+      if (n == 0) {
+        return std::nullopt;
+      }
+      s.remove_prefix(n);
+    }
+  }
+  if (Take(s, 'Z') || Take(s, 'z')) {
+    t.offset = 0;
+  } else if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    const int sign = s[0] == '+' ? 1 : -1;
+    s.remove_prefix(1);
+    std::optional<int> oh = TakeDigits(s, 2), om;
+    if (!oh || !Take(s, ':') || !(om = TakeDigits(s, 2)) || *oh > 24 || *om > 60) {
+      return std::nullopt;
+    }
+    t.offset = sign * (*oh * 3600 + *om * 60);
+  }
+  if (!s.empty() || t.month < 1 || t.month > 12 || t.day < 1 || t.day > DaysIn(t.month, t.year) ||
+      t.hour > 23 || t.minute > 59 || t.second > 60) {
+    return std::nullopt;
+  }
+  return t;
+}
+
+std::optional<int64_t> ParseRfc3339Nano(std::string_view text) {
+  const std::optional<Rfc3339Time> t = ParseRfc3339Fields(text);
+  if (!t || t->time_fields != 3 || !t->offset) {
+    return std::nullopt;
+  }
+  if (t->year == 1 && t->month == 1 && t->day == 1 && t->hour == 0 && t->minute == 0 &&
+      t->second == 0 && t->nanos == 0) {
+    return std::nullopt;  // Go's zero time
+  }
+  return t->UnixSeconds() * 1'000'000'000 + t->nanos;
 }
 
 }  // namespace berth

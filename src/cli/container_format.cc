@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/time_text.h"
+#include "cli/go_value.h"
 #include "cli/units.h"
 
 namespace berth::cli {
@@ -30,16 +32,6 @@ std::string Join(const std::vector<std::string>& parts, const char* sep) {
 std::string Str(const json& doc, const char* key) {
   return doc.is_object() && doc.contains(key) && doc[key].is_string() ? doc[key].get<std::string>()
                                                                       : "";
-}
-
-// Go's time.Time.String() in local time.
-std::string GoTime(int64_t seconds) {
-  time_t t = static_cast<time_t>(seconds);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  char buf[64];
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-  return buf;
 }
 
 std::string Ports(const json& ports) {
@@ -74,39 +66,6 @@ std::string Ellipsis(std::string_view text, size_t width) {
     return "";
   }
   return std::string(text.substr(0, starts[width - 1])) + "…";
-}
-
-std::string GoQuote(std::string_view text) {
-  std::string out = "\"";
-  for (char ch : text) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          snprintf(buf, sizeof(buf), "\\x%02x", c);
-          out += buf;
-        } else {
-          out += ch;
-        }
-    }
-  }
-  return out + "\"";
 }
 
 const std::map<std::string, std::string> kPsHeaders = {
@@ -177,7 +136,7 @@ nlohmann::json PsRow(const nlohmann::json& c, bool trunc, int64_t now) {
   std::string command = Str(c, "Command");
   return {{"ID", trunc ? TruncateId(id) : id},
           {"Image", image},
-          {"Command", GoQuote(trunc ? Ellipsis(command, 20) : command)},
+          {"Command", internal::GoQuote(trunc ? Ellipsis(command, 20) : command)},
           {"CreatedAt", GoTime(created)},
           {"RunningFor", TimeAgo(now - created)},
           {"Ports", Ports(c.value("Ports", json::array()))},
@@ -262,67 +221,14 @@ std::string ApiTimestamp(std::string_view value, int64_t now) {
     }
     return v;
   }
-  struct tm tm {};
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
-  if (sscanf(v.c_str(), "%4d-%2d-%2d%n", &year, &month, &day, &used) != 3 || used != 10) {
-    fail();
-  }
-  std::string_view rest = std::string_view(v).substr(10);
-  int64_t nanos = 0;
-  if (!rest.empty() && rest[0] == 'T') {
-    rest.remove_prefix(1);
-    int* fields[] = {&hour, &minute, &second};
-    for (int i = 0; i < 3; ++i) {
-      if (i > 0) {
-        if (rest.empty() || rest[0] != ':') {
-          break;
-        }
-        rest.remove_prefix(1);
-      }
-      if (rest.size() < 2 || !isdigit(rest[0]) || !isdigit(rest[1])) {
-        fail();
-      }
-      *fields[i] = (rest[0] - '0') * 10 + (rest[1] - '0');
-      rest.remove_prefix(2);
-    }
-    if (!rest.empty() && rest[0] == '.') {
-      rest.remove_prefix(1);
-      int64_t scale = 100'000'000;
-      size_t n = 0;
-      for (; n < rest.size() && isdigit(rest[n]); ++n) {
-        nanos += (rest[n] - '0') * scale;
-        scale /= 10;
-      }
-      if (n == 0) {
-        fail();
-      }
-      rest.remove_prefix(n);
-    }
-  }
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  time_t seconds = 0;
-  if (rest.empty()) {
-    tm.tm_isdst = -1;
-    seconds = mktime(&tm);  // no zone: local time, as docker reads it
-  } else if (rest == "Z" || rest == "z") {
-    seconds = timegm(&tm);
-  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
-    int oh = 0, om = 0;
-    if (sscanf(std::string(rest.substr(1)).c_str(), "%2d:%2d", &oh, &om) != 2) {
-      fail();
-    }
-    seconds = timegm(&tm) - (rest[0] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-  } else {
+  // RFC 3339, or a date with its time cut short; no zone is local time, as docker reads it.
+  const std::optional<Rfc3339Time> t = ParseRfc3339Fields(v);
+  if (!t) {
     fail();
   }
   char buf[48];
-  snprintf(buf, sizeof(buf), "%lld.%09lld", static_cast<long long>(seconds),
-           static_cast<long long>(nanos));
+  snprintf(buf, sizeof(buf), "%lld.%09lld", static_cast<long long>(t->UnixSeconds()),
+           static_cast<long long>(t->nanos));
   return buf;
 }
 

@@ -14,8 +14,6 @@ namespace berth::cli {
 
 // formatter.Ellipsis: cuts to `width` runes, the last one an ellipsis ("…").
 std::string Ellipsis(std::string_view text, size_t width);
-// Go's strconv.Quote for the text docker prints (quotes, backslashes, control characters).
-std::string GoQuote(std::string_view text);
 
 // The `ps` columns of one GET /containers/json element, keyed by the field names docker's
 // --format uses: ID, Image, Command, CreatedAt, RunningFor, Ports, State, Status, Size, Names,

@@ -120,21 +120,34 @@ json RestartPolicy(const std::string& text) {
 }
 
 // The resource fields shared by create and update; only the flags given are set.
-void SetResources(json& host, const std::string& memory, const std::string& memory_swap,
-                  const std::string& memory_reservation, const std::string& cpus,
-                  const std::string& cpu_shares, const std::string& cpu_quota,
-                  const std::string& cpu_period, const std::string& cpuset_cpus,
-                  const std::string& cpuset_mems, const std::string& pids_limit) {
-  if (!memory.empty()) host["Memory"] = ParseSize(memory);
-  if (!memory_swap.empty()) host["MemorySwap"] = memory_swap == "-1" ? -1 : ParseSize(memory_swap);
-  if (!memory_reservation.empty()) host["MemoryReservation"] = ParseSize(memory_reservation);
-  if (!cpus.empty()) host["NanoCpus"] = ParseCpus(cpus);
-  if (!cpu_shares.empty()) host["CpuShares"] = ParseInt(cpu_shares, "--cpu-shares");
-  if (!cpu_quota.empty()) host["CpuQuota"] = ParseInt(cpu_quota, "--cpu-quota");
-  if (!cpu_period.empty()) host["CpuPeriod"] = ParseInt(cpu_period, "--cpu-period");
-  if (!cpuset_cpus.empty()) host["CpusetCpus"] = cpuset_cpus;
-  if (!cpuset_mems.empty()) host["CpusetMems"] = cpuset_mems;
-  if (!pids_limit.empty()) host["PidsLimit"] = ParseInt(pids_limit, "--pids-limit");
+void SetResources(json& host, const ResourceOptions& r) {
+  if (!r.memory.empty()) host["Memory"] = ParseSize(r.memory);
+  if (!r.memory_swap.empty()) {
+    host["MemorySwap"] = r.memory_swap == "-1" ? -1 : ParseSize(r.memory_swap);
+  }
+  if (!r.memory_reservation.empty()) host["MemoryReservation"] = ParseSize(r.memory_reservation);
+  if (!r.cpus.empty()) host["NanoCpus"] = ParseCpus(r.cpus);
+  if (!r.cpu_shares.empty()) host["CpuShares"] = ParseInt(r.cpu_shares, "--cpu-shares");
+  if (!r.cpu_quota.empty()) host["CpuQuota"] = ParseInt(r.cpu_quota, "--cpu-quota");
+  if (!r.cpu_period.empty()) host["CpuPeriod"] = ParseInt(r.cpu_period, "--cpu-period");
+  if (!r.cpuset_cpus.empty()) host["CpusetCpus"] = r.cpuset_cpus;
+  if (!r.cpuset_mems.empty()) host["CpusetMems"] = r.cpuset_mems;
+  if (!r.pids_limit.empty()) host["PidsLimit"] = ParseInt(r.pids_limit, "--pids-limit");
+}
+
+// The resource flags of run/create and update.
+void AddResourceFlags(CLI::App* cmd, ResourceOptions& r) {
+  cmd->add_option("-m,--memory", r.memory, "Memory limit");
+  cmd->add_option("--memory-swap", r.memory_swap,
+                  "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
+  cmd->add_option("--memory-reservation", r.memory_reservation, "Memory soft limit");
+  cmd->add_option("--cpus", r.cpus, "Number of CPUs");
+  cmd->add_option("-c,--cpu-shares", r.cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--cpu-quota", r.cpu_quota, "Limit CPU CFS (Completely Fair Scheduler) quota");
+  cmd->add_option("--cpu-period", r.cpu_period, "Limit CPU CFS (Completely Fair Scheduler) period");
+  cmd->add_option("--cpuset-cpus", r.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--cpuset-mems", r.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
+  cmd->add_option("--pids-limit", r.pids_limit, "Tune container pids limit (set -1 for unlimited)");
 }
 
 // CLI11: every occurrence takes one value; repeats accumulate.
@@ -291,17 +304,7 @@ void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
   cmd->add_option("-w,--workdir", o.workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", o.user, "Username or UID (format: <name|uid>[:<group|gid>])");
   Repeated(cmd, "--entrypoint", o.entrypoint, "Overwrite the default ENTRYPOINT of the image");
-  cmd->add_option("-m,--memory", o.memory, "Memory limit");
-  cmd->add_option("--memory-swap", o.memory_swap,
-                  "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
-  cmd->add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
-  cmd->add_option("--cpus", o.cpus, "Number of CPUs");
-  cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
-  cmd->add_option("--cpu-quota", o.cpu_quota, "Limit CPU CFS (Completely Fair Scheduler) quota");
-  cmd->add_option("--cpu-period", o.cpu_period, "Limit CPU CFS (Completely Fair Scheduler) period");
-  cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
-  cmd->add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
-  cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  AddResourceFlags(cmd, o.resources);
   Repeated(cmd, "--cap-add", o.cap_add, "Add Linux capabilities");
   Repeated(cmd, "--cap-drop", o.cap_drop, "Drop Linux capabilities");
   Repeated(cmd, "--security-opt", o.security_opt, "Security Options");
@@ -398,8 +401,7 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
   }
   host["Binds"] = NullIfEmpty(binds);
 
-  SetResources(host, o.memory, o.memory_swap, o.memory_reservation, o.cpus, o.cpu_shares,
-               o.cpu_quota, o.cpu_period, o.cpuset_cpus, o.cpuset_mems, o.pids_limit);
+  SetResources(host, o.resources);
   if (!o.shm_size.empty()) host["ShmSize"] = ParseSize(o.shm_size);
   if (!o.oom_score_adj.empty()) {
     int64_t adj = ParseInt(o.oom_score_adj, "--oom-score-adj");
@@ -448,25 +450,14 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
 }
 
 void AddUpdateFlags(CLI::App* cmd, UpdateOptions& o) {
-  cmd->add_option("-m,--memory", o.memory, "Memory limit");
-  cmd->add_option("--memory-swap", o.memory_swap,
-                  "Swap limit equal to memory plus swap: '-1' to enable unlimited swap");
-  cmd->add_option("--memory-reservation", o.memory_reservation, "Memory soft limit");
-  cmd->add_option("--cpus", o.cpus, "Number of CPUs");
-  cmd->add_option("-c,--cpu-shares", o.cpu_shares, "CPU shares (relative weight)");
-  cmd->add_option("--cpu-quota", o.cpu_quota, "Limit CPU CFS (Completely Fair Scheduler) quota");
-  cmd->add_option("--cpu-period", o.cpu_period, "Limit CPU CFS (Completely Fair Scheduler) period");
-  cmd->add_option("--cpuset-cpus", o.cpuset_cpus, "CPUs in which to allow execution (0-3, 0,1)");
-  cmd->add_option("--cpuset-mems", o.cpuset_mems, "MEMs in which to allow execution (0-3, 0,1)");
-  cmd->add_option("--pids-limit", o.pids_limit, "Tune container pids limit (set -1 for unlimited)");
+  AddResourceFlags(cmd, o.resources);
   cmd->add_option("--blkio-weight", o.blkio_weight, "Block IO (relative weight), 10 to 1000");
   cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
 }
 
 nlohmann::json UpdateBody(const UpdateOptions& o) {
   json body = json::object();
-  SetResources(body, o.memory, o.memory_swap, o.memory_reservation, o.cpus, o.cpu_shares,
-               o.cpu_quota, o.cpu_period, o.cpuset_cpus, o.cpuset_mems, o.pids_limit);
+  SetResources(body, o.resources);
   if (!o.blkio_weight.empty()) body["BlkioWeight"] = ParseInt(o.blkio_weight, "--blkio-weight");
   if (!o.restart.empty()) body["RestartPolicy"] = RestartPolicy(o.restart);
   if (body.empty()) {

@@ -11,6 +11,12 @@
 // become — the docker CLI 20.10's mapping (cli/command/container/opts.go), field for field.
 namespace berth::cli {
 
+// The resource flags `run`/`create` and `update` share, as text (see ContainerOptions).
+struct ResourceOptions {
+  std::string memory, memory_swap, memory_reservation, cpus, cpu_shares, cpu_quota, cpu_period,
+      cpuset_cpus, cpuset_mems, pids_limit;
+};
+
 struct ContainerOptions {
   bool interactive = false, tty = false, rm = false, read_only = false, init = false,
        privileged = false;
@@ -18,8 +24,8 @@ struct ContainerOptions {
                                                          pid, ipc, uts, stop_signal, restart;
   // Numbers and sizes stay text until CreateBody, so that "unset" and docker's messages for
   // bad values come for free.
-  std::string memory, memory_swap, memory_reservation, shm_size, cpus, cpu_shares, cpu_quota,
-      cpu_period, cpuset_cpus, cpuset_mems, pids_limit, oom_score_adj, stop_timeout;
+  ResourceOptions resources;
+  std::string shm_size, oom_score_adj, stop_timeout;
   std::vector<std::string> entrypoint;  // empty: not given; {""}: --entrypoint= (reset)
   std::vector<std::string> env, env_files, labels, label_files, cap_add, cap_drop, security_opt,
       tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes;
@@ -51,8 +57,8 @@ int64_t ParseCpus(std::string_view text);
 // The updatable resources of `berth update` (POST /containers/{id}/update), from the same
 // kind of text fields; only the flags given are sent.
 struct UpdateOptions {
-  std::string memory, memory_swap, memory_reservation, cpus, cpu_shares, cpu_quota, cpu_period,
-      cpuset_cpus, cpuset_mems, pids_limit, blkio_weight, restart;
+  ResourceOptions resources;
+  std::string blkio_weight, restart;
 };
 void AddUpdateFlags(CLI::App* cmd, UpdateOptions& o);
 nlohmann::json UpdateBody(const UpdateOptions& o);

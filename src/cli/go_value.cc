@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 
 namespace berth::cli::internal {
 namespace {
@@ -59,6 +60,32 @@ std::string SpecialFloat(double v) {
   return v > 0 ? "+Inf" : "-Inf";
 }
 
+struct Rune {
+  uint32_t cp;
+  size_t len;
+};
+
+// Go's utf8.DecodeRuneInString at s[i], a byte >= 0x80: the code point and its length, or
+// nullopt where Go decodes RuneError of width 1 (a bad or cut sequence, an overlong form, a
+// surrogate, beyond U+10FFFF).
+std::optional<Rune> DecodeRune(std::string_view s, size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  const size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+  bool ok = len != 0 && i + len <= s.size();
+  uint32_t cp = ok ? c & (0x7F >> len) : 0;
+  for (size_t k = 1; ok && k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    ok = (cc & 0xC0) == 0x80;
+    cp = (cp << 6) | (cc & 0x3F);
+  }
+  static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
+  if (!ok) {
+    return std::nullopt;
+  }
+  return Rune{cp, len};
+}
+
 void AppendJsonString(std::string& out, std::string_view s) {
   static const char kHex[] = "0123456789abcdef";
   out.push_back('"');
@@ -100,25 +127,16 @@ void AppendJsonString(std::string& out, std::string_view s) {
       continue;
     }
     // A valid UTF-8 sequence is copied (U+2028/U+2029 escaped); an invalid byte is U+FFFD.
-    const size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    bool ok = len != 0 && i + len <= s.size();
-    uint32_t cp = ok ? c & (0x7F >> len) : 0;
-    for (size_t k = 1; ok && k < len; ++k) {
-      const auto cc = static_cast<unsigned char>(s[i + k]);
-      ok = (cc & 0xC0) == 0x80;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
-    ok = ok && cp >= kMin[len] && cp <= 0x10FFFF && (cp < 0xD800 || cp > 0xDFFF);
-    if (!ok) {
+    const std::optional<Rune> r = DecodeRune(s, i);
+    if (!r) {
       out += "\\ufffd";
       ++i;
-    } else if (cp == 0x2028 || cp == 0x2029) {
-      out += cp == 0x2028 ? "\\u2028" : "\\u2029";
-      i += len;
+    } else if (r->cp == 0x2028 || r->cp == 0x2029) {
+      out += r->cp == 0x2028 ? "\\u2028" : "\\u2029";
+      i += r->len;
     } else {
-      out.append(s.substr(i, len));
-      i += len;
+      out.append(s.substr(i, r->len));
+      i += r->len;
     }
   }
   out.push_back('"');
@@ -293,18 +311,22 @@ std::string GoQuote(std::string_view s) {
       out.push_back(kHex[c >> 4]);
       out.push_back(kHex[c & 15]);
     } else if (c >= 0x80) {
-      const size_t len = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-      bool ok = len != 0 && i + len <= s.size();
-      for (size_t k = 1; ok && k < len; ++k) {
-        ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-      }
-      if (ok) {
-        out.append(s.substr(i, len));
-        i += len - 1;
-      } else {
+      // A valid sequence is copied, but for the C1 controls (\u0080..\u009f, as Go writes
+      // them); each byte of an invalid one is \x escaped. Other runes Go's unicode.IsPrint
+      // rejects (format characters, unassigned ones) are copied: that needs Unicode's tables.
+      const std::optional<Rune> r = DecodeRune(s, i);
+      if (!r) {
         out += "\\x";
         out.push_back(kHex[c >> 4]);
         out.push_back(kHex[c & 15]);
+      } else if (r->cp <= 0x9f) {
+        out += "\\u00";
+        out.push_back(kHex[r->cp >> 4]);
+        out.push_back(kHex[r->cp & 15]);
+        i += r->len - 1;
+      } else {
+        out.append(s.substr(i, r->len));
+        i += r->len - 1;
       }
     } else {
       out.push_back(static_cast<char>(c));

@@ -45,16 +45,6 @@ const std::map<std::string, std::string> kHistoryHeaders = {{"ID", "IMAGE"},
                                                             {"Size", "SIZE"},
                                                             {"Comment", "COMMENT"}};
 
-// Go's time.Time.String() for a unix time, as `--format {{.CreatedAt}}` prints it.
-std::string GoTime(int64_t seconds) {
-  time_t t = static_cast<time_t>(seconds);
-  struct tm tm;
-  localtime_r(&t, &tm);
-  char buf[64];
-  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
-  return buf;
-}
-
 std::string Since(int64_t created) {
   return TimeAgo(static_cast<int64_t>(time(nullptr)) - created);
 }

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 
 #include "base/error.h"
 
@@ -102,6 +103,15 @@ std::string TimeAgo(int64_t seconds) {
     seconds = kMaxSeconds;
   }
   return HumanDuration(seconds * 1'000'000'000) + " ago";
+}
+
+std::string GoTime(int64_t seconds) {
+  time_t t = static_cast<time_t>(seconds);
+  struct tm tm;
+  localtime_r(&t, &tm);
+  char buf[64];
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z %Z", &tm);
+  return buf;
 }
 
 std::string TruncateId(std::string_view id) {

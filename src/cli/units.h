@@ -23,6 +23,9 @@ using ::berth::HumanDuration;
 
 // What `docker ps` prints for a creation time `seconds` ago: HumanDuration + " ago".
 std::string TimeAgo(int64_t seconds);
+// Go's time.Time.String() of a unix time in local time ("2024-01-02 15:04:05 +0100 CET"), as
+// `--format {{.CreatedAt}}` prints it for images and containers.
+std::string GoTime(int64_t seconds);
 
 // moby stringid.TruncateID: drops an algorithm prefix ("sha256:") and keeps 12 characters.
 std::string TruncateId(std::string_view id);

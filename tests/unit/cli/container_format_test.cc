@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "cli/go_value.h"
 #include "cli/table.h"
 
 namespace berth::cli {
@@ -63,7 +64,14 @@ TEST(PsRow, DefaultTable) {
 }
 
 TEST(Quote, GoStyle) {
+  // The Command column is strconv.Quote (one implementation, go_value's, for it and %q).
+  using internal::GoQuote;
   EXPECT_EQ(GoQuote("a\"b\\c\n\x01"), "\"a\\\"b\\\\c\\n\\x01\"");
+  // Where the ps-only copy differed from Go: named escapes, invalid UTF-8 and C1 controls.
+  EXPECT_EQ(GoQuote("\a\b\f\v\r\x7f"), R"("\a\b\f\v\r\x7f")");
+  EXPECT_EQ(GoQuote("é\xff\xc3"), R"("é\xff\xc3")");
+  EXPECT_EQ(GoQuote("\xc0\xaf\xed\xa0\x80"), R"("\xc0\xaf\xed\xa0\x80")") << "overlong, surrogate";
+  EXPECT_EQ(GoQuote("\xc2\x85 ☃ 🐳"), R"("\u0085 ☃ 🐳")");
   EXPECT_EQ(Ellipsis("abcdef", 4), "abc…");
   EXPECT_EQ(Ellipsis("abc", 4), "abc");
   EXPECT_EQ(Ellipsis("ééééé", 3), "éé…");
@@ -86,6 +94,17 @@ TEST(ApiTimestamp, DurationsDatesAndUnixSeconds) {
   EXPECT_THROW(ApiTimestamp("yesterday", 0), Error);
   EXPECT_THROW(ApiTimestamp("2024-13", 0), Error);
   EXPECT_THROW(ApiTimestamp("12x", 0), Error);
+  // The date forms go through base's RFC 3339 parser (ParseRfc3339Fields): what the CLI's own
+  // copy took stays, Go's zero time included; what Go refuses, the copy normalised and base
+  // refused, is refused now.
+  EXPECT_EQ(ApiTimestamp("0001-01-01T00:00:00Z", 0), "-62135596800.000000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04:05-05:30", 0), "1704184445.000000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03", 0), "1704164400.000000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02+01:00", 0), "1704150000.000000000");
+  EXPECT_EQ(ApiTimestamp("2024-01-02T03:04:05.1234567891Z", 0), "1704164645.123456789");
+  EXPECT_THROW(ApiTimestamp("2024-13-01", 0), Error);
+  EXPECT_THROW(ApiTimestamp("2023-02-29", 0), Error);
+  EXPECT_THROW(ApiTimestamp("2024-01-02T03:04.5", 0), Error);
   EXPECT_FALSE(ParseGoDuration("5"));
   EXPECT_EQ(ParseGoDuration("-2h"), -7200'000'000'000);
   EXPECT_FALSE(ParseGoDuration("99999999999999999999h"));  // overflows, as in Go

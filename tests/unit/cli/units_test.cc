@@ -1,6 +1,8 @@
 #include "cli/units.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include "base/error.h"
 
@@ -48,6 +50,17 @@ TEST(UnitsTest, HumanDurationThresholds) {
   EXPECT_EQ(HumanDuration(2 * 365 * 24 * kH - kH), "24 months");
   EXPECT_EQ(HumanDuration(2 * 365 * 24 * kH), "2 years");
   EXPECT_EQ(TimeAgo(3 * 3600), "3 hours ago");
+}
+
+TEST(UnitsTest, GoTime) {
+  setenv("TZ", "UTC", 1);
+  tzset();
+  EXPECT_EQ(GoTime(1704164645), "2024-01-02 03:04:05 +0000 UTC");
+  setenv("TZ", "CET-1", 1);
+  tzset();
+  EXPECT_EQ(GoTime(1704164645), "2024-01-02 04:04:05 +0100 CET");
+  setenv("TZ", "UTC", 1);
+  tzset();
 }
 
 TEST(UnitsTest, TruncateId) {
