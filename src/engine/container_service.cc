@@ -562,6 +562,16 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
     }
     AddDevice(s, d, S_ISCHR(st.st_mode) ? 'c' : 'b', major(st.st_rdev), minor(st.st_rdev),
               st.st_mode & 07777);
+    if (e.c.userns_base != 0 && d.path_in_container != d.path_on_host) {
+      // In a user namespace the runtime binds the host's node at the same path (mknod is
+      // refused there): a node that moves is bound from where it is instead. The device
+      // cgroup rule AddDevice wrote stays.
+      s["linux"]["devices"].erase(s["linux"]["devices"].size() - 1);
+      s["mounts"].push_back({{"destination", d.path_in_container},
+                             {"type", "bind"},
+                             {"source", d.path_on_host},
+                             {"options", {"bind", "nosuid", "noexec"}}});
+    }
   }
   if (spec.all_host_devices) {
     AddHostDevices(s, "/dev");

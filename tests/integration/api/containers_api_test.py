@@ -363,6 +363,35 @@ class OptionsTest(unittest.TestCase):
         self.assertIn("ro", lines[4:])
         self.assertTrue(lines[-1].startswith("/sbin/docker-init -- sh"), lines[-1])
 
+    def test_security_and_namespace_options(self):
+        script = ("grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status; ulimit -n; "
+                  "cat /proc/self/uid_map; hostname; ls -l /dev/mynull; "
+                  "cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
+        code, out = run_output(
+            ["sh", "-c", script],
+            HostConfig={"CapAdd": ["NET_RAW"], "CapDrop": ["CHOWN"],
+                        "SecurityOpt": ["seccomp=unconfined"],
+                        "Ulimits": [{"Name": "nofile", "Soft": 321, "Hard": 654}],
+                        "Devices": [{"PathOnHost": "/dev/null", "PathInContainer": "/dev/mynull",
+                                     "CgroupPermissions": "rwm"}],
+                        "Sysctls": {"net.ipv4.ip_unprivileged_port_start": "99"}})
+        self.assertEqual(code, 0, out)
+        fields = dict(line.split(":\t") for line in out.splitlines()[:3])
+        caps = int(fields["CapEff"], 16)
+        self.assertTrue(caps & (1 << 13), "NET_RAW added")
+        self.assertFalse(caps & (1 << 0), "CHOWN dropped")
+        self.assertEqual((fields["NoNewPrivs"], fields["Seccomp"]), ("1", "0"))
+        lines = out.splitlines()
+        self.assertEqual(lines[3], "321")
+        self.assertNotEqual(lines[4].split()[1], "0")
+        self.assertIn("/dev/mynull", lines[6])
+        self.assertEqual(lines[7], "99")
+        # --userns=host: no user namespace; --uts=host: the host's name.
+        code, out = run_output(["sh", "-c", "cat /proc/self/uid_map; hostname"],
+                               HostConfig={"UsernsMode": "host", "UTSMode": "host"})
+        self.assertEqual(out.split()[:3], ["0", "0", "4294967295"])
+        self.assertEqual(out.split()[3], socket.gethostname())
+
     def test_privileged_keeps_the_user_namespace_and_is_marked(self):
         cid = create(["sleep", "30"], HostConfig={"Privileged": True})
         api("POST", "/containers/%s/start" % cid)
