@@ -316,6 +316,32 @@ class RunTest(unittest.TestCase):
                          r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n$")
         api("DELETE", "/containers/%s" % cid)
 
+    def test_attach_logs_replays_the_log(self):
+        cid = create(["sh", "-c", "echo one; echo two >&2"])
+        api("POST", "/containers/%s/start" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        a = attach(cid, "logs=1&stream=0&stdout=1&stderr=1")
+        self.assertEqual(a.head()[0], 101)
+        self.assertEqual(sorted(frames(a.read_to_eof())), [(1, b"one\n"), (2, b"two\n")])
+        a.close()
+        # stream=1 on a stopped container: Docker's 409, before any hijack.
+        self.assertEqual(api("POST", "/containers/%s/attach?stream=1&stdout=1" % cid)[0], 409)
+        api("DELETE", "/containers/%s" % cid)
+
+    def test_exec_tty_resize_before_it_runs(self):
+        cid = create(["sleep", "60"])
+        api("POST", "/containers/%s/start" % cid)
+        _, out = api("POST", "/containers/%s/exec" % cid,
+                     {"AttachStdout": True, "Tty": True, "Cmd": ["sh", "-c", "sleep 0.3; stty size"]})
+        x = Conn()
+        x.send("POST", "/exec/%s/start" % out["Id"], {"Detach": False, "Tty": True},
+               headers={"Connection": "Upgrade", "Upgrade": "tcp"})
+        self.assertEqual(x.head()[0], 101)
+        self.assertEqual(api("POST", "/exec/%s/resize?h=33&w=111" % out["Id"])[0], 200)
+        self.assertEqual(x.read_to_eof(), b"33 111\r\n")
+        x.close()
+        api("DELETE", "/containers/%s?force=1" % cid)
+
     def test_exec(self):
         cid = create(["sleep", "60"])
         api("POST", "/containers/%s/start" % cid)
