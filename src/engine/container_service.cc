@@ -370,6 +370,15 @@ std::string ContainerService::SocketPath(const std::string& id) const {
 
 std::string ContainerService::RuntimeRoot() const { return JoinPath(paths_.state, "runtime"); }
 
+void ContainerService::Save(Entry& e) {
+  Container copy;
+  {
+    std::lock_guard<std::mutex> lock(mu_);  // the monitor thread changes state concurrently
+    copy = e.c;
+  }
+  Save(copy);
+}
+
 void ContainerService::Save(const Container& c) {
   std::lock_guard<std::mutex> lock(db_mu_);
   db_.Prepare("INSERT OR REPLACE INTO containers (id, name, doc) VALUES (?1, ?2, ?3)")
@@ -627,7 +636,7 @@ void ContainerService::StartLocked(Entry& e) {
       e.pending.clear();
       remove = e.c.host_config.value("AutoRemove", false);
     }
-    Save(e.c);
+    Save(e);
     if (remove) RemoveLocked(e);
     Notify();
     throw Error(Kind::kInvalidArgument, text);
@@ -686,6 +695,8 @@ void ContainerService::StartLocked(Entry& e) {
     e.c.state.shim_start_time = ProcessStartTime(spawned.shim_pid);
     e.c.state.started_at = shim::FormatJsonTime(NowNs());
   }
+  // Recorded before the process starts: a berthd that dies from here on finds the shim again.
+  Save(e);
   Watch(id, spawned.shim_pid);
   std::string start_error;
   try {
@@ -712,7 +723,6 @@ void ContainerService::StartLocked(Entry& e) {
     e.c.state.error = start_error;
     throw Error(Kind::kInvalidArgument, start_error);
   }
-  Save(e.c);
   Emit(e.c, "start");
 }
 
@@ -819,7 +829,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
     remove = e->c.host_config.value("AutoRemove", false) && !e->removed;
   }
-  Save(e->c);
+  Save(*e);
   Emit(e->c, "die", {{"exitCode", std::to_string(code)}});
   Notify();
   if (remove) {
@@ -967,7 +977,7 @@ void ContainerService::RemoveLocked(Entry& e) {
     if (e.removed) return;
     e.c.state.status = ContainerStatus::kRemoving;
   }
-  Save(e.c);
+  Save(e);
   Unmount(JoinPath(Dir(id), "rootfs"));
   if (!RemoveAll(Dir(id))) {
     log::Warn("remove " + Dir(id) + ": " + strerror(errno));
@@ -1013,7 +1023,7 @@ void ContainerService::Rename(const std::string& ref, const std::string& new_nam
     e->c.name = name;
     Emit(e->c, "rename", {{"oldName", old}});
   }
-  Save(e->c);
+  Save(*e);
 }
 
 void ContainerService::Pause(const std::string& ref) {
@@ -1032,7 +1042,7 @@ void ContainerService::Pause(const std::string& ref) {
     e->c.state.status = ContainerStatus::kPaused;
     Emit(e->c, "pause");
   }
-  Save(e->c);
+  Save(*e);
 }
 
 void ContainerService::Unpause(const std::string& ref) {
@@ -1050,7 +1060,7 @@ void ContainerService::Unpause(const std::string& ref) {
     e->c.state.status = ContainerStatus::kRunning;
     Emit(e->c, "unpause");
   }
-  Save(e->c);
+  Save(*e);
 }
 
 nlohmann::json ContainerService::Update(const std::string& ref, const nlohmann::json& body) {
@@ -1095,7 +1105,7 @@ nlohmann::json ContainerService::Update(const std::string& ref, const nlohmann::
     e->c.host_config = spec.host_config;
     Emit(e->c, "update");
   }
-  Save(e->c);
+  Save(*e);
   return {{"Warnings", spec.warnings}};
 }
 

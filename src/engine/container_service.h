@@ -133,6 +133,7 @@ class ContainerService {
   std::shared_ptr<Entry> Find(const std::string& ref);
   std::shared_ptr<Entry> FindExec(const std::string& exec_id, std::shared_ptr<ExecInfo>* exec);
   void Save(const Container& c);
+  void Save(Entry& e);  // a consistent copy, taken under mu_
   std::string Dir(const std::string& id) const;
   std::string SocketPath(const std::string& id) const;
   std::string RuntimeRoot() const;
