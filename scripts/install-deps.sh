@@ -7,7 +7,7 @@ PACKAGES=(
   # toolchain
   g++ cmake ninja-build pkg-config clang-format clang libclang-rt-14-dev
   # libraries
-  nlohmann-json3-dev libcli11-dev libseccomp-dev libcap-dev libssl-dev
+  nlohmann-json3-dev libcli11-dev libseccomp-dev libcap-dev libssl-dev nettle-dev
   libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq

@@ -1,35 +1,23 @@
 #include "base/digest.h"
 
-#include "base/error.h"
-
 namespace berth {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-  if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) {
-    throw Error(Kind::kInternal, "sha256: cannot initialise OpenSSL's digest");
-  }
-}
+Sha256::Sha256() { sha256_init(&ctx_); }
 
 void Sha256::Update(const void* data, size_t size) {
-  if (size != 0 && EVP_DigestUpdate(ctx_.get(), data, size) != 1) {
-    throw Error(Kind::kInternal, "sha256: digest update failed");
-  }
+  sha256_update(&ctx_, size, static_cast<const uint8_t*>(data));
 }
 
 std::string Sha256::Digest() const {
-  // Finalise a copy, so that hashing can continue.
-  std::unique_ptr<EVP_MD_CTX, Free> copy(EVP_MD_CTX_new());
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_.get()) != 1 ||
-      EVP_DigestFinal_ex(copy.get(), md, &len) != 1) {
-    throw Error(Kind::kInternal, "sha256: digest finalisation failed");
-  }
+  // nettle's digest resets its context: finalise a copy, so that hashing can continue.
+  sha256_ctx copy = ctx_;
+  uint8_t md[SHA256_DIGEST_SIZE];
+  sha256_digest(&copy, sizeof(md), md);
   static const char kHex[] = "0123456789abcdef";
   std::string out = "sha256:";
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[md[i] >> 4];
-    out += kHex[md[i] & 15];
+  for (uint8_t b : md) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
   }
   return out;
 }

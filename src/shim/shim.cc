@@ -1,6 +1,7 @@
 #include "shim/shim.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
@@ -555,6 +556,9 @@ nlohmann::json Server::Start() {
     start_error_ = e.what();
     return {{"error", start_error_}};
   }
+  // Creating the container (spec parsing, seccomp compilation, mount plans) left freed heap
+  // behind; the shim lives as long as the container, so give it back now.
+  malloc_trim(0);
   return {{"ok", true}};
 }
 
@@ -750,6 +754,47 @@ void DeleteQuietly(runtime::Runtime& rt, const std::string& id) {
 
 }  // namespace
 
+// The runtime's create, in a child that exits when it is done, as runc's create does under
+// conmon: the container's init then becomes ours (we are its subreaper), and the runtime code
+// and memory the create touches (spec parsing, seccomp compilation, mount plans) are the
+// child's, not the long-lived shim's resident set. Throws berth::Error with the child's text.
+void CreateInChild(runtime::Runtime& rt, const runtime::CreateOptions& create) {
+  Pipe report = MakePipe();
+  pid_t child = fork();
+  if (child < 0) {
+    ThrowErrno("fork for the container's create");
+  }
+  if (child == 0) {
+    report.r.Reset();
+    std::string text;
+    try {
+      rt.Create(create);
+      _exit(0);
+    } catch (const std::exception& e) {
+      text = e.what();
+    }
+    ssize_t ignored = write(report.w.get(), text.data(), text.size());
+    (void)ignored;
+    _exit(1);
+  }
+  report.w.Reset();
+  // The exit first, then what the pipe holds: the container's init inherited the write end
+  // (it execs only at start), so the pipe does not reach EOF now.
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  SetNonBlocking(report.r.get());
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(report.r.get(), buf, sizeof(buf))) > 0) {
+    text.append(buf, static_cast<size_t>(n));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw Error(Kind::kInternal, text.empty() ? "the container's create failed" : text);
+  }
+}
+
 int RunContainer(const ShimOptions& o) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
     ThrowErrno("become a child subreaper");
@@ -795,7 +840,7 @@ int RunContainer(const ShimOptions& o) {
       Dup2OrThrow(in.r ? in.r.get() : null.get(), STDIN_FILENO);
       Dup2OrThrow(out.w ? out.w.get() : null.get(), STDOUT_FILENO);
       Dup2OrThrow(err.w ? err.w.get() : null.get(), STDERR_FILENO);
-      rt.Create(create);
+      CreateInChild(rt, create);
     } catch (...) {
       for (int i = 0; i < 3; ++i) {
         dup2(null.get(), i);
