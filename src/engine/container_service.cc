@@ -95,6 +95,12 @@ std::string RandomHex(size_t bytes) {
   return out;
 }
 
+[[noreturn]] void ThrowNameInUse(const std::string& name, const std::string& owner) {
+  ThrowConflict("Conflict. The container name \"" + name + "\" is already in use by container \"" +
+                owner +
+                "\". You have to remove (or rename) that container to be able to reuse that name.");
+}
+
 // Docker-style "adjective_name"; our own lists.
 std::string GeneratedName() {
   static const char* kAdjectives[] = {"brave",  "calm",   "clever", "eager", "fair",  "gentle",
@@ -469,23 +475,20 @@ CreateResult ContainerService::Create(const std::string& requested_name,
   auto entry = std::make_shared<Entry>();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (name.empty()) {
-      for (int tries = 0; name.empty() || tries < 100; ++tries) {
-        name = GeneratedName();
-        bool taken = false;
-        for (auto& item : entries_) taken = taken || item.second->c.name == "/" + name;
-        if (!taken) break;
-        name += "_" + RandomHex(2);
+    auto owner = [this](const std::string& slashed) -> const std::string* {
+      for (auto& item : entries_) {
+        if (item.second->c.name == slashed) return &item.first;
       }
+      return nullptr;
+    };
+    // A generated name: adjective_noun, with a random suffix once the plain ones run short.
+    for (int tries = 0; name.empty() && tries < 100; ++tries) {
+      std::string candidate = GeneratedName() + (tries < 10 ? "" : "_" + RandomHex(2));
+      if (!owner("/" + candidate)) name = candidate;
     }
     c.name = name[0] == '/' ? name : "/" + name;
-    for (auto& item : entries_) {
-      if (item.second->c.name == c.name) {
-        ThrowConflict("Conflict. The container name \"" + c.name +
-                      "\" is already in use by container \"" + item.first +
-                      "\". You have to remove (or rename) that container to be able to reuse "
-                      "that name.");
-      }
+    if (const std::string* other = owner(c.name)) {
+      ThrowNameInUse(c.name, *other);
     }
     in.name = c.name;
     ContainerSpec spec = BuildContainerSpec(in);  // validates; errors name the field
@@ -1012,12 +1015,7 @@ void ContainerService::Rename(const std::string& ref, const std::string& new_nam
       ThrowInvalid("Renaming a container with the same name as its current name");
     }
     for (auto& item : entries_) {
-      if (item.second->c.name == name) {
-        ThrowConflict("Conflict. The container name \"" + name +
-                      "\" is already in use by container \"" + item.first +
-                      "\". You have to remove (or rename) that container to be able to reuse "
-                      "that name.");
-      }
+      if (item.second->c.name == name) ThrowNameInUse(name, item.first);
     }
     std::string old = e->c.name;
     e->c.name = name;
