@@ -423,7 +423,7 @@ void Server::Run() {
     t.join();
   }
   std::unique_lock lock(mu_);
-  idle_.wait(lock, [this] { return connections_.empty(); });
+  idle_.wait(lock, [this] { return active_ == 0; });
 }
 
 void Server::Stop() {
@@ -456,17 +456,18 @@ void Server::Accept(int listener) {
       break;
     }
     connections_.insert(fd);
+    ++active_;
     std::thread([this, fd] { Serve(fd); }).detach();
   }
 }
 
 void Server::Serve(int fd) {
-  auto done = [this, fd] {
-    // Before the socket closes (its number may be reused at once), and notified under the
-    // lock so Run() cannot return while this thread still touches the server.
+  // The fd leaves the set before the socket closes (its number may be reused at once, and Stop
+  // must not shut another socket down); the thread counts as active until the connection,
+  // which uses the server's io_context, is destroyed, so Run() cannot return before.
+  auto forget = [this, fd] {
     std::lock_guard lock(mu_);
     connections_.erase(fd);
-    idle_.notify_all();
   };
   try {
     Connection conn(router_, Io(), fd);
@@ -475,11 +476,14 @@ void Server::Serve(int fd) {
     } catch (const std::exception& e) {
       log::Warn(std::string("connection: ") + e.what());
     }
-    done();
+    forget();
   } catch (const std::exception& e) {
     log::Warn(std::string("connection: ") + e.what());
-    done();
+    forget();
   }
+  std::lock_guard lock(mu_);
+  --active_;
+  idle_.notify_all();
 }
 
 }  // namespace berth::api

@@ -62,6 +62,7 @@ class Server {
   std::mutex mu_;
   std::condition_variable idle_;
   std::set<int> connections_;
+  int active_ = 0;  // connection threads still running (guarded by mu_)
 };
 
 }  // namespace berth::api
