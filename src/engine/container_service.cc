@@ -33,6 +33,7 @@
 #include "engine/container_spec.h"
 #include "engine/container_view.h"
 #include "engine/events.h"
+#include "runtime/cloned_binary.h"
 #include "runtime/container.h"
 #include "runtime/idmap.h"
 #include "runtime/signals.h"
@@ -317,6 +318,9 @@ CREATE TABLE IF NOT EXISTS containers (
   MkdirAll(JoinPath(paths_.root, "containers"), 0710);
   MkdirAll(RuntimeRoot(), 0700);
   MkdirAll(JoinPath(paths_.state, "shim"), 0700);
+  if (!paths_.shim_binary.empty() && paths_.shim_binary[0] == '/') {
+    shim_exe_ = runtime::OpenReadOnlyView(paths_.shim_binary, RuntimeRoot());
+  }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epoll_fd_ < 0 || wake_fd_ < 0) {
@@ -648,7 +652,9 @@ void ContainerService::StartLocked(Entry& e) {
   nlohmann::json spec;
   try {
     spec = FinalSpec(e);
-    WriteFileAtomic(JoinPath(dir, "config.json"), spec.dump(), 0600);
+    // Made anew at every start from create.json (durable): a power loss can cost it only
+    // while the container it was for is gone as well.
+    WriteFileAtomic(JoinPath(dir, "config.json"), spec.dump(), 0600, Durability::kVolatile);
   } catch (const Error& err) {
     fail(err.what());
   }
@@ -656,6 +662,7 @@ void ContainerService::StartLocked(Entry& e) {
 
   shim::SpawnOptions so;
   so.shim_binary = paths_.shim_binary;
+  so.shim_fd = shim_exe_ ? shim_exe_.get() : -1;
   so.id = id;
   so.bundle = dir;
   so.runtime_root = RuntimeRoot();

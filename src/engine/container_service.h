@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fd.h"
 #include "engine/container.h"
 #include "engine/db.h"
 #include "engine/events.h"
@@ -162,6 +163,9 @@ class ContainerService {
   std::map<std::string, std::shared_ptr<ExecInfo>> execs_;
   bool shutting_down_ = false;
 
+  // berth-shim through a read-only view, opened once: shims run from it without protecting a
+  // copy of themselves each (invalid where berthd may not mount, or the path is not absolute).
+  UniqueFd shim_exe_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread monitor_;

@@ -54,12 +54,9 @@ bool Immutable(int fd) {
   return fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY);
 }
 
-// The cheap way, crun's: bind the binary read-only over a scratch file, open it through that
-// mount, detach the mount (the descriptor keeps it alive) and execute the descriptor. No bytes
-// are copied, page cache is shared, and the mount never stays visible: nothing changes in any
-// mount namespace, so hooks still run in the runtime's own. Returns only on failure (no
-// CAP_SYS_ADMIN, say), having cleaned up.
-void ExecThroughReadOnlyBind(char** argv, char** envp, const std::string& scratch_dir) {
+}  // namespace
+
+UniqueFd OpenReadOnlyView(const std::string& file, const std::string& scratch_dir) {
   std::string target = scratch_dir + "/.exe-" + std::to_string(getpid());
   UniqueFd placeholder(open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!placeholder && errno == ENOENT) {
@@ -67,23 +64,36 @@ void ExecThroughReadOnlyBind(char** argv, char** envp, const std::string& scratc
     try {
       MkdirAll(scratch_dir, 0711);
     } catch (const Error&) {
-      return;
+      return UniqueFd();
     }
     placeholder.Reset(open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   }
   if (!placeholder) {
-    return;
+    return UniqueFd();
   }
   placeholder.Reset();
   UniqueFd ro;
-  if (mount("/proc/self/exe", target.c_str(), nullptr, MS_BIND, nullptr) == 0) {
+  if (mount(file.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0) {
     if (mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) == 0) {
       ro.Reset(open(target.c_str(), O_RDONLY | O_CLOEXEC));
     }
     umount2(target.c_str(), MNT_DETACH);
   }
   unlink(target.c_str());
-  if (ro && Immutable(ro.get())) {
+  if (ro && !Immutable(ro.get())) {
+    ro.Reset();
+  }
+  return ro;
+}
+
+namespace {
+
+// The cheap way, crun's: execute this binary through a read-only view of it (above). No bytes
+// are copied, page cache is shared, and the mount never stays visible: nothing changes in any
+// mount namespace, so hooks still run in the runtime's own. Returns only on failure (no
+// CAP_SYS_ADMIN, say), having cleaned up.
+void ExecThroughReadOnlyBind(char** argv, char** envp, const std::string& scratch_dir) {
+  if (UniqueFd ro = OpenReadOnlyView("/proc/self/exe", scratch_dir)) {
     fexecve(ro.get(), argv, envp);
   }
 }

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "base/fd.h"
+
 namespace berth::runtime {
 
 // Protection against the CVE-2019-5736 class: a process inside the container must never be
@@ -17,6 +19,12 @@ namespace berth::runtime {
 // return. `scratch_dir` (the runtime's root, root-owned) holds the short-lived bind target.
 // Throws berth::Error if no protected copy can be made: this fails closed.
 void EnsureClonedBinary(char** argv, char** envp, const std::string& scratch_dir);
+
+// A descriptor of `file` through a detached read-only bind mount (the bind is gone, the
+// descriptor keeps it): executing it runs `file` such that /proc/<pid>/exe cannot be written.
+// berthd opens berth-shim this way once, so that no shim has to re-execute itself. An invalid
+// descriptor where this process may not mount. `scratch_dir` as for EnsureClonedBinary.
+UniqueFd OpenReadOnlyView(const std::string& file, const std::string& scratch_dir);
 
 // Whether this process runs from a sealed copy (for tests).
 bool RunningFromClonedBinary();

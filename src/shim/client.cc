@@ -127,6 +127,9 @@ Spawned Spawn(const SpawnOptions& o) {
   if (!o.shim_log.empty()) {
     args.insert(args.end(), {"--shim-log", o.shim_log});
   }
+  if (o.shim_fd >= 0) {
+    args.insert(args.end(), {"--exe-fd", "4"});  // run from fd 4 (below); the shim closes it
+  }
   if (o.stdin_open) {
     args.push_back("--stdin");
   }
@@ -144,9 +147,21 @@ Spawned Spawn(const SpawnOptions& o) {
     posix_spawn_file_actions_addopen(&fa, i, "/dev/null", O_RDWR, 0);
   }
   posix_spawn_file_actions_adddup2(&fa, ready_w.get(), 3);
+  // The shim binary, when the caller holds a read-only view of it: executed as fd 4 (a number
+  // above the ones set up here, so no dup2 above can clobber it first).
+  UniqueFd exe;
+  std::string path = o.shim_binary;
+  if (o.shim_fd >= 0) {
+    exe.Reset(fcntl(o.shim_fd, F_DUPFD_CLOEXEC, 10));
+    if (!exe) {
+      ThrowErrno("berth-shim: duplicate the binary's descriptor");
+    }
+    posix_spawn_file_actions_adddup2(&fa, exe.get(), 4);
+    path = "/proc/self/fd/4";
+  }
 #if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
   // The shim lives as long as its container: no descriptor of the daemon's may ride along.
-  posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+  posix_spawn_file_actions_addclosefrom_np(&fa, o.shim_fd >= 0 ? 5 : 4);
 #endif
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -158,7 +173,7 @@ Spawned Spawn(const SpawnOptions& o) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv.data(), environ);
+  int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) {

@@ -31,6 +31,9 @@ struct SpawnOptions {
   std::string shim_log;      // the shim's own log ("" = none)
   uint64_t log_max_size = 0;
   int log_max_file = 1;
+  // A read-only view of shim_binary opened once (runtime::OpenReadOnlyView), or -1: the shim
+  // then runs from it and needs no protected copy of its own (one exec per start saved).
+  int shim_fd = -1;
   bool stdin_open = false;  // Config.OpenStdin: the container's stdin is a pipe the shim feeds
   bool stdin_once = false;  // Config.StdinOnce: the first attach's stdin EOF closes it
 };

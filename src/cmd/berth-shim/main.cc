@@ -6,6 +6,7 @@
 //              [--shim-log FILE] [--stdin] [--stdin-once] [--detach]
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -31,10 +32,17 @@ int main(int argc, char** argv) {
   app.add_option("--socket", o.socket_path, "the control socket to listen on")->required();
   app.add_option("--ready-fd", o.ready_fd, "fd that gets the JSON ready line once created");
   app.add_option("--shim-log", shim_log, "the shim's own log");
+  int exe_fd = -1;
+  app.add_option("--exe-fd", exe_fd, "the descriptor this binary was executed from (closed)");
   app.add_flag("--stdin", o.stdin_open, "the container's stdin is fed by attaches");
   app.add_flag("--stdin-once", o.stdin_once, "an attach's stdin EOF closes the container's");
   app.add_flag("--detach", detach, "fork: the caller's child exits at once, the shim goes on");
   CLI11_PARSE(app, argc, argv);
+  if (exe_fd > 2) {
+    close(exe_fd);  // executed already; the container must not inherit it
+    // Run from /proc/self/fd/4, the process would be named "4" in ps and top.
+    prctl(PR_SET_NAME, "berth-shim", 0, 0, 0);
+  }
 
   int log_fd = open(shim_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) {
