@@ -79,12 +79,13 @@ void SendLog(engine::ContainerService& containers, const std::string& id,
              const shim::FollowControl& control) {
   std::pair<std::string, bool> info = containers.LogInfo(id);
   bool tty = info.second;
-  shim::LogReader(info.first).Read(
-      options,
-      [&](shim::Stream stream, std::string_view text, int64_t) {
-        out(tty ? std::string(text) : shim::FrameMessage(stream, text));
-      },
-      control);
+  shim::LogReader(info.first)
+      .Read(
+          options,
+          [&](shim::Stream stream, std::string_view text, int64_t) {
+            out(tty ? std::string(text) : shim::FrameMessage(stream, text));
+          },
+          control);
 }
 
 engine::WaitCondition ParseCondition(const std::string& text) {
