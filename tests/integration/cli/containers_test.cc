@@ -117,6 +117,13 @@ class CliAgainstDaemon : public ::testing::Test {
     StopDaemon(dockerd_);
     StopDaemon(containerd_);
     dockerd_ = containerd_ = berthd_ = 0;
+    for (const std::string& d : made_run_dirs_) {
+      // Only while empty: a daemon someone else started meanwhile keeps its files.
+      std::error_code ec;
+      for (const char* sub : {"/plugins", "/s"}) std::filesystem::remove(d + sub, ec);
+      std::filesystem::remove(d, ec);
+    }
+    made_run_dirs_.clear();
     if (!dir_.empty()) {
       UnmountUnder(dir_);
       std::error_code ec;
@@ -171,6 +178,11 @@ class CliAgainstDaemon : public ::testing::Test {
   }
 
   static void StartDockerd() {
+    // dockerd and containerd make /run/docker/plugins and /run/containerd/s whatever their
+    // roots; what this test made goes again at its end.
+    for (const char* d : {"/run/docker", "/run/containerd"}) {
+      if (!FileExists(d)) made_run_dirs_.push_back(d);
+    }
     char tmpl[] = "/tmp/berth-cli-dockerd-XXXXXX";
     dir_ = mkdtemp(tmpl);
     std::ofstream(dir_ + "/containerd.toml")
@@ -195,6 +207,7 @@ class CliAgainstDaemon : public ::testing::Test {
 
   static inline std::string host_, dir_, skip_, setup_error_;
   static inline pid_t containerd_ = 0, dockerd_ = 0, berthd_ = 0;
+  static inline std::vector<std::string> made_run_dirs_;
   std::vector<std::string> names_;
 };
 
