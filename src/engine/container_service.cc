@@ -10,6 +10,7 @@
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -50,6 +51,9 @@ struct ExecInfo {
   bool started = false;
   std::optional<int64_t> exit_code;
   int64_t pid = 0;
+  // The shim connection that brings the exit code, while the process runs: the start handler
+  // waits on it (attached), or the monitor thread does (detached).
+  std::shared_ptr<shim::Client> client;
 };
 
 struct ContainerService::Entry {
@@ -352,6 +356,10 @@ void ContainerService::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     shutting_down_ = true;
+    // Exec start handlers wait for their exit codes: the server waits for its handlers.
+    for (auto& item : execs_) {
+      if (item.second->client) shutdown(item.second->client->fd(), SHUT_RDWR);
+    }
   }
   changed_.notify_all();
   uint64_t one = 1;
@@ -772,13 +780,21 @@ void ContainerService::MonitorLoop() {
         continue;
       }
       std::string id;
+      std::shared_ptr<ExecInfo> exec;
       {
         std::lock_guard<std::mutex> lock(mu_);
         for (auto& item : entries_) {
           if (item.second->pidfd == fd) id = item.first;
         }
+        for (auto& item : execs_) {
+          if (item.second->client && item.second->client->fd() == fd) exec = item.second;
+        }
       }
       epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+      if (exec) {
+        FinishExec(*exec);  // a detached exec's exit code is there to read
+        continue;
+      }
       if (id.empty()) {
         close(fd);
         continue;
@@ -1498,26 +1514,39 @@ void ContainerService::ExecStart(const std::string& exec_id, int fd,
     std::lock_guard<std::mutex> lock(mu_);
     x->running = true;
     x->pid = pid;
+    x->client = client;
   }
-  auto finish = [this, x, client] {
-    int64_t code = -1;
-    try {
-      code = client->WaitExecExit();
-    } catch (const Error& err) {
-      log::Warn("exec " + x->id + ": " + err.what());
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      x->running = false;
-      x->exit_code = code;
-    }
-    Notify();
-  };
   if (detach) {
-    std::thread(finish).detach();
-  } else {
-    finish();
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = client->fd();
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, client->fd(), &ev);
+    return;
   }
+  // Attached: the client's stream ends when this handler returns (the server holds a copy of
+  // the socket), so the exit code is known before the CLI asks /exec/<id>/json for it.
+  FinishExec(*x);
+}
+
+void ContainerService::FinishExec(ExecInfo& x) {
+  std::shared_ptr<shim::Client> client;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    client = x.client;
+  }
+  int64_t code = -1;
+  try {
+    code = client->WaitExecExit();
+  } catch (const Error& err) {
+    log::Warn("exec " + x.id + ": " + err.what());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    x.running = false;
+    x.exit_code = code;
+    x.client.reset();
+  }
+  Notify();
 }
 
 void ContainerService::ExecResize(const std::string& exec_id, int height, int width) {

@@ -148,6 +148,8 @@ class ContainerService {
   void RemoveLocked(Entry& e);
   void KillLocked(Entry& e, int signal);
   void Notify();
+  // Reads an exec's exit code from its shim connection (blocks until the process ended).
+  void FinishExec(ExecInfo& x);
   void Emit(const Container& c, const std::string& action,
             const std::map<std::string, std::string>& extra = {});
 

@@ -358,6 +358,14 @@ class RunTest(unittest.TestCase):
         x.close()
         info = api("GET", "/exec/%s/json" % out["Id"])[1]
         self.assertEqual((info["ExitCode"], info["Running"]), (5, False))
+        # exec -d: answered at once, the exit code arrives later.
+        _, out = api("POST", "/containers/%s/exec" % cid, {"Cmd": ["sh", "-c", "exit 6"]})
+        self.assertEqual(api("POST", "/exec/%s/start" % out["Id"], {"Detach": True})[0], 200)
+        deadline = time.time() + 10
+        while api("GET", "/exec/%s/json" % out["Id"])[1]["Running"]:
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+        self.assertEqual(api("GET", "/exec/%s/json" % out["Id"])[1]["ExitCode"], 6)
         self.assertEqual(api("POST", "/containers/%s/exec" % cid, {"Cmd": []})[0], 400)
         self.assertEqual(api("GET", "/exec/nope/json")[0], 404)
         api("DELETE", "/containers/%s?force=1" % cid)
