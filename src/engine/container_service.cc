@@ -34,6 +34,7 @@
 #include "engine/container_spec.h"
 #include "engine/container_view.h"
 #include "engine/events.h"
+#include "runtime/cgroup_primer.h"
 #include "runtime/cloned_binary.h"
 #include "runtime/container.h"
 #include "runtime/idmap.h"
@@ -334,6 +335,7 @@ CREATE TABLE IF NOT EXISTS containers (
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  primer_ = std::make_unique<runtime::CgroupPrimer>(runtime::DetectCgroupLayout());
   Restore();
   monitor_ = std::thread([this] { MonitorLoop(); });
 }
@@ -453,6 +455,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
   if (!body.is_object()) {
     ThrowInvalid("config cannot be empty in order to create a container");
   }
+  primer_->Prime();  // a create is most often followed by a start: see cgroup_primer.h
   std::string name = requested_name;
   if (!name.empty() && !std::regex_match(name, NamePattern())) {
     ThrowInvalid("Invalid container name (" + name +
@@ -632,6 +635,7 @@ bool ContainerService::Start(const std::string& ref) {
 }
 
 void ContainerService::StartLocked(Entry& e) {
+  primer_->Prime();
   const std::string id = e.c.id;
   const std::string dir = Dir(id);
   auto fail = [&](const std::string& what) {
@@ -1468,6 +1472,7 @@ void ContainerService::ExecStart(const std::string& exec_id, int fd,
     x->started = true;
     id = e->c.id;
   }
+  primer_->Prime();
   const nlohmann::json& b = x->body;
   nlohmann::json spec = nlohmann::json::parse(ReadFile(JoinPath(Dir(id), "config.json")));
   nlohmann::json process = spec["process"];

@@ -25,6 +25,10 @@
 // images; the bundle, the rootfs mount and the log under <root>/containers/<id>.
 // docs/containers.md has the layout and the lifecycle.
 
+namespace berth::runtime {
+class CgroupPrimer;
+}
+
 namespace berth::engine {
 
 struct ContainerPaths {
@@ -171,6 +175,8 @@ class ContainerService {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread monitor_;
+  // Starts the grace period a cgroup v1 migration waits for while a start does its other work.
+  std::unique_ptr<runtime::CgroupPrimer> primer_;
 };
 
 }  // namespace berth::engine
