@@ -41,6 +41,20 @@ void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 
+// The command groups and the top-level commands each registers. A `berth` call builds only
+// the group its command belongs to: CLI11 constructs every option of every command it is
+// given, and all of them cost more than a whole `berth version` call does otherwise.
+struct CommandGroup {
+  void (*add)(CLI::App& app, Context& ctx);
+  std::vector<std::string_view> commands;
+};
+const std::vector<CommandGroup>& CommandGroups();
+// The command `argv` invokes (its first argument that is neither a global option nor the
+// value of one), or "" when it starts with another option (--help) or has none.
+std::string_view InvokedCommand(int argc, char** argv);
+// Registers the group that owns the invoked command, or every group when none claims it.
+void AddCommands(CLI::App& app, Context& ctx, int argc, char** argv);
+
 // --filter key=value, repeated, as the API's filters JSON ({"key":{"value":true}}).
 std::string FiltersJson(const std::vector<std::string>& filters);
 // Percent-encoding for a query value.
