@@ -179,6 +179,22 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
     res.Json(200, c.Top(req.Param("id"), req.Query("ps_args").value_or("")));
   });
 
+  router.Add("GET", "/containers/{id}/stats", [&c](Request& req, Response& res) {
+    std::optional<std::string> stream = req.Query("stream");
+    bool streaming = !stream || ParseBool(*stream);  // Docker streams unless told not to
+    bool started = false;
+    c.Stats(req.Param("id"), streaming, Flag(req, "one-shot"),
+            [&](const nlohmann::ordered_json& doc) {
+              if (!started) {
+                res.BeginStream(200, "application/json");
+                started = true;
+              }
+              res.Write(doc.dump() + "\n");
+              return !res.client_gone() && !(streaming && res.ClientClosed());
+            });
+    if (started) res.EndStream();
+  });
+
   router.Add("POST", "/containers/prune",
              [&c](Request& req, Response& res) { res.Json(200, c.Prune(FiltersOf(req))); });
 

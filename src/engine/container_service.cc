@@ -32,6 +32,7 @@
 #include "base/path_in_root.h"
 #include "engine/container_filters.h"
 #include "engine/container_spec.h"
+#include "engine/container_stats.h"
 #include "engine/container_view.h"
 #include "engine/events.h"
 #include "runtime/cgroup_primer.h"
@@ -1352,6 +1353,63 @@ nlohmann::json ContainerService::Top(const std::string& ref, const std::string& 
     if (std::find(pids.begin(), pids.end(), pid) != pids.end()) procs.push_back(fields);
   }
   return {{"Titles", titles}, {"Processes", procs}};
+}
+
+void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
+                             const std::function<bool(const nlohmann::ordered_json&)>& emit) {
+  std::shared_ptr<Entry> e = Find(ref);
+  static const uint64_t machine_memory = [] {
+    std::istringstream in(ReadFileIfExists("/proc/meminfo").value_or(""));
+    std::string key;
+    uint64_t kb = 0;
+    while (in >> key >> kb && key != "MemTotal:") in.ignore(256, '\n');
+    return key == "MemTotal:" ? kb * 1024 : 0;
+  }();
+  std::optional<StatsSample> prev;
+  std::string started;  // the run `reader` belongs to
+  std::optional<StatsReader> reader;
+  while (true) {
+    std::string id, name, started_at;
+    bool running;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (e->removed) return;
+      id = e->c.id;
+      name = e->c.name;
+      running = e->c.Running();
+      started_at = e->c.state.started_at;
+    }
+    std::optional<StatsSample> now;
+    if (running) {
+      try {
+        if (!reader || started != started_at) {
+          runtime::ContainerInfo info = runtime::Runtime(RuntimeRoot()).Info(id);
+          reader.emplace(runtime::Cgroup(runtime::DetectCgroupLayout(), info.state.cgroup_path),
+                         info.state.pid);
+          started = started_at;
+        }
+        now = reader->Read();
+      } catch (const Error&) {
+        reader.reset();  // it exited meanwhile: the zero document
+      }
+    }
+    bool again = stream || (now && !prev && !one_shot);
+    if (stream || !again) {
+      std::string bare = !name.empty() && name[0] == '/' ? name.substr(1) : name;
+      if (!emit(DockerStats(now ? &*now : nullptr, prev ? &*prev : nullptr, bare, id,
+                            machine_memory))) {
+        return;
+      }
+    }
+    if (!again) return;
+    prev = now;
+    // A stream reads on whole seconds of the monotonic clock, so all streams read together
+    // (and share the host's CPU line); a single reading waits one second.
+    auto wake = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (stream) wake = std::chrono::floor<std::chrono::seconds>(wake);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (changed_.wait_until(lock, wake, [this] { return shutting_down_; })) return;
+  }
 }
 
 nlohmann::json ContainerService::Prune(const Filters& filters) {

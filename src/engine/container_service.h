@@ -106,6 +106,12 @@ class ContainerService {
   nlohmann::ordered_json Inspect(const std::string& ref);
   nlohmann::json List(bool all, int limit, bool size, const Filters& filters);
   nlohmann::json Top(const std::string& ref, const std::string& ps_args);
+  // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
+  // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
+  // second reading a second later for precpu_stats, unless `one_shot`. A container that is
+  // not running gets Docker's zero document.
+  void Stats(const std::string& ref, bool stream, bool one_shot,
+             const std::function<bool(const nlohmann::ordered_json&)>& emit);
   nlohmann::json Prune(const Filters& filters);
   // The container's log and whether it has a TTY (logs are raw then).
   std::pair<std::string, bool> LogInfo(const std::string& ref);

@@ -118,6 +118,10 @@ class DockerCliTest(unittest.TestCase):
                          .split()[0:1], ["0"])
         self.assertNotEqual(self.docker(docker, "exec", name, "cat", "/proc/self/uid_map")
                             .stdout.split()[1], "0")
+        # stats: one reading, rendered by the CLI's own formatter.
+        p = self.docker(docker, "stats", "--no-stream", "--format",
+                        "{{.Name}} {{.PIDs}} {{.CPUPerc}} {{.MemUsage}}", name)
+        self.assertRegex(p.stdout, r"^%s 1 [0-9.]+%% [0-9.]+[KMG]?i?B / [0-9.]+[KMGT]iB\n$" % name)
         # sleep as pid 1 ignores SIGTERM: stop kills it after the timeout.
         self.docker(docker, "stop", "-t", "1", name)
         self.assertEqual(self.docker(docker, "wait", name).stdout, "137\n")
@@ -284,6 +288,14 @@ code, output = ct.exec_run(["sh", "-c", "echo x; exit 4"])
 assert (code, output) == (4, b"x\n"), (code, output)
 ct.reload()
 assert ct.status == "running", ct.status
+st = ct.stats(stream=False)
+assert st["id"] == ct.id and st["pids_stats"]["current"] == 1, st
+assert st["cpu_stats"]["system_cpu_usage"] > st["precpu_stats"]["system_cpu_usage"] > 0, st
+assert st["memory_stats"]["usage"] > 0 and st["memory_stats"]["limit"] > 0, st
+stream = ct.stats(decode=True)
+first, second = next(stream), next(stream)
+assert second["preread"] == first["read"], (first, second)
+stream.close()
 ct.kill()
 assert ct.wait()["StatusCode"] == 137
 ct.remove()

@@ -480,6 +480,58 @@ class ManageTest(unittest.TestCase):
         self.assertEqual(actions, ["create", "start", "update", "kill", "die", "destroy"])
 
 
+class StatsTest(unittest.TestCase):
+    ZERO = "0001-01-01T00:00:00Z"
+
+    def test_stats_one_reading_one_shot_stream_and_stopped(self):
+        cid = create(["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 30"],
+                     name="statsweb", HostConfig={"Memory": 64 << 20})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        status, doc = api("GET", "/containers/statsweb/stats?stream=0")
+        self.assertEqual(status, 200)
+        self.assertEqual((doc["id"], doc["name"]), (cid, "/statsweb"))
+        self.assertEqual(doc["memory_stats"]["limit"], 64 << 20)
+        self.assertGreater(doc["memory_stats"]["usage"], 0)
+        self.assertIn("stats", doc["memory_stats"])
+        self.assertGreaterEqual(doc["pids_stats"]["current"], 1)
+        self.assertEqual(doc["pids_stats"]["limit"], 4096)  # the default pids limit
+        cpu, pre = doc["cpu_stats"], doc["precpu_stats"]
+        self.assertGreater(cpu["cpu_usage"]["total_usage"], pre["cpu_usage"]["total_usage"])
+        self.assertGreater(cpu["system_cpu_usage"], pre["system_cpu_usage"])
+        self.assertEqual(cpu["online_cpus"], os.cpu_count())
+        self.assertNotEqual(doc["preread"], self.ZERO)
+        self.assertNotEqual(doc["read"], doc["preread"])
+        self.assertNotIn("networks", doc)  # NetworkMode none: loopback only
+
+        status, doc = api("GET", "/containers/%s/stats?stream=0&one-shot=1" % cid)
+        self.assertEqual(doc["preread"], self.ZERO)
+        self.assertEqual(doc["precpu_stats"]["cpu_usage"]["total_usage"], 0)
+        self.assertGreater(doc["cpu_stats"]["cpu_usage"]["total_usage"], 0)
+
+        # The stream: a document a second, each with the one before as precpu; it ends when
+        # the client goes.
+        c = Conn()
+        c.send("GET", "/containers/%s/stats" % cid)
+        status, headers = c.head()
+        self.assertEqual((status, headers.get("transfer-encoding")), (200, "chunked"))
+        docs = []
+        for _ in range(2):
+            docs.append(json.loads(c._exact(int(c._line(), 16))))
+            c._line()
+        c.close()
+        self.assertEqual(docs[0]["preread"], self.ZERO)
+        self.assertEqual(docs[1]["preread"], docs[0]["read"])
+        self.assertEqual(docs[1]["precpu_stats"], docs[0]["cpu_stats"])
+
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, doc = api("GET", "/containers/%s/stats?stream=0" % cid)
+        self.assertEqual((status, doc["read"], doc["memory_stats"]), (200, self.ZERO, {}))
+        self.assertEqual(doc["id"], cid)
+        self.assertEqual(api("GET", "/containers/nosuchstats/stats?stream=0")[0], 404)
+
+
 class BadInputTest(unittest.TestCase):
     def assert_refused(self, body, status, text, query=""):
         before = sorted(os.listdir(os.path.join(DAEMON.dir, "root", "containers")))

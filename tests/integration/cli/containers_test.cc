@@ -281,6 +281,26 @@ TEST_F(CliAgainstDaemon, DetachedLogsExecPsRm) {
   EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
 }
 
+TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {
+  std::string name = Name();
+  ASSERT_EQ(
+      B({"run", "-d", "--name", name, "--network", "none", "-m", "32m", "busybox", "sleep", "1000"})
+          .exit_code,
+      0);
+  Result table = B({"stats", "--no-stream", name});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out.rfind("CONTAINER ID   NAME", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find("CPU %"), std::string::npos) << table.out;
+  Result fmt = B({"stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", name});
+  EXPECT_EQ(fmt.exit_code, 0) << fmt.err;
+  EXPECT_EQ(fmt.out.rfind(name + " 1 ", 0), 0u) << fmt.out;
+  EXPECT_NE(fmt.out.find(" / 32MiB\n"), std::string::npos) << fmt.out;
+  Result missing = B({"stats", "--no-stream", "berthcli-no-such-container"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("No such container"), std::string::npos) << missing.err;
+  B({"rm", "-f", name});
+}
+
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
   std::string name = Name();
   ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
