@@ -400,7 +400,8 @@ std::optional<Netlink::LinkInfo> Netlink::GetLink(const std::string& name) {
   char buf[512];
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf);
   nlh->nlmsg_type = RTM_GETLINK;
-  nlh->nlmsg_flags = NLM_F_REQUEST;
+  // The ack ends the reply (a dump ends with NLMSG_DONE instead).
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   LinkHeader(nlh);
   mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
   mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_SKIP_STATS);

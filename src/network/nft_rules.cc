@@ -90,7 +90,7 @@ std::string RenderRuleset(const NftState& state) {
       "    fib daddr type local jump publish\n"
       "  }\n"
       "  chain output {\n"
-      "    type nat hook output priority dstnat; policy accept;\n"
+      "    type nat hook output priority -100; policy accept;\n"
       "    fib daddr type local jump publish\n"
       "  }\n"
       "  chain publish {\n";
@@ -165,19 +165,23 @@ std::string RenderRuleset(const NftState& state) {
   }
   out += "  }\n}\n";
 
-  std::vector<std::string> no_icc;
+  std::vector<std::string> isolated_ports;
   for (const auto& b : state.bridges) {
     if (!b.icc) {
-      no_icc.push_back(NftQuote(b.name));
+      for (const auto& p : b.ports) {
+        isolated_ports.push_back(NftQuote(p));
+      }
     }
   }
-  if (!no_icc.empty()) {
+  if (!isolated_ports.empty()) {
+    // The bridge's forward hook sees only frames going from one port to another (frames for
+    // the host take the input hook), so this drops exactly container-to-container traffic.
     out += "table bridge " + state.table +
            " {\n"
            "  chain forward {\n"
            "    type filter hook forward priority filter; policy accept;\n"
-           "    meta ibrname " +
-           Set(no_icc) +
+           "    iifname " +
+           Set(isolated_ports) +
            " drop\n"
            "  }\n"
            "}\n";

@@ -20,6 +20,10 @@ struct NftBridge {
   bool internal = false;          // no traffic in or out of the bridge, no masquerade
   bool icc = true;                // containers of this bridge reach each other
   bool masquerade = true;         // outbound traffic leaves with the host's address
+  // The host ends of the containers' veth pairs: with icc=false, frames the bridge forwards
+  // from one of them are dropped (a `meta ibrname` match would need a kernel feature
+  // (nft_meta_bridge) that not every kernel has).
+  std::vector<std::string> ports;
 };
 
 struct NftPublish {
@@ -36,7 +40,7 @@ struct NftState {
 
 // The script for libnftables (nft's text syntax). Tables: `inet <table>` (NAT for published
 // ports and masquerade, the forward filter, loopback guards) and, when some bridge has
-// icc=false, `bridge <table>` (drops frames between that bridge's ports).
+// icc=false and ports, `bridge <table>` (drops frames between that bridge's ports).
 std::string RenderRuleset(const NftState& state);
 
 // A script that removes Berth's tables of that name (whether or not they exist).

@@ -66,10 +66,14 @@ TEST(NftRules, NoIccDropsBridgedFrames) {
   NftState st = TwoBridges();
   st.bridges[0].icc = false;
   std::string s = RenderRuleset(st);
-  EXPECT_TRUE(Has(s, "table bridge berth {\n"));
-  EXPECT_TRUE(Has(s, "meta ibrname \"berth0\" drop\n"));
+  EXPECT_FALSE(Has(s, "table bridge berth {\n"));  // no ports yet
   EXPECT_TRUE(Has(s, "iifname \"berth0\" oifname \"berth0\" drop\n"));
-  EXPECT_FALSE(Has(s, "ibrname \"br-1234\""));
+  st.bridges[0].ports = {"veth1", "veth2"};
+  st.bridges[1].ports = {"veth3"};
+  s = RenderRuleset(st);
+  EXPECT_TRUE(Has(s, "table bridge berth {\n"));
+  EXPECT_TRUE(Has(s, "iifname { \"veth1\", \"veth2\" } drop\n"));
+  EXPECT_FALSE(Has(s, "veth3"));
 }
 
 TEST(NftRules, PublishedPorts) {
@@ -91,7 +95,7 @@ TEST(NftRules, PublishedPorts) {
   EXPECT_TRUE(Has(s, "meta nfproto ipv6 tcp dport 8443 dnat ip6 to [fd00:18::2]:443\n"));
   EXPECT_FALSE(Has(s, "dport 9000"));
   EXPECT_TRUE(Has(s, "fib daddr type local jump publish"));
-  EXPECT_TRUE(Has(s, "type nat hook output priority dstnat"));
+  EXPECT_TRUE(Has(s, "type nat hook output priority -100"));
 }
 
 TEST(NftRules, RefusesNamesThatCouldInjectSyntax) {
