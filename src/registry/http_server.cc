@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <limits>
 #include <thread>
@@ -202,6 +203,24 @@ std::string HttpDate() {
 // Bodies a handler left unread up to this size are read and dropped to keep the connection.
 constexpr uint64_t kDrainLimit = 1 << 20;
 
+// Half-closes, then reads and drops what the client still sends (at most 64 MiB or 2 s), so
+// that our close does not reset the connection under the answer already written.
+void LingeringClose(int fd) {
+  shutdown(fd, SHUT_WR);
+  struct timeval tv = {0, 200000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char buf[64 << 10];
+  uint64_t total = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (total < (64u << 20) && std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0 && !(n < 0 && errno == EINTR)) {
+      break;
+    }
+    total += n > 0 ? static_cast<uint64_t>(n) : 0;
+  }
+}
+
 }  // namespace
 
 std::string_view ReasonPhrase(int status) {
@@ -263,6 +282,11 @@ class Connection {
     while (ServeOne()) {
     }
   }
+
+  // Whether the connection ends with request bytes unread (an early error answer to a large
+  // upload): the socket must then linger, or the client's unsent bytes turn our close into a
+  // reset that may destroy the answer before the client reads it.
+  bool unread_body() const { return parser_ && !parser_->is_done(); }
 
   size_t ReadBody(void* buf, size_t size) {
     if (expect_continue_) {
@@ -683,6 +707,9 @@ void HttpServer::Serve(int fd, std::string remote) {
     if (transport) {
       Connection conn(handler_, *transport, remote, tls_ != nullptr);
       conn.Serve();
+      if (conn.unread_body() && tls_ == nullptr) {
+        LingeringClose(fd);
+      }
     } else {
       log::Debug(remote + ": " + error);
     }
