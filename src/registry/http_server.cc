@@ -203,6 +203,9 @@ std::string HttpDate() {
 // Bodies a handler left unread up to this size are read and dropped to keep the connection.
 constexpr uint64_t kDrainLimit = 1 << 20;
 
+// The read buffer of a connection (Beast's flat_buffer).
+constexpr size_t kReadBuffer = 128 << 10;
+
 // Half-closes, then reads and drops what the client still sends (at most 64 MiB or 2 s), so
 // that our close does not reset the connection under the answer already written.
 void LingeringClose(int fd) {
@@ -276,7 +279,11 @@ std::string_view ReasonPhrase(int status) {
 class Connection {
  public:
   Connection(const HttpHandler& handler, Transport& t, std::string remote, bool tls)
-      : handler_(handler), transport_(t), stream_(t), remote_(std::move(remote)), tls_(tls) {}
+      : handler_(handler), transport_(t), stream_(t), remote_(std::move(remote)), tls_(tls) {
+    // Beast reads at most the buffer's free capacity (at least 512 bytes): left at its initial
+    // size, a 100 MB body arrives in 200 000 reads of 512 bytes (3x slower than the network).
+    buffer_.reserve(kReadBuffer);
+  }
 
   void Serve() {
     while (ServeOne()) {
