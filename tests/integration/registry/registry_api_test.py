@@ -610,6 +610,50 @@ class AuthTest(unittest.TestCase):
             self.assertIn(code, (0, None), log[-2000:])
 
 
+class PullThroughTest(unittest.TestCase):
+    def test_cache_in_front_of_a_token_registry(self):
+        tmp = tempfile.mkdtemp(prefix="berth-registry-proxy.")
+        ht = os.path.join(tmp, "htpasswd")
+        with open(ht, "w") as f:
+            f.write(ALICE + "\n")
+        up = Registry(BIN, ["--htpasswd", ht, "--token-auth"])
+        cache = None
+        try:
+            st, _, body = Client(up, AuthTest.basic("alice", "secret")).req(
+                "GET", "/token?service=berth-registry&scope=repository:lib/app:pull,push")
+            pusher = Client(up, "Bearer " + json.loads(body)["token"])
+            d, manifest = pusher.push_image("lib/app", "v1", layers=(b"upstream layer",))
+            cfg = os.path.join(tmp, "cache.json")
+            with open(cfg, "w") as f:
+                json.dump({"proxy": {"remote": "http://" + up.addr, "username": "alice",
+                                     "password": "secret"}}, f)
+            cache = Registry(BIN, ["--config", cfg])
+            c = Client(cache)
+            st, h, got = c.req("GET", "/v2/lib/app/manifests/v1", headers={"Accept": OCI_MANIFEST})
+            self.assertEqual((st, got, h["docker-content-digest"]), (200, manifest, d))
+            st, _, got = c.req("GET", "/v2/lib/app/blobs/" + sha(b"upstream layer"))
+            self.assertEqual((st, got), (200, b"upstream layer"))
+            st, _, body = c.req("GET", "/v2/lib/app/manifests/nope")
+            self.assertEqual((st, c.code(body)), (404, "MANIFEST_UNKNOWN"))
+            st, _, body = c.req("GET", "/v2/lib/app/blobs/" + sha(b"absent"))
+            self.assertEqual((st, c.code(body)), (404, "BLOB_UNKNOWN"))
+            st, _, body = c.req("POST", "/v2/lib/app/blobs/uploads/")
+            self.assertEqual((st, c.code(body)), (405, "UNSUPPORTED"))
+            # Served from the cache once the upstream is gone.
+            up.terminate()
+            self.assertEqual(c.req("GET", "/v2/lib/app/manifests/" + d)[2], manifest)
+            self.assertEqual(c.req("GET", "/v2/lib/app/blobs/" + sha(b"upstream layer"))[0], 200)
+            st, _, body = c.req("GET", "/v2/lib/app/manifests/other")
+            self.assertEqual((st, c.code(body)), (503, "UNAVAILABLE"))
+        finally:
+            if cache:
+                code, log = cache.stop()
+                self.assertIn(code, (0, None), log[-2000:])
+            up.stop()
+            import shutil
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 class TlsTest(unittest.TestCase):
     def test_tls(self):
         tmp = tempfile.mkdtemp(prefix="berth-registry-tls.")
