@@ -377,6 +377,7 @@ class LiveRestoreTest(unittest.TestCase):
         return p.stdout
 
     def test_kill_9_and_restart(self):
+        since = "%.3f" % time.time()
         self.docker("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sh",
                     "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
         self.docker("run", "-d", "--name", "quitter", "--network", "none", "busybox", "sh",
@@ -395,6 +396,10 @@ class LiveRestoreTest(unittest.TestCase):
         self.assertGreater(len(ticks), 10)
         self.assertEqual(ticks, list(range(len(ticks))))
         self.assertEqual(self.docker("exec", "keeper", "echo", "alive"), "alive\n")
+        # The event log outlived the daemon: the starts from before the kill are replayed.
+        events = self.docker("events", "--since", since, "--until", "%.3f" % time.time(),
+                             "--filter", "event=start", "--format", "{{.Actor.Attributes.name}}")
+        self.assertEqual(events.split(), ["keeper", "quitter"])
         self.docker("rm", "-f", "keeper", "quitter")
 
 
