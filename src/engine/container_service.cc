@@ -1475,22 +1475,24 @@ std::string ContainerService::Commit(const std::string& ref, const nlohmann::jso
   }
   options.config = merged;
   options.container_id = id;
-  // The layer goes to an unnamed file in the container's directory, written while the
-  // container is frozen (a consistent view, as docker commit --pause).
-  UniqueFd layer(open(Dir(id).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (!layer) ThrowErrno("commit: create the layer file");
   std::string upper = JoinPath(Dir(id), "rw/upper");
   MkdirAll(upper, 0755);  // never started: no changes, an empty layer (as Docker's)
   runtime::Runtime rt(RuntimeRoot());
-  if (freeze) rt.Pause(id);
-  try {
-    image::WriteLayerFromUpper(upper, layer.get(), image::Compression::kNone, shift);
-  } catch (...) {
-    if (freeze) rt.Resume(id);
-    throw;
-  }
-  if (freeze) rt.Resume(id);
-  std::string new_id = images_.Commit(image_id, layer.get(), options);
+  // The layer goes straight into the content store, written while the container is frozen
+  // (a consistent view, as docker commit --pause).
+  std::string new_id = images_.Commit(
+      image_id,
+      [&](const image::WriteFn& out) {
+        if (freeze) rt.Pause(id);
+        try {
+          image::WriteLayerFromUpper(upper, out, image::Compression::kNone, shift);
+        } catch (...) {
+          if (freeze) rt.Resume(id);
+          throw;
+        }
+        if (freeze) rt.Resume(id);
+      },
+      options);
   {
     std::lock_guard<std::mutex> lock(mu_);
     Emit(e->c, "commit");
