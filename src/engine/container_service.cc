@@ -1276,7 +1276,7 @@ nlohmann::ordered_json ContainerService::Inspect(const std::string& ref) {
   return InspectJson(e->c, x);
 }
 
-nlohmann::json ContainerService::List(bool all, int limit, bool /*size*/, const Filters& filters) {
+nlohmann::json ContainerService::List(bool all, int limit, bool size, const Filters& filters) {
   ValidateContainerFilters(filters);
   std::vector<Container> list;
   {
@@ -1313,7 +1313,13 @@ nlohmann::json ContainerService::List(bool all, int limit, bool /*size*/, const 
     if (!all && !c->Running()) continue;
     if (!filter.Matches(*c)) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
-    out.push_back(ListEntry(*c, now));
+    ListExtras x;
+    if (size) {
+      // What the container wrote (its upper directory), and that over its image.
+      x.size_rw = static_cast<int64_t>(DiskUsage(JoinPath(Dir(c->id), "rw/upper")));
+      x.size_root_fs = *x.size_rw + images_.Size(c->image_id);
+    }
+    out.push_back(ListEntry(*c, now, x));
   }
   return out;
 }

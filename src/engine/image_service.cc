@@ -238,6 +238,11 @@ std::optional<ImageService::ImageRow> ImageService::Row(const std::string& id) {
   return row;
 }
 
+int64_t ImageService::Size(const std::string& image_id) {
+  std::optional<ImageRow> row = Row(image_id);
+  return row ? row->size : 0;
+}
+
 std::string ImageService::Resolve(const std::string& name) {
   std::string not_found = "No such image: " + name;
   // A full ID.

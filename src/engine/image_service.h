@@ -81,6 +81,8 @@ class ImageService {
 
   // The image ID `name` refers to (a name, a full or short ID), or kNotFound.
   std::string Resolve(const std::string& name);
+  // The bytes an image's layers take (0 for an unknown ID).
+  int64_t Size(const std::string& image_id);
   // The chain IDs of an image's layers, bottom first (for mounting a rootfs).
   std::vector<std::string> ChainIds(const std::string& image_id);
   const image::Snapshots& snapshots() const { return snapshots_; }

@@ -536,8 +536,10 @@ class StatsTest(unittest.TestCase):
 
 class FilesystemTest(unittest.TestCase):
     def test_changes_commit_export(self):
-        cid = create(["sh", "-c", "mkdir /data && echo hello > /data/f && rm /bin/vi && "
-                      "echo x >> /etc/passwd && chown 1234:1234 /data/f && sleep 30"],
+        # /data/f appears last (renamed into place), so once it shows every change is there.
+        cid = create(["sh", "-c", "rm /bin/vi && echo x >> /etc/passwd && mkdir /data && "
+                      "echo hello > /data/t && chown 1234:1234 /data/t && mv /data/t /data/f && "
+                      "sleep 30"],
                      name="fsweb")
         self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
         # Never started: nothing changed (Docker answers null).
@@ -582,7 +584,7 @@ class FilesystemTest(unittest.TestCase):
         self.assertEqual(len(img["RootFS"]["Layers"]), len(parent["RootFS"]["Layers"]) + 1)
         history = api("GET", "/images/%s/history" % image_id)[1]
         self.assertEqual(history[0]["Comment"], "msg")
-        self.assertTrue(history[0]["CreatedBy"].startswith("sh -c mkdir /data"), history[0])
+        self.assertTrue(history[0]["CreatedBy"].startswith("sh -c rm /bin/vi"), history[0])
         # The container kept running (paused and thawed), and the image runs the changes.
         self.assertTrue(api("GET", "/containers/%s/json" % cid)[1]["State"]["Running"])
         self.assertEqual(run_output(None, Image="committed/fs:v1"), (0, "hello\n"))
