@@ -30,6 +30,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
+#include "engine/container_entry.h"
 #include "engine/container_filters.h"
 #include "engine/container_spec.h"
 #include "engine/container_view.h"
@@ -56,16 +57,6 @@ struct ExecInfo {
   std::shared_ptr<shim::Client> client;
 };
 
-struct ContainerService::Entry {
-  std::mutex op;  // one lifecycle operation at a time (create/start/stop/remove/…)
-  // Everything below is guarded by the service's mu_.
-  Container c;
-  std::vector<Pending> pending;  // attaches that came before start
-  uint64_t exits = 0;            // exits seen since berthd started
-  bool removed = false;
-  int pidfd = -1;  // the shim's, while running
-  std::vector<std::string> exec_ids;
-};
 
 namespace {
 
@@ -308,10 +299,12 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
 
 }  // namespace
 
-ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events)
+ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events,
+                                   VolumeService* volumes)
     : paths_(std::move(paths)),
       images_(images),
       events_(events),
+      volumes_(volumes),
       db_(JoinPath(paths_.root, "containers.db")) {
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS containers (
@@ -336,12 +329,16 @@ CREATE TABLE IF NOT EXISTS containers (
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   Restore();
   monitor_ = std::thread([this] { MonitorLoop(); });
+  restarter_ = std::thread([this] { RestartLoop(); });
 }
 
 ContainerService::~ContainerService() {
   Shutdown();
   if (monitor_.joinable()) {
     monitor_.join();
+  }
+  if (restarter_.joinable()) {
+    restarter_.join();
   }
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& item : entries_) {
@@ -514,6 +511,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     if (spec.init && paths_.init_binary.empty()) {
       throw Error(Kind::kNotImplemented, "HostConfig.Init: no init binary configured");
     }
+    c.mounts = ResolveMountsLocked(c);  // makes the volumes it needs; undone below
     entry->c = c;
     entries_[c.id] = entry;  // reserves the name and the user namespace range
     CreateResult result{c.id, spec.warnings};
@@ -527,6 +525,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     } catch (...) {
       entries_.erase(c.id);
       RemoveAll(Dir(c.id));
+      DropVolumes(c, true);
       throw;
     }
     return result;
@@ -544,6 +543,11 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
   std::string rootfs = JoinPath(dir, "rootfs");
   ContainerSpecInput in{body,   saved["image_config"], e.c.id, e.c.name,
                         rootfs, e.c.id.substr(0, 12)};
+  std::vector<MountPoint> mounts;
+  if (e.c.mounts) {
+    mounts = PrepareMounts(e);  // volumes mounted, missing -v directories made
+    in.mounts = &mounts;
+  }
   ContainerSpec spec = BuildContainerSpec(in);
   nlohmann::json& s = spec.spec;
   if (!IsMountPoint(rootfs)) {
@@ -566,6 +570,7 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
       images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
     }
   }
+  CopyUpVolumes(e, rootfs);
   if (s.contains("annotations")) {
     s["annotations"].erase(runtime::kRootfsIdmapAnnotation);
     if (s["annotations"].empty()) s.erase("annotations");
@@ -626,6 +631,7 @@ bool ContainerService::Start(const std::string& ref) {
     std::lock_guard<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
     if (e->c.Running()) return false;
+    ResetRestartLocked(*e);
   }
   StartLocked(*e);
   return true;
@@ -638,6 +644,7 @@ void ContainerService::StartLocked(Entry& e) {
     std::string text = DockerStartError(what);
     // Docker records the code a shell would give, and an AutoRemove container goes.
     Unmount(JoinPath(dir, "rootfs"));
+    UnmountVolumes(e.c);
     bool remove;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -652,7 +659,7 @@ void ContainerService::StartLocked(Entry& e) {
       remove = e.c.host_config.value("AutoRemove", false);
     }
     Save(e);
-    if (remove) RemoveLocked(e);
+    if (remove) RemoveLocked(e, true);
     Notify();
     throw Error(Kind::kInvalidArgument, text);
   };
@@ -838,6 +845,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
   }
   unlink(SocketPath(id).c_str());
   Unmount(JoinPath(dir, "rootfs"));
+  UnmountVolumes(e->c);
   bool remove;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -854,6 +862,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
       if (it != execs_.end()) it->second->running = false;
     }
     remove = e->c.host_config.value("AutoRemove", false) && !e->removed;
+    PlanRestartLocked(*e);  // restarting, when the policy says so
   }
   Save(*e);
   Emit(e->c, "die", {{"exitCode", std::to_string(code)}});
@@ -867,7 +876,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
     if (still) {
       try {
-        RemoveLocked(*e);
+        RemoveLocked(*e, true);  // as `rm -v`, Docker's --rm
       } catch (const Error& err) {
         log::Warn("auto-remove " + id + ": " + err.what());
       }
@@ -895,8 +904,13 @@ void ContainerService::Restore() {
       std::lock_guard<std::mutex> lock(mu_);
       entries_[c.id] = e;
     }
+    RestoreVolumes(c);
     if (c.state.status == ContainerStatus::kRemoving) {
       RemoveLocked(*e);
+      continue;
+    }
+    if (RestartAtDaemonStart(*e)) {
+      Unmount(JoinPath(Dir(c.id), "rootfs"));
       continue;
     }
     if (!c.Running()) {
@@ -908,6 +922,7 @@ void ContainerService::Restore() {
                  ProcessStartTime(c.state.shim_pid) == c.state.shim_start_time;
     Watch(c.id, alive ? static_cast<int>(c.state.shim_pid) : 0);
   }
+  if (volumes_) volumes_->SweepMounts();  // what no running container needs any more
 }
 
 void ContainerService::KillLocked(Entry& e, int signal) {
@@ -918,10 +933,16 @@ void ContainerService::KillLocked(Entry& e, int signal) {
 void ContainerService::Kill(const std::string& ref, const std::string& signal) {
   std::shared_ptr<Entry> e = Find(ref);
   int sig = signal.empty() ? SIGKILL : runtime::ParseSignal(signal);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) {
     ThrowConflict("Container " + e->c.id + " is not running");
   }
+  if (CancelRestartLocked(*e)) {  // restarting: no process to signal, and no restart
+    lock.unlock();
+    Save(*e);
+    return;
+  }
+  e->c.state.manually_stopped = true;  // as Docker: a kill ends the restart policy's hold
   KillLocked(*e, sig);
   Emit(e->c, "kill", {{"signal", std::to_string(sig)}});
 }
@@ -931,6 +952,13 @@ bool ContainerService::Stop(const std::string& ref, int timeout) {
   std::lock_guard<std::mutex> op(e->op);
   std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) return false;
+  e->c.state.manually_stopped = true;  // the restart policy leaves it stopped
+  if (CancelRestartLocked(*e)) {
+    lock.unlock();
+    Save(*e);
+    Emit(e->c, "stop");
+    return true;
+  }
   if (timeout < 0) {
     timeout = e->c.config.contains("StopTimeout") && e->c.config["StopTimeout"].is_number()
                   ? e->c.config["StopTimeout"].get<int>()
@@ -969,12 +997,17 @@ void ContainerService::Restart(const std::string& ref, int timeout) {
   Emit(e->c, "restart");
 }
 
-void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes*/) {
+void ContainerService::Remove(const std::string& ref, bool force, bool volumes) {
   std::shared_ptr<Entry> e = Find(ref);
   std::lock_guard<std::mutex> op(e->op);
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.state.status == ContainerStatus::kRestarting && !force) {
+      ThrowConflict("You cannot remove a restarting container " + e->c.id +
+                    ". Stop the container before attempting removal or force remove");
+    }
+    CancelRestartLocked(*e);
     if (e->c.Running()) {
       if (!force) {
         ThrowConflict("You cannot remove a running container " + e->c.id +
@@ -993,10 +1026,10 @@ void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes
       if (shutting_down_) throw Error(Kind::kUnavailable, "berthd is shutting down");
     }
   }
-  RemoveLocked(*e);
+  RemoveLocked(*e, volumes);
 }
 
-void ContainerService::RemoveLocked(Entry& e) {
+void ContainerService::RemoveLocked(Entry& e, bool volumes) {
   const std::string id = e.c.id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1020,6 +1053,7 @@ void ContainerService::RemoveLocked(Entry& e) {
     for (const std::string& x : e.exec_ids) execs_.erase(x);
     entries_.erase(id);
   }
+  DropVolumes(e.c, volumes);
   Emit(e.c, "destroy");
   Notify();
 }
@@ -1154,7 +1188,7 @@ WaitResult ContainerService::WaitFor(const std::string& id, WaitCondition condit
   auto done = [&] {
     switch (condition) {
       case WaitCondition::kNotRunning:
-        return !e->c.Running();
+        return !e->c.Running() || e->exits != seen;  // a restart policy's exit counts
       case WaitCondition::kNextExit:
         return e->exits != seen;
       case WaitCondition::kRemoved:

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "engine/db.h"
 #include "engine/events.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 // The daemon's containers: create them from an image, start each under a berth-shim of its
 // own (which outlives berthd), follow them to their exit through the shim's pidfd, and find
@@ -59,8 +61,10 @@ struct ContainerCounts {
 
 class ContainerService {
  public:
-  // `events` (may be null) gets the containers' lifecycle events.
-  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr);
+  // `events` (may be null) gets the containers' lifecycle events; `volumes` (may be null:
+  // then only binds and tmpfs mounts work) makes and mounts the containers' volumes.
+  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr,
+                   VolumeService* volumes = nullptr);
   ~ContainerService();
   ContainerService(const ContainerService&) = delete;
   ContainerService& operator=(const ContainerService&) = delete;
@@ -145,7 +149,7 @@ class ContainerService {
   void Watch(const std::string& id, int shim_pid);
   void MonitorLoop();
   void Restore();
-  void RemoveLocked(Entry& e);
+  void RemoveLocked(Entry& e, bool volumes = false);
   void KillLocked(Entry& e, int signal);
   void Notify();
   // Reads an exec's exit code from its shim connection (blocks until the process ended).
@@ -153,9 +157,28 @@ class ContainerService {
   void Emit(const Container& c, const std::string& action,
             const std::map<std::string, std::string>& extra = {});
 
+  // container_volumes.cc: the mounts of a container being created (mu_ held; volumes made
+  // or referenced, undone on failure), the volumes' part of a start and an exit, and what
+  // a removal releases.
+  std::vector<MountPoint> ResolveMountsLocked(const Container& c);
+  std::vector<MountPoint> PrepareMounts(Entry& e);
+  void CopyUpVolumes(Entry& e, const std::string& rootfs);
+  void UnmountVolumes(const Container& c);
+  void DropVolumes(const Container& c, bool remove_anonymous);
+  void RestoreVolumes(const Container& c);
+
+  // container_restart.cc: restart policies (mu_ held unless said otherwise).
+  bool PlanRestartLocked(Entry& e);     // after an exit: schedules a restart, or not
+  bool CancelRestartLocked(Entry& e);   // a user's stop/kill/rm while restarting
+  void ResetRestartLocked(Entry& e);    // a user's start
+  bool RestartAtDaemonStart(Entry& e);  // Restore: schedules what the policy starts again
+  void RestartLoop();                   // the restarter thread
+  void RestartNow(const std::string& id);
+
   ContainerPaths paths_;
   ImageService& images_;
   EventBus* events_;
+  VolumeService* volumes_;
   std::mutex db_mu_;
   Db db_;
 
@@ -171,6 +194,10 @@ class ContainerService {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread monitor_;
+  // Restarts due (container id -> when), guarded by mu_; the restarter thread waits on
+  // changed_ for the earliest.
+  std::map<std::string, std::chrono::steady_clock::time_point> restart_due_;
+  std::thread restarter_;
 };
 
 }  // namespace berth::engine
