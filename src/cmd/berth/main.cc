@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   berth::cli::AddContainerCommands(app, ctx);
   berth::cli::AddImageCommands(app, ctx);
   berth::cli::AddSystemCommands(app, ctx);
+  berth::cli::AddVolumeCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
