@@ -36,5 +36,6 @@ void AddImageRoutes(Router& router, engine::ImageService& images);
 void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
 void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
+void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
 
 }  // namespace berth::api

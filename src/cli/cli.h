@@ -41,6 +41,7 @@ void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
+void AddCpCommand(CLI::App& app, Context& ctx);
 
 // --filter key=value, repeated, as the API's filters JSON ({"key":{"value":true}}).
 std::string FiltersJson(const std::vector<std::string>& filters);

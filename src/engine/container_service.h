@@ -55,6 +55,15 @@ struct AttachRequest {
 
 struct ExecInfo;
 
+// What HEAD /containers/{id}/archive reports of a path (X-Docker-Container-Path-Stat).
+struct PathStat {
+  std::string name;         // the path's base name
+  int64_t size = 0;
+  uint32_t mode = 0;        // Go's os.FileMode: permission bits | ModeDir, ModeSymlink, …
+  std::string mtime;        // RFC 3339 with nanoseconds
+  std::string link_target;  // a symlink's target resolved inside the container, else ""
+};
+
 struct ContainerCounts {
   int64_t total = 0, running = 0, paused = 0;
 };
@@ -121,6 +130,21 @@ class ContainerService {
   // Whether the exec is attached with a TTY (raw stream) — the caller frames accordingly.
   bool ExecTty(const std::string& exec_id);
 
+  // cp (container_archive.cc): paths resolved inside the container's root filesystem
+  // (openat2 RESOLVE_IN_ROOT), running or stopped. StatPath: kNotFound "Could not find the
+  // file …". ArchivePath calls `begin` with the stat, then streams a tar of the path (named
+  // by its base name) to `out`. ExtractToPath unpacks a tar read from `in` into the directory
+  // `path`; an entry that would land outside the root, a device node or a malformed tar is a
+  // kInvalidArgument before anything is written. Owners are the container's ids (root, or the
+  // tar's with `copy_uid_gid`).
+  PathStat StatPath(const std::string& ref, const std::string& path);
+  void ArchivePath(const std::string& ref, const std::string& path,
+                   const std::function<void(const PathStat&)>& begin,
+                   const std::function<void(const void*, size_t)>& out);
+  void ExtractToPath(const std::string& ref, const std::string& path,
+                     const std::function<size_t(void*, size_t)>& in, bool no_overwrite_dir_non_dir,
+                     bool copy_uid_gid);
+
   // The image IDs and chain IDs containers use (image GC and rmi must keep them).
   std::vector<std::string> ImagesInUse();
 
@@ -166,6 +190,10 @@ class ContainerService {
   void UnmountVolumes(const Container& c);
   void DropVolumes(const Container& c, bool remove_anonymous);
   void RestoreVolumes(const Container& c);
+
+  // container_archive.cc: the rootfs of `e` mounted for cp (op held); true when this call
+  // mounted it (the caller unmounts).
+  bool MountRootfsForArchive(Entry& e);
 
   // container_restart.cc: restart policies (mu_ held unless said otherwise).
   bool PlanRestartLocked(Entry& e);     // after an exit: schedules a restart, or not

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   berth::cli::AddImageCommands(app, ctx);
   berth::cli::AddSystemCommands(app, ctx);
   berth::cli::AddVolumeCommands(app, ctx);
+  berth::cli::AddCpCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -132,6 +132,7 @@ int main(int argc, char** argv) {
     berth::api::AddContainerRoutes(router, containers);
     berth::api::AddEventRoutes(router, events);
     berth::api::AddVolumeRoutes(router, volumes);
+    berth::api::AddArchiveRoutes(router, containers);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);
