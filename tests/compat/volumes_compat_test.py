@@ -4,7 +4,8 @@ docker CLIs (Debian's 20.10 and the 28.2 client) and docker-py (5.0.3 and 7.1.0)
 
 docker volume create/ls/inspect/rm (labels, options, filters, --format, in use), `docker run
 -v vol:/data` (data kept across containers), `--mount` of a tmpfs, `docker run --restart
-always` coming back after its process is killed, and the same through docker-py.
+always` coming back after its process is killed, `docker cp` both ways (running and stopped),
+and volumes and a restart policy through docker-py.
 
 Environment: BERTHD (binary), BERTH_BUSYBOX_IMAGE (the embedded image archive). Needs root.
 berthd is stopped by pid and its directory removed even on failure; the test fails if a shim
@@ -142,17 +143,50 @@ class DockerCliTest(unittest.TestCase):
         self.assertNotEqual(p.returncode, 0)
         self.docker(docker, "rm", "-f", name)
 
+    def check_cp(self, docker, tag):
+        import tempfile
+        name = "cp-" + tag
+        self.docker(docker, "run", "-d", "--network", "none", "--name", name, "busybox",
+                    "sleep", "600")
+        with tempfile.TemporaryDirectory(prefix="berth-compat-cp.") as tmp:
+            src = os.path.join(tmp, "src")
+            os.makedirs(os.path.join(src, "sub"))
+            with open(os.path.join(src, "sub", "f"), "w") as f:
+                f.write("into\n")
+            self.docker(docker, "cp", src, name + ":/tmp/")
+            self.assertEqual(self.docker(docker, "exec", name, "cat", "/tmp/src/sub/f").stdout,
+                             "into\n")
+            self.docker(docker, "cp", src + "/sub/f", name + ":/tmp/renamed")
+            self.assertEqual(self.docker(docker, "exec", name, "stat", "-c", "%u",
+                                         "/tmp/renamed").stdout, "0\n")
+            self.docker(docker, "exec", name, "sh", "-c", "echo out > /tmp/src/o")
+            out = os.path.join(tmp, "out")
+            self.docker(docker, "cp", name + ":/tmp/src", out)
+            with open(os.path.join(out, "o")) as f:
+                self.assertEqual(f.read(), "out\n")
+            self.docker(docker, "stop", "-t", "0", name)
+            self.docker(docker, "cp", name + ":/tmp/renamed", os.path.join(tmp, "back"))
+            with open(os.path.join(tmp, "back")) as f:
+                self.assertEqual(f.read(), "into\n")
+            p = self.docker(docker, "cp", name + ":/nonexistent", tmp, check=False)
+            self.assertNotEqual(p.returncode, 0)
+            # 20.10 words the 404 itself ("No such container:path"), 28 shows the daemon's.
+            self.assertRegex(p.stderr, "Could not find the file|No such container:path")
+        self.docker(docker, "rm", "-f", name)
+
     def test_docker_20_10(self):
         if "/usr/bin/docker" not in DOCKERS:
             self.skipTest("Debian's docker.io is not installed")
         self.check_volumes("/usr/bin/docker", "20")
         self.check_restart("/usr/bin/docker", "20")
+        self.check_cp("/usr/bin/docker", "20")
 
     def test_docker_28(self):
         if "/usr/local/bin/docker" not in DOCKERS:
             self.skipTest("the 28.2 docker CLI is not installed")
         self.check_volumes("/usr/local/bin/docker", "28")
         self.check_restart("/usr/local/bin/docker", "28")
+        self.check_cp("/usr/local/bin/docker", "28")
 
 
 DOCKER_PY_SCRIPT = r"""

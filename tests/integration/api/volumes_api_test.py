@@ -520,5 +520,156 @@ class RestartPolicyTest(unittest.TestCase):
         self.assertEqual(state(never_started)[0], "created")
 
 
+def tar_of(entries):
+    """A tar in memory: [(name, data or None for a directory, or ("link", target))]."""
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        for name, data, *owner in entries:
+            ti = tarfile.TarInfo(name)
+            if owner:
+                ti.uid, ti.gid = owner[0], owner[0]
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                ti.mode = 0o755
+                t.addfile(ti)
+            elif isinstance(data, tuple):
+                ti.type = tarfile.SYMTYPE
+                ti.linkname = data[1]
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                ti.mode = 0o640
+                t.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def tar_names(data):
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(data)) as t:
+        return sorted(m.name for m in t.getmembers())
+
+
+def path_stat(cid, path):
+    """HEAD's decoded X-Docker-Container-Path-Stat, or the status when not 200."""
+    import base64
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(DAEMON.sock)
+    s.sendall(("HEAD /v1.41/containers/%s/archive?path=%s HTTP/1.1\r\nHost: d\r\n"
+               "Connection: close\r\n\r\n" % (cid, quote(path))).encode())
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        raw += chunk
+    s.close()
+    lines = raw.split(b"\r\n\r\n")[0].decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        if k.lower() == "x-docker-container-path-stat":
+            return json.loads(base64.b64decode(v.strip()))
+    return status
+
+
+class ArchiveApiTest(unittest.TestCase):
+    def tearDown(self):
+        _, listed = api("GET", "/containers/json?all=1")
+        for c in listed:
+            api("DELETE", "/containers/%s?force=1&v=1" % c["Id"])
+
+    def test_stat_and_get(self):
+        cid = create(["sh", "-c", "mkdir -p /d/sub && echo hi > /d/sub/f && ln -s /d/sub /d/l "
+                      "&& ln -s ../../../../.. /d/up && exec sleep 600"])
+        api("POST", "/containers/%s/start" % cid)
+        wait_for(lambda: isinstance(path_stat(cid, "/d/up"), dict), what="the files")
+        st = path_stat(cid, "/d/sub/f")
+        self.assertEqual((st["name"], st["size"], st["mode"], st["linkTarget"]),
+                         ("f", 3, 0o644, ""))
+        self.assertRegex(st["mtime"], r"^\d{4}-\d\d-\d\dT")
+        self.assertEqual(path_stat(cid, "/d")["mode"], (1 << 31) | 0o755)
+        st = path_stat(cid, "/d/l")
+        self.assertEqual((st["mode"] & (1 << 27), st["linkTarget"]), (1 << 27, "/d/sub"))
+        self.assertEqual(path_stat(cid, "/d/up")["linkTarget"], "/")
+        self.assertEqual(path_stat(cid, "/nope"), 404)
+        status, data = api("GET", "/containers/%s/archive?path=/d" % cid)
+        self.assertEqual(status, 200)
+        self.assertEqual(tar_names(data), ["d", "d/l", "d/sub", "d/sub/f", "d/up"])
+        status, data = api("GET", "/containers/%s/archive?path=/d/sub/." % cid)
+        self.assertEqual(tar_names(data), [".", "./f"])
+        # A link on the way is followed inside the container: /d/up/etc is the container's.
+        status, data = api("GET", "/containers/%s/archive?path=/d/up/bin/busybox" % cid)
+        self.assertEqual((status, tar_names(data)), (200, ["busybox"]))
+        self.assertEqual(api("GET", "/containers/%s/archive?path=/d/up/%s" %
+                             (cid, HOST_DIR.lstrip("/")))[0], 404)
+        self.assertEqual(api("GET", "/containers/%s/archive?path=/nope" % cid)[0], 404)
+        self.assertEqual(api("GET", "/containers/nope/archive?path=/" )[0], 404)
+
+    def test_put_into_running_and_stopped_containers(self):
+        cid = create(["sleep", "600"])
+        # Created, never started: the rootfs is mounted for the copy.
+        body = tar_of([("dir", None), ("dir/file", b"data"), ("dir/link", ("link", "file")),
+                       ("owned", b"x", 1000)])
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/tmp" % cid, body)[0], 200)
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn(cid, f.read(), "the rootfs is unmounted after the copy")
+        api("POST", "/containers/%s/start" % cid)
+        out = api("POST", "/exec/%s/start" % api("POST", "/containers/%s/exec" % cid, {
+            "Cmd": ["sh", "-c", "cat /tmp/dir/link; stat -c '%u %a' /tmp/dir/file /tmp/owned"],
+            "AttachStdout": True})[1]["Id"], {"Detach": False})[1]
+        text = out  # frames: their payloads are what matters here
+        self.assertIn(b"data", text)
+        self.assertIn(b"0 640", text, "the container's root owns what cp put there")
+        # copyUIDGID keeps the tar's owner, as the container sees it.
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/tmp&copyUIDGID=1" % cid,
+                             tar_of([("kept", b"k", 1000)]))[0], 200)
+        st = path_stat(cid, "/tmp/kept")
+        self.assertEqual(st["size"], 1)
+        rootfs = os.path.join(DAEMON.dir, "root", "containers", cid, "rw", "upper", "tmp")
+        base = os.stat(os.path.join(rootfs, "owned")).st_uid
+        self.assertGreaterEqual(base, 1000000000, "stored as the container's root on disk")
+        self.assertEqual(os.stat(os.path.join(rootfs, "kept")).st_uid, base + 1000)
+        # Stopped: still reachable.
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, data = api("GET", "/containers/%s/archive?path=/tmp/dir/file" % cid)
+        self.assertEqual((status, tar_names(data)), (200, ["file"]))
+
+    def test_put_refuses_escapes_and_writes_nothing(self):
+        cid = create(["sleep", "600"])
+        api("POST", "/containers/%s/start" % cid)
+        for entries in ([("fine", b"1"), ("../../../../escape", b"x")],
+                        [("fine", b"1"), ("a/../../escape", b"x")]):
+            status, out = api("PUT", "/containers/%s/archive?path=/tmp" % cid, tar_of(entries))
+            self.assertEqual(status, 400, out)
+            self.assertIn("outside", out["message"])
+        self.assertEqual(path_stat(cid, "/tmp/fine"), 404, "nothing of a refused tar is written")
+        self.assertFalse(os.path.exists("/escape"))
+        # A link in the container pointing at the host's directory stays inside the container.
+        r = api("POST", "/exec/%s/start" % api("POST", "/containers/%s/exec" % cid, {
+            "Cmd": ["sh", "-c", "mkdir -p /inside%s && ln -s /inside%s /tmp/out && "
+                    "ln -s ../../../../../..%s /tmp/up" % (HOST_DIR, HOST_DIR, HOST_DIR)],
+            "AttachStdout": True})[1]["Id"], {"Detach": False})
+        self.assertEqual(r[0], 200)
+        for target in ("/tmp/up", "/tmp/out"):
+            status, _ = api("PUT", "/containers/%s/archive?path=%s" % (cid, target),
+                            tar_of([("planted", b"x")]))
+            self.assertIn(status, (200, 404), target)
+        self.assertEqual(os.listdir(HOST_DIR), [], "nothing landed on the host")
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/nope" % cid,
+                             tar_of([("f", b"x")]))[0], 404)
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/bin/busybox" % cid,
+                             tar_of([("f", b"x")]))[0], 400)
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/tmp" % cid, b"not a tar")[0],
+                         400)
+        # noOverwriteDirNonDir: a file may not replace a directory.
+        status, out = api("PUT", "/containers/%s/archive?path=/&noOverwriteDirNonDir=true" % cid,
+                          tar_of([("tmp", b"x")]))
+        self.assertEqual(status, 400, out)
+
+
 if __name__ == "__main__":
     unittest.main()
