@@ -311,6 +311,43 @@ PathStat Stat(int root, const std::vector<std::string>& parts, const std::string
   return st;
 }
 
+// Where a path of the container lives on the host: under the volume or bind mounted at its
+// longest prefix (their data is stored unshifted: the container sees it id-mapped), else in
+// the rootfs. A tmpfs mount is the container's own and not reachable from here.
+struct Place {
+  UniqueFd root;
+  std::vector<std::string> parts;  // inside `root`
+  uint64_t base = 0;               // the id shift of what is stored there
+};
+
+Place PlaceOf(const Container& c, int rootfs, const std::vector<std::string>& parts) {
+  Place p;
+  p.parts = parts;
+  p.base = c.userns_base;
+  size_t best = 0;
+  const MountPoint* mount = nullptr;
+  if (c.mounts) {
+    for (const MountPoint& m : *c.mounts) {
+      if (m.type == "tmpfs" || m.source.empty()) continue;
+      std::optional<std::vector<std::string>> d = Components(m.destination);
+      if (!d || d->empty() || d->size() > parts.size() || d->size() <= best) continue;
+      if (!std::equal(d->begin(), d->end(), parts.begin())) continue;
+      best = d->size();
+      mount = &m;
+    }
+  }
+  if (mount) {
+    p.root = UniqueFd(open(mount->source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!p.root) ThrowErrno("open " + mount->source);
+    p.parts.assign(parts.begin() + static_cast<std::ptrdiff_t>(best), parts.end());
+    p.base = 0;
+  } else {
+    p.root = UniqueFd(fcntl(rootfs, F_DUPFD_CLOEXEC, 3));
+    if (!p.root) ThrowErrno("dup rootfs");
+  }
+  return p;
+}
+
 std::vector<std::string> PathParts(const std::string& path) {
   std::optional<std::vector<std::string>> parts = Components(path);
   if (path.empty() || !parts) ThrowInvalid("invalid path: \"" + path + "\"");
@@ -325,7 +362,10 @@ PathStat ContainerService::StatPath(const std::string& ref, const std::string& p
   std::unique_lock<std::mutex> op(e->op);
   bool mounted = MountRootfsForArchive(*e);
   RootfsAccess access(std::move(op), JoinPath(Dir(e->c.id), "rootfs"), mounted);
-  return Stat(access.root(), parts, path, ref);
+  Place place = PlaceOf(e->c, access.root(), parts);
+  PathStat st = Stat(place.root.get(), place.parts, path, ref);
+  if (!parts.empty()) st.name = parts.back();
+  return st;
 }
 
 void ContainerService::ArchivePath(const std::string& ref, const std::string& path,
@@ -336,16 +376,19 @@ void ContainerService::ArchivePath(const std::string& ref, const std::string& pa
   std::unique_lock<std::mutex> op(e->op);
   bool mounted = MountRootfsForArchive(*e);
   RootfsAccess access(std::move(op), JoinPath(Dir(e->c.id), "rootfs"), mounted);
-  PathStat st = Stat(access.root(), parts, path, ref);
-  Located l = Locate(access.root(), parts, path);
+  Place place = PlaceOf(e->c, access.root(), parts);
+  PathStat st = Stat(place.root.get(), place.parts, path, ref);
+  if (!parts.empty()) st.name = parts.back();
+  Located l = Locate(place.root.get(), place.parts, path);
   // A path ending in "/." archives the directory's content ("./…"), as Docker.
   bool contents = path.size() >= 2 && path.compare(path.size() - 2, 2, "/.") == 0;
   begin(st);
   TarOut tar(out);
   if (!l.parent) {
-    tar.Add(access.root(), ".", ".", e->c.userns_base, 0);
+    std::string as = contents || parts.empty() ? "." : parts.back();
+    tar.Add(place.root.get(), ".", as, place.base, 0);
   } else {
-    tar.Add(l.parent.get(), l.name, contents ? "." : l.name, e->c.userns_base, 0);
+    tar.Add(l.parent.get(), l.name, contents ? "." : l.name, place.base, 0);
   }
   tar.Close();
 }
@@ -393,16 +436,19 @@ void ContainerService::ExtractToPath(const std::string& ref, const std::string& 
   std::unique_lock<std::mutex> op(e->op);
   bool mounted = MountRootfsForArchive(*e);
   RootfsAccess access(std::move(op), JoinPath(Dir(e->c.id), "rootfs"), mounted);
-  int root = access.root();
+  Place place = PlaceOf(e->c, access.root(), *dest);
+  int root = place.root.get();
+  const std::vector<std::string>* dest_parts = &place.parts;
+  const std::string dest_path = Join(place.parts, place.parts.size());
   {
-    UniqueFd d(ResolveInRoot(root, path));
+    UniqueFd d(ResolveInRoot(root, dest_path));
     struct stat st;
     if (!d || fstat(d.get(), &st) < 0) {
       ThrowNotFound("Could not find the file " + path + " in container " + ref);
     }
     if (!S_ISDIR(st.st_mode)) ThrowInvalid("extraction point is not a directory: " + path);
   }
-  const uint64_t base = e->c.userns_base;
+  const uint64_t base = place.base;
   auto host_id = [&](int64_t id) -> uint32_t {
     if (!copy_uid_gid) id = 0;
     if (base == 0) return static_cast<uint32_t>(id);
@@ -411,8 +457,8 @@ void ContainerService::ExtractToPath(const std::string& ref, const std::string& 
   };
   // The parent directory of an entry, made (owned by the container's root) where missing.
   auto parent_of = [&](const std::vector<std::string>& parts) -> UniqueFd {
-    UniqueFd dir(ResolveInRoot(root, path));
-    std::string prefix = Join(*dest, dest->size());
+    UniqueFd dir(ResolveInRoot(root, dest_path));
+    std::string prefix = dest_path;
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
       std::string next = prefix + (prefix == "/" ? "" : "/") + parts[i];
       int fd = ResolveInRoot(root, next);
@@ -455,7 +501,7 @@ void ContainerService::ExtractToPath(const std::string& ref, const std::string& 
     const char* hardlink = archive_entry_hardlink(entry);
     if (hardlink) {
       std::vector<std::string> target = *Components(hardlink);
-      std::vector<std::string> full = *dest;
+      std::vector<std::string> full = *dest_parts;
       full.insert(full.end(), target.begin(), target.end());
       Located t = Locate(root, full, hardlink);
       if (linkat(t.parent.get(), t.name.c_str(), dir.get(), name, 0) < 0) {

@@ -57,7 +57,6 @@ struct ExecInfo {
   std::shared_ptr<shim::Client> client;
 };
 
-
 namespace {
 
 // The first container's user namespace starts above useradd's subordinate ranges (as
@@ -1090,6 +1089,9 @@ void ContainerService::Pause(const std::string& ref) {
     if (e->c.state.status == ContainerStatus::kPaused) {
       ThrowConflict("Container " + e->c.id + " is already paused");
     }
+    if (e->c.state.status == ContainerStatus::kRestarting) {
+      ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
+    }
   }
   runtime::Runtime(RuntimeRoot()).Pause(e->c.id);
   {
@@ -1475,6 +1477,9 @@ std::string ContainerService::ExecCreate(const std::string& ref, const nlohmann:
   if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
   if (e->c.state.status == ContainerStatus::kPaused) {
     ThrowConflict("Container " + e->c.id + " is paused, unpause the container before exec");
+  }
+  if (e->c.state.status == ContainerStatus::kRestarting) {
+    ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
   }
   x->container_id = e->c.id;
   execs_[x->id] = x;

@@ -638,6 +638,20 @@ class ArchiveApiTest(unittest.TestCase):
         status, data = api("GET", "/containers/%s/archive?path=/tmp/dir/file" % cid)
         self.assertEqual((status, tar_names(data)), (200, ["file"]))
 
+    def test_paths_in_volumes_reach_the_volume(self):
+        cid = create(["sleep", "600"], HostConfig={"Binds": ["cpvol:/data"]})
+        api("POST", "/containers/%s/start" % cid)
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/data" % cid,
+                             tar_of([("in-volume", b"v")]))[0], 200)
+        data = os.path.join(DAEMON.dir, "root", "volumes", "cpvol", "_data")
+        st = os.stat(os.path.join(data, "in-volume"))
+        self.assertEqual(st.st_uid, 0, "a volume's data is stored unshifted")
+        self.assertEqual(path_stat(cid, "/data")["name"], "data")
+        status, body = api("GET", "/containers/%s/archive?path=/data/in-volume" % cid)
+        self.assertEqual((status, tar_names(body)), (200, ["in-volume"]))
+        api("DELETE", "/containers/%s?force=1&v=1" % cid)
+        api("DELETE", "/volumes/cpvol")
+
     def test_put_refuses_escapes_and_writes_nothing(self):
         cid = create(["sleep", "600"])
         api("POST", "/containers/%s/start" % cid)
