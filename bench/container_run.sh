@@ -11,9 +11,14 @@
 #   4. RSS of the supervisor of one running `sleep` container: berth-shim against conmon
 #      (podman) and containerd-shim-runc-v2 (docker): VmRSS from /proc/PID/status, and Pss
 #      from /proc/PID/smaps_rollup.
+#   5. with those containers running, the cost of watching them: each engine's `stats` CLI
+#      streams STATS_N of them for STATS_SECS s; the CPU time of the engine's processes
+#      (berthd; dockerd + containerd + the shims; podman has no daemon: its `stats` process
+#      reads the cgroups itself) and of the CLI, per second of streaming (issue 6).
 # Prints each figure, the berth/anchor ratios and the issue's targets next to them:
 #   `berth run --rm` within 3x a bare crun start; `run -d` at most 0.1x docker's per container;
-#   berthd idle RSS under 11 MB; a berth-shim at or under conmon's RSS.
+#   berthd idle RSS under 11 MB; a berth-shim at or under conmon's RSS; streaming stats
+#   costing at most the cheaper anchor's CPU (engine and CLI together).
 #
 # Usage (as root, after the release build):   bash bench/container_run.sh
 #   N=20 RUNS=10 bash bench/container_run.sh           # quicker
@@ -34,6 +39,7 @@
 #                  engine
 #   BUDGET=100     seconds after which a `run -d` batch stops starting containers
 #   SETTLE=5       seconds a daemon rests before its idle RSS is read (2 s for a shim)
+#   STATS_N=20 STATS_SECS=20   containers whose stats are streamed, and for how long (0: skip)
 #   BERTH=1 PODMAN=1 DOCKER=1   0 leaves that engine out
 #   DISK=1         keep the stores on the disk instead of a tmpfs (see below)
 #   KEEP=DIR       keep the hyperfine JSON, the per-call times and the daemon logs there
@@ -79,6 +85,8 @@ BERTH=${BERTH:-1}
 PODMAN=${PODMAN:-1}
 DOCKER=${DOCKER:-1}
 KEEP=${KEEP:-}
+STATS_N=${STATS_N:-20}
+STATS_SECS=${STATS_SECS:-20}
 DOCKER_BIN=/usr/bin/docker # /usr/local/bin/docker is a newer CLI that comes first in PATH
 
 case "${1:-}" in
@@ -102,7 +110,9 @@ need_root_and_tools hyperfine jq crun unshare nsenter findmnt ip tar awk
 for v in RUNS N N_BERTH N_PODMAN N_DOCKER BUDGET; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a count (got '${!v}')"
 done
-[[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ ]] || die "WARMUP and SETTLE must be counts"
+[[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ && "$STATS_N" =~ ^[0-9]+$ ]] ||
+  die "WARMUP, SETTLE and STATS_N must be counts"
+[[ "$STATS_SECS" =~ ^[1-9][0-9]*$ ]] || die "STATS_SECS must be a count of seconds"
 [ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
 IMAGE=$(realpath "$IMAGE")
 if [ "$BERTH" = 1 ]; then
@@ -308,6 +318,15 @@ wait_for() { # SECONDS COMMAND...: until COMMAND succeeds
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+# cpu_of PID...: user + system ticks of the processes (all their threads), those gone as 0
+cpu_of() {
+  local p t=0 v
+  for p in "$@"; do
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 # last_line FILE: its last two non-empty lines, on one line (a CLI's error, then its hint)
 last_line() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 2 | paste -sd '|' | sed 's/|/ | /g'; }
@@ -541,7 +560,7 @@ t0=$EPOCHREALTIME
 t1=$EPOCHREALTIME
 echo "$t0 $t1" >"$out"
 EOF
-declare -A RUND_PER=() RMF_PER=()
+declare -A RUND_PER=() RMF_PER=() STATS_ENGINE=() STATS_CLIENT=()
 for e in "${ENGINES[@]}"; do
   n_var=N_${e^^}
   n=${!n_var}
@@ -577,6 +596,28 @@ for e in "${ENGINES[@]}"; do
     podman) d="no daemon" ;;
   esac
   echo "${e}_rss_with_${k}_running: $d, $ns ${SHIM_NAME[$e]} $sum kB in all (VmRSS)"
+  if [ "$STATS_N" -gt 0 ]; then
+    sids=("${ids[@]:0:STATS_N}")
+    note "$e: stats of ${#sids[@]} containers streamed for ${STATS_SECS}s"
+    case $e in
+      berth) epids="$BERTHD_PID $pids" ;;
+      docker) epids="$DOCKERD_PID $CONTAINERD_PID $pids" ;;
+      podman) epids=$pids ;;
+    esac
+    # shellcheck disable=SC2086 # pid lists
+    t0=$(cpu_of $epids)
+    # The CLI's CPU: what its wrapper shell reaped (cutime + cstime) once timeout ended it.
+    # shellcheck disable=SC2016 # expanded by that shell
+    client=$("${w[@]}" bash -c 'timeout "$0" "$@" >/dev/null 2>&1; sed "s/^.*) //" /proc/$$/stat | awk "{print \$14 + \$15}"' \
+      "$STATS_SECS" "${c[@]}" stats "${sids[@]}")
+    # shellcheck disable=SC2086
+    t1=$(cpu_of $epids)
+    hz=$(getconf CLK_TCK)
+    STATS_ENGINE[$e]=$(awk -v t=$((t1 - t0)) -v hz="$hz" -v s="$STATS_SECS" 'BEGIN {print t * 1000 / hz / s}')
+    STATS_CLIENT[$e]=$(awk -v t="${client:-0}" -v hz="$hz" -v s="$STATS_SECS" 'BEGIN {print t * 1000 / hz / s}')
+    printf '%s_stats_cpu: %d containers streamed %d s: engine %.1f ms CPU per s, CLI %.1f ms CPU per s\n' \
+      "$e" "${#sids[@]}" "$STATS_SECS" "${STATS_ENGINE[$e]}" "${STATS_CLIENT[$e]}"
+  fi
   note "$e: rm -f of $k containers (one call)"
   if in_bg "$W/logs/$e.rm_f" "${w[@]}" bash "$W/timed.sh" "$W/out/$e.rm_f" "${c[@]}" "${rmf[@]}" "${ids[@]}"; then
     read -r t0 t1 <"$W/out/$e.rm_f"
@@ -624,6 +665,12 @@ for a in podman docker; do
     echo "  supervisor RSS: berth-shim/${SHIM_NAME[$a]} $(ratio "${SHIM_RSS[berth]}" "${SHIM_RSS[$a]}")"
 done
 
+stats_total() { [ -n "${STATS_ENGINE[$1]:-}" ] && awk -v a="${STATS_ENGINE[$1]}" -v b="${STATS_CLIENT[$1]}" 'BEGIN {print a + b}'; }
+for a in podman docker; do
+  [ -n "$(stats_total berth)" ] && [ -n "$(stats_total $a)" ] &&
+    echo "  stats streaming, CPU of engine + CLI: berth/$a $(ratio "$(stats_total berth)" "$(stats_total $a)")"
+done
+
 echo "targets (issue 5):"
 target() { # LABEL FIGURE-OR-EMPTY OP LIMIT-OR-EMPTY TEXT
   if [ -z "$2" ] || [ -z "$4" ]; then
@@ -645,6 +692,15 @@ target "run -d at most 0.1x docker's per container" "${RUND_PER[berth]:-}" "<=" 
 target "berthd idle RSS under 11 MB" "$IDLE_BERTH" "<" 10742 "berthd ${IDLE_BERTH:-?} kB vs 10742 kB"
 target "berth-shim at or under conmon's RSS" "${SHIM_RSS[berth]:-}" "<=" "${SHIM_RSS[podman]:-}" \
   "berth-shim ${SHIM_RSS[berth]:-?} kB vs conmon ${SHIM_RSS[podman]:-?} kB"
+
+echo "targets (issue 6):"
+cheaper=""
+for a in podman docker; do
+  t=$(stats_total $a)
+  [ -n "$t" ] && { [ -z "$cheaper" ] || awk -v t="$t" -v c="$cheaper" 'BEGIN {exit !(t < c)}'; } && cheaper=$t
+done
+target "stats sampling cost at most the cheaper anchor's" "$(stats_total berth)" "<=" "$cheaper" \
+  "berth $(f1 "$(stats_total berth)") vs $(f1 "$cheaper") ms CPU per s (engine + CLI)"
 
 echo "host_cpu_busy_before_run: $BUSY_BEFORE% of $(nproc) cpus over 2 s (load that is not ours)"
 echo "host_cpu_busy_during_run: $(busy_pct "$CPU_T1" "$CPU_T2")% of $(nproc) cpus, loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"

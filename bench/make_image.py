@@ -4,8 +4,9 @@
   make_image.py OUT.tar NAME:TAG KIND
 
 KIND "mixed" (~200 MB, several layers: one large file of incompressible bytes, one of 20000
-small files, one of medium text files, and a few small layers) or "ten" (10 small layers, for
-the rootfs mount bench). Deterministic: the same arguments give the same bytes.
+small files, one of medium text files, and a few small layers), "ten" (10 small layers, for
+the rootfs mount bench) or "fifty" (50 layers of 40 small files each, ~5 MB, for the registry
+bench). Deterministic: the same arguments give the same bytes.
 """
 
 import hashlib
@@ -36,6 +37,11 @@ def tar_of(files):
 
 def layers_for(kind):
     rng = random.Random(42)
+    if kind == "fifty":
+        return [tar_of([("l%02d" % i, None)] +
+                       [("l%02d/f%02d" % (i, f), rng.randbytes(rng.randint(512, 4096)))
+                        for f in range(40)])
+                for i in range(50)]
     if kind == "ten":
         return [tar_of([("l%d" % i, None), ("l%d/file" % i, b"layer %d\n" % i * 100)])
                 for i in range(10)]

@@ -10,7 +10,8 @@ seconds=${SECONDS_PER_TARGET:-${1:-20}}
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 mkdir -p build/fuzz/findings
-targets=(runtime_spec seccomp resources reference manifest layer archive go_template detach_keys cli_stream mount_spec)
+targets=(runtime_spec seccomp resources reference manifest layer archive go_template detach_keys cli_stream
+         dns_message mount_spec)
 for name in "${targets[@]}"; do
   work=build/fuzz/corpus-$name
   mkdir -p "$work"

@@ -8,14 +8,16 @@ PACKAGES=(
   g++ cmake ninja-build pkg-config clang-format clang libclang-rt-14-dev
   # libraries
   nlohmann-json3-dev libcli11-dev libseccomp-dev libcap-dev libssl-dev nettle-dev
-  libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev
+  libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev libmnl-dev libnftables-dev
+  libcurl4-openssl-dev libcrypt-dev openssl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq
   # the embedded default image and the compat anchors
   busybox-static crun runc time python3
   docker.io docker-compose python3-docker skopeo umoci podman ccache
+  docker-registry
   # tools the tests call
-  iproute2 util-linux procps
+  iproute2 util-linux procps nftables
 )
 
 missing=()

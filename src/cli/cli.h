@@ -42,6 +42,22 @@ void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddCpCommand(CLI::App& app, Context& ctx);
+void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
+void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
+
+// The command groups and the top-level commands each registers. A `berth` call builds only
+// the group its command belongs to: CLI11 constructs every option of every command it is
+// given, and all of them cost more than a whole `berth version` call does otherwise.
+struct CommandGroup {
+  void (*add)(CLI::App& app, Context& ctx);
+  std::vector<std::string_view> commands;
+};
+const std::vector<CommandGroup>& CommandGroups();
+// The command `argv` invokes (its first argument that is neither a global option nor the
+// value of one), or "" when it starts with another option (--help) or has none.
+std::string_view InvokedCommand(int argc, char** argv);
+// Registers the group that owns the invoked command, or every group when none claims it.
+void AddCommands(CLI::App& app, Context& ctx, int argc, char** argv);
 
 // --filter key=value, repeated, as the API's filters JSON ({"key":{"value":true}}).
 std::string FiltersJson(const std::vector<std::string>& filters);
@@ -52,6 +68,9 @@ std::string QueryEscape(std::string_view text);
 void PrintList(const std::string& format, const std::string& default_format,
                const std::vector<nlohmann::json>& items,
                const std::map<std::string, std::string>& headers);
+// The body of GET `target` (an archive) into the file `output` (whole or not at all), or to
+// stdout when it is "" or "-" and not a terminal.
+void DownloadTo(Context& ctx, const std::string& target, const std::string& output);
 // `inspect` output: the JSON array indented as docker prints it, or each item through
 // the template `format` (-f).
 void PrintInspect(const std::string& format, const std::vector<nlohmann::json>& items);

@@ -77,6 +77,88 @@ const std::map<std::string, std::string> kPsHeaders = {
     {"Labels", "LABELS"},      {"Mounts", "MOUNTS"},
     {"Networks", "NETWORKS"},  {"LocalVolumes", "LOCAL VOLUMES"}};
 
+namespace {
+
+double Num(const nlohmann::json& j, std::initializer_list<const char*> path) {
+  const nlohmann::json* v = &j;
+  for (const char* key : path) {
+    if (!v->is_object() || !v->contains(key)) return 0;
+    v = &(*v)[key];
+  }
+  return v->is_number() ? v->get<double>() : 0;
+}
+
+std::string Percent(double v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.2f%%", v);
+  return buf;
+}
+
+}  // namespace
+
+const std::map<std::string, std::string> kStatsHeaders = {
+    {"Container", "CONTAINER"}, {"Name", "NAME"},         {"ID", "CONTAINER ID"},
+    {"CPUPerc", "CPU %"},       {"MemPerc", "MEM %"},     {"MemUsage", "MEM USAGE / LIMIT"},
+    {"NetIO", "NET I/O"},       {"BlockIO", "BLOCK I/O"}, {"PIDs", "PIDS"}};
+
+const char* const kStatsDefaultFormat =
+    "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t"
+    "{{.BlockIO}}\t{{.PIDs}}";
+
+nlohmann::json StatsRow(const nlohmann::json& s, const std::string& container, bool trunc) {
+  double cpu_delta = Num(s, {"cpu_stats", "cpu_usage", "total_usage"}) -
+                     Num(s, {"precpu_stats", "cpu_usage", "total_usage"});
+  double system_delta =
+      Num(s, {"cpu_stats", "system_cpu_usage"}) - Num(s, {"precpu_stats", "system_cpu_usage"});
+  double cpus = Num(s, {"cpu_stats", "online_cpus"});
+  if (cpus == 0 && s.contains("cpu_stats") && s["cpu_stats"].contains("cpu_usage") &&
+      s["cpu_stats"]["cpu_usage"].contains("percpu_usage")) {
+    cpus = static_cast<double>(s["cpu_stats"]["cpu_usage"]["percpu_usage"].size());
+  }
+  double cpu = system_delta > 0 && cpu_delta > 0 ? cpu_delta / system_delta * cpus * 100 : 0;
+
+  double usage = Num(s, {"memory_stats", "usage"});
+  const nlohmann::json& stats = s.contains("memory_stats") && s["memory_stats"].contains("stats")
+                                    ? s["memory_stats"]["stats"]
+                                    : nlohmann::json::object();
+  if (stats.contains("total_inactive_file") && Num(stats, {"total_inactive_file"}) < usage) {
+    usage -= Num(stats, {"total_inactive_file"});  // cgroup v1
+  } else if (Num(stats, {"inactive_file"}) < usage) {
+    usage -= Num(stats, {"inactive_file"});
+  }
+  double limit = Num(s, {"memory_stats", "limit"});
+
+  double rx = 0, tx = 0;
+  if (s.contains("networks") && s["networks"].is_object()) {
+    for (const auto& item : s["networks"].items()) {
+      rx += Num(item.value(), {"rx_bytes"});
+      tx += Num(item.value(), {"tx_bytes"});
+    }
+  }
+  double read = 0, write = 0;
+  if (s.contains("blkio_stats") && s["blkio_stats"].contains("io_service_bytes_recursive") &&
+      s["blkio_stats"]["io_service_bytes_recursive"].is_array()) {
+    for (const nlohmann::json& e : s["blkio_stats"]["io_service_bytes_recursive"]) {
+      std::string op = e.value("op", "");
+      char c = op.empty() ? 0 : static_cast<char>(tolower(static_cast<unsigned char>(op[0])));
+      if (c == 'r') read += Num(e, {"value"});
+      if (c == 'w') write += Num(e, {"value"});
+    }
+  }
+  std::string id = s.value("id", "");
+  std::string name = s.value("name", "");
+  if (!name.empty() && name[0] == '/') name.erase(0, 1);
+  return {{"Container", container},
+          {"Name", name},
+          {"ID", trunc ? TruncateId(id) : id},
+          {"CPUPerc", Percent(cpu)},
+          {"MemUsage", BytesSize(usage) + " / " + BytesSize(limit)},
+          {"MemPerc", Percent(limit > 0 ? usage / limit * 100 : 0)},
+          {"NetIO", HumanSizeWithPrecision(rx, 3) + " / " + HumanSizeWithPrecision(tx, 3)},
+          {"BlockIO", HumanSizeWithPrecision(read, 3) + " / " + HumanSizeWithPrecision(write, 3)},
+          {"PIDs", std::to_string(static_cast<uint64_t>(Num(s, {"pids_stats", "current"})))}};
+}
+
 std::string PsDefaultFormat(bool size) {
   return std::string(
              "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t"

@@ -23,6 +23,15 @@ extern const std::map<std::string, std::string> kPsHeaders;
 // `ps`'s default table (with SIZE for -s).
 std::string PsDefaultFormat(bool size);
 
+// The `stats` columns of one stats document (GET /containers/{id}/stats), as docker's
+// formatter computes them (cli/command/container/stats_helpers.go, formatter/stats.go):
+// Container (`container` as the user named it), Name, ID, CPUPerc (the CPU time's share of
+// the host's between this reading and the previous one, times the online CPUs), MemUsage
+// (usage less inactive file pages, over the limit), MemPerc, NetIO, BlockIO, PIDs.
+nlohmann::json StatsRow(const nlohmann::json& stats, const std::string& container, bool trunc);
+extern const std::map<std::string, std::string> kStatsHeaders;
+extern const char* const kStatsDefaultFormat;
+
 // api/types/time.GetTimestamp: what --since/--until become in the query. A Go duration
 // ("10m", "1h30m") counts back from `now` (unix seconds); RFC 3339 and shorter dates
 // ("2024-01-02", "2024-01-02T15:04", with or without a zone; local time without) become

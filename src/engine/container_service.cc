@@ -30,11 +30,16 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
+#include "engine/container_changes.h"
 #include "engine/container_entry.h"
 #include "engine/container_filters.h"
 #include "engine/container_spec.h"
+#include "engine/container_stats.h"
 #include "engine/container_view.h"
 #include "engine/events.h"
+#include "image/layer.h"
+#include "image/snapshot.h"
+#include "runtime/cgroup_primer.h"
 #include "runtime/cloned_binary.h"
 #include "runtime/container.h"
 #include "runtime/idmap.h"
@@ -326,6 +331,7 @@ CREATE TABLE IF NOT EXISTS containers (
   ev.events = EPOLLIN;
   ev.data.fd = wake_fd_;
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  primer_ = std::make_unique<runtime::CgroupPrimer>(runtime::DetectCgroupLayout());
   Restore();
   monitor_ = std::thread([this] { MonitorLoop(); });
   restarter_ = std::thread([this] { RestartLoop(); });
@@ -449,6 +455,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
   if (!body.is_object()) {
     ThrowInvalid("config cannot be empty in order to create a container");
   }
+  primer_->Prime();  // a create is most often followed by a start: see cgroup_primer.h
   std::string name = requested_name;
   if (!name.empty() && !std::regex_match(name, NamePattern())) {
     ThrowInvalid("Invalid container name (" + name +
@@ -637,6 +644,7 @@ bool ContainerService::Start(const std::string& ref) {
 }
 
 void ContainerService::StartLocked(Entry& e) {
+  primer_->Prime();
   const std::string id = e.c.id;
   const std::string dir = Dir(id);
   auto fail = [&](const std::string& what) {
@@ -1386,6 +1394,187 @@ nlohmann::json ContainerService::Top(const std::string& ref, const std::string& 
   return {{"Titles", titles}, {"Processes", procs}};
 }
 
+namespace {
+
+// The lower layers' directories, the top one first.
+std::vector<std::string> LowerDirs(const image::Snapshots& snapshots,
+                                   const std::vector<std::string>& chain_ids) {
+  std::vector<std::string> out;
+  for (auto it = chain_ids.rbegin(); it != chain_ids.rend(); ++it) {
+    out.push_back(snapshots.FsPath(*it));
+  }
+  return out;
+}
+
+// The Config fields an image carries (Docker's commit writes the whole container Config,
+// hostname and attach flags included; those describe one container, not an image).
+constexpr const char* kImageConfigKeys[] = {
+    "User",   "ExposedPorts", "Env",         "Entrypoint", "Cmd",   "Volumes",    "WorkingDir",
+    "Labels", "StopSignal",   "Healthcheck", "OnBuild",    "Shell", "ArgsEscaped"};
+
+}  // namespace
+
+nlohmann::json ContainerService::Changes(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::string id;
+  std::vector<std::string> chain_ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = e->c.id;
+    chain_ids = e->c.chain_ids;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const Change& c :
+       UpperChanges(JoinPath(Dir(id), "rw/upper"), LowerDirs(images_.snapshots(), chain_ids))) {
+    out.push_back({{"Path", c.path}, {"Kind", static_cast<int>(c.kind)}});
+  }
+  return out.empty() ? nlohmann::json() : out;
+}
+
+void ContainerService::Export(const std::string& ref, int out_fd) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);  // no start mounts the rootfs meanwhile
+  std::string dir, rootfs;
+  bool running;
+  image::IdShift shift;
+  std::vector<std::string> chain_ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    dir = Dir(e->c.id);
+    running = e->c.Running();
+    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
+    chain_ids = e->c.chain_ids;
+  }
+  rootfs = JoinPath(dir, "rootfs");
+  bool mounted_here = false;
+  if (!running && !IsMountPoint(rootfs)) {
+    // Plain lower layers (image ids) under the container's upper (base + n ids): the shift
+    // maps the latter back and leaves the former.
+    MkdirAll(rootfs, 0755);
+    mounted_here = images_.snapshots().MountRootfs(chain_ids, JoinPath(dir, "rw"), rootfs);
+  }
+  try {
+    image::WriteLayerFromUpper(rootfs, out_fd, image::Compression::kNone, shift);
+  } catch (...) {
+    if (mounted_here) Unmount(rootfs);
+    throw;
+  }
+  if (mounted_here) Unmount(rootfs);
+}
+
+std::string ContainerService::Commit(const std::string& ref, const nlohmann::json& config,
+                                     bool pause, CommitOptions options) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  std::string id, image_id;
+  bool freeze;
+  image::IdShift shift;
+  nlohmann::json merged = nlohmann::json::object();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    id = e->c.id;
+    image_id = e->c.image_id;
+    freeze = pause && e->c.state.status == ContainerStatus::kRunning;
+    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
+    for (const char* key : kImageConfigKeys) {
+      if (e->c.config.contains(key) && !e->c.config[key].is_null()) merged[key] = e->c.config[key];
+    }
+    if (e->c.config.contains("Cmd") && e->c.config["Cmd"].is_array()) {
+      for (const auto& arg : e->c.config["Cmd"]) {
+        if (!arg.is_string()) continue;
+        options.created_by += (options.created_by.empty() ? "" : " ") + arg.get<std::string>();
+      }
+    }
+  }
+  if (config.is_object()) {
+    for (const char* key : kImageConfigKeys) {
+      if (config.contains(key) && !config[key].is_null()) merged[key] = config[key];
+    }
+  }
+  options.config = merged;
+  options.container_id = id;
+  // The layer goes to an unnamed file in the container's directory, written while the
+  // container is frozen (a consistent view, as docker commit --pause).
+  UniqueFd layer(open(Dir(id).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!layer) ThrowErrno("commit: create the layer file");
+  std::string upper = JoinPath(Dir(id), "rw/upper");
+  MkdirAll(upper, 0755);  // never started: no changes, an empty layer (as Docker's)
+  runtime::Runtime rt(RuntimeRoot());
+  if (freeze) rt.Pause(id);
+  try {
+    image::WriteLayerFromUpper(upper, layer.get(), image::Compression::kNone, shift);
+  } catch (...) {
+    if (freeze) rt.Resume(id);
+    throw;
+  }
+  if (freeze) rt.Resume(id);
+  std::string new_id = images_.Commit(image_id, layer.get(), options);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Emit(e->c, "commit");
+  }
+  return new_id;
+}
+
+void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
+                             const std::function<bool(const nlohmann::ordered_json&)>& emit) {
+  std::shared_ptr<Entry> e = Find(ref);
+  static const uint64_t machine_memory = [] {
+    std::istringstream in(ReadFileIfExists("/proc/meminfo").value_or(""));
+    std::string key;
+    uint64_t kb = 0;
+    while (in >> key >> kb && key != "MemTotal:") in.ignore(256, '\n');
+    return key == "MemTotal:" ? kb * 1024 : 0;
+  }();
+  std::optional<StatsSample> prev;
+  std::string started;  // the run `reader` belongs to
+  std::optional<StatsReader> reader;
+  while (true) {
+    std::string id, name, started_at;
+    bool running;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (e->removed) return;
+      id = e->c.id;
+      name = e->c.name;
+      running = e->c.Running();
+      started_at = e->c.state.started_at;
+    }
+    std::optional<StatsSample> now;
+    if (running) {
+      try {
+        if (!reader || started != started_at) {
+          runtime::ContainerInfo info = runtime::Runtime(RuntimeRoot()).Info(id);
+          reader.emplace(runtime::Cgroup(runtime::DetectCgroupLayout(), info.state.cgroup_path),
+                         info.state.pid);
+          started = started_at;
+        }
+        now = reader->Read();
+      } catch (const Error&) {
+        reader.reset();  // it exited meanwhile: the zero document
+      }
+    }
+    bool again = stream || (now && !prev && !one_shot);
+    if (stream || !again) {
+      std::string bare = !name.empty() && name[0] == '/' ? name.substr(1) : name;
+      if (!emit(DockerStats(now ? &*now : nullptr, prev ? &*prev : nullptr, bare, id,
+                            machine_memory))) {
+        return;
+      }
+    }
+    if (!again) return;
+    prev = now;
+    // A stream reads on whole seconds of the monotonic clock, so all streams read together
+    // (and share the host's CPU line); a single reading waits one second.
+    auto wake = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    if (stream) wake = std::chrono::floor<std::chrono::seconds>(wake);
+    std::unique_lock<std::mutex> lock(mu_);
+    if (changed_.wait_until(lock, wake, [this] { return shutting_down_; })) return;
+  }
+}
+
 nlohmann::json ContainerService::Prune(const Filters& filters) {
   // Docker's prune filters: until (a time), label and label! (key or key=value).
   std::optional<int64_t> until;
@@ -1507,6 +1696,7 @@ void ContainerService::ExecStart(const std::string& exec_id, int fd,
     x->started = true;
     id = e->c.id;
   }
+  primer_->Prime();
   const nlohmann::json& b = x->body;
   nlohmann::json spec = nlohmann::json::parse(ReadFile(JoinPath(Dir(id), "config.json")));
   nlohmann::json process = spec["process"];

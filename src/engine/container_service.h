@@ -27,6 +27,10 @@
 // images; the bundle, the rootfs mount and the log under <root>/containers/<id>.
 // docs/containers.md has the layout and the lifecycle.
 
+namespace berth::runtime {
+class CgroupPrimer;
+}
+
 namespace berth::engine {
 
 struct ContainerPaths {
@@ -115,6 +119,22 @@ class ContainerService {
   nlohmann::ordered_json Inspect(const std::string& ref);
   nlohmann::json List(bool all, int limit, bool size, const Filters& filters);
   nlohmann::json Top(const std::string& ref, const std::string& ps_args);
+  // What the container changed against its image: [{"Path": …, "Kind": 0|1|2}] (null when
+  // nothing, as Docker answers).
+  nlohmann::json Changes(const std::string& ref);
+  // The container's filesystem as a tar written to `out_fd` (its rootfs mounted for the
+  // while when it is not running); ids as the container sees them.
+  void Export(const std::string& ref, int out_fd);
+  // A new image from the container's changes (paused meanwhile when running and `pause`);
+  // `config` overrides the container's Config fields it sets. Returns the image ID.
+  std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
+                     CommitOptions options);
+  // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
+  // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
+  // second reading a second later for precpu_stats, unless `one_shot`. A container that is
+  // not running gets Docker's zero document.
+  void Stats(const std::string& ref, bool stream, bool one_shot,
+             const std::function<bool(const nlohmann::ordered_json&)>& emit);
   nlohmann::json Prune(const Filters& filters);
   // The container's log and whether it has a TTY (logs are raw then).
   std::pair<std::string, bool> LogInfo(const std::string& ref);
@@ -226,6 +246,8 @@ class ContainerService {
   // changed_ for the earliest.
   std::map<std::string, std::chrono::steady_clock::time_point> restart_due_;
   std::thread restarter_;
+  // Starts the grace period a cgroup v1 migration waits for while a start does its other work.
+  std::unique_ptr<runtime::CgroupPrimer> primer_;
 };
 
 }  // namespace berth::engine

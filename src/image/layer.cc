@@ -707,7 +707,8 @@ std::vector<std::string> SortedChildren(int dir_fd) {
 
 class UpperWriter {
  public:
-  UpperWriter(struct archive* a, WriteContext* ctx) : a_(a), ctx_(ctx) {}
+  UpperWriter(struct archive* a, WriteContext* ctx, IdShift shift)
+      : a_(a), ctx_(ctx), shift_(shift) {}
 
   void Dir(int dir_fd, const std::string& prefix) {
     for (const auto& name : SortedChildren(dir_fd)) {
@@ -723,8 +724,8 @@ class UpperWriter {
       std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> e(archive_entry_new(),
                                                                                archive_entry_free);
       archive_entry_set_pathname(e.get(), path.c_str());
-      archive_entry_set_uid(e.get(), st.st_uid);
-      archive_entry_set_gid(e.get(), st.st_gid);
+      archive_entry_set_uid(e.get(), static_cast<la_int64_t>(shift_(st.st_uid)));
+      archive_entry_set_gid(e.get(), static_cast<la_int64_t>(shift_(st.st_gid)));
       archive_entry_set_perm(e.get(), st.st_mode & 07777);
       archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
       UniqueFd fd;
@@ -838,6 +839,7 @@ class UpperWriter {
 
   struct archive* a_;
   WriteContext* ctx_;
+  IdShift shift_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> scratch_{
       nullptr, archive_entry_free};
@@ -846,7 +848,8 @@ class UpperWriter {
 
 }  // namespace
 
-ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression) {
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
+                                IdShift shift) {
   UniqueFd root(open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     ThrowErrno("layer: open upper directory " + upper);
@@ -860,7 +863,7 @@ ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compressio
   if (archive_write_open2(a.get(), &ctx, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK) {
     Bad(std::string("start the tar: ") + archive_error_string(a.get()));
   }
-  UpperWriter writer(a.get(), &ctx);
+  UpperWriter writer(a.get(), &ctx, shift);
   writer.Dir(root.get(), "");
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     if (!ctx.error.empty()) ThrowInvalid(ctx.error);

@@ -11,10 +11,12 @@ Every container runs with --network none. berthd is stopped by pid and its direc
 even on failure; the test fails if a container's shim or mount outlives it.
 """
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import unittest
 
@@ -74,6 +76,14 @@ class DockerCliTest(unittest.TestCase):
                                                                  p.stdout, p.stderr))
         return p
 
+    def docker_bytes(self, binary, *args):
+        p = subprocess.run([binary] + list(args), env=DAEMON.env(), capture_output=True,
+                           timeout=TIMEOUT)
+        if p.returncode != 0:
+            raise AssertionError("docker %s failed (%d):\n%s" % (" ".join(args), p.returncode,
+                                                               p.stderr.decode()))
+        return p.stdout
+
     def check_run_rm(self, docker):
         p = self.docker(docker, "run", "--rm", "--network", "none", "busybox", "echo", "hi")
         self.assertEqual(p.stdout, "hi\n")
@@ -118,6 +128,25 @@ class DockerCliTest(unittest.TestCase):
                          .split()[0:1], ["0"])
         self.assertNotEqual(self.docker(docker, "exec", name, "cat", "/proc/self/uid_map")
                             .stdout.split()[1], "0")
+        # stats: one reading, rendered by the CLI's own formatter.
+        p = self.docker(docker, "stats", "--no-stream", "--format",
+                        "{{.Name}} {{.PIDs}} {{.CPUPerc}} {{.MemUsage}}", name)
+        self.assertRegex(p.stdout, r"^%s 1 [0-9.]+%% [0-9.]+[KMG]?i?B / [0-9.]+[KMGT]iB\n$" % name)
+        # diff, commit, export: the container's changes, as an image and as a tar.
+        self.docker(docker, "exec", name, "sh", "-c", "echo data > /root/f; rm /bin/vi")
+        diff = self.docker(docker, "diff", name).stdout
+        self.assertIn("A /root/f\n", diff)
+        self.assertIn("C /bin\nD /bin/vi\n", diff)
+        image = "committed" + name
+        iid = self.docker(docker, "commit", "-m", "msg", "-c", "CMD cat /root/f", name,
+                          image + ":1").stdout.strip()
+        self.assertRegex(iid, "^sha256:[0-9a-f]{64}$")
+        self.assertEqual(self.docker(docker, "run", "--rm", "--network", "none",
+                                     image + ":1").stdout, "data\n")
+        exported = self.docker_bytes(docker, "export", name)
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            self.assertEqual(tar.extractfile("root/f").read(), b"data\n")
+        self.docker(docker, "rmi", image + ":1")
         # sleep as pid 1 ignores SIGTERM: stop kills it after the timeout.
         self.docker(docker, "stop", "-t", "1", name)
         self.assertEqual(self.docker(docker, "wait", name).stdout, "137\n")
@@ -284,6 +313,19 @@ code, output = ct.exec_run(["sh", "-c", "echo x; exit 4"])
 assert (code, output) == (4, b"x\n"), (code, output)
 ct.reload()
 assert ct.status == "running", ct.status
+st = ct.stats(stream=False)
+assert st["id"] == ct.id and st["pids_stats"]["current"] == 1, st
+assert st["cpu_stats"]["system_cpu_usage"] > st["precpu_stats"]["system_cpu_usage"] > 0, st
+assert st["memory_stats"]["usage"] > 0 and st["memory_stats"]["limit"] > 0, st
+stream = ct.stats(decode=True)
+first, second = next(stream), next(stream)
+assert second["preread"] == first["read"], (first, second)
+stream.close()
+ct.exec_run(["sh", "-c", "echo py > /root/p"])
+assert {"Path": "/root/p", "Kind": 1} in ct.diff(), ct.diff()
+img = ct.commit(repository="pycommit", tag="1", message="from py", changes=["CMD cat /root/p"])
+assert c.containers.run(img.id, remove=True, network_mode="none") == b"py\n"
+c.images.remove(img.id, force=True)
 ct.kill()
 assert ct.wait()["StatusCode"] == 137
 ct.remove()

@@ -21,11 +21,7 @@ int main(int argc, char** argv) {
   app.add_flag("--no-autostart", ctx.no_autostart,
                "Do not start berthd when no daemon answers on the default socket "
                "(also BERTH_NO_AUTOSTART=1)");
-  berth::cli::AddContainerCommands(app, ctx);
-  berth::cli::AddImageCommands(app, ctx);
-  berth::cli::AddSystemCommands(app, ctx);
-  berth::cli::AddVolumeCommands(app, ctx);
-  berth::cli::AddCpCommand(app, ctx);
+  berth::cli::AddCommands(app, ctx, argc, argv);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

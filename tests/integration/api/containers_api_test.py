@@ -9,10 +9,12 @@ Environment: BERTHD, BERTH_BUSYBOX_IMAGE. Needs root. berthd runs on a temp dir 
 stopped by pid; the test fails if it leaves a mount, a shim or a cgroup behind.
 """
 
+import io
 import json
 import os
 import socket
 import struct
+import tarfile
 import sys
 import threading
 import time
@@ -478,6 +480,128 @@ class ManageTest(unittest.TestCase):
             since, time.time() + 0.5, quote(json.dumps({"container": [cid]}))))
         actions = [json.loads(line)["Action"] for line in data.decode().splitlines()]
         self.assertEqual(actions, ["create", "start", "update", "kill", "die", "destroy"])
+
+
+class StatsTest(unittest.TestCase):
+    ZERO = "0001-01-01T00:00:00Z"
+
+    def test_stats_one_reading_one_shot_stream_and_stopped(self):
+        cid = create(["sh", "-c", "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 30"],
+                     name="statsweb", HostConfig={"Memory": 64 << 20})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        status, doc = api("GET", "/containers/statsweb/stats?stream=0")
+        self.assertEqual(status, 200)
+        self.assertEqual((doc["id"], doc["name"]), (cid, "/statsweb"))
+        self.assertEqual(doc["memory_stats"]["limit"], 64 << 20)
+        self.assertGreater(doc["memory_stats"]["usage"], 0)
+        self.assertIn("stats", doc["memory_stats"])
+        self.assertGreaterEqual(doc["pids_stats"]["current"], 1)
+        self.assertEqual(doc["pids_stats"]["limit"], 4096)  # the default pids limit
+        cpu, pre = doc["cpu_stats"], doc["precpu_stats"]
+        self.assertGreater(cpu["cpu_usage"]["total_usage"], pre["cpu_usage"]["total_usage"])
+        self.assertGreater(cpu["system_cpu_usage"], pre["system_cpu_usage"])
+        self.assertEqual(cpu["online_cpus"], os.cpu_count())
+        self.assertNotEqual(doc["preread"], self.ZERO)
+        self.assertNotEqual(doc["read"], doc["preread"])
+        self.assertNotIn("networks", doc)  # NetworkMode none: loopback only
+
+        status, doc = api("GET", "/containers/%s/stats?stream=0&one-shot=1" % cid)
+        self.assertEqual(doc["preread"], self.ZERO)
+        self.assertEqual(doc["precpu_stats"]["cpu_usage"]["total_usage"], 0)
+        self.assertGreater(doc["cpu_stats"]["cpu_usage"]["total_usage"], 0)
+
+        # The stream: a document a second, each with the one before as precpu; it ends when
+        # the client goes.
+        c = Conn()
+        c.send("GET", "/containers/%s/stats" % cid)
+        status, headers = c.head()
+        self.assertEqual((status, headers.get("transfer-encoding")), (200, "chunked"))
+        docs = []
+        for _ in range(2):
+            docs.append(json.loads(c._exact(int(c._line(), 16))))
+            c._line()
+        c.close()
+        self.assertEqual(docs[0]["preread"], self.ZERO)
+        self.assertEqual(docs[1]["preread"], docs[0]["read"])
+        self.assertEqual(docs[1]["precpu_stats"], docs[0]["cpu_stats"])
+
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, doc = api("GET", "/containers/%s/stats?stream=0" % cid)
+        self.assertEqual((status, doc["read"], doc["memory_stats"]), (200, self.ZERO, {}))
+        self.assertEqual(doc["id"], cid)
+        self.assertEqual(api("GET", "/containers/nosuchstats/stats?stream=0")[0], 404)
+
+
+class FilesystemTest(unittest.TestCase):
+    def test_changes_commit_export(self):
+        cid = create(["sh", "-c", "mkdir /data && echo hello > /data/f && rm /bin/vi && "
+                      "echo x >> /etc/passwd && chown 1234:1234 /data/f && sleep 30"],
+                     name="fsweb")
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        # Never started: nothing changed (Docker answers null).
+        self.assertEqual(api("GET", "/containers/%s/changes" % cid), (200, None))
+        api("POST", "/containers/%s/start" % cid)
+        deadline = time.time() + 10
+        while True:
+            status, changes = api("GET", "/containers/%s/changes" % cid)
+            if changes and {"Path": "/data/f", "Kind": 1} in changes:
+                break
+            self.assertLess(time.time(), deadline, changes)
+            time.sleep(0.05)
+        self.assertEqual(changes, [{"Path": "/bin", "Kind": 0}, {"Path": "/bin/vi", "Kind": 2},
+                                   {"Path": "/data", "Kind": 1}, {"Path": "/data/f", "Kind": 1},
+                                   {"Path": "/etc", "Kind": 0}, {"Path": "/etc/passwd", "Kind": 0}])
+
+        # Export: the whole filesystem, owners as the container sees them (not its host range).
+        status, data = api("GET", "/containers/%s/export" % cid)
+        self.assertEqual(status, 200)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            names = tar.getnames()
+            self.assertIn("bin/sh", names)
+            self.assertNotIn("bin/vi", names)
+            f = tar.getmember("data/f")
+            self.assertEqual((f.uid, f.gid), (1234, 1234))
+            self.assertEqual(tar.extractfile(f).read(), b"hello\n")
+
+        # Commit: a new image with the changes, its config from the container's and --change.
+        query = "container=fsweb&repo=committed/fs&tag=v1&comment=msg&author=me&changes=" + \
+            quote('CMD ["cat", "/data/f"]') + "&changes=" + quote("ENV FOO=bar")
+        status, out = api("POST", "/commit?" + query, {"Labels": {"k": "v"}})
+        self.assertEqual(status, 201, out)
+        image_id = out["Id"]
+        self.addCleanup(api, "DELETE", "/images/%s?force=1" % image_id)
+        status, img = api("GET", "/images/committed/fs:v1/json")
+        self.assertEqual(img["Id"], image_id)
+        self.assertEqual((img["Author"], img["Comment"]), ("me", "msg"))
+        self.assertEqual(img["Config"]["Cmd"], ["cat", "/data/f"])
+        self.assertIn("FOO=bar", img["Config"]["Env"])
+        self.assertEqual(img["Config"]["Labels"], {"k": "v"})
+        parent = api("GET", "/images/busybox/json")[1]
+        self.assertEqual(len(img["RootFS"]["Layers"]), len(parent["RootFS"]["Layers"]) + 1)
+        history = api("GET", "/images/%s/history" % image_id)[1]
+        self.assertEqual(history[0]["Comment"], "msg")
+        self.assertTrue(history[0]["CreatedBy"].startswith("sh -c mkdir /data"), history[0])
+        # The container kept running (paused and thawed), and the image runs the changes.
+        self.assertTrue(api("GET", "/containers/%s/json" % cid)[1]["State"]["Running"])
+        self.assertEqual(run_output(None, Image="committed/fs:v1"), (0, "hello\n"))
+        out = run_output(["sh", "-c", "stat -c %u /data/f; test -e /bin/vi || echo gone"],
+                         Image="committed/fs:v1")
+        self.assertEqual(out, (0, "1234\ngone\n"))
+
+        # A stopped container exports from its mounted-for-the-while rootfs, and nothing stays
+        # mounted.
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, data = api("GET", "/containers/%s/export" % cid)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            self.assertEqual(tar.extractfile("data/f").read(), b"hello\n")
+        with open("/proc/self/mountinfo") as mounts:
+            self.assertNotIn(cid, mounts.read())
+        self.assertEqual(api("GET", "/containers/nosuchfs/changes")[0], 404)
+        self.assertEqual(api("GET", "/containers/nosuchfs/export")[0], 404)
+        self.assertEqual(api("POST", "/commit?container=nosuchfs")[0], 404)
 
 
 class BadInputTest(unittest.TestCase):

@@ -281,6 +281,53 @@ TEST_F(CliAgainstDaemon, DetachedLogsExecPsRm) {
   EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
 }
 
+TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {
+  std::string name = Name();
+  ASSERT_EQ(
+      B({"run", "-d", "--name", name, "--network", "none", "-m", "32m", "busybox", "sleep", "1000"})
+          .exit_code,
+      0);
+  Result table = B({"stats", "--no-stream", name});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_EQ(table.out.rfind("CONTAINER ID   NAME", 0), 0u) << table.out;
+  EXPECT_NE(table.out.find("CPU %"), std::string::npos) << table.out;
+  Result fmt = B({"stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{.MemUsage}}", name});
+  EXPECT_EQ(fmt.exit_code, 0) << fmt.err;
+  EXPECT_EQ(fmt.out.rfind(name + " 1 ", 0), 0u) << fmt.out;
+  EXPECT_NE(fmt.out.find(" / 32MiB\n"), std::string::npos) << fmt.out;
+  Result missing = B({"stats", "--no-stream", "berthcli-no-such-container"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("No such container"), std::string::npos) << missing.err;
+  B({"rm", "-f", name});
+}
+
+TEST_F(CliAgainstDaemon, DiffCommitExport) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "echo hi > /root/f; rm /bin/vi; sleep 1000"})
+                .exit_code,
+            0);
+  Result diff;
+  for (int i = 0; i < 50; ++i) {
+    diff = B({"diff", name});
+    if (diff.out.find("D /bin/vi") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(diff.out.find("C /bin\nD /bin/vi\n"), std::string::npos) << diff.out << diff.err;
+  EXPECT_NE(diff.out.find("A /root/f\n"), std::string::npos) << diff.out;
+  std::string image = name + "-img:1";
+  Result commit = B({"commit", "-m", "msg", "-c", "CMD cat /root/f", name, image});
+  EXPECT_EQ(commit.exit_code, 0) << commit.err;
+  EXPECT_EQ(commit.out.rfind("sha256:", 0), 0u) << commit.out;
+  Result run = B({"run", "--rm", "--network", "none", image});
+  EXPECT_EQ(run.out, "hi\n") << run.err;
+  Result exported = B({"export", name});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("root/f"), std::string::npos);  // a tar with the file in it
+  B({"rm", "-f", name});
+  B({"rmi", image});
+}
+
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
   std::string name = Name();
   ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",

@@ -120,5 +120,53 @@ TEST(EventLine, DockersDefaultLayout) {
             "2024-01-02T03:04:05.000000042Z container start abc (image=busybox, name=web)");
 }
 
+// The columns docker's formatter computes from one stats document.
+TEST(StatsRow, DockerColumns) {
+  json s = {
+      {"id", "48a3ea124879bef1b2fd4929e283e9cb1e76fdeb8527ff34a0ea4527b203378e"},
+      {"name", "/web"},
+      {"cpu_stats",
+       {{"cpu_usage", {{"total_usage", 600000000}}},
+        {"system_cpu_usage", 2000000000},
+        {"online_cpus", 2}}},
+      {"precpu_stats",
+       {{"cpu_usage", {{"total_usage", 100000000}}}, {"system_cpu_usage", 1000000000}}},
+      {"memory_stats",
+       {{"usage", 3 << 20}, {"limit", 64 << 20}, {"stats", {{"total_inactive_file", 1 << 20}}}}},
+      {"networks",
+       {{"eth0", {{"rx_bytes", 1500}, {"tx_bytes", 900}}},
+        {"eth1", {{"rx_bytes", 500}, {"tx_bytes", 100}}}}},
+      {"blkio_stats",
+       {{"io_service_bytes_recursive",
+         {{{"op", "Read"}, {"value", 4096}},
+          {{"op", "Write"}, {"value", 2000000}},
+          {{"op", "Total"}, {"value", 2004096}}}}}},
+      {"pids_stats", {{"current", 3}}}};
+  json row = StatsRow(s, "web", true);
+  EXPECT_EQ(row["Container"], "web");
+  EXPECT_EQ(row["Name"], "web");
+  EXPECT_EQ(row["ID"], "48a3ea124879");
+  EXPECT_EQ(row["CPUPerc"], "100.00%");        // 0.5 s of 1 s of host time, times 2 CPUs
+  EXPECT_EQ(row["MemUsage"], "2MiB / 64MiB");  // v1: less total_inactive_file
+  EXPECT_EQ(row["MemPerc"], "3.12%");
+  EXPECT_EQ(row["NetIO"], "2kB / 1kB");
+  EXPECT_EQ(row["BlockIO"], "4.1kB / 2MB");
+  EXPECT_EQ(row["PIDs"], "3");
+  EXPECT_EQ(StatsRow(s, "web", false)["ID"], s["id"]);
+}
+
+TEST(StatsRow, ZeroDocumentAndCgroupTwo) {
+  json zero = {{"name", "/web"}, {"id", "abc"}};
+  json row = StatsRow(zero, "abc", true);
+  EXPECT_EQ(row["CPUPerc"], "0.00%");
+  EXPECT_EQ(row["MemUsage"], "0B / 0B");
+  EXPECT_EQ(row["MemPerc"], "0.00%");
+  EXPECT_EQ(row["NetIO"], "0B / 0B");
+  EXPECT_EQ(row["PIDs"], "0");
+  json v2 = {
+      {"memory_stats", {{"usage", 4096}, {"limit", 8192}, {"stats", {{"inactive_file", 2048}}}}}};
+  EXPECT_EQ(StatsRow(v2, "x", true)["MemUsage"], "2KiB / 8KiB");
+}
+
 }  // namespace
 }  // namespace berth::cli

@@ -1,0 +1,81 @@
+#include "network/bridge.h"
+
+#include <random>
+
+#include "base/error.h"
+
+namespace berth::network {
+
+int EnsureBridge(Netlink& host, const BridgeConfig& config) {
+  auto link = host.GetLink(config.name);
+  if (!link) {
+    Netlink::Batch(host).CreateBridge(config.name, config.mtu).Commit();
+    link = host.GetLink(config.name);
+    if (!link) {
+      throw Error(Kind::kInternal, "bridge " + config.name + " vanished after its creation");
+    }
+  } else if (!link->up) {
+    Netlink::Batch(host).SetUp(config.name).Commit();
+  }
+  std::vector<IpPrefix> have = host.Addresses(link->index);
+  Netlink::Batch batch(host);
+  for (const auto& g : config.gateways) {
+    bool present = false;
+    for (const auto& h : have) {
+      present = present || h == g;
+    }
+    if (!present) {
+      batch.AddAddress(link->index, g);
+    }
+  }
+  batch.Commit();
+  WriteSysctl("net/ipv4/conf/" + config.name + "/route_localnet", "1");
+  return link->index;
+}
+
+std::string RandomVethName() {
+  static thread_local std::mt19937 rng(std::random_device{}());
+  static const char kHex[] = "0123456789abcdef";
+  std::string name = "veth";
+  for (int i = 0; i < 7; ++i) {
+    name += kHex[rng() % 16];
+  }
+  return name;
+}
+
+std::string AttachEndpoint(Netlink& host, int netns_fd, const EndpointConfig& config) {
+  std::string veth = config.host_veth.empty() ? RandomVethName() : config.host_veth;
+  Netlink::Batch(host)
+      .CreateVeth(veth, config.ifname, config.mtu, netns_fd, config.bridge_index)
+      .Commit();
+  try {
+    Netlink ns = Netlink::InNetns(netns_fd);
+    int index = ns.LinkIndexOrThrow(config.ifname);
+    Netlink::Batch b(ns);
+    b.SetUp("lo").SetUp(config.ifname);
+    for (const auto& a : config.addresses) {
+      b.AddAddress(index, a);
+    }
+    if (config.gateway4) {
+      b.AddRoute(IpPrefix(IpAddress::V4(0), 0), *config.gateway4, index);
+    }
+    if (config.gateway6) {
+      b.AddRoute(IpPrefix(*IpAddress::Parse("::"), 0), *config.gateway6, index);
+    }
+    b.Commit();
+  } catch (const Error& e) {
+    try {
+      host.DeleteLinkIfExists(veth);
+    } catch (const Error&) {
+      // The first failure is the one to report.
+    }
+    throw e.WithContext("configure " + config.ifname + " in the container");
+  }
+  return veth;
+}
+
+bool DetachEndpoint(Netlink& host, const std::string& host_veth) {
+  return host.DeleteLinkIfExists(host_veth);
+}
+
+}  // namespace berth::network

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "network/ip_address.h"
+#include "network/netlink.h"
+
+namespace berth::network {
+
+// The host side of a bridge network and a container's place on it: what berthd does at
+// network create and container start, in as few netlink round trips as the kernel allows.
+
+struct BridgeConfig {
+  std::string name;                // "berth0", "br-<id12>"
+  std::vector<IpPrefix> gateways;  // the gateway address with the subnet's length, per family
+  int mtu = 0;                     // 0: the kernel's default (1500)
+};
+
+// Creates the bridge when missing and adds whichever gateway addresses it lacks; up, with
+// route_localnet on (published ports reachable from 127.0.0.1; the nftables guard chain keeps
+// containers off the host's loopback). Idempotent: a daemon restart calls it again. Returns
+// the bridge's index.
+int EnsureBridge(Netlink& host, const BridgeConfig& config);
+
+struct EndpointConfig {
+  int bridge_index = 0;
+  std::string host_veth;  // empty: a random "veth" + 7 hex digits, as Docker names them
+  std::string ifname = "eth0";
+  std::vector<IpPrefix> addresses;  // each with its subnet's length
+  // Default routes; none on an --internal network.
+  std::optional<IpAddress> gateway4, gateway6;
+  int mtu = 0;
+};
+
+// Creates a veth pair whose container end is born inside `netns_fd` (no move, no rename), and
+// configures it there: one round trip on the host, a link lookup and one batch in the
+// namespace. Returns the host end's name. On failure the pair is gone again.
+std::string AttachEndpoint(Netlink& host, int netns_fd, const EndpointConfig& config);
+
+// Removes the host end (and so the pair); false when it was already gone (the namespace died
+// with the container, taking the pair with it).
+bool DetachEndpoint(Netlink& host, const std::string& host_veth);
+
+std::string RandomVethName();
+
+}  // namespace berth::network
