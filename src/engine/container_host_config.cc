@@ -363,8 +363,7 @@ void RejectUnsupported(const json& hc, ContainerSpec& out) {
            !(hc[key].is_string() && hc[key].get<std::string>().empty());
   };
   // Refused rather than ignored: each would change what the container can reach.
-  for (const char* key :
-       {"Links", "DeviceRequests", "DeviceCgroupRules"}) {
+  for (const char* key : {"Links", "DeviceRequests", "DeviceCgroupRules"}) {
     if (not_empty(key)) {
       throw Error(Kind::kNotImplemented,
                   std::string("HostConfig.") + key + " is not implemented yet");

@@ -61,7 +61,7 @@ struct ExecInfo;
 
 // What HEAD /containers/{id}/archive reports of a path (X-Docker-Container-Path-Stat).
 struct PathStat {
-  std::string name;         // the path's base name
+  std::string name;  // the path's base name
   int64_t size = 0;
   uint32_t mode = 0;        // Go's os.FileMode: permission bits | ModeDir, ModeSymlink, …
   std::string mtime;        // RFC 3339 with nanoseconds

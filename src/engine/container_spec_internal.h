@@ -132,8 +132,8 @@ nlohmann::json* FindMount(nlohmann::json& mounts, const std::string& destination
 void SetReadOnly(nlohmann::json& mount, bool ro);
 // `resolved`: the container's mounts as create resolved them; null: the HostConfig's binds
 // and tmpfs only (validating a body before its volumes exist).
-void ApplyUserMounts(const nlohmann::json& hc, const std::vector<MountPoint>* resolved,
-                     bool userns, nlohmann::json& spec);
+void ApplyUserMounts(const nlohmann::json& hc, const std::vector<MountPoint>* resolved, bool userns,
+                     nlohmann::json& spec);
 // A HostConfig.Tmpfs entry as an OCI mount (Docker's defaults, then `options`).
 nlohmann::json TmpfsMount(const std::string& destination, const std::string& options);
 // A resolved mount point as an OCI mount; binds and volumes are id-mapped under `userns`.
