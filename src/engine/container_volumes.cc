@@ -111,6 +111,7 @@ std::vector<MountPoint> ContainerService::PrepareMounts(Entry& e) {
       if (!volumes_) throw Error(Kind::kNotImplemented, "volumes: no volume service");
       volumes_->Mount(m.name, e.c.id);
       m.source = volumes_->DataPath(m.name);
+      volumes_->EmitMountEvent("mount", m.name, e.c.id, m.destination, m.rw, m.propagation);
     } else if (m.type == "bind") {
       struct stat st;
       if (stat(m.source.c_str(), &st) == 0) continue;
@@ -158,7 +159,9 @@ void ContainerService::CopyUpVolumes(Entry& e, const std::string& rootfs) {
 void ContainerService::UnmountVolumes(const Container& c) {
   if (!volumes_ || !c.mounts) return;
   for (const MountPoint& m : *c.mounts) {
-    if (m.type == "volume") volumes_->Unmount(m.name, c.id);
+    if (m.type != "volume") continue;
+    volumes_->Unmount(m.name, c.id);
+    volumes_->EmitMountEvent("unmount", m.name, c.id, m.destination, m.rw, m.propagation);
   }
 }
 

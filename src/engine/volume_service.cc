@@ -223,8 +223,8 @@ std::string DbPath(const std::string& root) {
 
 }  // namespace
 
-VolumeService::VolumeService(std::string root)
-    : root_(JoinPath(root, "volumes")), db_(DbPath(root)) {
+VolumeService::VolumeService(std::string root, EventBus* events)
+    : root_(JoinPath(root, "volumes")), events_(events), db_(DbPath(root)) {
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS volumes (
   name TEXT PRIMARY KEY,
@@ -233,6 +233,27 @@ CREATE TABLE IF NOT EXISTS volumes (
 }
 
 std::string VolumeService::Dir(const std::string& name) const { return JoinPath(root_, name); }
+
+void VolumeService::Emit(const std::string& action, const std::string& name,
+                         std::map<std::string, std::string> attributes) {
+  if (!events_) return;
+  attributes["driver"] = "local";
+  Event e;
+  e.type = "volume";
+  e.action = action;
+  e.actor = {name, std::move(attributes)};
+  events_->Publish(std::move(e));
+}
+
+void VolumeService::EmitMountEvent(const std::string& action, const std::string& name,
+                                   const std::string& container_id, const std::string& destination,
+                                   bool rw, const std::string& propagation) {
+  Emit(action, name,
+       {{"container", container_id},
+        {"destination", destination},
+        {"read/write", rw ? "true" : "false"},
+        {"propagation", propagation}});
+}
 
 std::string VolumeService::DataPath(const std::string& name) const {
   return JoinPath(Dir(name), "_data");
@@ -316,6 +337,7 @@ VolumeService::Volume VolumeService::CreateLocked(const std::string& name, const
       .Bind(1, name)
       .Bind(2, doc.dump())
       .Run();
+  Emit("create", name);
   return v;
 }
 
@@ -408,6 +430,7 @@ void VolumeService::RemoveLocked(const Volume& v) {
   if (!RemoveAll(Dir(v.name))) {
     log::Warn("remove volume " + v.name + ": " + Dir(v.name) + ": " + strerror(errno));
   }
+  Emit("destroy", v.name);
 }
 
 void VolumeService::Remove(const std::string& name, bool force) {

@@ -11,6 +11,7 @@
 
 #include "engine/container_filters.h"
 #include "engine/db.h"
+#include "engine/events.h"
 
 // The daemon's volumes: Docker's local driver. A volume is a row in <root>/volumes.db and a
 // directory <root>/volumes/<name>/_data; one with options (type, device, o: a tmpfs, a bind of
@@ -24,8 +25,9 @@ namespace berth::engine {
 
 class VolumeService {
  public:
-  // `root` is berthd's --root.
-  explicit VolumeService(std::string root);
+  // `root` is berthd's --root; `events` (may be null) gets Docker's volume events: create,
+  // destroy, and mount/unmount as containers start and stop.
+  explicit VolumeService(std::string root, EventBus* events = nullptr);
   VolumeService(const VolumeService&) = delete;
   VolumeService& operator=(const VolumeService&) = delete;
 
@@ -67,6 +69,10 @@ class VolumeService {
   // After a daemon restart, once the running containers were Mount()ed again: mounts that
   // no running container needs are unmounted.
   void SweepMounts();
+  // A container started (`mount`) or stopped (`unmount`) with the volume at `destination`.
+  void EmitMountEvent(const std::string& action, const std::string& name,
+                      const std::string& container_id, const std::string& destination, bool rw,
+                      const std::string& propagation);
 
   // Copies the directory `source_dir` (an fd of a directory in a container's mounted rootfs)
   // into the volume when the volume is empty (Docker's copy-up rule): files, directories,
@@ -92,7 +98,11 @@ class VolumeService {
   nlohmann::json ToApi(const Volume& v) const;
   std::string Dir(const std::string& name) const;
 
+  void Emit(const std::string& action, const std::string& name,
+            std::map<std::string, std::string> attributes = {});
+
   std::string root_;  // <root>/volumes
+  EventBus* events_;
   std::mutex mu_;
   Db db_;
   std::map<std::string, std::set<std::string>> users_;    // volume -> containers

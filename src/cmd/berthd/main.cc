@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
     berth::MkdirAll(o.state, 0711);
     berth::engine::ImageService images(o.root);
     berth::engine::EventBus events;
-    berth::engine::VolumeService volumes(o.root);
+    berth::engine::VolumeService volumes(o.root, &events);
     // Containers that ran on while berthd was down are found again here (live restore).
     berth::engine::ContainerService containers(
         {o.root, o.state, Sibling("berth-shim"),

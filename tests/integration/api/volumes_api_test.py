@@ -74,7 +74,10 @@ def api(method, path, body=None):
             rest = rest[n + 2:]
         rest = out
     if headers.get("content-type", "").startswith("application/json") and rest.strip():
-        return status, json.loads(rest)
+        try:
+            return status, json.loads(rest)
+        except ValueError:  # a stream of JSON lines (events)
+            return status, [json.loads(line) for line in rest.splitlines() if line.strip()]
     return status, rest
 
 
@@ -306,6 +309,51 @@ class VolumeApiTest(unittest.TestCase):
         status, out = api("POST", "/volumes/prune")
         self.assertEqual(out["VolumesDeleted"], ["named"])
         self.assertEqual(volume_names(), [])
+
+    def test_bind_volume_of_the_local_driver(self):
+        host = os.path.join(HOST_DIR, "bound")
+        os.mkdir(host)
+        with open(os.path.join(host, "existing"), "w") as f:
+            f.write("host data\n")
+        status, out = api("POST", "/volumes/create", {
+            "Name": "hostbind", "DriverOpts": {"type": "none", "device": host, "o": "bind"}})
+        self.assertEqual(status, 201, out)
+        code, cid = run(["sh", "-c", "cat /b/existing && echo new > /b/new"],
+                        HostConfig={"Binds": ["hostbind:/b"]})
+        self.assertEqual((code, output(cid)), (0, "host data\n"))
+        with open(os.path.join(host, "new")) as f:
+            self.assertEqual(f.read(), "new\n")
+        data = os.path.join(DAEMON.dir, "root", "volumes", "hostbind", "_data")
+        with open("/proc/self/mountinfo") as f:
+            self.assertNotIn(data, f.read())
+        api("DELETE", "/containers/" + cid)
+        # A read-only bind volume: o=bind,ro.
+        api("POST", "/volumes/create", {
+            "Name": "hostro", "DriverOpts": {"type": "none", "device": host, "o": "bind,ro"}})
+        code, cid = run(["sh", "-c", "echo x > /b/blocked"], HostConfig={"Binds": ["hostro:/b"]})
+        self.assertNotEqual(code, 0)
+        self.assertFalse(os.path.exists(os.path.join(host, "blocked")))
+        api("DELETE", "/containers/" + cid)
+        # Removing the volumes never touches the host directory they bound.
+        self.assertEqual(api("DELETE", "/volumes/hostbind")[0], 204)
+        self.assertEqual(api("DELETE", "/volumes/hostro")[0], 204)
+        self.assertEqual(sorted(os.listdir(host)), ["existing", "new"])
+        shutil.rmtree(host)
+
+    def test_volume_events(self):
+        since = time.time()
+        api("POST", "/volumes/create", {"Name": "evented"})
+        code, cid = run(["true"], HostConfig={"Binds": ["evented:/e:ro"]})
+        api("DELETE", "/containers/" + cid)
+        api("DELETE", "/volumes/evented")
+        status, events = api("GET", "/events?since=%f&until=%f&filters=%s" %
+                             (since - 1, time.time() + 1, filters(type="volume")))
+        self.assertEqual(status, 200)
+        mine = [e for e in events if e["Actor"]["ID"] == "evented"]
+        self.assertEqual([e["Action"] for e in mine], ["create", "mount", "unmount", "destroy"])
+        self.assertEqual(mine[1]["Actor"]["Attributes"],
+                         {"container": cid, "destination": "/e", "driver": "local",
+                          "propagation": "", "read/write": "false"})
 
     def test_tmpfs_volume(self):
         status, _ = api("POST", "/volumes/create",
