@@ -5,7 +5,8 @@ docker CLIs (Debian's 20.10 and the 28.2 client) and docker-py (5.0.3 and 7.1.0)
 docker volume create/ls/inspect/rm (labels, options, filters, --format, in use), `docker run
 -v vol:/data` (data kept across containers), `--mount` of a tmpfs, `docker run --restart
 always` coming back after its process is killed, `docker cp` both ways (running and stopped),
-and volumes and a restart policy through docker-py.
+volumes and a restart policy through docker-py, and a compose 1.29 project with a named
+volume, a bind and a tmpfs (up, recreate, down -v).
 
 Environment: BERTHD (binary), BERTH_BUSYBOX_IMAGE (the embedded image archive). Needs root.
 berthd is stopped by pid and its directory removed even on failure; the test fails if a shim
@@ -239,6 +240,72 @@ class DockerPyTest(unittest.TestCase):
                                    capture_output=True, text=True, timeout=TIMEOUT)
                 self.assertEqual(p.returncode, 0, p.stderr)
                 self.assertEqual(p.stdout, "ok\n")
+
+
+COMPOSE_FILE = """version: "3.8"
+services:
+  app:
+    image: busybox
+    command: sh -c "cat /conf/c > /data/f; exec sleep 600"
+    network_mode: none
+    restart: unless-stopped
+    stop_grace_period: 1s
+    volumes:
+      - appdata:/data
+      - ./conf:/conf:ro
+      - type: tmpfs
+        target: /scratch
+volumes:
+  appdata:
+    labels:
+      tier: test
+"""
+
+
+class ComposeTest(unittest.TestCase):
+    def test_compose_volumes(self):
+        import shutil as sh
+        import tempfile
+        compose = sh.which("docker-compose")
+        if not compose:
+            self.skipTest("docker-compose is not installed")
+        with tempfile.TemporaryDirectory(prefix="berth-compat-compose.") as proj:
+            os.mkdir(os.path.join(proj, "conf"))
+            with open(os.path.join(proj, "conf", "c"), "w") as f:
+                f.write("conf\n")
+            with open(os.path.join(proj, "docker-compose.yml"), "w") as f:
+                f.write(COMPOSE_FILE)
+
+            def run(*args):
+                p = subprocess.run([compose, "-p", "bvol"] + list(args), cwd=proj,
+                                   env=DAEMON.env(), capture_output=True, text=True,
+                                   timeout=TIMEOUT)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                return p
+
+            def docker(*args):
+                return subprocess.run([DOCKERS[0]] + list(args), env=DAEMON.env(),
+                                      capture_output=True, text=True, timeout=TIMEOUT).stdout
+
+            try:
+                run("up", "-d")
+                self.assertEqual(json.loads(docker("volume", "inspect", "bvol_appdata"))[0]
+                                 ["Labels"]["tier"], "test")
+                deadline = time.time() + 10
+                while docker("exec", "bvol_app_1", "cat", "/data/f") != "conf\n":
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.05)
+                mounts = json.loads(docker("inspect", "-f", "{{json .Mounts}}", "bvol_app_1"))
+                self.assertEqual(sorted((m["Type"], m["Destination"]) for m in mounts),
+                                 [("bind", "/conf"), ("tmpfs", "/scratch"), ("volume", "/data")])
+                # Recreated with a changed command: the named volume keeps its data.
+                with open(os.path.join(proj, "docker-compose.yml"), "w") as f:
+                    f.write(COMPOSE_FILE.replace("cat /conf/c > /data/f; ", ""))
+                run("up", "-d")
+                self.assertEqual(docker("exec", "bvol_app_1", "cat", "/data/f"), "conf\n")
+            finally:
+                run("down", "-v")
+            self.assertNotIn("bvol_appdata", docker("volume", "ls", "-q").split())
 
 
 if __name__ == "__main__":
