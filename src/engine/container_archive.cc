@@ -401,8 +401,9 @@ void ContainerService::ExtractToPath(const std::string& ref, const std::string& 
   if (path.empty() || !dest) ThrowInvalid("invalid path: \"" + path + "\"");
   // The body first, into an unnamed file: the whole tar is checked before anything is
   // written, so a bad entry leaves the container untouched.
-  UniqueFd spool(open(paths_.state.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (!spool) ThrowErrno("archive: spool file in " + paths_.state);
+  // In the container's directory under --root (a disk, where --state is often a tmpfs).
+  UniqueFd spool(open(Dir(e->c.id).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  if (!spool) ThrowErrno("archive: spool file in " + Dir(e->c.id));
   std::vector<char> buf(kChunk);
   for (size_t n; (n = in(buf.data(), buf.size())) > 0;) {
     for (size_t off = 0; off < n;) {

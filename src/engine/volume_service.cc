@@ -362,7 +362,6 @@ json VolumeService::Create(const json& body) {
   } else if (Exists(name)) {
     return ToApi(Load(name));  // Docker's answer for a name that exists
   }
-  if (labels.is_object() && labels.empty()) labels = json::object();
   return ToApi(CreateLocked(name, labels, options));
 }
 
