@@ -29,7 +29,15 @@ struct ContainerOptions {
   std::vector<std::string> entrypoint;  // empty: not given; {""}: --entrypoint= (reset)
   std::vector<std::string> env, env_files, labels, label_files, cap_add, cap_drop, security_opt,
       tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes, mounts, volumes_from;
+  // --health-*: durations as Go writes them ("30s", "1m30s"), retries a count.
+  std::string health_cmd, health_interval, health_timeout, health_start_period,
+      health_start_interval, health_retries;
+  bool no_healthcheck = false;
 };
+
+// Config.Healthcheck from the --health-* flags and --no-healthcheck (null: none given), with
+// the docker CLI's messages for conflicting or negative values.
+nlohmann::json HealthcheckBody(const ContainerOptions& o);
 
 // Registers the shared flags on `run`/`create` (-h is --hostname there, as in docker).
 void AddContainerFlags(CLI::App* cmd, ContainerOptions& o);

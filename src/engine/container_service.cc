@@ -30,9 +30,11 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
+#include "base/time_text.h"
 #include "engine/container_changes.h"
 #include "engine/container_entry.h"
 #include "engine/container_filters.h"
+#include "engine/container_health.h"
 #include "engine/container_spec.h"
 #include "engine/container_stats.h"
 #include "engine/container_view.h"
@@ -345,7 +347,12 @@ ContainerService::~ContainerService() {
   if (restarter_.joinable()) {
     restarter_.join();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  if (health_thread_.joinable()) {
+    health_thread_.join();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  // Probes end once Shutdown hung up their exec connections.
+  changed_.wait(lock, [this] { return probes_running_ == 0; });
   for (auto& item : entries_) {
     for (Pending& p : item.second->pending) close(p.fd);
     if (item.second->pidfd >= 0) close(item.second->pidfd);
@@ -364,6 +371,7 @@ void ContainerService::Shutdown() {
     }
   }
   changed_.notify_all();
+  health_changed_.notify_all();
   uint64_t one = 1;
   ssize_t ignored = write(wake_fd_, &one, sizeof(one));
   (void)ignored;
@@ -726,6 +734,9 @@ void ContainerService::StartLocked(Entry& e) {
     e.c.state.shim_pid = spawned.shim_pid;
     e.c.state.shim_start_time = ProcessStartTime(spawned.shim_pid);
     e.c.state.started_at = shim::FormatJsonTime(NowNs());
+    e.c.state.health = ContainerHealth{};
+    WatchHealth(e.c, true);
+    if (health_.count(id)) e.c.state.health.status = "starting";
   }
   // Recorded before the process starts: a berthd that dies from here on finds the shim again.
   Save(e);
@@ -859,6 +870,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     e->c.state.status = ContainerStatus::kExited;
     e->c.state.pid = 0;
     e->c.state.exit_code = code;
+    health_.erase(id);
     e->c.state.finished_at = finished;
     e->c.state.shim_pid = 0;
     e->c.state.shim_start_time = 0;
@@ -928,6 +940,10 @@ void ContainerService::Restore() {
     bool alive = c.state.shim_pid > 0 && c.state.shim_start_time != 0 &&
                  ProcessStartTime(c.state.shim_pid) == c.state.shim_start_time;
     Watch(c.id, alive ? static_cast<int>(c.state.shim_pid) : 0);
+    if (alive) {
+      std::lock_guard<std::mutex> lock(mu_);
+      WatchHealth(c, false);
+    }
   }
   if (volumes_) volumes_->SweepMounts();  // what no running container needs any more
 }
@@ -1495,22 +1511,24 @@ std::string ContainerService::Commit(const std::string& ref, const nlohmann::jso
   }
   options.config = merged;
   options.container_id = id;
-  // The layer goes to an unnamed file in the container's directory, written while the
-  // container is frozen (a consistent view, as docker commit --pause).
-  UniqueFd layer(open(Dir(id).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
-  if (!layer) ThrowErrno("commit: create the layer file");
   std::string upper = JoinPath(Dir(id), "rw/upper");
   MkdirAll(upper, 0755);  // never started: no changes, an empty layer (as Docker's)
   runtime::Runtime rt(RuntimeRoot());
-  if (freeze) rt.Pause(id);
-  try {
-    image::WriteLayerFromUpper(upper, layer.get(), image::Compression::kNone, shift);
-  } catch (...) {
-    if (freeze) rt.Resume(id);
-    throw;
-  }
-  if (freeze) rt.Resume(id);
-  std::string new_id = images_.Commit(image_id, layer.get(), options);
+  // The layer goes straight into the content store, written while the container is frozen
+  // (a consistent view, as docker commit --pause).
+  std::string new_id = images_.Commit(
+      image_id,
+      [&](const image::WriteFn& out) {
+        if (freeze) rt.Pause(id);
+        try {
+          image::WriteLayerFromUpper(upper, out, image::Compression::kNone, shift);
+        } catch (...) {
+          if (freeze) rt.Resume(id);
+          throw;
+        }
+        if (freeze) rt.Resume(id);
+      },
+      options);
   {
     std::lock_guard<std::mutex> lock(mu_);
     Emit(e->c, "commit");
@@ -1744,6 +1762,8 @@ void ContainerService::ExecStart(const std::string& exec_id, int fd,
     x->running = true;
     x->pid = pid;
     x->client = client;
+    // Shutdown hangs up the exec connections it finds; this one came after it looked.
+    if (shutting_down_ && !detach) shutdown(client->fd(), SHUT_RDWR);
   }
   if (detach) {
     epoll_event ev{};
@@ -1808,6 +1828,193 @@ nlohmann::json ContainerService::ExecInspect(const std::string& exec_id) {
           {"ContainerID", x->container_id},
           {"DetachKeys", b.value("DetachKeys", "")},
           {"Pid", x->pid}};
+}
+
+}  // namespace berth::engine
+
+// --- Health checks ----------------------------------------------------------------------
+
+namespace berth::engine {
+
+struct ContainerService::HealthWatch {
+  HealthConfig config;
+  int64_t started_ns = 0;  // the container's start: the start period counts from it
+  std::chrono::steady_clock::time_point next;      // the next probe
+  std::chrono::steady_clock::time_point deadline;  // of the probe under way
+  bool probing = false;
+  bool timed_out = false;
+  std::string exec_id;  // of the probe under way, once created
+};
+
+void ContainerService::WatchHealth(const Container& c, bool restart_status) {
+  std::vector<std::string> shell;
+  if (c.config.contains("Shell") && c.config["Shell"].is_array()) {
+    for (const auto& s : c.config["Shell"]) {
+      if (s.is_string()) shell.push_back(s.get<std::string>());
+    }
+  }
+  std::optional<HealthConfig> hc =
+      ParseHealthConfig(c.config.value("Healthcheck", nlohmann::json()), shell);
+  if (!hc) {
+    health_.erase(c.id);
+    return;
+  }
+  auto w = std::make_shared<HealthWatch>();
+  w->config = *hc;
+  w->started_ns = ParseRfc3339Nano(c.state.started_at).value_or(NowNs());
+  bool starting =
+      restart_status || c.state.health.status.empty() || c.state.health.status == "starting";
+  int64_t first = starting && hc->start_period_ns > 0 ? hc->start_interval_ns : hc->interval_ns;
+  w->next = std::chrono::steady_clock::now() + std::chrono::nanoseconds(first);
+  health_[c.id] = w;
+  if (!health_thread_.joinable()) {
+    health_thread_ = std::thread([this] { HealthLoop(); });
+  }
+  health_changed_.notify_all();
+}
+
+void ContainerService::HealthLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutting_down_) {
+    auto now = std::chrono::steady_clock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (auto& item : health_) {
+      HealthWatch& w = *item.second;
+      if (w.probing) {
+        if (now >= w.deadline && !w.timed_out) {
+          // Over its timeout: the probe is killed (its exec ends, RunProbe records -1).
+          w.timed_out = true;
+          auto x = execs_.find(w.exec_id);
+          if (x != execs_.end() && x->second->pid > 0)
+            kill(static_cast<pid_t>(x->second->pid), SIGKILL);
+        }
+        if (!w.timed_out) wake = std::min(wake, w.deadline);
+        continue;
+      }
+      if (now >= w.next) {
+        w.probing = true;
+        w.timed_out = false;
+        w.exec_id.clear();
+        w.deadline = now + std::chrono::nanoseconds(w.config.timeout_ns);
+        ++probes_running_;
+        std::string id = item.first;
+        std::thread([this, id, started = w.started_ns] { RunProbe(id, started); }).detach();
+        wake = std::min(wake, w.deadline);
+      } else {
+        wake = std::min(wake, w.next);
+      }
+    }
+    health_changed_.wait_until(lock, wake);
+  }
+}
+
+void ContainerService::RunProbe(const std::string& id, int64_t started_ns) {
+  std::shared_ptr<HealthWatch> w;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = health_.find(id);
+    if (it != health_.end()) w = it->second;
+  }
+  bool recorded = false;
+  if (w) {
+    std::string exec_id;
+    try {
+      nlohmann::json body = {
+          {"Cmd", w->config.args}, {"AttachStdout", true}, {"AttachStderr", true}};
+      exec_id = ExecCreate(id, body);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        w->exec_id = exec_id;
+      }
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        ThrowErrno("health: socketpair");
+      UniqueFd ours(sv[0]);
+      // The output is read while the probe runs (a chatty probe must not block on a full
+      // socket); what is past Docker's 4096 bytes is read and dropped.
+      std::string raw;
+      std::thread reader([&raw, fd = ours.get()] {
+        char buf[8192];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+          if (n > 0 && raw.size() < 4 * kMaxProbeOutput) raw.append(buf, static_cast<size_t>(n));
+        }
+      });
+      int64_t start = NowNs();
+      try {
+        ExecStart(exec_id, sv[1], "", false);
+      } catch (...) {
+        shutdown(ours.get(), SHUT_RDWR);
+        reader.join();
+        throw;
+      }
+      int64_t end = NowNs();
+      {
+        // Ended without its exit code (berthd stopping): the process may still run and hold
+        // the stream open.
+        std::lock_guard<std::mutex> lock(mu_);
+        auto x = execs_.find(exec_id);
+        if (shutting_down_ || x == execs_.end() || !x->second->exit_code) {
+          shutdown(ours.get(), SHUT_RDWR);
+        }
+      }
+      reader.join();
+      ProbeResult r;
+      r.start = shim::FormatJsonTime(start);
+      r.end = shim::FormatJsonTime(end);
+      std::shared_ptr<Entry> e;
+      bool changed = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto x = execs_.find(exec_id);
+        r.exit_code = x != execs_.end() ? x->second->exit_code.value_or(-1) : -1;
+        r.output = DemuxOutput(raw, kMaxProbeOutput);
+        if (w->timed_out) {
+          r.exit_code = -1;
+          r.output =
+              "Health check exceeded timeout (" + GoDurationString(w->config.timeout_ns) + ")";
+        }
+        auto it = entries_.find(id);
+        auto current = health_.find(id);
+        // Recorded only while this watch still stands (the container did not stop or
+        // restart meanwhile).
+        if (it != entries_.end() && current != health_.end() && current->second == w &&
+            it->second->c.Running()) {
+          e = it->second;
+          changed = RecordProbe(e->c.state.health, r, w->config.retries,
+                                start - started_ns < w->config.start_period_ns);
+          recorded = true;
+        }
+      }
+      if (e) {
+        Save(*e);
+        if (changed) {
+          std::lock_guard<std::mutex> lock(mu_);
+          Emit(e->c, "health_status: " + e->c.state.health.status);
+        }
+      }
+    } catch (const Error& err) {
+      log::Debug("health check of " + id + ": " + err.what());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    // A probe is an exec only for the while: inspect's ExecIDs do not keep them.
+    execs_.erase(exec_id);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      auto& ids = it->second->exec_ids;
+      ids.erase(std::remove(ids.begin(), ids.end(), exec_id), ids.end());
+    }
+    bool starting =
+        !recorded || (it != entries_.end() && it->second->c.state.health.status == "starting");
+    bool in_period = NowNs() - started_ns < w->config.start_period_ns;
+    int64_t gap = starting && in_period ? w->config.start_interval_ns : w->config.interval_ns;
+    w->next = std::chrono::steady_clock::now() + std::chrono::nanoseconds(gap);
+    w->probing = false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  --probes_running_;
+  health_changed_.notify_all();
+  changed_.notify_all();
 }
 
 }  // namespace berth::engine

@@ -248,6 +248,17 @@ class ContainerService {
   std::thread restarter_;
   // Starts the grace period a cgroup v1 migration waits for while a start does its other work.
   std::unique_ptr<runtime::CgroupPrimer> primer_;
+
+  // Health checks (container_health.cc): one scheduler thread; each probe runs on a thread
+  // of its own (an exec through the shim) and is killed when it outlives its timeout.
+  struct HealthWatch;
+  void WatchHealth(const Container& c, bool restart_status);  // under mu_
+  void HealthLoop();
+  void RunProbe(const std::string& id, int64_t started_ns);
+  std::map<std::string, std::shared_ptr<HealthWatch>> health_;  // under mu_, by container id
+  std::condition_variable health_changed_;
+  int probes_running_ = 0;  // under mu_
+  std::thread health_thread_;
 };
 
 }  // namespace berth::engine

@@ -553,7 +553,8 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
   }
 }
 
-std::string ImageService::Commit(const std::string& parent_id, int layer_fd,
+std::string ImageService::Commit(const std::string& parent_id,
+                                 const std::function<void(const image::WriteFn&)>& write_layer,
                                  const CommitOptions& options) {
   std::string name;
   if (!options.repo.empty()) {
@@ -571,12 +572,7 @@ std::string ImageService::Commit(const std::string& parent_id, int layer_fd,
   // its digest is its diffID, so the new snapshot's chain ID is known before unpacking.
   image::ContentStore::Writer writer = content_.Ingest();
   writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
-  std::vector<char> buf(1 << 20);
-  ssize_t n;
-  while ((n = pread(layer_fd, buf.data(), buf.size(), static_cast<off_t>(writer.size()))) > 0) {
-    writer.Write(buf.data(), static_cast<size_t>(n));
-  }
-  if (n < 0) ThrowErrno("commit: read the layer");
+  write_layer([&writer](const void* data, size_t size) { writer.Write(data, size); });
   std::string layer_digest = writer.Commit();
   try {
     std::vector<std::string> diff_ids = base.diff_ids;

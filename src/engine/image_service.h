@@ -67,9 +67,12 @@ class ImageService {
             const image::WriteFn& write);
   // A root filesystem tar as a one-layer image; returns its ID.
   std::string Import(const image::ReadFn& read, const ImportOptions& options);
-  // The image `parent_id` plus one layer, the uncompressed tar `layer_fd` holds from its
-  // start (a container's changes); returns the new image's ID.
-  std::string Commit(const std::string& parent_id, int layer_fd, const CommitOptions& options);
+  // The image `parent_id` plus one layer, the uncompressed tar `write_layer` writes to the
+  // function it is given (a container's changes, straight into the content store); returns
+  // the new image's ID.
+  std::string Commit(const std::string& parent_id,
+                     const std::function<void(const image::WriteFn&)>& write_layer,
+                     const CommitOptions& options);
 
   nlohmann::json DiskUsage();
   // Verifies the store (every blob matches its digest, every name has its image, every image

@@ -35,10 +35,13 @@ constexpr size_t kChunk = 1 << 17;
 struct StreamHashes {
   Sha256 raw, diff;
   uint64_t compressed = 0, uncompressed = 0;
+  // An uncompressed layer: its bytes are its tar, so one hash gives both digests (SHA-256
+  // over every byte is most of what applying or writing a plain layer costs).
+  bool one = false;
 
   ApplyResult Result() const {
     ApplyResult r;
-    r.digest = raw.Digest();
+    r.digest = one ? diff.Digest() : raw.Digest();
     r.diff_id = diff.Digest();
     r.compressed_size = compressed;
     r.uncompressed_size = uncompressed;
@@ -98,7 +101,7 @@ class Source {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(n);
     eof_ = n == 0;
-    hashes_.raw.Update(in_.data(), in_len_);
+    if (kind_ != Kind::kTar) hashes_.raw.Update(in_.data(), in_len_);
     hashes_.compressed += in_len_;
   }
 
@@ -119,6 +122,12 @@ class Source {
       if (zstd_ == nullptr || ZSTD_isError(ZSTD_initDStream(zstd_))) {
         Bad("cannot start zstd decompression");
       }
+    }
+    // The first read came before the kind was known.
+    if (kind_ == Kind::kTar) {
+      hashes_.one = true;
+    } else {
+      hashes_.raw.Update(in_.data(), in_len_);
     }
   }
 
@@ -584,7 +593,9 @@ namespace {
 // not), hashed again (digest), written to the fd.
 class Sink {
  public:
-  Sink(int fd, Compression c) : fd_(fd), c_(c), buf_(kChunk) {
+  Sink(const std::function<void(const void*, size_t)>& out, Compression c)
+      : out_(out), c_(c), buf_(kChunk) {
+    hashes_.one = c_ == Compression::kNone;
     if (c_ == Compression::kGzip) {
       memset(&z_, 0, sizeof(z_));
       // Level 6, gzip header with no name and mtime 0: the same input gives the same bytes.
@@ -614,18 +625,9 @@ class Sink {
 
  private:
   void Out(const void* data, size_t size) {
-    hashes_.raw.Update(data, size);
+    if (!hashes_.one) hashes_.raw.Update(data, size);
     hashes_.compressed += size;
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ThrowErrno("layer: write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
+    out_(data, size);
   }
 
   void Compress(const void* data, size_t size, bool end) {
@@ -661,7 +663,7 @@ class Sink {
     }
   }
 
-  int fd_;
+  const std::function<void(const void*, size_t)>& out_;
   Compression c_;
   std::vector<unsigned char> buf_;
   z_stream z_;
@@ -850,11 +852,31 @@ class UpperWriter {
 
 ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
                                 IdShift shift) {
+  return WriteLayerFromUpper(
+      upper,
+      [out_fd](const void* data, size_t size) {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+          ssize_t n = write(out_fd, p, size);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            ThrowErrno("layer: write");
+          }
+          p += n;
+          size -= static_cast<size_t>(n);
+        }
+      },
+      compression, shift);
+}
+
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift) {
   UniqueFd root(open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     ThrowErrno("layer: open upper directory " + upper);
   }
-  Sink sink(out_fd, compression);
+  Sink sink(out, compression);
   WriteContext ctx{&sink, ""};
   std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());

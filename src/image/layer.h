@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "image/manifest.h"
@@ -54,5 +55,9 @@ struct IdShift {
 };
 ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
                                 IdShift shift = {});
+// The same, the layer's bytes going to `out` as they are made.
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift = {});
 
 }  // namespace berth::image

@@ -163,6 +163,26 @@ class DockerCliTest(unittest.TestCase):
         self.assertGreater(time.time() - started, 0.5)
         self.docker(docker, "rm", name)
 
+    def check_health(self, docker):
+        name = "hc" + os.path.basename(os.path.dirname(docker))
+        self.docker(docker, "run", "-d", "--name", name, "--network", "none", "--health-cmd",
+                    "test -e /tmp/ok", "--health-interval", "100ms", "--health-retries", "1",
+                    "busybox", "sleep", "60")
+        def status():
+            return self.docker(docker, "inspect", "-f", "{{.State.Health.Status}}",
+                               name).stdout.strip()
+        deadline = time.time() + 15
+        while status() != "unhealthy":
+            self.assertLess(time.time(), deadline, status())
+            time.sleep(0.05)
+        self.docker(docker, "exec", name, "touch", "/tmp/ok")
+        while status() != "healthy":
+            self.assertLess(time.time(), deadline, status())
+            time.sleep(0.05)
+        self.assertIn("(healthy)", self.docker(docker, "ps", "--filter", "name=" + name,
+                                               "--format", "{{.Status}}").stdout)
+        self.docker(docker, "rm", "-f", name)
+
     def check_errors(self, docker):
         p = self.docker(docker, "run", "--rm", "--network", "none", "--cap-add", "CAP_FOO",
                         "busybox", "true", check=False)
@@ -180,14 +200,16 @@ class DockerCliTest(unittest.TestCase):
     def test_docker_20_10(self):
         if "/usr/bin/docker" not in DOCKERS:
             self.skipTest("Debian's docker.io is not installed")
-        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+        for check in (self.check_run_rm, self.check_detached, self.check_health,
+                      self.check_errors):
             with self.subTest(check.__name__):
                 check("/usr/bin/docker")
 
     def test_docker_28(self):
         if "/usr/local/bin/docker" not in DOCKERS:
             self.skipTest("the 28.2 client is not installed")
-        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+        for check in (self.check_run_rm, self.check_detached, self.check_health,
+                      self.check_errors):
             with self.subTest(check.__name__):
                 check("/usr/local/bin/docker")
 
@@ -355,6 +377,7 @@ class LiveRestoreTest(unittest.TestCase):
         return p.stdout
 
     def test_kill_9_and_restart(self):
+        since = "%.3f" % time.time()
         self.docker("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sh",
                     "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
         self.docker("run", "-d", "--name", "quitter", "--network", "none", "busybox", "sh",
@@ -373,6 +396,10 @@ class LiveRestoreTest(unittest.TestCase):
         self.assertGreater(len(ticks), 10)
         self.assertEqual(ticks, list(range(len(ticks))))
         self.assertEqual(self.docker("exec", "keeper", "echo", "alive"), "alive\n")
+        # The event log outlived the daemon: the starts from before the kill are replayed.
+        events = self.docker("events", "--since", since, "--until", "%.3f" % time.time(),
+                             "--filter", "event=start", "--format", "{{.Actor.Attributes.name}}")
+        self.assertEqual(events.split(), ["keeper", "quitter"])
         self.docker("rm", "-f", "keeper", "quitter")
 
 

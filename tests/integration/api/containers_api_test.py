@@ -604,6 +604,69 @@ class FilesystemTest(unittest.TestCase):
         self.assertEqual(api("POST", "/commit?container=nosuchfs")[0], 404)
 
 
+class HealthTest(unittest.TestCase):
+    def health(self, cid):
+        return api("GET", "/containers/%s/json" % cid)[1]["State"].get("Health") or {}
+
+    def wait_health(self, cid, status):
+        deadline = time.time() + 15
+        while self.health(cid).get("Status") != status:
+            self.assertLess(time.time(), deadline, self.health(cid))
+            time.sleep(0.05)
+        return self.health(cid)
+
+    def test_probes_status_events_and_timeout(self):
+        since = time.time()
+        cid = create(["sleep", "60"], name="healthy1", Healthcheck={
+            "Test": ["CMD-SHELL", "test -e /tmp/ok && echo fine"],
+            "Interval": 100_000_000, "Timeout": 5_000_000_000, "Retries": 2})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        api("POST", "/containers/%s/start" % cid)
+        self.assertEqual(self.health(cid)["Status"], "starting")
+        h = self.wait_health(cid, "unhealthy")
+        self.assertGreaterEqual(h["FailingStreak"], 2)
+        self.assertEqual(h["Log"][-1]["ExitCode"], 1)
+        status, out = api("GET", "/containers/json?filters=" + quote('{"health":["unhealthy"]}'))
+        self.assertEqual([c["Id"] for c in out], [cid])
+        self.assertIn("(unhealthy)", out[0]["Status"])
+        x = api("POST", "/containers/%s/exec" % cid, {"Cmd": ["touch", "/tmp/ok"]})[1]["Id"]
+        api("POST", "/exec/%s/start" % x, {"Detach": True})
+        h = self.wait_health(cid, "healthy")
+        self.assertEqual((h["FailingStreak"], h["Log"][-1]["Output"]), (0, "fine\n"))
+        self.assertLessEqual(len(h["Log"]), 5)
+        # Probes are execs only for the while.
+        self.assertLessEqual(len(api("GET", "/containers/%s/json" % cid)[1]["ExecIDs"] or []), 1)
+        status, data = api("GET", "/events?since=%f&until=%f&filters=%s" % (
+            since, time.time() + 0.2, quote(json.dumps({"container": [cid]}))))
+        actions = [json.loads(line)["Action"] for line in data.decode().splitlines()]
+        self.assertIn("health_status: unhealthy", actions)
+        self.assertIn("health_status: healthy", actions)
+        self.assertLess(actions.index("health_status: unhealthy"),
+                        actions.index("health_status: healthy"))
+
+        # A probe over its timeout is killed and recorded as -1.
+        slow = create(["sleep", "60"], name="slowprobe", Healthcheck={
+            "Test": ["CMD", "sleep", "30"], "Interval": 100_000_000,
+            "Timeout": 300_000_000, "Retries": 1})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % slow)
+        api("POST", "/containers/%s/start" % slow)
+        h = self.wait_health(slow, "unhealthy")
+        self.assertEqual(h["Log"][-1]["ExitCode"], -1)
+        self.assertEqual(h["Log"][-1]["Output"], "Health check exceeded timeout (300ms)")
+        top = api("GET", "/containers/%s/top" % slow)[1]
+        self.assertLessEqual(sum(1 for p in top["Processes"] if "sleep 30" in p[-1]), 1)
+
+        # NONE turns an image's check off; a stopped container keeps its last state.
+        none = create(["true"], name="nocheck", Healthcheck={"Test": ["NONE"]})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % none)
+        api("POST", "/containers/%s/start" % none)
+        api("POST", "/containers/%s/wait" % none)
+        self.assertEqual(self.health(none), {})
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        self.assertEqual(self.health(cid)["Status"], "healthy")
+
+
 class BadInputTest(unittest.TestCase):
     def assert_refused(self, body, status, text, query=""):
         before = sorted(os.listdir(os.path.join(DAEMON.dir, "root", "containers")))
