@@ -40,6 +40,8 @@ struct ExitStatus : std::exception {
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
+void AddVolumeCommands(CLI::App& app, Context& ctx);
+void AddCpCommand(CLI::App& app, Context& ctx);
 void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
 void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
 

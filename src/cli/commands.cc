@@ -12,6 +12,8 @@ const std::vector<CommandGroup>& CommandGroups() {
         "stats",     "diff", "commit", "export", "rm",   "ps",      "inspect", "events"}},
       {AddImageCommands, {"image", "images", "rmi", "tag", "load", "save", "import", "history"}},
       {AddSystemCommands, {"version", "info", "system"}},
+      {AddVolumeCommands, {"volume"}},
+      {AddCpCommand, {"cp"}},
   };
   return groups;
 }

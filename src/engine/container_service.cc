@@ -32,6 +32,7 @@
 #include "base/path_in_root.h"
 #include "base/time_text.h"
 #include "engine/container_changes.h"
+#include "engine/container_entry.h"
 #include "engine/container_filters.h"
 #include "engine/container_health.h"
 #include "engine/container_spec.h"
@@ -61,17 +62,6 @@ struct ExecInfo {
   // The shim connection that brings the exit code, while the process runs: the start handler
   // waits on it (attached), or the monitor thread does (detached).
   std::shared_ptr<shim::Client> client;
-};
-
-struct ContainerService::Entry {
-  std::mutex op;  // one lifecycle operation at a time (create/start/stop/remove/…)
-  // Everything below is guarded by the service's mu_.
-  Container c;
-  std::vector<Pending> pending;  // attaches that came before start
-  uint64_t exits = 0;            // exits seen since berthd started
-  bool removed = false;
-  int pidfd = -1;  // the shim's, while running
-  std::vector<std::string> exec_ids;
 };
 
 namespace {
@@ -315,10 +305,12 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
 
 }  // namespace
 
-ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events)
+ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events,
+                                   VolumeService* volumes)
     : paths_(std::move(paths)),
       images_(images),
       events_(events),
+      volumes_(volumes),
       db_(JoinPath(paths_.root, "containers.db")) {
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS containers (
@@ -344,12 +336,16 @@ CREATE TABLE IF NOT EXISTS containers (
   primer_ = std::make_unique<runtime::CgroupPrimer>(runtime::DetectCgroupLayout());
   Restore();
   monitor_ = std::thread([this] { MonitorLoop(); });
+  restarter_ = std::thread([this] { RestartLoop(); });
 }
 
 ContainerService::~ContainerService() {
   Shutdown();
   if (monitor_.joinable()) {
     monitor_.join();
+  }
+  if (restarter_.joinable()) {
+    restarter_.join();
   }
   if (health_thread_.joinable()) {
     health_thread_.join();
@@ -529,6 +525,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     if (spec.init && paths_.init_binary.empty()) {
       throw Error(Kind::kNotImplemented, "HostConfig.Init: no init binary configured");
     }
+    c.mounts = ResolveMountsLocked(c);  // makes the volumes it needs; undone below
     entry->c = c;
     entries_[c.id] = entry;  // reserves the name and the user namespace range
     CreateResult result{c.id, spec.warnings};
@@ -542,6 +539,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     } catch (...) {
       entries_.erase(c.id);
       RemoveAll(Dir(c.id));
+      DropVolumes(c, true);
       throw;
     }
     return result;
@@ -559,6 +557,11 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
   std::string rootfs = JoinPath(dir, "rootfs");
   ContainerSpecInput in{body,   saved["image_config"], e.c.id, e.c.name,
                         rootfs, e.c.id.substr(0, 12)};
+  std::vector<MountPoint> mounts;
+  if (e.c.mounts) {
+    mounts = PrepareMounts(e);  // volumes mounted, missing -v directories made
+    in.mounts = &mounts;
+  }
   ContainerSpec spec = BuildContainerSpec(in);
   nlohmann::json& s = spec.spec;
   if (!IsMountPoint(rootfs)) {
@@ -581,6 +584,7 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
       images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
     }
   }
+  CopyUpVolumes(e, rootfs);
   if (s.contains("annotations")) {
     s["annotations"].erase(runtime::kRootfsIdmapAnnotation);
     if (s["annotations"].empty()) s.erase("annotations");
@@ -641,6 +645,7 @@ bool ContainerService::Start(const std::string& ref) {
     std::lock_guard<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
     if (e->c.Running()) return false;
+    ResetRestartLocked(*e);
   }
   StartLocked(*e);
   return true;
@@ -654,6 +659,7 @@ void ContainerService::StartLocked(Entry& e) {
     std::string text = DockerStartError(what);
     // Docker records the code a shell would give, and an AutoRemove container goes.
     Unmount(JoinPath(dir, "rootfs"));
+    UnmountVolumes(e.c);
     bool remove;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -668,7 +674,7 @@ void ContainerService::StartLocked(Entry& e) {
       remove = e.c.host_config.value("AutoRemove", false);
     }
     Save(e);
-    if (remove) RemoveLocked(e);
+    if (remove) RemoveLocked(e, true);
     Notify();
     throw Error(Kind::kInvalidArgument, text);
   };
@@ -857,6 +863,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
   }
   unlink(SocketPath(id).c_str());
   Unmount(JoinPath(dir, "rootfs"));
+  UnmountVolumes(e->c);
   bool remove;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -874,6 +881,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
       if (it != execs_.end()) it->second->running = false;
     }
     remove = e->c.host_config.value("AutoRemove", false) && !e->removed;
+    PlanRestartLocked(*e);  // restarting, when the policy says so
   }
   Save(*e);
   Emit(e->c, "die", {{"exitCode", std::to_string(code)}});
@@ -887,7 +895,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
     if (still) {
       try {
-        RemoveLocked(*e);
+        RemoveLocked(*e, true);  // as `rm -v`, Docker's --rm
       } catch (const Error& err) {
         log::Warn("auto-remove " + id + ": " + err.what());
       }
@@ -915,8 +923,13 @@ void ContainerService::Restore() {
       std::lock_guard<std::mutex> lock(mu_);
       entries_[c.id] = e;
     }
+    RestoreVolumes(c);
     if (c.state.status == ContainerStatus::kRemoving) {
       RemoveLocked(*e);
+      continue;
+    }
+    if (RestartAtDaemonStart(*e)) {
+      Unmount(JoinPath(Dir(c.id), "rootfs"));
       continue;
     }
     if (!c.Running()) {
@@ -932,6 +945,7 @@ void ContainerService::Restore() {
       WatchHealth(c, false);
     }
   }
+  if (volumes_) volumes_->SweepMounts();  // what no running container needs any more
 }
 
 void ContainerService::KillLocked(Entry& e, int signal) {
@@ -942,10 +956,16 @@ void ContainerService::KillLocked(Entry& e, int signal) {
 void ContainerService::Kill(const std::string& ref, const std::string& signal) {
   std::shared_ptr<Entry> e = Find(ref);
   int sig = signal.empty() ? SIGKILL : runtime::ParseSignal(signal);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) {
     ThrowConflict("Container " + e->c.id + " is not running");
   }
+  if (CancelRestartLocked(*e)) {  // restarting: no process to signal, and no restart
+    lock.unlock();
+    Save(*e);
+    return;
+  }
+  e->c.state.manually_stopped = true;  // as Docker: a kill ends the restart policy's hold
   KillLocked(*e, sig);
   Emit(e->c, "kill", {{"signal", std::to_string(sig)}});
 }
@@ -955,6 +975,13 @@ bool ContainerService::Stop(const std::string& ref, int timeout) {
   std::lock_guard<std::mutex> op(e->op);
   std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) return false;
+  e->c.state.manually_stopped = true;  // the restart policy leaves it stopped
+  if (CancelRestartLocked(*e)) {
+    lock.unlock();
+    Save(*e);
+    Emit(e->c, "stop");
+    return true;
+  }
   if (timeout < 0) {
     timeout = e->c.config.contains("StopTimeout") && e->c.config["StopTimeout"].is_number()
                   ? e->c.config["StopTimeout"].get<int>()
@@ -993,12 +1020,17 @@ void ContainerService::Restart(const std::string& ref, int timeout) {
   Emit(e->c, "restart");
 }
 
-void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes*/) {
+void ContainerService::Remove(const std::string& ref, bool force, bool volumes) {
   std::shared_ptr<Entry> e = Find(ref);
   std::lock_guard<std::mutex> op(e->op);
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.state.status == ContainerStatus::kRestarting && !force) {
+      ThrowConflict("You cannot remove a restarting container " + e->c.id +
+                    ". Stop the container before attempting removal or force remove");
+    }
+    CancelRestartLocked(*e);
     if (e->c.Running()) {
       if (!force) {
         ThrowConflict("You cannot remove a running container " + e->c.id +
@@ -1017,10 +1049,10 @@ void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes
       if (shutting_down_) throw Error(Kind::kUnavailable, "berthd is shutting down");
     }
   }
-  RemoveLocked(*e);
+  RemoveLocked(*e, volumes);
 }
 
-void ContainerService::RemoveLocked(Entry& e) {
+void ContainerService::RemoveLocked(Entry& e, bool volumes) {
   const std::string id = e.c.id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1044,6 +1076,7 @@ void ContainerService::RemoveLocked(Entry& e) {
     for (const std::string& x : e.exec_ids) execs_.erase(x);
     entries_.erase(id);
   }
+  DropVolumes(e.c, volumes);
   Emit(e.c, "destroy");
   Notify();
 }
@@ -1079,6 +1112,9 @@ void ContainerService::Pause(const std::string& ref) {
     if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
     if (e->c.state.status == ContainerStatus::kPaused) {
       ThrowConflict("Container " + e->c.id + " is already paused");
+    }
+    if (e->c.state.status == ContainerStatus::kRestarting) {
+      ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
     }
   }
   runtime::Runtime(RuntimeRoot()).Pause(e->c.id);
@@ -1178,7 +1214,7 @@ WaitResult ContainerService::WaitFor(const std::string& id, WaitCondition condit
   auto done = [&] {
     switch (condition) {
       case WaitCondition::kNotRunning:
-        return !e->c.Running();
+        return !e->c.Running() || e->exits != seen;  // a restart policy's exit counts
       case WaitCondition::kNextExit:
         return e->exits != seen;
       case WaitCondition::kRemoved:
@@ -1654,6 +1690,9 @@ std::string ContainerService::ExecCreate(const std::string& ref, const nlohmann:
   if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
   if (e->c.state.status == ContainerStatus::kPaused) {
     ThrowConflict("Container " + e->c.id + " is paused, unpause the container before exec");
+  }
+  if (e->c.state.status == ContainerStatus::kRestarting) {
+    ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
   }
   x->container_id = e->c.id;
   execs_[x->id] = x;

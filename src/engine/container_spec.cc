@@ -323,7 +323,8 @@ ContainerSpec BuildContainerSpec(const ContainerSpecInput& in) {
     spec["domainname"] = merged.domainname;
   }
 
-  HostOptions host = ApplyHostConfig(hc_in, !Str(in.create, "Hostname", "Hostname").empty(), out);
+  HostOptions host =
+      ApplyHostConfig(hc_in, !Str(in.create, "Hostname", "Hostname").empty(), in.mounts, out);
   ApplyUser(merged.user, hc_in, host.userns, out);
   if (host.host_uts) {
     // The container shares the host's hostname; HOSTNAME would name the wrong one. The caller
