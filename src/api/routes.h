@@ -31,7 +31,8 @@ inline bool Flag(const Request& req, const char* name) {
 }
 
 void AddSystemRoutes(Router& router, engine::ImageService& images,
-                     engine::ContainerService& containers, const DaemonInfo& info);
+                     engine::ContainerService& containers, engine::VolumeService& volumes,
+                     const DaemonInfo& info);
 void AddImageRoutes(Router& router, engine::ImageService& images);
 void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);

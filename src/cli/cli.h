@@ -44,6 +44,7 @@ void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddCpCommand(CLI::App& app, Context& ctx);
 void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
 void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
+void AddEventsCommand(CLI::App* cmd, Context& ctx);    // `events` and `system events`
 
 // The command groups and the top-level commands each registers. A `berth` call builds only
 // the group its command belongs to: CLI11 constructs every option of every command it is

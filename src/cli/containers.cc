@@ -835,6 +835,8 @@ struct Commands {
 
 }  // namespace
 
+void AddEventsCommand(CLI::App* cmd, Context& ctx) { Commands::Events(cmd, ctx); }
+
 void AddContainerCommands(CLI::App& app, Context& ctx) {
   CLI::App* container = app.add_subcommand("container", "Manage containers");
   container->require_subcommand(1);

@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
         images, &events, &volumes);
     images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
     berth::api::Router router;
-    berth::api::AddSystemRoutes(router, images, containers, {o.root, o.state, HostName()});
+    berth::api::AddSystemRoutes(router, images, containers, volumes, {o.root, o.state, HostName()});
     berth::api::AddImageRoutes(router, images);
     berth::api::AddContainerRoutes(router, containers);
     berth::api::AddEventRoutes(router, events);

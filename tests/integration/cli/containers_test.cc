@@ -328,6 +328,27 @@ TEST_F(CliAgainstDaemon, DiffCommitExport) {
   B({"rmi", image});
 }
 
+TEST_F(CliAgainstDaemon, SystemDfAndPrune) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "head -c 200000 /dev/zero > /f"})
+                .exit_code,
+            0);
+  Result df = B({"system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Reclaimable}}"});
+  EXPECT_EQ(df.exit_code, 0) << df.err;
+  EXPECT_NE(df.out.find("Containers 1 "), std::string::npos) << df.out;
+  EXPECT_EQ(df.out.find("Containers 1 0B"), std::string::npos) << df.out;  // it wrote 200 kB
+  Result verbose = B({"system", "df", "-v"});
+  EXPECT_NE(verbose.out.find("Containers space usage:"), std::string::npos) << verbose.out;
+  EXPECT_NE(verbose.out.find(name), std::string::npos) << verbose.out;
+  Result prune = B({"system", "prune", "-f"});
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_NE(prune.out.find("Deleted Containers:"), std::string::npos) << prune.out;
+  EXPECT_NE(prune.out.find("Total reclaimed space:"), std::string::npos) << prune.out;
+  EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
+  EXPECT_EQ(B({"image", "inspect", "busybox"}).exit_code, 0);  // in use? no, but not dangling
+}
+
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
   std::string name = Name();
   ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
