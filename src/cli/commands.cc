@@ -10,7 +10,9 @@ const std::vector<CommandGroup>& CommandGroups() {
        {"container", "run",     "create", "start", "stop",   "restart", "kill",
         "pause",     "unpause", "logs",   "exec",  "attach", "wait",    "rename",
         "update",    "top",     "stats",  "rm",    "ps",     "inspect", "events"}},
-      {AddImageCommands, {"image", "images", "rmi", "tag", "load", "save", "import", "history"}},
+      {AddImageCommands,
+       {"image", "images", "rmi", "tag", "load", "save", "import", "history", "pull", "push"}},
+      {AddLoginCommands, {"login", "logout"}},
       {AddSystemCommands, {"version", "info", "system"}},
   };
   return groups;

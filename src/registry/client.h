@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/auth_config.h"
 #include "registry/http_client.h"
 
 // The distribution client: what berthd needs of a registry to pull, push and log in. Auth is
@@ -18,23 +19,6 @@
 // and HTTP when TLS fails, as dockerd does.
 
 namespace berth::registry {
-
-// What the docker CLI sends in X-Registry-Auth and what config.json keeps.
-struct AuthConfig {
-  std::string username;
-  std::string password;
-  std::string identity_token;  // a refresh token: used as the password of a token request
-  std::string registry_token;  // a bearer token sent as is
-  std::string server_address;
-  bool empty() const {
-    return username.empty() && password.empty() && identity_token.empty() && registry_token.empty();
-  }
-};
-// X-Registry-Auth: base64 (URL or standard alphabet, padding optional) of
-// {"username","password","serveraddress","identitytoken","registrytoken"}. Empty or "{}" is no
-// credentials; anything that does not decode is kInvalidArgument.
-AuthConfig DecodeRegistryAuth(std::string_view header);
-std::string EncodeRegistryAuth(const AuthConfig& auth);
 
 // Whether `host` ("127.0.0.1:5000", "localhost", "[::1]:5000", "reg.lan") may be reached over
 // plain HTTP: loopback names and addresses, and entries of `insecure` (a host, host:port, or an
