@@ -61,8 +61,16 @@ class Daemon:
             args += ["--config-file", path]
         self.log = open(os.path.join(self.dir, "berthd.log"), "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        # Until it accepts: the socket file exists from bind(), before listen().
         deadline = time.time() + 10
-        while not os.path.exists(self.sock):
+        while True:
+            try:
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.connect(self.sock)
+                s.close()
+                break
+            except OSError:
+                s.close()
             if self.proc.poll() is not None or time.time() > deadline:
                 raise RuntimeError("berthd did not start: " + self.stop())
             time.sleep(0.02)
