@@ -50,7 +50,7 @@ struct StreamHashes {
 // passed through), the output hashed again for the diffID.
 class Source {
  public:
-  explicit Source(int fd) : fd_(fd), in_(kChunk), out_(kChunk) {}
+  Source(int fd, bool hash_input) : fd_(fd), hash_input_(hash_input), in_(kChunk), out_(kChunk) {}
   ~Source() {
     if (gz_) {
       inflateEnd(&z_);
@@ -82,7 +82,13 @@ class Source {
     }
   }
 
-  ApplyResult Result() const { return hashes_.Result(); }
+  ApplyResult Result() const {
+    ApplyResult r = hashes_.Result();
+    if (!hash_input_) {
+      r.digest.clear();
+    }
+    return r;
+  }
 
  private:
   enum class Kind { kTar, kGzip, kZstd };
@@ -98,7 +104,9 @@ class Source {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(n);
     eof_ = n == 0;
-    hashes_.raw.Update(in_.data(), in_len_);
+    if (hash_input_) {
+      hashes_.raw.Update(in_.data(), in_len_);
+    }
     hashes_.compressed += in_len_;
   }
 
@@ -184,6 +192,7 @@ class Source {
   }
 
   int fd_;
+  bool hash_input_;
   std::vector<unsigned char> in_, out_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool eof_ = false, started_ = false;
@@ -537,8 +546,9 @@ class Unpacker {
 
 }  // namespace
 
-ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts) {
-  Source source(in_fd);
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input) {
+  Source source(in_fd, hash_input);
   ReadContext ctx{&source, ""};
   std::unique_ptr<struct archive, ArchiveFree> a(archive_read_new());
   archive_read_support_format_tar(a.get());
