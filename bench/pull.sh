@@ -21,7 +21,10 @@
 # Isolation: everything lives in /tmp/pullbench.XXXXXX with a tmpfs mounted there (this
 # machine's disk is a throttled virtual device; fsync is free on the tmpfs, for both tools);
 # berthd has its own --root, --state and socket there; the registry listens on a free
-# 127.0.0.1 port. The layers are uncompressed in both tools' sources (neither compresses).
+# 127.0.0.1 port. The registry holds the layers as skopeo writes them into an OCI layout
+# (gzip), so berth's pull inflates them; berth pushes the image as `berth load` stored it from
+# the docker-save archive (uncompressed layers: it does not compress on push), skopeo the gzip
+# OCI layout: neither compresses during the timed push.
 # Cleanup on any exit: berthd, the registries and skopeo are stopped by pid, the tmpfs
 # unmounted, the work dir removed; anything left makes the exit status 1.
 set -uo pipefail
