@@ -316,24 +316,20 @@ class Unpacker {
     }
     std::string name = parts.back();
     std::string shown = Join(parts, parts.size());
-    UniqueFd parent(ResolveInRoot(root_.get(), Join(parts, parts.size() - 1), CreateMode::kDirs));
-    if (!parent) {
-      errno = -parent.get();
-      ThrowErrno("layer: make the directory of " + shown);
-    }
+    int parent = Parent(Join(parts, parts.size() - 1), shown);
     if (name.rfind(".wh.", 0) == 0) {
-      return Whiteout(parent.get(), parts, name);
+      return Whiteout(parent, parts, name);
     }
     created_.insert(shown);
     const char* hardlink = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
     struct stat existing;
-    bool exists = fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+    bool exists = fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(type == AE_IFDIR && hardlink == nullptr && S_ISDIR(existing.st_mode))) {
-      RemoveAt(parent.get(), name, shown);
+      RemoveAt(parent, name, shown);
     }
     if (hardlink != nullptr) {
-      return HardLink(parent.get(), name, shown, hardlink);
+      return HardLink(parent, name, shown, hardlink);
     }
     mode_t perm = archive_entry_perm(e) & 07777;
     uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
@@ -341,17 +337,15 @@ class Unpacker {
     UniqueFd fd;
     switch (type) {
       case AE_IFDIR:
-        if (!(exists && S_ISDIR(existing.st_mode)) &&
-            mkdirat(parent.get(), name.c_str(), 0700) < 0) {
+        if (!(exists && S_ISDIR(existing.st_mode)) && mkdirat(parent, name.c_str(), 0700) < 0) {
           ThrowErrno("layer: mkdir " + shown);
         }
-        fd.Reset(
-            openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        fd.Reset(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         dirs_.push_back({shown, archive_entry_mtime(e), archive_entry_mtime_nsec(e)});
         break;
       case AE_IFREG:
-        fd.Reset(openat(parent.get(), name.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        fd.Reset(openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                        0600));
         if (!fd) {
           ThrowErrno("layer: create " + shown);
         }
@@ -359,25 +353,25 @@ class Unpacker {
         break;
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
-        if (symlinkat(target != nullptr ? target : "", parent.get(), name.c_str()) < 0) {
+        if (symlinkat(target != nullptr ? target : "", parent, name.c_str()) < 0) {
           ThrowErrno("layer: symlink " + shown);
         }
-        if (fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
           ThrowErrno("layer: chown " + shown);
         }
         struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                                  {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-        utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+        utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
         return;
       }
       case AE_IFCHR:
       case AE_IFBLK:
       case AE_IFIFO: {
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-        if (mknodat(parent.get(), name.c_str(), kind | 0600, archive_entry_rdev(e)) < 0) {
+        if (mknodat(parent, name.c_str(), kind | 0600, archive_entry_rdev(e)) < 0) {
           ThrowErrno("layer: mknod " + shown);
         }
-        fd.Reset(openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        fd.Reset(openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         break;
       }
       default:
@@ -395,14 +389,33 @@ class Unpacker {
         ThrowErrno("layer: chmod " + shown);
       }
       Xattrs(e, fd.get(), shown);
-    } else if (fchmodat(parent.get(), name.c_str(), perm, 0) < 0) {
+    } else if (fchmodat(parent, name.c_str(), perm, 0) < 0) {
       ThrowErrno("layer: chmod " + shown);
     }
     if (type != AE_IFDIR) {
       struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-      utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
     }
+  }
+
+  // The directory an entry goes into, resolved in the root (missing ones created). Consecutive
+  // entries of one directory share one resolution: an entry only ever changes children of
+  // its own parent, never the parent or the path to it, so the directory the path named for
+  // the previous entry is still the one it names.
+  int Parent(const std::string& path, const std::string& shown) {
+    if (parent_ && path == parent_path_) {
+      return parent_.get();
+    }
+    parent_.Reset();
+    UniqueFd fd(ResolveInRoot(root_.get(), path, CreateMode::kDirs));
+    if (!fd) {
+      errno = -fd.get();
+      ThrowErrno("layer: make the directory of " + shown);
+    }
+    parent_ = std::move(fd);
+    parent_path_ = path;
+    return parent_.get();
   }
 
   // Directory times last: every entry written into a directory changes its mtime.
@@ -538,6 +551,8 @@ class Unpacker {
   }
 
   UniqueFd root_;
+  UniqueFd parent_;  // the previous entry's directory, and its path
+  std::string parent_path_;
   WhiteoutMode mode_;
   bool tail_missing_ = false;
   std::set<std::string> created_;
