@@ -209,6 +209,12 @@ class PullPushCompatTest(unittest.TestCase):
                          image_id)
         r = run(berth + ["pull", "-q", ref], env)
         self.assertEqual(r.stdout.strip(), ref)
+        # run pulls a missing image (with the stored credentials), progress on stderr.
+        run(berth + ["rmi", "-f", image_id], env)
+        r = run(berth + ["run", "--rm", ref, "echo", "hi"], env)
+        self.assertEqual(r.stdout, "hi\n")
+        self.assertIn("Unable to find image", r.stderr)
+        self.assertIn("Pull complete", r.stderr)
         r = run(berth + ["logout", dreg.addr], env)
         self.assertIn("Removing login credentials", r.stdout)
         run(berth + ["rmi", "-f", image_id], env)

@@ -364,6 +364,60 @@ class PullPushTest(unittest.TestCase):
         st, img = d3.json("GET", "/images/%s/ten:2/json" % reg.addr)
         self.assertEqual(sorted(img["RepoTags"]), ["%s/ten:1" % reg.addr, "%s/ten:2" % reg.addr])
 
+    def test_index_platforms_and_mirror(self):
+        reg = self.registry()
+        d = self.daemon()
+        st, msgs = self.push_busybox(d, reg.addr)
+        digest = [m["aux"]["Digest"] for m in msgs if "aux" in m][0]
+        c = http.client.HTTPConnection("127.0.0.1", reg.port)
+        c.request("GET", "/v2/t/bb/manifests/1",
+                  headers={"Accept": "application/vnd.oci.image.manifest.v1+json"})
+        r = c.getresponse()
+        manifest = r.read()
+        mtype = r.getheader("Content-Type")
+        # An index naming that manifest for two platforms (the bytes are the same image).
+        entry = {"mediaType": mtype, "digest": digest, "size": len(manifest)}
+        index = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [dict(entry, platform={"os": "linux", "architecture": "arm64"}),
+                          dict(entry, platform={"os": "linux", "architecture": "amd64"})]
+        }).encode()
+        index_digest = "sha256:" + hashlib.sha256(index).hexdigest()
+        c.request("PUT", "/v2/t/bb/manifests/multi", body=index,
+                  headers={"Content-Type": "application/vnd.oci.image.index.v1+json"})
+        r = c.getresponse()
+        r.read()
+        self.assertEqual(r.status, 201)
+        d2 = self.daemon()
+        for platform in ("", "linux/arm64", "linux/arm64/v8"):
+            st, msgs = d2.stream("POST", "/images/create?fromImage=%s/t/bb&tag=multi&platform=%s"
+                                 % (reg.addr, platform))
+            self.assertFalse([m for m in msgs if "error" in m], msgs)
+            # The name's digest is the index's, as dockerd records it.
+            self.assertEqual(msgs[-2]["status"], "Digest: " + index_digest)
+        st, img = d2.json("GET", "/images/%s/t/bb:multi/json" % reg.addr)
+        self.assertIn("%s/t/bb@%s" % (reg.addr, index_digest), img["RepoDigests"])
+        st, msgs = d2.stream("POST", "/images/create?fromImage=%s/t/bb&tag=multi&platform="
+                             "linux/s390x" % reg.addr)
+        self.assertEqual(st, 404, msgs)
+        self.assertIn("no matching manifest for linux/s390x", msgs[0]["message"])
+        self.assert_clean(d2)
+        # docker.io names come from the registry-mirrors, here this registry.
+        st, _ = d.json("POST", "/images/busybox:latest/tag?repo=%s/library/mirrored&tag=1"
+                       % reg.addr)
+        st, msgs = d.stream("POST", "/images/%s/library/mirrored/push?tag=1" % reg.addr)
+        self.assertFalse([m for m in msgs if "error" in m], msgs)
+        d3 = self.daemon({"registry-mirrors": ["http://" + reg.addr]})
+        st, msgs = d3.stream("POST", "/images/create?fromImage=mirrored&tag=1")
+        self.assertEqual(st, 200, msgs)
+        self.assertEqual(msgs[-1]["status"], "Status: Downloaded newer image for mirrored:1")
+        st, img = d3.json("GET", "/images/mirrored:1/json")
+        self.assertEqual(st, 200)
+        # Without mirrors a docker.io name is refused, saying why.
+        st, msgs = d2.stream("POST", "/images/create?fromImage=mirrored&tag=1")
+        self.assertEqual(st, 503, msgs)
+        self.assertIn("registry-mirrors", msgs[0]["message"])
+
     def check_auth(self, reg):
         d = self.daemon()
         good = {"username": "alice", "password": "secret", "serveraddress": reg.addr}
