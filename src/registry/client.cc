@@ -259,6 +259,12 @@ ClientReply DistributionClient::Do(ClientRequest req) {
       req.headers.push_back(auth);
     }
     ClientReply reply = Perform(req);
+    if (reply.status == 401 && req.read && attempt == 0) {
+      // A streamed body is gone: authenticate for the caller's next attempt (a token that
+      // expired during a long push) and let it send again.
+      Authenticate(reply.Header("www-authenticate"));
+      return reply;
+    }
     if (reply.status != 401 || attempt == 1 || req.read) {
       return reply;
     }
@@ -476,6 +482,9 @@ void DistributionClient::PushBlob(const std::string& repo, const std::string& di
           patch.read = reader(end);
           patch.read_size = static_cast<int64_t>(end - sent);
           reply = Do(patch);
+          if (reply.status == 401) {
+            throw Error(Kind::kUnavailable, "upload chunk of " + digest + ": unauthorized");
+          }
           if (reply.status != 202) {
             Fail("upload chunk of " + digest + " to " + host_ + "/" + repo, reply);
           }
@@ -494,6 +503,9 @@ void DistributionClient::PushBlob(const std::string& repo, const std::string& di
         put.read_size = static_cast<int64_t>(size - sent);
       }
       reply = Do(put);
+      if (reply.status == 401) {
+        throw Error(Kind::kUnavailable, "upload of " + digest + ": unauthorized");
+      }
       if (reply.status != 201) {
         Fail("upload of " + digest + " to " + host_ + "/" + repo, reply);
       }
