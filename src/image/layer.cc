@@ -323,8 +323,18 @@ class Unpacker {
     created_.insert(shown);
     const char* hardlink = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
+    // A regular file is created first and looked at only when the name is taken (the
+    // common case, a new name, costs one call instead of two).
+    UniqueFd created;
+    if (type == AE_IFREG && hardlink == nullptr) {
+      created.Reset(
+          openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!created && errno != EEXIST) {
+        ThrowErrno("layer: create " + shown);
+      }
+    }
     struct stat existing;
-    bool exists = fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+    bool exists = !created && fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(type == AE_IFDIR && hardlink == nullptr && S_ISDIR(existing.st_mode))) {
       RemoveAt(parent, name, shown);
     }
@@ -344,8 +354,12 @@ class Unpacker {
         dirs_.push_back({shown, archive_entry_mtime(e), archive_entry_mtime_nsec(e)});
         break;
       case AE_IFREG:
-        fd.Reset(openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600));
+        if (created) {
+          fd = std::move(created);
+        } else {
+          fd.Reset(openat(parent, name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        }
         if (!fd) {
           ThrowErrno("layer: create " + shown);
         }
@@ -380,8 +394,12 @@ class Unpacker {
     if (!fd) {
       ThrowErrno("layer: open " + shown);
     }
-    // chown before chmod: chown clears setuid and setgid bits.
-    if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
+    // chown before chmod: chown clears setuid and setgid bits. A file just created already
+    // has the owner the tar asks for when that is the daemon's own and its directory's group
+    // is too (whether new files take the creator's group or the directory's).
+    bool owned = type == AE_IFREG && hardlink == nullptr && uid == euid_ && gid == egid_ &&
+                 parent_gid_ == egid_;
+    if (!owned && fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
       ThrowErrno("layer: chown " + shown);
     }
     if (type == AE_IFREG || type == AE_IFDIR) {
@@ -413,6 +431,8 @@ class Unpacker {
       errno = -fd.get();
       ThrowErrno("layer: make the directory of " + shown);
     }
+    struct stat st;
+    parent_gid_ = fstat(fd.get(), &st) == 0 ? st.st_gid : static_cast<gid_t>(-1);
     parent_ = std::move(fd);
     parent_path_ = path;
     return parent_.get();
@@ -551,8 +571,11 @@ class Unpacker {
   }
 
   UniqueFd root_;
-  UniqueFd parent_;  // the previous entry's directory, and its path
+  UniqueFd parent_;  // the previous entry's directory, its path and group
   std::string parent_path_;
+  gid_t parent_gid_ = static_cast<gid_t>(-1);
+  uid_t euid_ = geteuid();
+  gid_t egid_ = getegid();
   WhiteoutMode mode_;
   bool tail_missing_ = false;
   std::set<std::string> created_;
