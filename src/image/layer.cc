@@ -22,6 +22,7 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/file_util.h"
 #include "base/path_in_root.h"
 
 namespace berth::image {
@@ -297,6 +298,16 @@ bool KeepXattr(const char* name) {
   return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
 }
 
+// The process's umask, read without changing it (umask(2) would, for every thread).
+mode_t ProcessUmask() {
+  std::optional<std::string> status = ReadFileIfExists("/proc/self/status");
+  size_t at = status ? status->find("\nUmask:") : std::string::npos;
+  if (at == std::string::npos) {
+    return 07777;  // unknown: never rely on the creation mode
+  }
+  return static_cast<mode_t>(strtoul(status->c_str() + at + 7, nullptr, 8)) & 0777;
+}
+
 class Unpacker {
  public:
   Unpacker(const std::string& root, WhiteoutMode mode) : mode_(mode) {
@@ -325,14 +336,21 @@ class Unpacker {
     mode_t type = archive_entry_filetype(e);
     // A regular file is created first and looked at only when the name is taken (the
     // common case, a new name, costs one call instead of two).
+    // Created with its final mode where the umask leaves it whole (no chmod then; layers
+    // carry no ACLs, and the store's directories have no default ACL to mask it); special
+    // bits only ever by chmod after the chown.
+    mode_t perm = archive_entry_perm(e) & 07777;
+    bool mode_at_create = (perm & 07000) == 0 && (perm & umask_) == 0;
     UniqueFd created;
     if (type == AE_IFREG && hardlink == nullptr) {
-      created.Reset(
-          openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      created.Reset(openat(parent, name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           mode_at_create ? perm : 0600));
       if (!created && errno != EEXIST) {
         ThrowErrno("layer: create " + shown);
       }
     }
+    bool replaced = false;  // created by the second try, with mode 0600
     struct stat existing;
     bool exists = !created && fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(type == AE_IFDIR && hardlink == nullptr && S_ISDIR(existing.st_mode))) {
@@ -341,7 +359,6 @@ class Unpacker {
     if (hardlink != nullptr) {
       return HardLink(parent, name, shown, hardlink);
     }
-    mode_t perm = archive_entry_perm(e) & 07777;
     uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
     gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
     UniqueFd fd;
@@ -357,6 +374,7 @@ class Unpacker {
         if (created) {
           fd = std::move(created);
         } else {
+          replaced = true;
           fd.Reset(openat(parent, name.c_str(),
                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         }
@@ -402,8 +420,9 @@ class Unpacker {
     if (!owned && fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
       ThrowErrno("layer: chown " + shown);
     }
+    bool moded = owned && mode_at_create && !replaced;
     if (type == AE_IFREG || type == AE_IFDIR) {
-      if (fchmod(fd.get(), perm) < 0) {
+      if (!moded && fchmod(fd.get(), perm) < 0) {
         ThrowErrno("layer: chmod " + shown);
       }
       Xattrs(e, fd.get(), shown);
@@ -576,6 +595,7 @@ class Unpacker {
   gid_t parent_gid_ = static_cast<gid_t>(-1);
   uid_t euid_ = geteuid();
   gid_t egid_ = getegid();
+  mode_t umask_ = ProcessUmask();
   WhiteoutMode mode_;
   bool tail_missing_ = false;
   std::set<std::string> created_;
