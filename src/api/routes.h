@@ -5,6 +5,7 @@
 #include "api/server.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 // The Engine API routes berthd serves, registered on a Router. Handlers parse the request,
 // call the engine and write Docker's answer; they hold no state of their own.
@@ -34,5 +35,7 @@ void AddSystemRoutes(Router& router, engine::ImageService& images,
 void AddImageRoutes(Router& router, engine::ImageService& images);
 void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
+void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
+void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
 
 }  // namespace berth::api

@@ -184,8 +184,15 @@ void AddSystemRoutes(Router& router, engine::ImageService& images,
                    {"Warnings", nullptr}});
   });
 
-  router.Add("GET", "/system/df",
-             [&images](Request&, Response& res) { res.Json(200, images.DiskUsage()); });
+  router.Add("GET", "/system/df", [&images, &containers](Request&, Response& res) {
+    json df = images.DiskUsage();
+    // Containers with their sizes, and how many use each image.
+    df["Containers"] = containers.List(true, 0, true, {});
+    std::map<std::string, int64_t> users;
+    for (const json& c : df["Containers"]) users[c.value("ImageID", "")]++;
+    for (json& image : df["Images"]) image["Containers"] = users[image.value("Id", "")];
+    res.Json(200, df);
+  });
 
   // Berth's own: `berth system check`.
   router.Add("GET", "/system/check",

@@ -52,6 +52,18 @@ struct PullOptions {
   registry::AuthConfig auth;
 };
 
+// A container's changes as a new image (POST /commit).
+struct CommitOptions {
+  std::string repo;                  // "" for an untagged image
+  std::string tag;                   // "" means latest
+  nlohmann::json config;             // the new image's "config" (before `changes`)
+  std::vector<std::string> changes;  // Dockerfile instructions: CMD, ENV, ...
+  std::string comment;               // the history entry's and the image's comment
+  std::string author;
+  std::string container_id;
+  std::string created_by;  // the history entry's command: the container's
+};
+
 class ImageService {
  public:
   // `root` is berthd's --root: berth.db, content/ and snapshots/ live there.
@@ -72,6 +84,12 @@ class ImageService {
             const image::WriteFn& write);
   // A root filesystem tar as a one-layer image; returns its ID.
   std::string Import(const image::ReadFn& read, const ImportOptions& options);
+  // The image `parent_id` plus one layer, the uncompressed tar `write_layer` writes to the
+  // function it is given (a container's changes, straight into the content store); returns
+  // the new image's ID.
+  std::string Commit(const std::string& parent_id,
+                     const std::function<void(const image::WriteFn&)>& write_layer,
+                     const CommitOptions& options);
 
   // Pulls from a registry (image_pull.cc): layers fetched in parallel and unpacked while they
   // download, every digest checked; `message` receives Docker's progress stream. Errors
@@ -91,6 +109,8 @@ class ImageService {
 
   // The image ID `name` refers to (a name, a full or short ID), or kNotFound.
   std::string Resolve(const std::string& name);
+  // The bytes an image's layers take (0 for an unknown ID).
+  int64_t Size(const std::string& image_id);
   // The chain IDs of an image's layers, bottom first (for mounting a rootfs).
   std::vector<std::string> ChainIds(const std::string& image_id);
   const image::Snapshots& snapshots() const { return snapshots_; }

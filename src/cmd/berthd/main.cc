@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 namespace {
 
@@ -142,17 +143,21 @@ int main(int argc, char** argv) {
     berth::engine::ImageService images(o.root);
     images.SetRegistryOptions(o.registry);
     berth::engine::EventBus events;
+    events.Persist(o.root + "/events.log");  // `events --since` reaches back past restarts
+    berth::engine::VolumeService volumes(o.root, &events);
     // Containers that ran on while berthd was down are found again here (live restore).
     berth::engine::ContainerService containers(
         {o.root, o.state, Sibling("berth-shim"),
          access("/usr/bin/tini-static", X_OK) == 0 ? "/usr/bin/tini-static" : ""},
-        images, &events);
+        images, &events, &volumes);
     images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
     berth::api::Router router;
     berth::api::AddSystemRoutes(router, images, containers, {o.root, o.state, HostName()});
     berth::api::AddImageRoutes(router, images);
     berth::api::AddContainerRoutes(router, containers);
     berth::api::AddEventRoutes(router, events);
+    berth::api::AddVolumeRoutes(router, volumes);
+    berth::api::AddArchiveRoutes(router, containers);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);
