@@ -45,6 +45,14 @@ void AddCpCommand(CLI::App& app, Context& ctx);
 void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
 void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
 void AddEventsCommand(CLI::App* cmd, Context& ctx);    // `events` and `system events`
+// registry.cc: pull and push (top level and under `image`, in the image group), login/logout.
+void AddPullPushCommands(CLI::App* parent, Context& ctx);
+void AddLoginCommands(CLI::App& app, Context& ctx);
+// Pulls `image` through the daemon with the credentials config.json has for its registry,
+// rendering the progress on `out` as the docker CLI does. `berth pull` ends with the full
+// reference on stdout; run/create (a missing image) show the progress on stderr only.
+void PullImage(Context& ctx, const std::string& image, std::ostream& out,
+               const std::string& platform = "", bool all_tags = false, bool quiet = false);
 
 // The command groups and the top-level commands each registers. A `berth` call builds only
 // the group its command belongs to: CLI11 constructs every option of every command it is

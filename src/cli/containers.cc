@@ -73,30 +73,8 @@ std::string DaemonError(const Error& e) {
          std::string(e.what());
 }
 
-void Pull(Context& ctx, const std::string& image) {
-  std::string repo = image, tag;
-  size_t at = image.find('@'), slash = image.rfind('/'), colon = image.rfind(':');
-  if (at == std::string::npos && colon != std::string::npos &&
-      (slash == std::string::npos || colon > slash)) {
-    repo = image.substr(0, colon);
-    tag = image.substr(colon + 1);
-  } else if (at == std::string::npos) {
-    tag = "latest";
-  }
-  api::JsonStreamSplitter splitter([](const json& m) {
-    if (m.contains("error")) {
-      throw Error(Kind::kNotFound, m["error"].get<std::string>());
-    }
-    if (m.contains("status")) {
-      std::string id = m.value("id", "");
-      std::cerr << (id.empty() ? "" : id + ": ") << m["status"].get<std::string>() << "\n";
-    }
-  });
-  ctx.client().Stream("POST",
-                      "/images/create?fromImage=" + QueryEscape(repo) +
-                          (tag.empty() ? "" : "&tag=" + QueryEscape(tag)),
-                      nullptr, "", [&](std::string_view d) { splitter.Feed(d); });
-}
+// The progress goes to stderr, as docker's run shows it; credentials from config.json.
+void Pull(Context& ctx, const std::string& image) { PullImage(ctx, image, std::cerr); }
 
 // POST /containers/create; pulls once when the image is missing, as `docker run` does.
 // Any failure is reported docker's way and ends the command with 125.

@@ -562,6 +562,8 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
                        "import", "Import the contents from a tarball to create a filesystem image"),
                    ctx);
 
+  AddPullPushCommands(image, ctx);
+
   AddList(app.add_subcommand("images", "List images"), ctx, true);
   Commands::Remove(app.add_subcommand("rmi", "Remove one or more images"), ctx);
   Commands::Tag(app.add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
@@ -572,6 +574,7 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
                        "import", "Import the contents from a tarball to create a filesystem image"),
                    ctx);
   Commands::History(app.add_subcommand("history", "Show the history of an image"), ctx);
+  AddPullPushCommands(&app, ctx);
   // The top-level `inspect` (containers, then images) is in containers.cc.
 }
 

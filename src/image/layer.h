@@ -35,7 +35,10 @@ struct ApplyResult {
 // to a missing or outside file, corrupt or truncated compression, a tar that is not one).
 // xattrs from the tar are kept for user.* and security.capability; trusted.* (overlayfs's
 // own, which a layer could use to forge redirects) and other security.* are dropped.
-ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts);
+// `hash_input` false skips hashing the bytes read (`digest` is then empty): for a caller that
+// hashes them itself (a pull tees the download into the content store, which verifies it).
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input = true);
 
 // The other direction, for commit and build: the changes an overlayfs upper directory holds,
 // written to `out_fd` as a layer tar compressed as asked. A whiteout device becomes

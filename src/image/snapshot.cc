@@ -84,7 +84,8 @@ bool Snapshots::Has(const std::string& chain_id) const {
 }
 
 std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
-                                             const std::string& diff_id, int layer_fd) {
+                                             const std::string& diff_id, int layer_fd,
+                                             bool hash_input) {
   if (!chain_id.empty() && Has(chain_id)) {
     return std::nullopt;
   }
@@ -94,10 +95,10 @@ std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
   }
   try {
     MkdirAll(tmpl + "/fs", 0755);
-    ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay);
+    ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay, hash_input);
     if (!diff_id.empty() && r.diff_id != diff_id) {
-      ThrowInvalid("layer " + r.digest + ": its diffID is " + r.diff_id + ", the image says " +
-                   diff_id);
+      ThrowInvalid("layer" + (r.digest.empty() ? "" : " " + r.digest) + ": its diffID is " +
+                   r.diff_id + ", the image says " + diff_id);
     }
     std::string final_dir = root_ + "/" + Hex(chain_id.empty() ? r.diff_id : chain_id);
     if (rename(tmpl.c_str(), final_dir.c_str()) < 0) {
