@@ -17,6 +17,8 @@
 #      reads the cgroups itself) and of the CLI, per second of streaming (issue 6).
 #   6. `commit` of a stopped container that wrote COMMIT_MB MB of incompressible bytes, median
 #      of three, per engine (issue 6).
+#   7. `cp` of a CP_MB MB directory (1 MB files) into a running container and back out,
+#      medians of three, per engine (issue 6).
 # Prints each figure, the berth/anchor ratios and the issue's targets next to them:
 #   `berth run --rm` within 3x a bare crun start; `run -d` at most 0.1x docker's per container;
 #   berthd idle RSS under 11 MB; a berth-shim at or under conmon's RSS; streaming stats
@@ -43,6 +45,7 @@
 #   SETTLE=5       seconds a daemon rests before its idle RSS is read (2 s for a shim)
 #   STATS_N=20 STATS_SECS=20   containers whose stats are streamed, and for how long (0: skip)
 #   COMMIT_MB=50   megabytes a container writes before it is committed (0: skip)
+#   CP_MB=100      megabytes of the directory copied into and out of a container (0: skip)
 #   BERTH=1 PODMAN=1 DOCKER=1   0 leaves that engine out
 #   DISK=1         keep the stores on the disk instead of a tmpfs (see below)
 #   KEEP=DIR       keep the hyperfine JSON, the per-call times and the daemon logs there
@@ -91,6 +94,7 @@ KEEP=${KEEP:-}
 STATS_N=${STATS_N:-20}
 STATS_SECS=${STATS_SECS:-20}
 COMMIT_MB=${COMMIT_MB:-50}
+CP_MB=${CP_MB:-100}
 DOCKER_BIN=/usr/bin/docker # /usr/local/bin/docker is a newer CLI that comes first in PATH
 
 case "${1:-}" in
@@ -115,7 +119,8 @@ for v in RUNS N N_BERTH N_PODMAN N_DOCKER BUDGET; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a count (got '${!v}')"
 done
 [[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ && "$STATS_N" =~ ^[0-9]+$ &&
-  "$COMMIT_MB" =~ ^[0-9]+$ ]] || die "WARMUP, SETTLE, STATS_N and COMMIT_MB must be counts"
+  "$COMMIT_MB" =~ ^[0-9]+$ && "$CP_MB" =~ ^[0-9]+$ ]] ||
+  die "WARMUP, SETTLE, STATS_N, COMMIT_MB and CP_MB must be counts"
 [[ "$STATS_SECS" =~ ^[1-9][0-9]*$ ]] || die "STATS_SECS must be a count of seconds"
 [ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
 IMAGE=$(realpath "$IMAGE")
@@ -564,7 +569,15 @@ t0=$EPOCHREALTIME
 t1=$EPOCHREALTIME
 echo "$t0 $t1" >"$out"
 EOF
-declare -A RUND_PER=() RMF_PER=() STATS_ENGINE=() STATS_CLIENT=() COMMIT_MS=()
+declare -A RUND_PER=() RMF_PER=() STATS_ENGINE=() STATS_CLIENT=() COMMIT_MS=() CP_IN_MS=() CP_OUT_MS=()
+if [ "$CP_MB" -gt 0 ]; then
+  # The directory to copy: CP_MB files of 1 MB of incompressible bytes, in two levels.
+  mkdir -p "$W/cpdata"
+  for ((i = 0; i < CP_MB; i++)); do
+    mkdir -p "$W/cpdata/d$((i % 10))"
+    head -c 1048576 /dev/urandom >"$W/cpdata/d$((i % 10))/f$i"
+  done
+fi
 for e in "${ENGINES[@]}"; do
   n_var=N_${e^^}
   n=${!n_var}
@@ -651,6 +664,34 @@ for e in "${ENGINES[@]}"; do
     cli "$e" rm -f "$cm" >/dev/null 2>&1
     cli "$e" rmi crb-commit-"$e":1 crb-commit-"$e":2 crb-commit-"$e":3 >/dev/null 2>&1
   fi
+  if [ "$CP_MB" -gt 0 ]; then
+    note "$e: cp of a $CP_MB MB directory into and out of a running container (median of 3)"
+    cc=crb-cp-$e
+    if ! cli "$e" run -d --name "$cc" --network none "${ro[@]}" busybox sleep 1000 \
+      >"$W/logs/$e.cp" 2>&1; then
+      fail "${e}_cp" "$(last_line "$W/logs/$e.cp")"
+    else
+      for r in 1 2 3; do
+        in_bg "$W/logs/$e.cp" "${w[@]}" bash "$W/timed.sh" "$W/out/$e.cp_in$r" \
+          "${c[@]}" cp "$W/cpdata" "$cc:/in$r" || fail "${e}_cp" "$(last_line "$W/logs/$e.cp")"
+        rm -rf "$W/cpout"
+        in_bg "$W/logs/$e.cp" "${w[@]}" bash "$W/timed.sh" "$W/out/$e.cp_out$r" \
+          "${c[@]}" cp "$cc:/in$r" "$W/cpout" || fail "${e}_cp" "$(last_line "$W/logs/$e.cp")"
+      done
+      [ "$(du -sb "$W/cpout" 2>/dev/null | cut -f1)" = "$(du -sb "$W/cpdata" | cut -f1)" ] ||
+        fail "${e}_cp" "what came out is not what went in"
+      for d in in out; do
+        v=$(for r in 1 2 3; do awk '{print ($2 - $1) * 1000}' "$W/out/$e.cp_$d$r" 2>/dev/null; done |
+          sort -n | awk '{v[NR] = $1} END {if (NR == 3) print v[2]}')
+        [ "$d" = in ] && CP_IN_MS[$e]=$v || CP_OUT_MS[$e]=$v
+      done
+      [ -n "${CP_IN_MS[$e]}" ] && [ -n "${CP_OUT_MS[$e]}" ] &&
+        printf '%s_cp: %d MB directory: in %.0f ms, out %.0f ms (medians)\n' "$e" "$CP_MB" \
+          "${CP_IN_MS[$e]}" "${CP_OUT_MS[$e]}"
+    fi
+    cli "$e" rm -f "$cc" >/dev/null 2>&1
+    rm -rf "$W/cpout"
+  fi
 done
 
 # idle again, after use (informational: what the daemons keep)
@@ -698,6 +739,11 @@ for a in podman docker; do
     echo "  commit of $COMMIT_MB MB: berth/$a $(ratio "${COMMIT_MS[berth]}" "${COMMIT_MS[$a]}")"
 done
 
+for a in podman docker; do
+  [ -n "${CP_IN_MS[berth]:-}" ] && [ -n "${CP_IN_MS[$a]:-}" ] &&
+    echo "  cp of $CP_MB MB in / out: berth/$a $(ratio "${CP_IN_MS[berth]}" "${CP_IN_MS[$a]}") / $(ratio "${CP_OUT_MS[berth]}" "${CP_OUT_MS[$a]}")"
+done
+
 echo "targets (issue 5):"
 target() { # LABEL FIGURE-OR-EMPTY OP LIMIT-OR-EMPTY TEXT
   if [ -z "$2" ] || [ -z "$4" ]; then
@@ -733,6 +779,17 @@ for a in podman docker; do
 done
 target "commit at least as fast as the faster anchor" "${COMMIT_MS[berth]:-}" "<=" "$faster" \
   "berth $(f1 "${COMMIT_MS[berth]:-}") vs $(f1 "$faster") ms"
+for d in IN OUT; do
+  faster=""
+  for a in podman docker; do
+    v="CP_${d}_MS[$a]"
+    t=${!v:-}
+    [ -n "$t" ] && { [ -z "$faster" ] || awk -v t="$t" -v c="$faster" 'BEGIN {exit !(t < c)}'; } && faster=$t
+  done
+  v="CP_${d}_MS[berth]"
+  target "cp ${d,,} at least as fast as the faster anchor" "${!v:-}" "<=" "$faster" \
+    "berth $(f1 "${!v:-}") vs $(f1 "$faster") ms"
+done
 target "stats sampling cost at most the cheaper anchor's" "$(stats_total berth)" "<=" "$cheaper" \
   "berth $(f1 "$(stats_total berth)") vs $(f1 "$cheaper") ms CPU per s (engine + CLI)"
 

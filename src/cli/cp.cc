@@ -167,7 +167,11 @@ void FromContainer(Context& ctx, const std::string& id, const std::string& src,
   bool exists = stat(dst.c_str(), &dst_st) == 0;
   std::string into = dst, from, to;
   std::string src_base = Base(path);
-  if (!exists || !S_ISDIR(dst_st.st_mode)) {
+  if (!exists && EndsWithDot(src)) {
+    // "SRC/." into a new directory: it is made, and gets SRC's content.
+    if (mkdir(dst.c_str(), 0755) < 0) ThrowErrno("cp: " + dst);
+    from = ".";
+  } else if (!exists || !S_ISDIR(dst_st.st_mode)) {
     if (!exists && dst.back() == '/') {
       ThrowInvalid("destination directory \"" + dst + "\" does not exist");
     }
@@ -182,6 +186,17 @@ void FromContainer(Context& ctx, const std::string& id, const std::string& src,
   if (lseek(tar.get(), 0, SEEK_SET) < 0 || archive_read_open_fd(in.get(), tar.get(), 1 << 16)) {
     ThrowInvalid(std::string("cp: ") + archive_error_string(in.get()));
   }
+  // Entries are written relative to `into` (the working directory for the while):
+  // libarchive's secure mode refuses absolute names, and a relative one cannot climb out.
+  UniqueFd cwd(open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (chdir(into.c_str()) < 0) ThrowErrno("cp: " + into);
+  struct RestoreCwd {
+    int fd;
+    ~RestoreCwd() {
+      if (fd >= 0 && fchdir(fd) < 0) {
+      }
+    }
+  } restore{cwd.get()};
   std::unique_ptr<struct archive, WriteFree> out(archive_write_disk_new());
   archive_write_disk_set_options(
       out.get(), ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
@@ -198,7 +213,7 @@ void FromContainer(Context& ctx, const std::string& id, const std::string& src,
       name = name.rfind("./", 0) == 0 ? name.substr(2) : name;
       if (name.empty() || name == ".") continue;
     }
-    archive_entry_set_pathname(e, (into + "/" + name).c_str());
+    archive_entry_set_pathname(e, name.c_str());
     if (archive_write_header(out.get(), e) < ARCHIVE_WARN) {
       ThrowInvalid(std::string("cp: ") + archive_error_string(out.get()));
     }

@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/file_util.h"
 #include "harness.h"
 
 namespace berth::testing {
@@ -347,6 +348,31 @@ TEST_F(CliAgainstDaemon, SystemDfAndPrune) {
   EXPECT_NE(prune.out.find("Total reclaimed space:"), std::string::npos) << prune.out;
   EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
   EXPECT_EQ(B({"image", "inspect", "busybox"}).exit_code, 0);  // in use? no, but not dangling
+}
+
+TEST_F(CliAgainstDaemon, CpBothWaysWithAbsoluteHostPaths) {
+  std::string name = Name();
+  ASSERT_EQ(
+      B({"run", "-d", "--name", name, "--network", "none", "busybox", "sleep", "1000"}).exit_code,
+      0);
+  char tmpl[] = "/tmp/berth-cli-cp.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string tmp = tmpl;
+  MkdirAll(tmp + "/src/sub", 0755);
+  WriteFileAtomic(tmp + "/src/sub/f", "into\n", 0644);
+  Result in = B({"cp", tmp + "/src", name + ":/tmp/"});
+  EXPECT_EQ(in.exit_code, 0) << in.err;
+  EXPECT_EQ(B({"exec", name, "cat", "/tmp/src/sub/f"}).out, "into\n");
+  // Out to an absolute path that does not exist: the directory gets that name.
+  Result out = B({"cp", name + ":/tmp/src", tmp + "/out"});
+  EXPECT_EQ(out.exit_code, 0) << out.err;
+  EXPECT_EQ(ReadFile(tmp + "/out/sub/f"), "into\n");
+  // "SRC/." into a new directory: the content, not SRC itself.
+  Result dot = B({"cp", name + ":/tmp/src/.", tmp + "/dot"});
+  EXPECT_EQ(dot.exit_code, 0) << dot.err;
+  EXPECT_EQ(ReadFile(tmp + "/dot/sub/f"), "into\n");
+  RemoveAll(tmp);
+  B({"rm", "-f", name});
 }
 
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
