@@ -34,5 +34,7 @@ void AddSystemRoutes(Router& router, engine::ImageService& images,
 void AddImageRoutes(Router& router, engine::ImageService& images);
 void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
+void AddNetworkRoutes(Router& router, engine::NetworkService& networks,
+                      engine::ContainerService& containers);
 
 }  // namespace berth::api

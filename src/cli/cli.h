@@ -40,7 +40,8 @@ struct ExitStatus : std::exception {
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
-void AddStatsCommand(CLI::App* cmd, Context& ctx);  // stats.cc; in the container group
+void AddNetworkCommands(CLI::App& app, Context& ctx);  // network …, port
+void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
 
 // The command groups and the top-level commands each registers. A `berth` call builds only
 // the group its command belongs to: CLI11 constructs every option of every command it is

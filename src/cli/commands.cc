@@ -12,6 +12,7 @@ const std::vector<CommandGroup>& CommandGroups() {
         "update",    "top",     "stats",  "rm",    "ps",     "inspect", "events"}},
       {AddImageCommands, {"image", "images", "rmi", "tag", "load", "save", "import", "history"}},
       {AddSystemCommands, {"version", "info", "system"}},
+      {AddNetworkCommands, {"network", "port"}},
   };
   return groups;
 }

@@ -18,6 +18,7 @@
 #include "engine/db.h"
 #include "engine/events.h"
 #include "engine/image_service.h"
+#include "engine/network_service.h"
 
 // The daemon's containers: create them from an image, start each under a berth-shim of its
 // own (which outlives berthd), follow them to their exit through the shim's pidfd, and find
@@ -63,8 +64,10 @@ struct ContainerCounts {
 
 class ContainerService {
  public:
-  // `events` (may be null) gets the containers' lifecycle events.
-  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr);
+  // `events` (may be null) gets the containers' lifecycle events. `networks` (may be null:
+  // every container then starts with an empty network namespace) owns bridges and addresses.
+  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr,
+                   NetworkService* networks = nullptr);
   ~ContainerService();
   ContainerService(const ContainerService&) = delete;
   ContainerService& operator=(const ContainerService&) = delete;
@@ -127,6 +130,11 @@ class ContainerService {
   // Whether the exec is attached with a TTY (raw stream) — the caller frames accordingly.
   bool ExecTty(const std::string& exec_id);
 
+  // POST /networks/{id}/connect and /disconnect (container_network.cc).
+  void ConnectNetwork(const std::string& ref, const std::string& network,
+                      const EndpointRequest& request);
+  void DisconnectNetwork(const std::string& ref, const std::string& network, bool force);
+
   // The image IDs and chain IDs containers use (image GC and rmi must keep them).
   std::vector<std::string> ImagesInUse();
 
@@ -163,9 +171,19 @@ class ContainerService {
   void Emit(const Container& c, const std::string& action,
             const std::map<std::string, std::string>& extra = {});
 
+  // Networking of a container (container_network.cc): the endpoints asked for at create,
+  // addresses and /etc files before the shim runs, the veths once the init's namespace
+  // exists, and all of it undone at the exit or a failed start.
+  void DeclareNetworks(const Container& c, const nlohmann::json& body);
+  void PrepareNetwork(Entry& e, nlohmann::json& spec);
+  void AttachNetwork(Entry& e, int64_t init_pid);
+  void ReleaseNetwork(const std::string& id);
+  nlohmann::json PortsJson(const Container& c, bool list);
+
   ContainerPaths paths_;
   ImageService& images_;
   EventBus* events_;
+  NetworkService* networks_;
   std::mutex db_mu_;
   Db db_;
 

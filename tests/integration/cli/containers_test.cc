@@ -114,6 +114,20 @@ class CliAgainstDaemon : public ::testing::Test {
 
   static void TearDownTestSuite() {
     StopDaemon(berthd_);
+    if (!net_tag_.empty()) {
+      // berthd leaves its bridges (as dockerd does): this instance's go with the test.
+      std::string links = RunProgram({"ip", "-o", "link", "show"}).out;
+      std::istringstream lines(links);
+      for (std::string line; std::getline(lines, line);) {
+        size_t at = line.find(": bc" + net_tag_ + "-");
+        if (at == std::string::npos) continue;
+        std::string name = line.substr(at + 2, line.find_first_of(":@", at + 2) - at - 2);
+        RunProgram({"ip", "link", "del", name});
+      }
+      RunProgram({"nft", "delete", "table", "inet", "berthcli" + net_tag_});
+      RunProgram({"nft", "delete", "table", "bridge", "berthcli" + net_tag_});
+      net_tag_.clear();
+    }
     StopDaemon(dockerd_);
     StopDaemon(containerd_);
     dockerd_ = containerd_ = berthd_ = 0;
@@ -161,9 +175,35 @@ class CliAgainstDaemon : public ::testing::Test {
     char tmpl[] = "/tmp/berth-cli-berthd-XXXXXX";
     dir_ = mkdtemp(tmpl);
     host_ = "unix://" + dir_ + "/berth.sock";
-    berthd_ = SpawnDaemon(
-        {BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state", "-H", host_},
-        dir_ + "/berthd.log");
+    // Networking of its own (never the installation's berth0 or nftables table): a bridge
+    // and table named after this process, subnets in 198.18.0.0/15 no host route uses.
+    std::string routes = RunProgram({"ip", "-4", "route", "show", "table", "all"}).out;
+    int third = -1;
+    for (int i = 0; i < 256 && third < 0; ++i) {
+      int candidate = (getpid() + i) % 256;
+      if (routes.find("198.18." + std::to_string(candidate) + ".") == std::string::npos) {
+        third = candidate;
+      }
+    }
+    int pool = -1;
+    for (int i = 0; i < 16 && pool < 0; ++i) {
+      int candidate = ((getpid() + i) % 16) * 16;
+      bool used = false;
+      for (int k = 0; k < 16; ++k) {
+        used = used || routes.find("198.19." + std::to_string(candidate + k) + ".") !=
+                           std::string::npos;
+      }
+      if (!used) pool = candidate;
+    }
+    net_tag_ = std::to_string(getpid() % 100000);
+    std::ofstream(dir_ + "/daemon.json")
+        << "{\"bridge\":\"bc" << net_tag_ << "-0\",\"bridge-prefix\":\"bc" << net_tag_
+        << "-\",\"default-subnet\":\"198.18." << third << ".0/24\",\"nftables-table\":"
+        << "\"berthcli" << net_tag_ << "\",\"default-address-pools\":[{\"base\":\"198.19."
+        << pool << ".0/20\",\"size\":24}]}";
+    berthd_ = SpawnDaemon({BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state",
+                           "-H", host_, "--config-file", dir_ + "/daemon.json"},
+                          dir_ + "/berthd.log");
     WaitForDaemon("berthd");
   }
 
@@ -205,7 +245,7 @@ class CliAgainstDaemon : public ::testing::Test {
     WaitForDaemon("dockerd");
   }
 
-  static inline std::string host_, dir_, skip_, setup_error_;
+  static inline std::string host_, dir_, skip_, setup_error_, net_tag_;
   static inline pid_t containerd_ = 0, dockerd_ = 0, berthd_ = 0;
   static inline std::vector<std::string> made_run_dirs_;
   std::vector<std::string> names_;
