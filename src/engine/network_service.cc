@@ -506,7 +506,18 @@ void NetworkService::UpdateDnsLocked(const Endpoint& ep) {
   }
   d.addresses = {ep.address->address()};
   d.upstreams = ep.upstreams;
+  for (auto& other : endpoints_) {
+    if (other->container_id == ep.container_id && other.get() != &ep && other->attached) {
+      d.sources.push_back(other->address->address());
+    }
+  }
   dns_table_->Upsert(ep.network_id + "/" + ep.container_id, std::move(d));
+}
+
+void NetworkService::RefreshDnsLocked(const std::string& container_id) {
+  for (auto& ep : endpoints_) {
+    if (ep->container_id == container_id && ep->attached) UpdateDnsLocked(*ep);
+  }
 }
 
 // ---- /networks ------------------------------------------------------------------------
@@ -961,21 +972,26 @@ void NetworkService::Attach(const std::string& container_id, int netns_fd,
     network::EndpointConfig cfg;
     cfg.bridge_index = nl.LinkIndexOrThrow(n->bridge);
     cfg.addresses = {*ep->address};
-    if (!n->internal) cfg.gateway4 = n->pools.at(0).gateway();
     cfg.mtu = n->mtu;
-    // eth0, eth1, … in the order the container joined its networks.
+    // eth0, eth1, … in the order the container joined its networks; the default route goes
+    // through the first one that is not --internal (one default route per namespace).
     int index = 0;
+    bool routed = false;
     for (auto& other : endpoints_) {
-      if (other->container_id == container_id && other->attached) ++index;
+      if (other->container_id != container_id || !other->attached) continue;
+      ++index;
+      Net* on = FindByIdLocked(other->network_id);
+      routed = routed || (on && !on->internal);
     }
+    if (!n->internal && !routed) cfg.gateway4 = n->pools.at(0).gateway();
     cfg.ifname = "eth" + std::to_string(index);
     ep->host_veth = network::AttachEndpoint(nl, netns_fd, cfg);
     ep->attached = true;
     ep->mac = MacAddress(netns_fd, cfg.ifname);
     SaveEndpoint(*ep);
-    UpdateDnsLocked(*ep);
     Emit(*n, "connect", container_id);
   }
+  RefreshDnsLocked(container_id);
   ApplyRulesLocked();
 }
 
@@ -1011,6 +1027,7 @@ void NetworkService::ReleaseLocked(const std::string& container_id,
     changed = true;
   }
   if (changed) {
+    RefreshDnsLocked(container_id);
     try {
       ApplyRulesLocked();
     } catch (const Error& e) {

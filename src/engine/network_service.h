@@ -126,6 +126,7 @@ class NetworkService {
   void EnsureBridgeLocked(Net& n);
   void ApplyRulesLocked();
   void UpdateDnsLocked(const Endpoint& ep);
+  void RefreshDnsLocked(const std::string& container_id);
   void ReleaseLocked(const std::string& container_id, const std::string& only_network);
   nlohmann::json NetJson(const Net& n, bool with_containers);
   void CreateDefaults();
