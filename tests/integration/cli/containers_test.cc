@@ -116,16 +116,16 @@ class CliAgainstDaemon : public ::testing::Test {
     StopDaemon(berthd_);
     if (!net_tag_.empty()) {
       // berthd leaves its bridges (as dockerd does): this instance's go with the test.
-      std::string links = RunProgram({"ip", "-o", "link", "show"}).out;
+      std::string links = RunProgram({"/usr/sbin/ip", "-o", "link", "show"}).out;
       std::istringstream lines(links);
       for (std::string line; std::getline(lines, line);) {
         size_t at = line.find(": bc" + net_tag_ + "-");
         if (at == std::string::npos) continue;
         std::string name = line.substr(at + 2, line.find_first_of(":@", at + 2) - at - 2);
-        RunProgram({"ip", "link", "del", name});
+        RunProgram({"/usr/sbin/ip", "link", "del", name});
       }
-      RunProgram({"nft", "delete", "table", "inet", "berthcli" + net_tag_});
-      RunProgram({"nft", "delete", "table", "bridge", "berthcli" + net_tag_});
+      RunProgram({"/usr/sbin/nft", "delete", "table", "inet", "berthcli" + net_tag_});
+      RunProgram({"/usr/sbin/nft", "delete", "table", "bridge", "berthcli" + net_tag_});
       net_tag_.clear();
     }
     StopDaemon(dockerd_);
@@ -177,7 +177,7 @@ class CliAgainstDaemon : public ::testing::Test {
     host_ = "unix://" + dir_ + "/berth.sock";
     // Networking of its own (never the installation's berth0 or nftables table): a bridge
     // and table named after this process, subnets in 198.18.0.0/15 no host route uses.
-    std::string routes = RunProgram({"ip", "-4", "route", "show", "table", "all"}).out;
+    std::string routes = RunProgram({"/usr/sbin/ip", "-4", "route", "show", "table", "all"}).out;
     int third = -1;
     for (int i = 0; i < 256 && third < 0; ++i) {
       int candidate = (getpid() + i) % 256;
