@@ -190,8 +190,8 @@ class CliAgainstDaemon : public ::testing::Test {
       int candidate = ((getpid() + i) % 16) * 16;
       bool used = false;
       for (int k = 0; k < 16; ++k) {
-        used = used || routes.find("198.19." + std::to_string(candidate + k) + ".") !=
-                           std::string::npos;
+        used = used ||
+               routes.find("198.19." + std::to_string(candidate + k) + ".") != std::string::npos;
       }
       if (!used) pool = candidate;
     }
@@ -199,8 +199,8 @@ class CliAgainstDaemon : public ::testing::Test {
     std::ofstream(dir_ + "/daemon.json")
         << "{\"bridge\":\"bc" << net_tag_ << "-0\",\"bridge-prefix\":\"bc" << net_tag_
         << "-\",\"default-subnet\":\"198.18." << third << ".0/24\",\"nftables-table\":"
-        << "\"berthcli" << net_tag_ << "\",\"default-address-pools\":[{\"base\":\"198.19."
-        << pool << ".0/20\",\"size\":24}]}";
+        << "\"berthcli" << net_tag_ << "\",\"default-address-pools\":[{\"base\":\"198.19." << pool
+        << ".0/20\",\"size\":24}]}";
     berthd_ = SpawnDaemon({BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state",
                            "-H", host_, "--config-file", dir_ + "/daemon.json"},
                           dir_ + "/berthd.log");
