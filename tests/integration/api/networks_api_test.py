@@ -369,6 +369,35 @@ class NetworkTest(unittest.TestCase):
         self.assertEqual(ok(api("GET", "/networks/ntFail"), 200)["Containers"], {})
         self.assertEqual(inspect(cid)["NetworkSettings"]["Networks"]["ntFail"]["IPAddress"], "")
 
+    def test_etc_files_and_joining_another_container(self):
+        self.net("ntEtc")
+        code, out = run("cat /etc/hostname /etc/hosts /etc/resolv.conf; ip -o -4 addr show eth0",
+                        network="ntEtc", Hostname="box1", Domainname="example.test",
+                        HostConfig={"ExtraHosts": ["db.local:198.18.0.200"],
+                                    "Dns": ["198.18.0.53"], "DnsSearch": ["example.test"],
+                                    "DnsOptions": ["ndots:3"]})
+        self.assertEqual(code, 0, out)
+        self.assertTrue(out.startswith("box1\n"), out)
+        self.assertIn("198.18.0.200\tdb.local", out)
+        self.assertRegex(out, r"\n(\d+\.\d+\.\d+\.\d+)\tbox1\.example\.test box1\n")
+        self.assertIn("search example.test", out)
+        self.assertIn("ndots:3", out)
+        # The embedded server is the only nameserver; --dns is where it forwards to.
+        self.assertNotIn("nameserver 198.18.0.53", out)
+        # --network container:<id> shares the namespace (and the /etc files).
+        cid = self.srv("etcweb", "ntEtc")
+        ip = inspect(cid)["NetworkSettings"]["Networks"]["ntEtc"]["IPAddress"]
+        code, out = run("ip -o -4 addr show eth0; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                        "nc -w 3 127.0.0.1 8080", network="container:" + cid)
+        self.assertEqual(code, 0, out)
+        self.assertIn(ip + "/", out)
+        self.assertIn("hello-from-", out)
+        # A stopped container's namespace cannot be joined: Docker's 409 at start.
+        ok(api("POST", "/containers/%s/stop?t=1" % cid), 204)
+        joiner = create("true", network="container:" + cid)
+        self.containers.append(joiner)
+        self.assertEqual(start(joiner)[0] // 100, 4)
+
     def test_zz_kill9_restart_keeps_rules_and_connectivity(self):
         self.net("ntK")
         cid = self.srv("kweb", "ntK", HostConfig={
