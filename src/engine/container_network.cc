@@ -227,10 +227,24 @@ void ContainerService::AttachNetwork(Entry& e, int64_t init_pid) {
   networks_->Attach(id, ns.get());
 }
 
-void ContainerService::ReleaseNetwork(const std::string& id) {
+void ContainerService::ReleaseNetwork(const std::string& id, bool exited) {
   if (!networks_) return;
+  // After the exit the namespace is gone with the init, unless a running container joined it.
+  bool gone = exited;
+  if (gone) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto self = entries_.find(id);
+    std::string name = self != entries_.end() ? self->second->c.name : "";
+    for (auto& item : entries_) {
+      const Container& o = item.second->c;
+      std::string mode = o.host_config.value("NetworkMode", "");
+      if (!o.Running() || mode.rfind("container:", 0) != 0) continue;
+      std::string ref = mode.substr(10);
+      if (id.rfind(ref, 0) == 0 || "/" + ref == name || ref == name) gone = false;
+    }
+  }
   try {
-    networks_->Release(id);
+    networks_->Release(id, gone);
   } catch (const Error& err) {
     log::Warn("release the network of " + id + ": " + err.what());
   }

@@ -844,7 +844,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
   }
   unlink(SocketPath(id).c_str());
-  ReleaseNetwork(id);
+  ReleaseNetwork(id, true);
   Unmount(JoinPath(dir, "rootfs"));
   bool remove;
   {

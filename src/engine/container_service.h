@@ -177,7 +177,7 @@ class ContainerService {
   void DeclareNetworks(const Container& c, const nlohmann::json& body);
   void PrepareNetwork(Entry& e, nlohmann::json& spec);
   void AttachNetwork(Entry& e, int64_t init_pid);
-  void ReleaseNetwork(const std::string& id);
+  void ReleaseNetwork(const std::string& id, bool exited = false);
   nlohmann::json PortsJson(const Container& c, bool list);
 
   ContainerPaths paths_;

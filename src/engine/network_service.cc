@@ -224,6 +224,10 @@ NetworkService::NetworkService(const std::string& root, NetworkDaemonConfig conf
       ports_(std::make_unique<network::PortAllocator>()),
       nft_(std::make_unique<network::Nftables>()),
       dns_table_(std::make_unique<network::DnsTable>()) {
+  // WAL without an fsync per commit: a power loss may cost the last endpoint changes, but
+  // nothing runs after one and Reconcile rebuilds the endpoints from the running containers;
+  // the networks themselves are written once. It keeps 3-4 fsyncs off every container start.
+  db_.Exec("PRAGMA synchronous=NORMAL");
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS networks (
   id TEXT PRIMARY KEY,
@@ -489,7 +493,13 @@ void NetworkService::ApplyRulesLocked() {
     }
     state.bridges.push_back(std::move(b));
   }
-  nft_->Run(network::RenderRuleset(state));
+  // The whole state is one script; a change that leaves it as it was (a container without
+  // published ports on a bridge with icc on) costs no nftables transaction at all.
+  std::string script = network::RenderRuleset(state);
+  if (script == applied_rules_) return;
+  applied_rules_.clear();  // unknown until the new script went in
+  nft_->Run(script);
+  applied_rules_ = std::move(script);
 }
 
 void NetworkService::UpdateDnsLocked(const Endpoint& ep) {
@@ -861,7 +871,7 @@ void NetworkService::Declare(const std::string& container_id,
 
 void NetworkService::Undeclare(const std::string& container_id, const std::string& network_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  ReleaseLocked(container_id, network_id);
+  ReleaseLocked(container_id, network_id, false);
   DeleteEndpoint(container_id, network_id);
   endpoints_.erase(std::remove_if(endpoints_.begin(), endpoints_.end(),
                                   [&](auto& ep) {
@@ -873,7 +883,7 @@ void NetworkService::Undeclare(const std::string& container_id, const std::strin
 
 void NetworkService::Forget(const std::string& container_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  ReleaseLocked(container_id, "");
+  ReleaseLocked(container_id, "", false);
   db_.Prepare("DELETE FROM endpoints WHERE container_id = ?1").Bind(1, container_id).Run();
   endpoints_.erase(std::remove_if(endpoints_.begin(), endpoints_.end(),
                                   [&](auto& ep) { return ep->container_id == container_id; }),
@@ -995,14 +1005,14 @@ void NetworkService::Attach(const std::string& container_id, int netns_fd,
   ApplyRulesLocked();
 }
 
-void NetworkService::ReleaseLocked(const std::string& container_id,
-                                   const std::string& only_network) {
+void NetworkService::ReleaseLocked(const std::string& container_id, const std::string& only_network,
+                                   bool namespace_gone) {
   bool changed = false;
   for (auto& ep : endpoints_) {
     if (ep->container_id != container_id || !ep->allocated()) continue;
     if (!only_network.empty() && ep->network_id != only_network) continue;
     Net* n = FindByIdLocked(ep->network_id);
-    if (!ep->host_veth.empty()) {
+    if (!ep->host_veth.empty() && !namespace_gone) {
       try {
         network::Netlink nl;
         network::DetachEndpoint(nl, ep->host_veth);
@@ -1036,9 +1046,9 @@ void NetworkService::ReleaseLocked(const std::string& container_id,
   }
 }
 
-void NetworkService::Release(const std::string& container_id, const std::string& only_network) {
+void NetworkService::Release(const std::string& container_id, bool namespace_gone) {
   std::lock_guard<std::mutex> lock(mu_);
-  ReleaseLocked(container_id, only_network);
+  ReleaseLocked(container_id, "", namespace_gone);
 }
 
 void NetworkService::Reconcile(const std::vector<std::string>& running) {
@@ -1048,7 +1058,7 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
   for (auto& ep : endpoints_) {
     if (ep->allocated() && !alive.count(ep->container_id)) stale.insert(ep->container_id);
   }
-  for (const std::string& id : stale) ReleaseLocked(id, "");
+  for (const std::string& id : stale) ReleaseLocked(id, "", true);
   bool forward = false;
   for (auto& n : nets_) {
     if (!n->is_bridge()) continue;

@@ -101,7 +101,9 @@ class NetworkService {
   // rules. Throws after undoing what it did for the failed endpoint; the caller Releases.
   void Attach(const std::string& container_id, int netns_fd, const std::string& only_network = "");
   // Undoes Allocate and Attach (veths, addresses, ports, DNS names, rules). Idempotent.
-  void Release(const std::string& container_id, const std::string& only_network = "");
+  // `namespace_gone`: the container's network namespace died with it (its exit), taking the
+  // veths along; deleting them here would only wait for the kernel's teardown.
+  void Release(const std::string& container_id, bool namespace_gone = false);
 
   // Daemon start, after the containers were restored: the endpoints of containers that are not
   // in `running` are released, then bridges, DNS and nftables are rebuilt from the records.
@@ -127,7 +129,8 @@ class NetworkService {
   void ApplyRulesLocked();
   void UpdateDnsLocked(const Endpoint& ep);
   void RefreshDnsLocked(const std::string& container_id);
-  void ReleaseLocked(const std::string& container_id, const std::string& only_network);
+  void ReleaseLocked(const std::string& container_id, const std::string& only_network,
+                     bool namespace_gone);
   nlohmann::json NetJson(const Net& n, bool with_containers);
   void CreateDefaults();
   std::vector<network::SubnetPool> Pools() const;
@@ -142,6 +145,7 @@ class NetworkService {
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::unique_ptr<network::PortAllocator> ports_;
   std::unique_ptr<network::Nftables> nft_;
+  std::string applied_rules_;  // the last script applied: the kernel holds exactly that
   std::unique_ptr<network::DnsTable> dns_table_;
   std::unique_ptr<network::DnsServer> dns_;
 };

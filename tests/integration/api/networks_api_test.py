@@ -364,6 +364,12 @@ class NetworkTest(unittest.TestCase):
             if not inspect(cid)["State"]["Running"]:
                 break
             time.sleep(0.1)
+        # The veth goes with the container's namespace, which the kernel tears down
+        # asynchronously after the exit: bounded wait.
+        for _ in range(50):
+            if veths() == before_veths:
+                break
+            time.sleep(0.1)
         self.assertEqual(veths(), before_veths)
         self.assertEqual(nft_rules(), before_rules)
         self.assertEqual(ok(api("GET", "/networks/ntFail"), 200)["Containers"], {})
@@ -418,6 +424,10 @@ class NetworkTest(unittest.TestCase):
         # And a clean stop of the container after the restart releases all of it.
         ok(api("POST", "/containers/%s/stop?t=1" % cid), 204)
         self.assertNotIn("dport %d " % port, " ".join(nft_rules()))
+        for _ in range(50):
+            if not veths():
+                break
+            time.sleep(0.1)
         self.assertEqual(veths(), [])
 
 
