@@ -284,6 +284,20 @@ class NetworkTest(unittest.TestCase):
         code, _ = run("nslookup isoweb", network="ntIsoB")
         self.assertNotEqual(code, 0)
 
+    def test_icc_off_separates_containers_of_one_network(self):
+        self.net("ntIcc", Options={"com.docker.network.bridge.enable_icc": "false",
+                                   "com.docker.network.driver.mtu": "1400"})
+        cid = self.srv("iccweb", "ntIcc", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}})
+        ip = inspect(cid)["NetworkSettings"]["Networks"]["ntIcc"]["IPAddress"]
+        out = fetch_in("ntIcc", ip + ":8080")
+        self.assertNotIn("hello-from-", out)
+        # Its published port stays reachable, and the MTU option reached the interface.
+        port = int(inspect(cid)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        wait_http("http://127.0.0.1:%d/" % port, "hello-from-")
+        code, out = run("cat /sys/class/net/eth0/mtu", network="ntIcc")
+        self.assertEqual(out.strip(), "1400")
+
     def test_internal_network_has_no_route_out(self):
         self.net("ntInt", Internal=True)
         _, nets = api("GET", "/networks/bridge")
