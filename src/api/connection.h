@@ -45,6 +45,7 @@ class Connection {
 
   const Router& router_;
   boost::asio::local::stream_protocol::socket socket_;
+  static constexpr size_t kBodyReadSize = 128 * 1024;
   boost::beast::flat_buffer buffer_;
   std::optional<boost::beast::http::request_parser<boost::beast::http::buffer_body>> parser_;
   bool keep_alive_ = true;

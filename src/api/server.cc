@@ -140,6 +140,9 @@ std::string Connection::Header(std::string_view name) const {
 }
 
 size_t Connection::ReadBody(void* buf, size_t size) {
+  // Beast reads as much as the buffer has room for: from its small default, large bodies
+  // (image loads, build contexts) would come ~512 bytes per read.
+  if (buffer_.capacity() < kBodyReadSize) buffer_.reserve(kBodyReadSize);
   while (!parser_->is_done()) {
     auto& body = parser_->get().body();
     body.data = buf;

@@ -66,7 +66,8 @@ void WriteAll(int fd, std::string_view data, const std::string& path) {
 
 void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
                      Durability durability) {
-  std::string tmp = path + ".tmp-" + std::to_string(getpid());
+  // Per thread: two threads of one process may write the same path at once.
+  std::string tmp = path + ".tmp-" + std::to_string(gettid());
   UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) {
     ThrowErrno("create " + tmp);

@@ -42,6 +42,7 @@ void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddNetworkCommands(CLI::App& app, Context& ctx);  // network …, port
 void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
+void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
 
 // The command groups and the top-level commands each registers. A `berth` call builds only
 // the group its command belongs to: CLI11 constructs every option of every command it is
@@ -66,6 +67,9 @@ std::string QueryEscape(std::string_view text);
 void PrintList(const std::string& format, const std::string& default_format,
                const std::vector<nlohmann::json>& items,
                const std::map<std::string, std::string>& headers);
+// The body of GET `target` (an archive) into the file `output` (whole or not at all), or to
+// stdout when it is "" or "-" and not a terminal.
+void DownloadTo(Context& ctx, const std::string& target, const std::string& output);
 // `inspect` output: the JSON array indented as docker prints it, or each item through
 // the template `format` (-f).
 void PrintInspect(const std::string& format, const std::vector<nlohmann::json>& items);

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "cli/container_format.h"
 #include "cli/units.h"
 
 namespace berth::cli {
@@ -343,6 +344,21 @@ void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
   cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop a container");
   cmd->add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
   cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
+  cmd->add_option("--health-cmd", o.health_cmd, "Command to run to check health");
+  cmd->add_option("--health-interval", o.health_interval,
+                  "Time between running the check (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-timeout", o.health_timeout,
+                  "Maximum time to allow one check to run (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-start-period", o.health_start_period,
+                  "Start period for the container to initialize before starting health-retries "
+                  "countdown (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-start-interval", o.health_start_interval,
+                  "Time between running the check during the start period (ms|s|m|h) (default "
+                  "0s)");
+  cmd->add_option("--health-retries", o.health_retries,
+                  "Consecutive failures needed to report unhealthy");
+  cmd->add_flag("--no-healthcheck", o.no_healthcheck,
+                "Disable any container-specified HEALTHCHECK");
   Repeated(cmd, "-v,--volume", o.volumes, "Bind mount a volume");
 }
 
@@ -457,6 +473,39 @@ void SetNetworking(json& body, const ContainerOptions& o) {
 
 }  // namespace
 
+nlohmann::json HealthcheckBody(const ContainerOptions& o) {
+  bool any = !o.health_cmd.empty() || !o.health_interval.empty() || !o.health_timeout.empty() ||
+             !o.health_start_period.empty() || !o.health_start_interval.empty() ||
+             !o.health_retries.empty();
+  if (o.no_healthcheck) {
+    if (any) ThrowInvalid("--no-healthcheck conflicts with --health-* options");
+    return {{"Test", {"NONE"}}};
+  }
+  if (!any) return nullptr;
+  json hc = json::object();
+  if (!o.health_cmd.empty()) hc["Test"] = {"CMD-SHELL", o.health_cmd};
+  auto duration = [&hc](const std::string& text, const char* flag, const char* key) {
+    if (text.empty()) return;
+    std::optional<int64_t> ns = ParseGoDuration(text);
+    if (!ns) {
+      ThrowInvalid(std::string("invalid argument \"") + text + "\" for \"" + flag +
+                   "\" flag: time: invalid duration \"" + text + "\"");
+    }
+    if (*ns < 0) ThrowInvalid(std::string(flag) + " cannot be negative");
+    hc[key] = *ns;
+  };
+  duration(o.health_interval, "--health-interval", "Interval");
+  duration(o.health_timeout, "--health-timeout", "Timeout");
+  duration(o.health_start_period, "--health-start-period", "StartPeriod");
+  duration(o.health_start_interval, "--health-start-interval", "StartInterval");
+  if (!o.health_retries.empty()) {
+    int64_t retries = ParseInt(o.health_retries, "--health-retries");
+    if (retries < 0) ThrowInvalid("--health-retries cannot be negative");
+    hc["Retries"] = retries;
+  }
+  return hc;
+}
+
 nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::string>& args,
                           bool detach) {
   if (args.empty()) {
@@ -503,6 +552,7 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
   body["StdinOnce"] = o.interactive && !detach;
   if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
   if (!o.stop_timeout.empty()) body["StopTimeout"] = ParseInt(o.stop_timeout, "--stop-timeout");
+  if (json hc = HealthcheckBody(o); !hc.is_null()) body["Healthcheck"] = hc;
 
   std::vector<std::string> binds;
   for (const std::string& v : o.volumes) {

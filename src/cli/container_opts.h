@@ -34,7 +34,15 @@ struct ContainerOptions {
   std::string ip;
   std::vector<std::string> publish, expose, network_aliases, dns, dns_search, dns_options,
       add_hosts;
+  // --health-*: durations as Go writes them ("30s", "1m30s"), retries a count.
+  std::string health_cmd, health_interval, health_timeout, health_start_period,
+      health_start_interval, health_retries;
+  bool no_healthcheck = false;
 };
+
+// Config.Healthcheck from the --health-* flags and --no-healthcheck (null: none given), with
+// the docker CLI's messages for conflicting or negative values.
+nlohmann::json HealthcheckBody(const ContainerOptions& o);
 
 // Registers the shared flags on `run`/`create` (-h is --hostname there, as in docker).
 void AddContainerFlags(CLI::App* cmd, ContainerOptions& o);

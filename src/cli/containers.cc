@@ -810,6 +810,7 @@ struct Commands {
     Rename(app->add_subcommand("rename", "Rename a container"), ctx);
     Update(app->add_subcommand("update", "Update configuration of one or more containers"), ctx);
     Top(app->add_subcommand("top", "Display the running processes of a container"), ctx);
+    AddDataCommands(*app, ctx);
     AddStatsCommand(app->add_subcommand("stats",
                                         "Display a live stream of container(s) resource usage "
                                         "statistics"),

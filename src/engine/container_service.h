@@ -109,6 +109,16 @@ class ContainerService {
   nlohmann::ordered_json Inspect(const std::string& ref);
   nlohmann::json List(bool all, int limit, bool size, const Filters& filters);
   nlohmann::json Top(const std::string& ref, const std::string& ps_args);
+  // What the container changed against its image: [{"Path": …, "Kind": 0|1|2}] (null when
+  // nothing, as Docker answers).
+  nlohmann::json Changes(const std::string& ref);
+  // The container's filesystem as a tar written to `out_fd` (its rootfs mounted for the
+  // while when it is not running); ids as the container sees them.
+  void Export(const std::string& ref, int out_fd);
+  // A new image from the container's changes (paused meanwhile when running and `pause`);
+  // `config` overrides the container's Config fields it sets. Returns the image ID.
+  std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
+                     CommitOptions options);
   // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
   // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
   // second reading a second later for precpu_stats, unless `one_shot`. A container that is
@@ -201,6 +211,17 @@ class ContainerService {
   std::thread monitor_;
   // Starts the grace period a cgroup v1 migration waits for while a start does its other work.
   std::unique_ptr<runtime::CgroupPrimer> primer_;
+
+  // Health checks (container_health.cc): one scheduler thread; each probe runs on a thread
+  // of its own (an exec through the shim) and is killed when it outlives its timeout.
+  struct HealthWatch;
+  void WatchHealth(const Container& c, bool restart_status);  // under mu_
+  void HealthLoop();
+  void RunProbe(const std::string& id, int64_t started_ns);
+  std::map<std::string, std::shared_ptr<HealthWatch>> health_;  // under mu_, by container id
+  std::condition_variable health_changed_;
+  int probes_running_ = 0;  // under mu_
+  std::thread health_thread_;
 };
 
 }  // namespace berth::engine

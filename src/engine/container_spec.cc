@@ -80,7 +80,7 @@ json MergeHealthcheck(const json& image, const json& create) {
     if (!test.is_array() || test.empty()) {
       out["Test"] = image.value("Test", json());
     }
-    for (const char* k : {"Interval", "Timeout", "StartPeriod", "Retries"}) {
+    for (const char* k : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"}) {
       if (!out.contains(k) || out[k].is_null() || out[k] == 0) {
         if (image.contains(k)) {
           out[k] = image[k];

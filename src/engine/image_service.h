@@ -35,6 +35,18 @@ struct ImportOptions {
   std::string message;               // the history entry's comment
 };
 
+// A container's changes as a new image (POST /commit).
+struct CommitOptions {
+  std::string repo;                  // "" for an untagged image
+  std::string tag;                   // "" means latest
+  nlohmann::json config;             // the new image's "config" (before `changes`)
+  std::vector<std::string> changes;  // Dockerfile instructions: CMD, ENV, ...
+  std::string comment;               // the history entry's and the image's comment
+  std::string author;
+  std::string container_id;
+  std::string created_by;  // the history entry's command: the container's
+};
+
 class ImageService {
  public:
   // `root` is berthd's --root: berth.db, content/ and snapshots/ live there.
@@ -55,6 +67,12 @@ class ImageService {
             const image::WriteFn& write);
   // A root filesystem tar as a one-layer image; returns its ID.
   std::string Import(const image::ReadFn& read, const ImportOptions& options);
+  // The image `parent_id` plus one layer, the uncompressed tar `write_layer` writes to the
+  // function it is given (a container's changes, straight into the content store); returns
+  // the new image's ID.
+  std::string Commit(const std::string& parent_id,
+                     const std::function<void(const image::WriteFn&)>& write_layer,
+                     const CommitOptions& options);
 
   nlohmann::json DiskUsage();
   // Verifies the store (every blob matches its digest, every name has its image, every image

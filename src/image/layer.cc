@@ -35,10 +35,13 @@ constexpr size_t kChunk = 1 << 17;
 struct StreamHashes {
   Sha256 raw, diff;
   uint64_t compressed = 0, uncompressed = 0;
+  // An uncompressed layer: its bytes are its tar, so one hash gives both digests (SHA-256
+  // over every byte is most of what applying or writing a plain layer costs).
+  bool one = false;
 
   ApplyResult Result() const {
     ApplyResult r;
-    r.digest = raw.Digest();
+    r.digest = one ? diff.Digest() : raw.Digest();
     r.diff_id = diff.Digest();
     r.compressed_size = compressed;
     r.uncompressed_size = uncompressed;
@@ -98,7 +101,7 @@ class Source {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(n);
     eof_ = n == 0;
-    hashes_.raw.Update(in_.data(), in_len_);
+    if (kind_ != Kind::kTar) hashes_.raw.Update(in_.data(), in_len_);
     hashes_.compressed += in_len_;
   }
 
@@ -119,6 +122,12 @@ class Source {
       if (zstd_ == nullptr || ZSTD_isError(ZSTD_initDStream(zstd_))) {
         Bad("cannot start zstd decompression");
       }
+    }
+    // The first read came before the kind was known.
+    if (kind_ == Kind::kTar) {
+      hashes_.one = true;
+    } else {
+      hashes_.raw.Update(in_.data(), in_len_);
     }
   }
 
@@ -584,7 +593,9 @@ namespace {
 // not), hashed again (digest), written to the fd.
 class Sink {
  public:
-  Sink(int fd, Compression c) : fd_(fd), c_(c), buf_(kChunk) {
+  Sink(const std::function<void(const void*, size_t)>& out, Compression c)
+      : out_(out), c_(c), buf_(kChunk) {
+    hashes_.one = c_ == Compression::kNone;
     if (c_ == Compression::kGzip) {
       memset(&z_, 0, sizeof(z_));
       // Level 6, gzip header with no name and mtime 0: the same input gives the same bytes.
@@ -614,18 +625,9 @@ class Sink {
 
  private:
   void Out(const void* data, size_t size) {
-    hashes_.raw.Update(data, size);
+    if (!hashes_.one) hashes_.raw.Update(data, size);
     hashes_.compressed += size;
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ThrowErrno("layer: write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
+    out_(data, size);
   }
 
   void Compress(const void* data, size_t size, bool end) {
@@ -661,7 +663,7 @@ class Sink {
     }
   }
 
-  int fd_;
+  const std::function<void(const void*, size_t)>& out_;
   Compression c_;
   std::vector<unsigned char> buf_;
   z_stream z_;
@@ -707,7 +709,8 @@ std::vector<std::string> SortedChildren(int dir_fd) {
 
 class UpperWriter {
  public:
-  UpperWriter(struct archive* a, WriteContext* ctx) : a_(a), ctx_(ctx) {}
+  UpperWriter(struct archive* a, WriteContext* ctx, IdShift shift)
+      : a_(a), ctx_(ctx), shift_(shift) {}
 
   void Dir(int dir_fd, const std::string& prefix) {
     for (const auto& name : SortedChildren(dir_fd)) {
@@ -723,8 +726,8 @@ class UpperWriter {
       std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> e(archive_entry_new(),
                                                                                archive_entry_free);
       archive_entry_set_pathname(e.get(), path.c_str());
-      archive_entry_set_uid(e.get(), st.st_uid);
-      archive_entry_set_gid(e.get(), st.st_gid);
+      archive_entry_set_uid(e.get(), static_cast<la_int64_t>(shift_(st.st_uid)));
+      archive_entry_set_gid(e.get(), static_cast<la_int64_t>(shift_(st.st_gid)));
       archive_entry_set_perm(e.get(), st.st_mode & 07777);
       archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
       UniqueFd fd;
@@ -838,6 +841,7 @@ class UpperWriter {
 
   struct archive* a_;
   WriteContext* ctx_;
+  IdShift shift_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> scratch_{
       nullptr, archive_entry_free};
@@ -846,12 +850,33 @@ class UpperWriter {
 
 }  // namespace
 
-ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression) {
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
+                                IdShift shift) {
+  return WriteLayerFromUpper(
+      upper,
+      [out_fd](const void* data, size_t size) {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+          ssize_t n = write(out_fd, p, size);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            ThrowErrno("layer: write");
+          }
+          p += n;
+          size -= static_cast<size_t>(n);
+        }
+      },
+      compression, shift);
+}
+
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift) {
   UniqueFd root(open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     ThrowErrno("layer: open upper directory " + upper);
   }
-  Sink sink(out_fd, compression);
+  Sink sink(out, compression);
   WriteContext ctx{&sink, ""};
   std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());
@@ -860,7 +885,7 @@ ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compressio
   if (archive_write_open2(a.get(), &ctx, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK) {
     Bad(std::string("start the tar: ") + archive_error_string(a.get()));
   }
-  UpperWriter writer(a.get(), &ctx);
+  UpperWriter writer(a.get(), &ctx, shift);
   writer.Dir(root.get(), "");
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     if (!ctx.error.empty()) ThrowInvalid(ctx.error);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "image/manifest.h"
@@ -43,6 +44,20 @@ ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteout
 // hard links stay links. Entries are in name order and carry nothing time- or host-dependent
 // beyond the files' own mtimes, so the same directory gives the same bytes and digests.
 // `entries` in the result counts tar entries.
-ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression);
+//
+// `shift` maps the owners back for a container in a user namespace of its own: ids it wrote
+// are on disk as base + n and go into the tar as n; ids outside the range (the image's own,
+// seen through a plain mount) are written as they are.
+struct IdShift {
+  uint64_t base = 0;
+  uint64_t size = 0;
+  uint64_t operator()(uint64_t id) const { return id >= base && id - base < size ? id - base : id; }
+};
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
+                                IdShift shift = {});
+// The same, the layer's bytes going to `out` as they are made.
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift = {});
 
 }  // namespace berth::image

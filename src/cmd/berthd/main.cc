@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
     berth::MkdirAll(o.state, 0711);
     berth::engine::ImageService images(o.root);
     berth::engine::EventBus events;
+    events.Persist(o.root + "/events.log");  // `events --since` reaches back past restarts
     berth::engine::NetworkService networks(o.root, o.network, &events);
     // Containers that ran on while berthd was down are found again here (live restore).
     berth::engine::ContainerService containers(

@@ -341,6 +341,33 @@ TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {
   B({"rm", "-f", name});
 }
 
+TEST_F(CliAgainstDaemon, DiffCommitExport) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "echo hi > /root/f; rm /bin/vi; sleep 1000"})
+                .exit_code,
+            0);
+  Result diff;
+  for (int i = 0; i < 50; ++i) {
+    diff = B({"diff", name});
+    if (diff.out.find("D /bin/vi") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(diff.out.find("C /bin\nD /bin/vi\n"), std::string::npos) << diff.out << diff.err;
+  EXPECT_NE(diff.out.find("A /root/f\n"), std::string::npos) << diff.out;
+  std::string image = name + "-img:1";
+  Result commit = B({"commit", "-m", "msg", "-c", "CMD cat /root/f", name, image});
+  EXPECT_EQ(commit.exit_code, 0) << commit.err;
+  EXPECT_EQ(commit.out.rfind("sha256:", 0), 0u) << commit.out;
+  Result run = B({"run", "--rm", "--network", "none", image});
+  EXPECT_EQ(run.out, "hi\n") << run.err;
+  Result exported = B({"export", name});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("root/f"), std::string::npos);  // a tar with the file in it
+  B({"rm", "-f", name});
+  B({"rmi", image});
+}
+
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
   std::string name = Name();
   ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",

@@ -291,5 +291,24 @@ TEST_F(LayerTest, UpperDirectoryBackToALayer) {
   EXPECT_NE(before.find("dir 16877 0:0 0 opaque"), std::string::npos) << before;
 }
 
+TEST_F(LayerTest, UpperDirectoryOfAUserNamespacedContainerMapsOwnersBack) {
+  // A container whose ids start at host id 1000000000: what it wrote is owned by base + n;
+  // the tar must say n. An id outside the range (a file the image owned) stays as it is.
+  const uint64_t base = 1000000000;
+  WriteFileAtomic(root_ + "/mine", "m", 0644);
+  ASSERT_EQ(lchown((root_ + "/mine").c_str(), base + 5, base + 7), 0);
+  WriteFileAtomic(root_ + "/image", "i", 0644);
+  ASSERT_EQ(lchown((root_ + "/image").c_str(), 33, 44), 0);
+  UniqueFd out(memfd_create("out", MFD_CLOEXEC));
+  WriteLayerFromUpper(root_, out.get(), Compression::kNone, IdShift{base, 65536});
+  lseek(out.get(), 0, SEEK_SET);
+  std::string copy = dir_ + "/copy";
+  MkdirAll(copy, 0755);
+  ApplyLayer(out.get(), copy, WhiteoutMode::kOverlay);
+  std::string tree = Describe(copy);
+  EXPECT_NE(tree.find("mine 33188 5:7 0"), std::string::npos) << tree;
+  EXPECT_NE(tree.find("image 33188 33:44 0"), std::string::npos) << tree;
+}
+
 }  // namespace
 }  // namespace berth::image

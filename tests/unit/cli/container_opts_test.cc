@@ -191,6 +191,35 @@ TEST(UpdateBody, OnlyTheFlagsGiven) {
   EXPECT_THROW(UpdateBody(UpdateOptions{}), Error);
 }
 
+TEST(CreateBody, HealthFlags) {
+  EXPECT_FALSE(Body("busybox").contains("Healthcheck"));
+  EXPECT_EQ(Body("--health-cmd 'test -e /ok' --health-interval 1m30s --health-timeout 5s "
+                 "--health-start-period 100ms --health-start-interval 1s --health-retries 4 "
+                 "busybox")["Healthcheck"],
+            json({{"Test", {"CMD-SHELL", "test -e /ok"}},
+                  {"Interval", 90000000000},
+                  {"Timeout", 5000000000},
+                  {"StartPeriod", 100000000},
+                  {"StartInterval", 1000000000},
+                  {"Retries", 4}}));
+  // Settings without a command keep the image's probe (no Test).
+  EXPECT_EQ(Body("--health-interval 2s busybox")["Healthcheck"], json({{"Interval", 2000000000}}));
+  EXPECT_EQ(Body("--no-healthcheck busybox")["Healthcheck"], json({{"Test", {"NONE"}}}));
+  auto refused = [](const std::string& line) {
+    try {
+      Body(line);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused("--no-healthcheck --health-cmd true busybox"),
+            "--no-healthcheck conflicts with --health-* options");
+  EXPECT_EQ(refused("--health-retries -1 busybox"), "--health-retries cannot be negative");
+  EXPECT_EQ(refused("--health-interval=-1s busybox"), "--health-interval cannot be negative");
+  EXPECT_NE(refused("--health-timeout 5x busybox").find("invalid duration"), std::string::npos);
+}
+
 }  // namespace
 TEST(CreateBody, Networking) {
   json b = Body(
