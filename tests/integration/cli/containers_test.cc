@@ -321,6 +321,45 @@ TEST_F(CliAgainstDaemon, DetachedLogsExecPsRm) {
   EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
 }
 
+// berth network create/ls/inspect/connect/disconnect/rm, run -p and port. Against berthd only:
+// the dockerd of this test runs without a bridge.
+TEST_F(CliAgainstDaemon, NetworksPublishAndPort) {
+  if (net_tag_.empty()) {
+    GTEST_SKIP() << "the daemon under test has no bridge networking";
+  }
+  std::string net = "berthcli-net-" + std::to_string(getpid());
+  std::string web = Name(), other = Name();
+  Result created = B({"network", "create", "--label", "k=v", net});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string id = created.out.substr(0, 64);
+  Result ls = B({"network", "ls", "--filter", "label=k=v", "--format", "{{.Name}} {{.Driver}}"});
+  EXPECT_EQ(ls.out, net + " bridge\n") << ls.err;
+  Result run = B({"run", "-d", "--name", web, "--network", net, "--network-alias", "site", "-p",
+                  "127.0.0.1::80", "busybox", "sh", "-c",
+                  "mkdir /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  Result port = B({"port", web});
+  EXPECT_EQ(port.out.rfind("80/tcp -> 127.0.0.1:", 0), 0u) << port.out << port.err;
+  EXPECT_EQ(B({"port", web, "81"}).exit_code, 1);
+  Result peer = B({"run", "--rm", "--network", net, "busybox", "sh", "-c",
+                   "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 site 80"});
+  EXPECT_NE(peer.out.find("\r\n\r\nhi\n"), std::string::npos) << peer.out << peer.err;
+  ASSERT_EQ(
+      B({"run", "-d", "--name", other, "--network", "none", "busybox", "sleep", "100"}).exit_code,
+      0);
+  Result connect = B({"network", "connect", net, other});
+  EXPECT_EQ(connect.exit_code, 1) << "a container on --network none cannot join";
+  Result inspect = B({"network", "inspect", "-f", "{{.Id}} {{len .Containers}}", net});
+  EXPECT_EQ(inspect.out, id + " 1\n") << inspect.err;
+  Result busy = B({"network", "rm", net});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.err.find("active endpoints"), std::string::npos) << busy.err;
+  EXPECT_EQ(B({"rm", "-f", web}).exit_code, 0);
+  Result rm = B({"network", "rm", net});
+  EXPECT_EQ(rm.out, net + "\n") << rm.err;
+  EXPECT_NE(B({"network", "inspect", net}).exit_code, 0);
+}
+
 TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {
   std::string name = Name();
   ASSERT_EQ(
