@@ -1079,6 +1079,7 @@ void ContainerService::Rename(const std::string& ref, const std::string& new_nam
     Emit(e->c, "rename", {{"oldName", old}});
   }
   Save(*e);
+  if (networks_) networks_->Renamed(e->c.id, name);  // its DNS name on every network
 }
 
 void ContainerService::Pause(const std::string& ref) {

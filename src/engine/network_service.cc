@@ -890,6 +890,16 @@ void NetworkService::Forget(const std::string& container_id) {
                    endpoints_.end());
 }
 
+void NetworkService::Renamed(const std::string& container_id, const std::string& new_name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& ep : endpoints_) {
+    if (ep->container_id != container_id || !ep->allocated()) continue;
+    ep->container_name = new_name;
+    SaveEndpoint(*ep);
+  }
+  RefreshDnsLocked(container_id);
+}
+
 std::vector<std::string> NetworkService::DeclaredNetworks(const std::string& container_id) {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<std::pair<int64_t, std::string>> found;

@@ -87,6 +87,8 @@ class NetworkService {
   void Declare(const std::string& container_id, const std::vector<EndpointRequest>& requests);
   void Undeclare(const std::string& container_id, const std::string& network_id);
   void Forget(const std::string& container_id);
+  // A running container's DNS name follows a rename.
+  void Renamed(const std::string& container_id, const std::string& new_name);
   // The networks the container is declared on, in declaration order (ids).
   std::vector<std::string> DeclaredNetworks(const std::string& container_id);
 

@@ -227,6 +227,11 @@ class NetworkTest(unittest.TestCase):
         self.assertIn("hello-from-", out)
         self.assertIn("rc=0", out)
         self.assertIn("hello-from-", fetch_in("ntA", "www:8080"))
+        # A rename moves the DNS name along.
+        ok(api("POST", "/containers/web1/rename?name=web1b"), 204)
+        self.assertIn("hello-from-", fetch_in("ntA", "web1b:8080"))
+        self.assertNotIn("hello-from-", fetch_in("ntA", "web1:8080"))
+        ok(api("POST", "/containers/web1b/rename?name=web1"), 204)
         code, out = run("nslookup web1 && cat /etc/resolv.conf", network="ntA")
         self.assertEqual(code, 0, out)
         net = ok(api("GET", "/networks/ntA"), 200)
