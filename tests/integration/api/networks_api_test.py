@@ -276,6 +276,19 @@ class NetworkTest(unittest.TestCase):
         ok(api("DELETE", "/containers/%s?force=1" % cid), 204)
         self.assertNotIn(str(port), " ".join(nft_rules()))
 
+    def test_published_port_from_containers_hairpin(self):
+        # Published on every host address: containers reach it through a host address (their
+        # gateway), from the same network and from another one; the host through 127.0.0.1.
+        self.net("ntHp")
+        cid = self.srv("hpweb", "ntHp", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostPort": ""}]}})
+        port = int(inspect(cid)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        wait_http("http://127.0.0.1:%d/" % port, "hello-from-")
+        hp_gw = ok(api("GET", "/networks/ntHp"), 200)["IPAM"]["Config"][0]["Gateway"]
+        self.assertIn("hello-from-", fetch_in("ntHp", "%s:%d" % (hp_gw, port)))
+        bridge_gw = ok(api("GET", "/networks/bridge"), 200)["IPAM"]["Config"][0]["Gateway"]
+        self.assertIn("hello-from-", fetch_in("default", "%s:%d" % (bridge_gw, port)))
+
     def test_different_networks_are_isolated(self):
         self.net("ntIsoA")
         self.net("ntIsoB")
