@@ -7,7 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 #include <regex>
 #include <set>
 
@@ -85,6 +88,48 @@ std::string MacAddress(int netns_fd, const std::string& ifname) {
   } catch (const Error&) {
   }
   return mac;
+}
+
+// Binds every published host port, tcp ones listening (with SO_REUSEADDR, so only another
+// listener is a clash, not a connection that happens to use the port; and a listener is what
+// keeps other binds out). The DNAT rules take the traffic before it could reach these
+// sockets; they only hold the ports. sctp ports are not held.
+std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports) {
+  std::vector<UniqueFd> held;
+  for (const auto& p : ports) {
+    if (p.proto == network::Proto::kSctp) continue;
+    bool v6 = p.host_ip && p.host_ip->is_v6();
+    int type = p.proto == network::Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM;
+    UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
+    if (!fd) ThrowErrno("socket for a published port");
+    int one = 1;
+    if (type == SOCK_STREAM) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (v6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(p.host_port);
+      memcpy(&a->sin6_addr, p.host_ip->data(), 16);
+      len = sizeof(*a);
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(p.host_port);
+      if (p.host_ip) memcpy(&a->sin_addr, p.host_ip->data(), 4);
+      len = sizeof(*a);
+    }
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0 ||
+        (type == SOCK_STREAM && listen(fd.get(), 1) < 0)) {
+      int err = errno;
+      throw Error(Kind::kConflict,
+                  "Bind for " + (p.host_ip ? p.host_ip->String() : "0.0.0.0") + ":" +
+                      std::to_string(p.host_port) + " failed: " +
+                      (err == EADDRINUSE ? "address already in use" : std::string(strerror(err))));
+    }
+    held.push_back(std::move(fd));
+  }
+  return held;
 }
 
 bool Truthy(const std::string& v) { return v == "true" || v == "1" || v == "True"; }
@@ -958,6 +1003,12 @@ std::vector<EndpointLease> NetworkService::Allocate(
     }
     if (!mine.empty() && only_network.empty() && !bindings.empty()) {
       published = ports_->Allocate(bindings);
+      try {
+        held_[container_id] = HoldPorts(published);
+      } catch (...) {
+        ports_->Release(published);
+        throw;
+      }
     }
   } catch (...) {
     for (auto& t : taken) t.first->pools.at(0).Release(t.second);
@@ -1032,6 +1083,7 @@ void NetworkService::ReleaseLocked(const std::string& container_id, const std::s
     }
     if (n) n->pools.at(0).Release(ep->address->address());
     ports_->Release(ep->ports);
+    if (!ep->ports.empty()) held_.erase(container_id);
     dns_table_->Remove(ep->network_id + "/" + ep->container_id);
     if (ep->attached && n) Emit(*n, "disconnect", container_id);
     ep->address.reset();
@@ -1083,6 +1135,7 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
     if (!ep->allocated()) continue;
     try {
       ports_->Reserve(ep->ports);
+      if (!ep->ports.empty()) held_[ep->container_id] = HoldPorts(ep->ports);
     } catch (const Error& e) {
       log::Warn("container " + ep->container_id.substr(0, 12) + ": " + e.what());
     }

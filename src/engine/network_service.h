@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/fd.h"
 #include "engine/container_filters.h"
 #include "engine/db.h"
 #include "engine/events.h"
@@ -148,6 +149,9 @@ class NetworkService {
   std::unique_ptr<network::PortAllocator> ports_;
   std::unique_ptr<network::Nftables> nft_;
   std::string applied_rules_;  // the last script applied: the kernel holds exactly that
+  // Per container, a socket bound to each host port it publishes (tcp, udp): a host process
+  // cannot take the port meanwhile, and one that has it already makes the start fail.
+  std::map<std::string, std::vector<UniqueFd>> held_;
   std::unique_ptr<network::DnsTable> dns_table_;
   std::unique_ptr<network::DnsServer> dns_;
 };

@@ -273,8 +273,29 @@ class NetworkTest(unittest.TestCase):
         self.assertGreaterEqual(status, 400)
         self.assertIn("port is already allocated", out["message"])
         self.assertEqual(nft_rules(), before)
+        # berthd holds the host port: no host process can take it meanwhile ...
+        taker = socket.socket()
+        taker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with self.assertRaises(OSError):
+            taker.bind(("127.0.0.1", port))
+        taker.close()
         ok(api("DELETE", "/containers/%s?force=1" % cid), 204)
         self.assertNotIn(str(port), " ".join(nft_rules()))
+        # ... and a port a host process listens on cannot be published (nothing left behind).
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(1)
+        try:
+            third = create(HTTPD, HostConfig={
+                "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": str(port)}]}})
+            self.containers.append(third)
+            status, out = start(third)
+            self.assertGreaterEqual(status, 400)
+            self.assertIn("address already in use", out["message"])
+            self.assertEqual(nft_rules(), [r for r in before if str(port) not in r])
+        finally:
+            listener.close()
 
     def test_published_port_from_containers_hairpin(self):
         # Published on every host address: containers reach it through a host address (their
