@@ -1,7 +1,5 @@
 #include "engine/network_service.h"
 
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -22,7 +20,6 @@
 #include "network/etc_files.h"
 #include "network/ipam.h"
 #include "network/netlink.h"
-#include "network/netns.h"
 #include "network/nft_rules.h"
 #include "network/nftables.h"
 #include "shim/logfile.h"
@@ -65,29 +62,6 @@ std::string Now() {
 std::string Str(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-// The MAC address the kernel gave `ifname` inside the namespace ("" when unreadable).
-std::string MacAddress(int netns_fd, const std::string& ifname) {
-  std::string mac;
-  try {
-    network::RunInNetns(netns_fd, [&] {
-      int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (s < 0) return;
-      ifreq req{};
-      snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", ifname.c_str());
-      if (ioctl(s, SIOCGIFHWADDR, &req) == 0) {
-        char buf[18];
-        const auto* b = reinterpret_cast<const unsigned char*>(req.ifr_hwaddr.sa_data);
-        snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4],
-                 b[5]);
-        mac = buf;
-      }
-      close(s);
-    });
-  } catch (const Error&) {
-  }
-  return mac;
 }
 
 // Binds every published host port, tcp ones listening (with SO_REUSEADDR, so only another
@@ -1056,9 +1030,11 @@ void NetworkService::Attach(const std::string& container_id, int netns_fd,
     }
     if (!n->internal && !routed) cfg.gateway4 = n->pools.at(0).gateway();
     cfg.ifname = "eth" + std::to_string(index);
+    // Docker's MAC for the address (02:42:…), set at creation: no read-back needed.
+    cfg.mac = network::MacForAddress(ep->address->address());
     ep->host_veth = network::AttachEndpoint(nl, netns_fd, cfg);
     ep->attached = true;
-    ep->mac = MacAddress(netns_fd, cfg.ifname);
+    ep->mac = network::MacString(*cfg.mac);
     SaveEndpoint(*ep);
     Emit(*n, "connect", container_id);
   }

@@ -12,6 +12,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -91,11 +92,24 @@ class Berthd:
              os.path.join(self.dir, "state"), "-H", self.host, "--config-file", self.config],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
-        while not os.path.exists(self.sock):
+        # The socket file appears at bind, a moment before berthd listens: wait for a connect.
+        while not self._answers():
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
                 raise RuntimeError("berthd did not start")
             time.sleep(0.02)
+
+    def _answers(self):
+        if not os.path.exists(self.sock):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def kill9(self):
         """Kills berthd hard, as a crash would; its socket file stays behind."""
