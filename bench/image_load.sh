@@ -75,6 +75,10 @@ cleanup() {
   for m in $(awk -v w="$W" '$5 == w || index($5, w "/") == 1 {print $5}' /proc/self/mountinfo | sort -r); do
     umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || note "could not unmount $m"
   done
+  if [ -n "${NETTAG:-}" ]; then
+    ip link del "$NETTAG-0" 2>/dev/null || true
+    nft delete table inet "$NETTAG" 2>/dev/null || true
+  fi
   rm -rf "$W" || note "could not remove $W"
   [ "$VAR_LIB_CONTAINERS_BEFORE" = 1 ] || rm -rf /var/lib/containers
   [ "$RUN_DOCKER_BEFORE" = 1 ] || rm -rf /run/docker
@@ -99,8 +103,13 @@ python3 "$top/bench/make_image.py" "$W/mixed.tar" bench/mixed:1 mixed
 python3 "$top/bench/make_image.py" "$W/ten.tar" bench/ten:1 ten
 size=$(stat -c %s "$W/mixed.tar")
 
+# berthd's default bridge and nftables table under names of this run's own (never the
+# installation's berth0 and `table inet berth`), removed by cleanup; it runs no container.
+NETTAG="bil$((RANDOM % 100000))"
+mkdir -p "$W/berth"
+echo "{\"bridge\": \"$NETTAG-0\", \"nftables-table\": \"$NETTAG\", \"bridge-prefix\": \"$NETTAG-\", \"default-address-pools\": [{\"base\": \"198.18.0.0/15\", \"size\": 24}]}" >"$W/berth/daemon.json"
 "$BERTHD" --root "$W/berth/root" --state "$W/berth/state" -H "unix://$W/berth/berth.sock" \
-  >"$W/berthd.log" 2>&1 &
+  --config-file "$W/berth/daemon.json" >"$W/berthd.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 $B version || die "berthd did not start: $(tail -n 3 "$W/berthd.log")"
 

@@ -11,7 +11,7 @@ PACKAGES=(
   libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev libmnl-dev libnftables-dev
   libcurl4-openssl-dev libcrypt-dev openssl
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq
+  libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq iperf3
   # the embedded default image and the compat anchors
   busybox-static crun runc time python3
   docker.io docker-compose python3-docker skopeo umoci podman ccache

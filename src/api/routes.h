@@ -38,5 +38,7 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
 void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
 void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
+void AddNetworkRoutes(Router& router, engine::NetworkService& networks,
+                      engine::ContainerService& containers);
 
 }  // namespace berth::api

@@ -42,6 +42,7 @@ void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
 void AddVolumeCommands(CLI::App& app, Context& ctx);
 void AddCpCommand(CLI::App& app, Context& ctx);
+void AddNetworkCommands(CLI::App& app, Context& ctx);  // network …, port
 void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
 void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
 void AddEventsCommand(CLI::App* cmd, Context& ctx);    // `events` and `system events`

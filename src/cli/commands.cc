@@ -16,6 +16,7 @@ const std::vector<CommandGroup>& CommandGroups() {
       {AddSystemCommands, {"version", "info", "system"}},
       {AddVolumeCommands, {"volume"}},
       {AddCpCommand, {"cp"}},
+      {AddNetworkCommands, {"network", "port"}},
   };
   return groups;
 }

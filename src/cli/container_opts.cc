@@ -338,6 +338,16 @@ void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
                   "Tune host's OOM preferences (-1000 to 1000)");
   cmd->add_flag("--privileged", o.privileged, "Give extended privileges to this container");
   cmd->add_option("--network,--net", o.network, "Connect a container to a network");
+  Repeated(cmd, "-p,--publish", o.publish, "Publish a container's port(s) to the host");
+  cmd->add_flag("-P,--publish-all", o.publish_all, "Publish all exposed ports to random ports");
+  Repeated(cmd, "--expose", o.expose, "Expose a port or a range of ports");
+  cmd->add_option("--ip", o.ip, "IPv4 address (e.g., 172.30.100.104)");
+  Repeated(cmd, "--network-alias,--net-alias", o.network_aliases,
+           "Add network-scoped alias for the container");
+  Repeated(cmd, "--dns", o.dns, "Set custom DNS servers");
+  Repeated(cmd, "--dns-search", o.dns_search, "Set custom DNS search domains");
+  Repeated(cmd, "--dns-option,--dns-opt", o.dns_options, "Set DNS options");
+  Repeated(cmd, "--add-host", o.add_hosts, "Add a custom host-to-IP mapping (host:ip)");
   cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop a container");
   cmd->add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
   cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
@@ -504,6 +514,117 @@ json ParseMountOpt(std::string_view text) {
   return mount;
 }
 
+namespace {
+
+// "80", "8000-8010": the ports of a range, as text.
+std::vector<std::string> PortRange(const std::string& text, const std::string& spec) {
+  size_t dash = text.find('-');
+  auto num = [&](const std::string& t) {
+    char* end = nullptr;
+    long v = strtol(t.c_str(), &end, 10);
+    if (t.empty() || *end != '\0' || v < 0 || v > 65535) {
+      ThrowInvalid("invalid containerPort: " + spec);
+    }
+    return v;
+  };
+  if (dash == std::string::npos) return {std::to_string(num(text))};
+  long first = num(text.substr(0, dash)), last = num(text.substr(dash + 1));
+  if (last < first) ThrowInvalid("invalid range specified for container port: " + spec);
+  std::vector<std::string> out;
+  for (long p = first; p <= last; ++p) out.push_back(std::to_string(p));
+  return out;
+}
+
+// `-p [ip:][host:]container[/proto]` into PortBindings and ExposedPorts, as the docker CLI
+// sends them (nat.ParsePortSpecs); the daemon checks the values.
+void AddPublish(json& bindings, json& exposed, const std::string& spec) {
+  std::string rest = spec, proto = "tcp";
+  size_t slash = rest.rfind('/');
+  if (slash != std::string::npos && rest.find(':', slash) == std::string::npos) {
+    proto = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::string ip;
+  if (!rest.empty() && rest[0] == '[') {
+    size_t close = rest.find(']');
+    if (close == std::string::npos) ThrowInvalid("invalid IP address: " + spec);
+    ip = rest.substr(1, close - 1);
+    rest = rest.substr(close + 1);
+    if (!rest.empty() && rest[0] == ':') rest.erase(0, 1);
+  }
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t colon; (colon = rest.find(':', start)) != std::string::npos; start = colon + 1) {
+    parts.push_back(rest.substr(start, colon - start));
+  }
+  parts.push_back(rest.substr(start));
+  std::string host, container;
+  if (parts.size() == 1) {
+    container = parts[0];
+  } else if (parts.size() == 2) {
+    host = parts[0];
+    container = parts[1];
+  } else if (parts.size() == 3 && ip.empty()) {
+    ip = parts[0];
+    host = parts[1];
+    container = parts[2];
+  } else {
+    ThrowInvalid("invalid port format: " + spec);
+  }
+  std::vector<std::string> ports = PortRange(container, spec);
+  std::vector<std::string> hosts;
+  if (!host.empty() && ports.size() > 1) {
+    hosts = PortRange(host, spec);
+    if (hosts.size() != ports.size()) {
+      ThrowInvalid("invalid ranges specified for container and host Ports: " + container + " and " +
+                   host);
+    }
+  }
+  for (size_t i = 0; i < ports.size(); ++i) {
+    std::string key = ports[i] + "/" + proto;
+    exposed[key] = json::object();
+    bindings[key].push_back({{"HostIp", ip}, {"HostPort", hosts.empty() ? host : hosts[i]}});
+  }
+}
+
+void SetNetworking(json& body, const ContainerOptions& o) {
+  json& host = body["HostConfig"];
+  json bindings = json::object();
+  json exposed = json::object();
+  for (const std::string& p : o.publish) AddPublish(bindings, exposed, p);
+  for (const std::string& e : o.expose) {
+    std::string proto = "tcp", ports = e;
+    size_t slash = e.find('/');
+    if (slash != std::string::npos) {
+      proto = e.substr(slash + 1);
+      ports = e.substr(0, slash);
+    }
+    for (const std::string& port : PortRange(ports, e))
+      exposed[port + "/" + proto] = json::object();
+  }
+  host["PortBindings"] = bindings;
+  host["PublishAllPorts"] = o.publish_all;
+  if (!exposed.empty()) body["ExposedPorts"] = exposed;
+  host["Dns"] = o.dns;
+  host["DnsSearch"] = o.dns_search;
+  host["DnsOptions"] = o.dns_options;
+  if (!o.add_hosts.empty()) host["ExtraHosts"] = o.add_hosts;
+  json endpoint = json::object();
+  if (!o.ip.empty()) endpoint["IPAMConfig"] = {{"IPv4Address", o.ip}};
+  if (!o.network_aliases.empty()) endpoint["Aliases"] = o.network_aliases;
+  if (!endpoint.empty()) {
+    if (o.network.empty() || o.network == "default") {
+      ThrowInvalid(!o.ip.empty()
+                       ? "user specified IP address is supported on user defined networks only"
+                       : "network-scoped alias is supported only for containers in user defined "
+                         "networks");
+    }
+    body["NetworkingConfig"]["EndpointsConfig"][o.network] = endpoint;
+  }
+}
+
+}  // namespace
+
 nlohmann::json HealthcheckBody(const ContainerOptions& o) {
   bool any = !o.health_cmd.empty() || !o.health_interval.empty() || !o.health_timeout.empty() ||
              !o.health_start_period.empty() || !o.health_start_interval.empty() ||
@@ -623,6 +744,7 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
   }
   host["RestartPolicy"] = RestartPolicy(o.restart);
   host["NetworkMode"] = o.network;
+  SetNetworking(body, o);
   host["CapAdd"] = NullIfEmpty(o.cap_add);
   host["CapDrop"] = NullIfEmpty(o.cap_drop);
   host["SecurityOpt"] = NullIfEmpty(SecurityOpts(o.security_opt));

@@ -29,6 +29,11 @@ struct ContainerOptions {
   std::vector<std::string> entrypoint;  // empty: not given; {""}: --entrypoint= (reset)
   std::vector<std::string> env, env_files, labels, label_files, cap_add, cap_drop, security_opt,
       tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes, mounts, volumes_from;
+  // Networking: -p, --expose, --network-alias, --dns*, --add-host; -P and --ip.
+  bool publish_all = false;
+  std::string ip;
+  std::vector<std::string> publish, expose, network_aliases, dns, dns_search, dns_options,
+      add_hosts;
   // --health-*: durations as Go writes them ("30s", "1m30s"), retries a count.
   std::string health_cmd, health_interval, health_timeout, health_start_period,
       health_start_interval, health_retries;

@@ -23,7 +23,7 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
-#include "engine/container_entry.h"
+#include "engine/container_service_internal.h"
 #include "engine/container_service.h"
 #include "runtime/idmap.h"
 #include "shim/logfile.h"

@@ -411,10 +411,8 @@ HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname,
   std::string uts = NamespaceMode(hc, "UTSMode", {"", "host"});
   std::string cgroupns = NamespaceMode(hc, "CgroupnsMode", {"", "host", "private"});
   std::string network = Str(hc, "NetworkMode", "HostConfig.NetworkMode");
-  if (StartsWith(network, "container:")) {
-    throw Error(Kind::kNotImplemented,
-                "HostConfig.NetworkMode: joining another container's network namespace (\"" +
-                    network + "\") is not implemented yet");
+  if (network == "container:") {
+    Bad("HostConfig.NetworkMode", "invalid container format container:<name|id>");
   }
   if (network.empty()) {
     network = "default";
@@ -439,8 +437,9 @@ HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname,
     }
     RemoveNamespace(spec, "pid");
   }
-  if (network == "host") {
-    RemoveNamespace(spec, "network");
+  // container:<id>: the service fills in the namespace's path at start (docs/network.md).
+  if (network == "host" || StartsWith(network, "container:")) {
+    if (network == "host") RemoveNamespace(spec, "network");
     if (result.userns) {
       // sysfs cannot be mounted from a user namespace that does not own the network namespace.
       *FindMount(mounts, "/sys") = BindMount("/sys", true);

@@ -32,9 +32,9 @@
 #include "base/path_in_root.h"
 #include "base/time_text.h"
 #include "engine/container_changes.h"
-#include "engine/container_entry.h"
 #include "engine/container_filters.h"
 #include "engine/container_health.h"
+#include "engine/container_service_internal.h"
 #include "engine/container_spec.h"
 #include "engine/container_stats.h"
 #include "engine/container_view.h"
@@ -50,19 +50,6 @@
 #include "shim/logfile.h"
 
 namespace berth::engine {
-
-struct ExecInfo {
-  std::string id;
-  std::string container_id;
-  nlohmann::json body;  // the exec create body, as received
-  bool running = false;
-  bool started = false;
-  std::optional<int64_t> exit_code;
-  int64_t pid = 0;
-  // The shim connection that brings the exit code, while the process runs: the start handler
-  // waits on it (attached), or the monitor thread does (detached).
-  std::shared_ptr<shim::Client> client;
-};
 
 namespace {
 
@@ -306,11 +293,12 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
 }  // namespace
 
 ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events,
-                                   VolumeService* volumes)
+                                   VolumeService* volumes, NetworkService* networks)
     : paths_(std::move(paths)),
       images_(images),
       events_(events),
       volumes_(volumes),
+      networks_(networks),
       db_(JoinPath(paths_.root, "containers.db")) {
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS containers (
@@ -335,6 +323,13 @@ CREATE TABLE IF NOT EXISTS containers (
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   primer_ = std::make_unique<runtime::CgroupPrimer>(runtime::DetectCgroupLayout());
   Restore();
+  if (networks_) {
+    std::vector<std::string> running;
+    for (auto& item : entries_) {
+      if (item.second->c.Running()) running.push_back(item.first);
+    }
+    networks_->Reconcile(running);  // rules and DNS names from the records, after a crash too
+  }
   monitor_ = std::thread([this] { MonitorLoop(); });
   restarter_ = std::thread([this] { RestartLoop(); });
 }
@@ -534,9 +529,11 @@ CreateResult ContainerService::Create(const std::string& requested_name,
       WriteFileAtomic(JoinPath(Dir(c.id), "create.json"),
                       nlohmann::json{{"body", body}, {"image_config", image_config}}.dump(), 0600);
       MkdirAll(JoinPath(Dir(c.id), "rootfs"), 0755);
+      DeclareNetworks(c, body);
       Save(c);
       Emit(c, "create");
     } catch (...) {
+      if (networks_) networks_->Forget(c.id);
       entries_.erase(c.id);
       RemoveAll(Dir(c.id));
       DropVolumes(c, true);
@@ -658,6 +655,7 @@ void ContainerService::StartLocked(Entry& e) {
   auto fail = [&](const std::string& what) {
     std::string text = DockerStartError(what);
     // Docker records the code a shell would give, and an AutoRemove container goes.
+    ReleaseNetwork(id);
     Unmount(JoinPath(dir, "rootfs"));
     UnmountVolumes(e.c);
     bool remove;
@@ -682,6 +680,7 @@ void ContainerService::StartLocked(Entry& e) {
   nlohmann::json spec;
   try {
     spec = FinalSpec(e);
+    PrepareNetwork(e, spec);
     // Made anew at every start from create.json (durable): a power loss can cost it only
     // while the container it was for is gone as well.
     WriteFileAtomic(JoinPath(dir, "config.json"), spec.dump(), 0600, Durability::kVolatile);
@@ -743,6 +742,18 @@ void ContainerService::StartLocked(Entry& e) {
   Watch(id, spawned.shim_pid);
   std::string start_error;
   try {
+    AttachNetwork(e, spawned.pid);  // the init exists, its process has not started
+  } catch (const Error& err) {
+    start_error = DockerStartError(err.what());
+    ReleaseNetwork(id);
+    try {
+      KillLocked(e, SIGKILL);  // the monitor finishes the container
+    } catch (const Error& kill_err) {
+      log::Warn("start " + id + ": " + kill_err.what());
+    }
+  }
+  try {
+    if (!start_error.empty()) throw Error(Kind::kInvalidArgument, start_error);
     shim::Client client = shim::Client::Connect(so.socket_path);
     for (Pending& p : pending) {
       shim::AttachOptions ao{p.request.stdin, p.request.stdout, p.request.stderr,
@@ -862,6 +873,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
   }
   unlink(SocketPath(id).c_str());
+  ReleaseNetwork(id, true);
   Unmount(JoinPath(dir, "rootfs"));
   UnmountVolumes(e->c);
   bool remove;
@@ -1060,6 +1072,13 @@ void ContainerService::RemoveLocked(Entry& e, bool volumes) {
     e.c.state.status = ContainerStatus::kRemoving;
   }
   Save(e);
+  if (networks_) {
+    try {
+      networks_->Forget(id);
+    } catch (const Error& err) {
+      log::Warn("remove " + id + ": network endpoints: " + err.what());
+    }
+  }
   Unmount(JoinPath(Dir(id), "rootfs"));
   if (!RemoveAll(Dir(id))) {
     log::Warn("remove " + Dir(id) + ": " + strerror(errno));
@@ -1102,6 +1121,7 @@ void ContainerService::Rename(const std::string& ref, const std::string& new_nam
     Emit(e->c, "rename", {{"oldName", old}});
   }
   Save(*e);
+  if (networks_) networks_->Renamed(e->c.id, name);  // its DNS name on every network
 }
 
 void ContainerService::Pause(const std::string& ref) {
@@ -1309,6 +1329,18 @@ nlohmann::ordered_json ContainerService::Inspect(const std::string& ref) {
     auto it = execs_.find(exec_id);
     if (it != execs_.end() && it->second->running) x.exec_ids.push_back(exec_id);
   }
+  if (networks_) {
+    x.networks = networks_->ContainerNetworks(e->c.id);
+    x.ports = PortsJson(e->c, false);
+    if (e->c.Running() && x.networks.is_object()) {
+      x.sandbox_key = "/proc/" + std::to_string(e->c.state.pid) + "/ns/net";
+    }
+  }
+  for (const char* f : {"resolv.conf", "hostname", "hosts"}) {
+    std::string path = JoinPath(dir, f);
+    if (access(path.c_str(), F_OK) != 0) continue;
+    (f[0] == 'r' ? x.resolv_conf_path : f[4] == 'n' ? x.hostname_path : x.hosts_path) = path;
+  }
   return InspectJson(e->c, x);
 }
 
@@ -1354,6 +1386,10 @@ nlohmann::json ContainerService::List(bool all, int limit, bool size, const Filt
       // What the container wrote (its upper directory), and that over its image.
       x.size_rw = static_cast<int64_t>(DiskUsage(JoinPath(Dir(c->id), "rw/upper")));
       x.size_root_fs = *x.size_rw + images_.Size(c->image_id);
+    }
+    if (networks_) {
+      x.networks = networks_->ContainerNetworks(c->id);
+      x.ports = PortsJson(*c, true);
     }
     out.push_back(ListEntry(*c, now, x));
   }

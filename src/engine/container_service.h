@@ -19,6 +19,7 @@
 #include "engine/db.h"
 #include "engine/events.h"
 #include "engine/image_service.h"
+#include "engine/network_service.h"
 #include "engine/volume_service.h"
 
 // The daemon's containers: create them from an image, start each under a berth-shim of its
@@ -75,9 +76,11 @@ struct ContainerCounts {
 class ContainerService {
  public:
   // `events` (may be null) gets the containers' lifecycle events; `volumes` (may be null:
-  // then only binds and tmpfs mounts work) makes and mounts the containers' volumes.
+  // then only binds and tmpfs mounts work) makes and mounts the containers' volumes;
+  // `networks` (may be null: every container then starts with an empty network namespace)
+  // owns bridges and addresses.
   ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr,
-                   VolumeService* volumes = nullptr);
+                   VolumeService* volumes = nullptr, NetworkService* networks = nullptr);
   ~ContainerService();
   ContainerService(const ContainerService&) = delete;
   ContainerService& operator=(const ContainerService&) = delete;
@@ -164,6 +167,10 @@ class ContainerService {
   void ExtractToPath(const std::string& ref, const std::string& path,
                      const std::function<size_t(void*, size_t)>& in, bool no_overwrite_dir_non_dir,
                      bool copy_uid_gid);
+  // POST /networks/{id}/connect and /disconnect (container_network.cc).
+  void ConnectNetwork(const std::string& ref, const std::string& network,
+                      const EndpointRequest& request);
+  void DisconnectNetwork(const std::string& ref, const std::string& network, bool force);
 
   // The image IDs and chain IDs containers use (image GC and rmi must keep them).
   std::vector<std::string> ImagesInUse();
@@ -222,11 +229,20 @@ class ContainerService {
   bool RestartAtDaemonStart(Entry& e);  // Restore: schedules what the policy starts again
   void RestartLoop();                   // the restarter thread
   void RestartNow(const std::string& id);
+  // Networking of a container (container_network.cc): the endpoints asked for at create,
+  // addresses and /etc files before the shim runs, the veths once the init's namespace
+  // exists, and all of it undone at the exit or a failed start.
+  void DeclareNetworks(const Container& c, const nlohmann::json& body);
+  void PrepareNetwork(Entry& e, nlohmann::json& spec);
+  void AttachNetwork(Entry& e, int64_t init_pid);
+  void ReleaseNetwork(const std::string& id, bool exited = false);
+  nlohmann::json PortsJson(const Container& c, bool list);
 
   ContainerPaths paths_;
   ImageService& images_;
   EventBus* events_;
   VolumeService* volumes_;
+  NetworkService* networks_;
   std::mutex db_mu_;
   Db db_;
 

@@ -357,24 +357,28 @@ ordered_json InspectJson(const Container& c, const InspectExtras& x) {
   }
   out["Mounts"] = MountPoints(c);
   out["Config"] = InOrder(c.config, kConfigOrder);
+  // The top-level fields are the default bridge's endpoint (Docker's legacy view).
+  const json networks = Networks(c, x.networks);
+  const json bridge =
+      networks.is_object() && networks.contains("bridge") ? networks["bridge"] : EmptyEndpoint();
   out["NetworkSettings"] = {{"Bridge", ""},
                             {"SandboxID", x.sandbox_id},
                             {"HairpinMode", false},
                             {"LinkLocalIPv6Address", ""},
                             {"LinkLocalIPv6PrefixLen", 0},
-                            {"Ports", json::object()},
+                            {"Ports", x.ports.is_null() ? json::object() : x.ports},
                             {"SandboxKey", x.sandbox_key},
                             {"SecondaryIPAddresses", nullptr},
                             {"SecondaryIPv6Addresses", nullptr},
-                            {"EndpointID", ""},
-                            {"Gateway", ""},
+                            {"EndpointID", bridge["EndpointID"]},
+                            {"Gateway", bridge["Gateway"]},
                             {"GlobalIPv6Address", ""},
                             {"GlobalIPv6PrefixLen", 0},
-                            {"IPAddress", ""},
-                            {"IPPrefixLen", 0},
+                            {"IPAddress", bridge["IPAddress"]},
+                            {"IPPrefixLen", bridge["IPPrefixLen"]},
                             {"IPv6Gateway", ""},
-                            {"MacAddress", ""},
-                            {"Networks", Networks(c, x.networks)}};
+                            {"MacAddress", bridge["MacAddress"]},
+                            {"Networks", networks}};
   return out;
 }
 
@@ -390,7 +394,7 @@ json ListEntry(const Container& c, int64_t now_nanos, const ListExtras& x) {
               {"ImageID", c.image_id},
               {"Command", CommandText(c)},
               {"Created", CreatedNanos(c) / 1'000'000'000},
-              {"Ports", json::array()},
+              {"Ports", x.ports.is_null() ? json::array() : x.ports},
               {"Labels", labels.is_null() ? json::object() : labels},
               {"State", StateString(c)},
               {"Status", StatusText(c, now_nanos)},

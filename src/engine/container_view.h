@@ -29,6 +29,8 @@ struct InspectExtras {
   // NetworkSettings.Networks as the network service reports them; null: one entry named
   // after HostConfig.NetworkMode ("none", "host", "bridge" for "default") with empty values.
   nlohmann::json networks;
+  // NetworkSettings.Ports ({"80/tcp":[{"HostIp","HostPort"}]}); null shows as {}.
+  nlohmann::json ports;
   std::optional<int64_t> size_rw, size_root_fs;  // `?size=1`
 };
 
@@ -40,7 +42,8 @@ struct ListExtras {
   // The Image column: c.image while that name still refers to c.image_id, else the ID (what
   // Docker's refreshImage shows once the name moved or is gone). Empty: c.image.
   std::string image;
-  nlohmann::json networks;                       // as InspectExtras::networks
+  nlohmann::json networks;  // as InspectExtras::networks
+  nlohmann::json ports;     // the Ports column: [{IP, PrivatePort, PublicPort, Type}]; null: []
   std::optional<int64_t> size_rw, size_root_fs;  // `?size=1`
 };
 

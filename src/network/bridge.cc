@@ -1,5 +1,6 @@
 #include "network/bridge.h"
 
+#include <cstdio>
 #include <random>
 
 #include "base/error.h"
@@ -33,6 +34,18 @@ int EnsureBridge(Netlink& host, const BridgeConfig& config) {
   return link->index;
 }
 
+std::array<uint8_t, 6> MacForAddress(const IpAddress& v4) {
+  const uint8_t* b = v4.data();
+  return {0x02, 0x42, b[0], b[1], b[2], b[3]};
+}
+
+std::string MacString(const std::array<uint8_t, 6>& mac) {
+  char buf[18];
+  snprintf(buf, sizeof(buf), "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+           mac[4], mac[5]);
+  return buf;
+}
+
 std::string RandomVethName() {
   static thread_local std::mt19937 rng(std::random_device{}());
   static const char kHex[] = "0123456789abcdef";
@@ -46,7 +59,7 @@ std::string RandomVethName() {
 std::string AttachEndpoint(Netlink& host, int netns_fd, const EndpointConfig& config) {
   std::string veth = config.host_veth.empty() ? RandomVethName() : config.host_veth;
   Netlink::Batch(host)
-      .CreateVeth(veth, config.ifname, config.mtu, netns_fd, config.bridge_index)
+      .CreateVeth(veth, config.ifname, config.mtu, netns_fd, config.bridge_index, config.mac)
       .Commit();
   try {
     Netlink ns = Netlink::InNetns(netns_fd);

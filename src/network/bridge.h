@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +34,12 @@ struct EndpointConfig {
   // Default routes; none on an --internal network.
   std::optional<IpAddress> gateway4, gateway6;
   int mtu = 0;
+  std::optional<std::array<uint8_t, 6>> mac;  // the container end's; nullopt: the kernel's
 };
+
+// Docker's MAC address for a container's IPv4 address: 02:42 and the four address bytes.
+std::array<uint8_t, 6> MacForAddress(const IpAddress& v4);
+std::string MacString(const std::array<uint8_t, 6>& mac);
 
 // Creates a veth pair whose container end is born inside `netns_fd` (no move, no rename), and
 // configures it there: one round trip on the host, a link lookup and one batch in the

@@ -40,7 +40,9 @@ DnsTable::Answer DnsTable::Lookup(const IpAddress& source, const std::string& na
   std::lock_guard lock(mu_);
   std::set<std::string> networks;
   for (const auto& [key, e] : endpoints_) {
-    for (const auto& addr : e.addresses) {
+    std::vector<IpAddress> from = e.addresses;
+    from.insert(from.end(), e.sources.begin(), e.sources.end());
+    for (const auto& addr : from) {
       if (addr == source) {
         networks.insert(e.network);
         if (a.upstreams.empty()) {

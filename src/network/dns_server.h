@@ -21,6 +21,9 @@ struct DnsEndpoint {
   std::vector<std::string> names;  // container name, --network-alias, short ID
   std::vector<IpAddress> addresses;
   std::vector<IpAddress> upstreams;  // --dns; empty: the server's defaults
+  // The container's addresses on its other networks: a query from one of them is the same
+  // container asking (it resolves names of every network it is on), never an answer.
+  std::vector<IpAddress> sources;
 };
 
 // Who is who, shared between the engine (writer) and the DNS server thread (reader).

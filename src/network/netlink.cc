@@ -134,7 +134,8 @@ Netlink::Batch& Netlink::Batch::CreateBridge(const std::string& name, int mtu, b
 
 Netlink::Batch& Netlink::Batch::CreateVeth(const std::string& name, const std::string& peer,
                                            int mtu, int peer_netns_fd,
-                                           std::optional<int> master_index) {
+                                           std::optional<int> master_index,
+                                           const std::optional<std::array<uint8_t, 6>>& peer_mac) {
   CheckName(name);
   CheckName(peer);
   nlmsghdr* nlh =
@@ -165,6 +166,9 @@ Netlink::Batch& Netlink::Batch::CreateVeth(const std::string& name, const std::s
   }
   if (peer_netns_fd >= 0) {
     mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, static_cast<uint32_t>(peer_netns_fd));
+  }
+  if (peer_mac) {
+    mnl_attr_put(nlh, IFLA_ADDRESS, peer_mac->size(), peer_mac->data());
   }
   mnl_attr_nest_end(nlh, peer_attr);
   mnl_attr_nest_end(nlh, data);

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,9 +38,11 @@ class Netlink {
     // `up`: also bring it up. mtu 0: the kernel's default.
     Batch& CreateBridge(const std::string& name, int mtu = 0, bool up = true);
     // A veth pair: `name` here (enslaved to `master` when given, and up), `peer` created
-    // directly in the namespace `peer_netns_fd` (-1: here), down.
+    // directly in the namespace `peer_netns_fd` (-1: here), down, with the MAC address
+    // `peer_mac` when given (else the kernel's random one).
     Batch& CreateVeth(const std::string& name, const std::string& peer, int mtu = 0,
-                      int peer_netns_fd = -1, std::optional<int> master_index = std::nullopt);
+                      int peer_netns_fd = -1, std::optional<int> master_index = std::nullopt,
+                      const std::optional<std::array<uint8_t, 6>>& peer_mac = std::nullopt);
     Batch& DeleteLink(const std::string& name);
     Batch& SetUp(const std::string& name, bool up = true);
     Batch& SetMtu(const std::string& name, int mtu);

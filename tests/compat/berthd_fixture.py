@@ -6,9 +6,13 @@ returns berthd's exit status and log (a sanitizer's report lands there). kill9()
 let a test kill it hard and start it again on the same directories (live restore).
 """
 
+import ipaddress
+import json
 import os
+import random
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -26,26 +30,86 @@ for _py in ("/usr/bin/python3", shutil.which("python3") or ""):
             PYTHONS.append((_py, _probe.stdout.strip()))
 
 
+def _routes():
+    out = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True,
+                         text=True).stdout
+    nets = []
+    for line in out.splitlines():
+        word = line.split()[0] if line.split() else ""
+        try:
+            if word not in ("default", "broadcast", "local"):
+                nets.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            pass
+    return nets
+
+
+def _free_block(base, prefixlen, taken):
+    """A random subnet of `base` with `prefixlen` that overlaps no route of the host."""
+    blocks = list(ipaddress.ip_network(base).subnets(new_prefix=prefixlen))
+    random.shuffle(blocks)
+    for b in blocks:
+        if not any(b.overlaps(t) for t in taken):
+            return b
+    raise RuntimeError("no free subnet in " + base)
+
+
 class Berthd:
+    """Networking is the test's own: the default bridge, user-defined bridges (`bridge_prefix`
+    + the network id), the nftables table and every subnet (198.18.0.0/15, checked against
+    the host's routes) are unique to this instance, and stop() removes the links and tables
+    (berthd leaves its bridges, as dockerd does)."""
+
     def __init__(self, berthd, prefix="berth-compat."):
         self.berthd = berthd
         self.dir = tempfile.mkdtemp(prefix=prefix)
         self.sock = os.path.join(self.dir, "berth.sock")
         self.host = "unix://" + self.sock
         self.log = open(os.path.join(self.dir, "berthd.log"), "a")
+        tag = "%05x" % random.getrandbits(20)
+        self.bridge_prefix = "bt" + tag + "-"
+        self.bridge = self.bridge_prefix + "0"
+        self.nft_table = "berthtest" + tag
+        taken = _routes()
+        self.subnet = _free_block("198.18.0.0/16", 24, taken)
+        # Networks created without --subnet take /24s from the start of this /20; tests that
+        # pick their own use user_subnet(n) from its end.
+        self.pool = _free_block("198.19.0.0/16", 20, taken + [self.subnet])
+        self.config = os.path.join(self.dir, "daemon.json")
+        with open(self.config, "w") as f:
+            json.dump({"bridge": self.bridge, "default-subnet": str(self.subnet),
+                       "nftables-table": self.nft_table, "bridge-prefix": self.bridge_prefix,
+                       "default-address-pools": [{"base": str(self.pool), "size": 24}]}, f)
         self.start()
+
+    def user_subnet(self, n):
+        """The n-th (0..7) /24 reserved for tests' own --subnet choices."""
+        return str(list(self.pool.subnets(new_prefix=24))[15 - n])
 
     def start(self):
         self.proc = subprocess.Popen(
             [self.berthd, "--root", os.path.join(self.dir, "root"), "--state",
-             os.path.join(self.dir, "state"), "-H", self.host],
+             os.path.join(self.dir, "state"), "-H", self.host, "--config-file", self.config],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 10
-        while not os.path.exists(self.sock):
+        # The socket file appears at bind, a moment before berthd listens: wait for a connect.
+        while not self._answers():
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
                 raise RuntimeError("berthd did not start")
             time.sleep(0.02)
+
+    def _answers(self):
+        if not os.path.exists(self.sock):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def kill9(self):
         """Kills berthd hard, as a crash would; its socket file stays behind."""
@@ -71,5 +135,19 @@ class Berthd:
         self.log.close()
         with open(os.path.join(self.dir, "berthd.log")) as f:
             log = f.read()
+        self.remove_network_state()
         shutil.rmtree(self.dir, ignore_errors=True)
         return self.proc.returncode, log
+
+    def links(self):
+        """This instance's bridges and whatever else carries its prefix."""
+        out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+        return [n for n in names if n.startswith(self.bridge_prefix)]
+
+    def remove_network_state(self):
+        for link in self.links():
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+        for family in ("inet", "bridge"):
+            subprocess.run(["nft", "delete", "table", family, self.nft_table],
+                           capture_output=True)

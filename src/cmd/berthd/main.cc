@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
+#include "engine/network_service.h"
 #include "engine/volume_service.h"
 
 namespace {
@@ -30,6 +31,7 @@ struct Options {
   bool debug = false;
   std::string log_format = "text";
   berth::engine::RegistryOptions registry;
+  berth::engine::NetworkDaemonConfig network;
 };
 
 // dockerd's daemon.json names, where they mean the same: data-root, exec-root, hosts, debug,
@@ -60,6 +62,34 @@ void ApplyConfigFile(Options& o, const CLI::App& app) {
         berth::ThrowInvalid(o.config_file + ": \"hosts\" must be a list");
       }
       if (app.count("--host") == 0) o.hosts = value.get<std::vector<std::string>>();
+    } else if (key == "bridge") {
+      // dockerd's names: the default network's bridge and its address with the subnet's
+      // length ("bip": "172.17.0.1/16"); Berth's own: "default-subnet", "nftables-table".
+      o.network.bridge_name = str();
+    } else if (key == "bip" || key == "default-subnet") {
+      o.network.bridge_subnet = str();
+    } else if (key == "nftables-table") {
+      o.network.nft_table = str();
+    } else if (key == "bridge-prefix") {
+      o.network.user_bridge_prefix = str();
+    } else if (key == "default-address-pools") {
+      if (!value.is_array()) {
+        berth::ThrowInvalid(o.config_file + ": \"default-address-pools\" must be a list");
+      }
+      for (const auto& pool : value) {
+        if (!pool.is_object() || !pool.value("base", nlohmann::json()).is_string() ||
+            !pool.value("size", nlohmann::json()).is_number_integer()) {
+          berth::ThrowInvalid(o.config_file +
+                              ": \"default-address-pools\" entries are {\"base\",\"size\"}");
+        }
+        o.network.address_pools.emplace_back(pool["base"].get<std::string>(),
+                                             pool["size"].get<int>());
+      }
+    } else if (key == "mtu") {
+      if (!value.is_number_integer()) {
+        berth::ThrowInvalid(o.config_file + ": \"mtu\" must be a number");
+      }
+      o.network.mtu = value.get<int>();
     } else if (key == "debug") {
       if (!value.is_boolean()) {
         berth::ThrowInvalid(o.config_file + ": \"debug\" must be true or false");
@@ -145,11 +175,12 @@ int main(int argc, char** argv) {
     berth::engine::EventBus events;
     events.Persist(o.root + "/events.log");  // `events --since` reaches back past restarts
     berth::engine::VolumeService volumes(o.root, &events);
+    berth::engine::NetworkService networks(o.root, o.network, &events);
     // Containers that ran on while berthd was down are found again here (live restore).
     berth::engine::ContainerService containers(
         {o.root, o.state, Sibling("berth-shim"),
          access("/usr/bin/tini-static", X_OK) == 0 ? "/usr/bin/tini-static" : ""},
-        images, &events, &volumes);
+        images, &events, &volumes, &networks);
     images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
     berth::api::Router router;
     berth::api::AddSystemRoutes(router, images, containers, volumes, {o.root, o.state, HostName()});
@@ -158,6 +189,7 @@ int main(int argc, char** argv) {
     berth::api::AddEventRoutes(router, events);
     berth::api::AddVolumeRoutes(router, volumes);
     berth::api::AddArchiveRoutes(router, containers);
+    berth::api::AddNetworkRoutes(router, networks, containers);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);

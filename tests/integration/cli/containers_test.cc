@@ -115,6 +115,20 @@ class CliAgainstDaemon : public ::testing::Test {
 
   static void TearDownTestSuite() {
     StopDaemon(berthd_);
+    if (!net_tag_.empty()) {
+      // berthd leaves its bridges (as dockerd does): this instance's go with the test.
+      std::string links = RunProgram({"/usr/sbin/ip", "-o", "link", "show"}).out;
+      std::istringstream lines(links);
+      for (std::string line; std::getline(lines, line);) {
+        size_t at = line.find(": bc" + net_tag_ + "-");
+        if (at == std::string::npos) continue;
+        std::string name = line.substr(at + 2, line.find_first_of(":@", at + 2) - at - 2);
+        RunProgram({"/usr/sbin/ip", "link", "del", name});
+      }
+      RunProgram({"/usr/sbin/nft", "delete", "table", "inet", "berthcli" + net_tag_});
+      RunProgram({"/usr/sbin/nft", "delete", "table", "bridge", "berthcli" + net_tag_});
+      net_tag_.clear();
+    }
     StopDaemon(dockerd_);
     StopDaemon(containerd_);
     dockerd_ = containerd_ = berthd_ = 0;
@@ -162,9 +176,35 @@ class CliAgainstDaemon : public ::testing::Test {
     char tmpl[] = "/tmp/berth-cli-berthd-XXXXXX";
     dir_ = mkdtemp(tmpl);
     host_ = "unix://" + dir_ + "/berth.sock";
-    berthd_ = SpawnDaemon(
-        {BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state", "-H", host_},
-        dir_ + "/berthd.log");
+    // Networking of its own (never the installation's berth0 or nftables table): a bridge
+    // and table named after this process, subnets in 198.18.0.0/15 no host route uses.
+    std::string routes = RunProgram({"/usr/sbin/ip", "-4", "route", "show", "table", "all"}).out;
+    int third = -1;
+    for (int i = 0; i < 256 && third < 0; ++i) {
+      int candidate = (getpid() + i) % 256;
+      if (routes.find("198.18." + std::to_string(candidate) + ".") == std::string::npos) {
+        third = candidate;
+      }
+    }
+    int pool = -1;
+    for (int i = 0; i < 16 && pool < 0; ++i) {
+      int candidate = ((getpid() + i) % 16) * 16;
+      bool used = false;
+      for (int k = 0; k < 16; ++k) {
+        used = used ||
+               routes.find("198.19." + std::to_string(candidate + k) + ".") != std::string::npos;
+      }
+      if (!used) pool = candidate;
+    }
+    net_tag_ = std::to_string(getpid() % 100000);
+    std::ofstream(dir_ + "/daemon.json")
+        << "{\"bridge\":\"bc" << net_tag_ << "-0\",\"bridge-prefix\":\"bc" << net_tag_
+        << "-\",\"default-subnet\":\"198.18." << third << ".0/24\",\"nftables-table\":"
+        << "\"berthcli" << net_tag_ << "\",\"default-address-pools\":[{\"base\":\"198.19." << pool
+        << ".0/20\",\"size\":24}]}";
+    berthd_ = SpawnDaemon({BERTH_TEST_BERTHD, "--root", dir_ + "/root", "--state", dir_ + "/state",
+                           "-H", host_, "--config-file", dir_ + "/daemon.json"},
+                          dir_ + "/berthd.log");
     WaitForDaemon("berthd");
   }
 
@@ -206,7 +246,7 @@ class CliAgainstDaemon : public ::testing::Test {
     WaitForDaemon("dockerd");
   }
 
-  static inline std::string host_, dir_, skip_, setup_error_;
+  static inline std::string host_, dir_, skip_, setup_error_, net_tag_;
   static inline pid_t containerd_ = 0, dockerd_ = 0, berthd_ = 0;
   static inline std::vector<std::string> made_run_dirs_;
   std::vector<std::string> names_;
@@ -280,6 +320,45 @@ TEST_F(CliAgainstDaemon, DetachedLogsExecPsRm) {
   EXPECT_NE(rm.err.find("No such container: berthcli-no-such-container"), std::string::npos)
       << rm.err;
   EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
+}
+
+// berth network create/ls/inspect/connect/disconnect/rm, run -p and port. Against berthd only:
+// the dockerd of this test runs without a bridge.
+TEST_F(CliAgainstDaemon, NetworksPublishAndPort) {
+  if (net_tag_.empty()) {
+    GTEST_SKIP() << "the daemon under test has no bridge networking";
+  }
+  std::string net = "berthcli-net-" + std::to_string(getpid());
+  std::string web = Name(), other = Name();
+  Result created = B({"network", "create", "--label", "k=v", net});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  std::string id = created.out.substr(0, 64);
+  Result ls = B({"network", "ls", "--filter", "label=k=v", "--format", "{{.Name}} {{.Driver}}"});
+  EXPECT_EQ(ls.out, net + " bridge\n") << ls.err;
+  Result run = B({"run", "-d", "--name", web, "--network", net, "--network-alias", "site", "-p",
+                  "127.0.0.1::80", "busybox", "sh", "-c",
+                  "mkdir /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  Result port = B({"port", web});
+  EXPECT_EQ(port.out.rfind("80/tcp -> 127.0.0.1:", 0), 0u) << port.out << port.err;
+  EXPECT_EQ(B({"port", web, "81"}).exit_code, 1);
+  Result peer = B({"run", "--rm", "--network", net, "busybox", "sh", "-c",
+                   "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 site 80"});
+  EXPECT_NE(peer.out.find("\r\n\r\nhi\n"), std::string::npos) << peer.out << peer.err;
+  ASSERT_EQ(
+      B({"run", "-d", "--name", other, "--network", "none", "busybox", "sleep", "100"}).exit_code,
+      0);
+  Result connect = B({"network", "connect", net, other});
+  EXPECT_EQ(connect.exit_code, 1) << "a container on --network none cannot join";
+  Result inspect = B({"network", "inspect", "-f", "{{.Id}} {{len .Containers}}", net});
+  EXPECT_EQ(inspect.out, id + " 1\n") << inspect.err;
+  Result busy = B({"network", "rm", net});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_NE(busy.err.find("active endpoints"), std::string::npos) << busy.err;
+  EXPECT_EQ(B({"rm", "-f", web}).exit_code, 0);
+  Result rm = B({"network", "rm", net});
+  EXPECT_EQ(rm.out, net + "\n") << rm.err;
+  EXPECT_NE(B({"network", "inspect", net}).exit_code, 0);
 }
 
 TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {

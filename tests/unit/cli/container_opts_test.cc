@@ -221,6 +221,31 @@ TEST(CreateBody, HealthFlags) {
 }
 
 }  // namespace
+TEST(CreateBody, Networking) {
+  json b = Body(
+      "-p 8080:80 -p 127.0.0.1::53/udp -p [::1]:9000-9001:90-91 --expose 7000 -P --network n1 "
+      "--ip 10.5.0.7 --network-alias web --dns 1.1.1.1 --dns-search example.org --dns-option "
+      "ndots:2 --add-host db:10.0.0.2 busybox");
+  json pb = b["HostConfig"]["PortBindings"];
+  EXPECT_EQ(pb["80/tcp"], json::parse(R"([{"HostIp":"","HostPort":"8080"}])"));
+  EXPECT_EQ(pb["53/udp"], json::parse(R"([{"HostIp":"127.0.0.1","HostPort":""}])"));
+  EXPECT_EQ(pb["90/tcp"], json::parse(R"([{"HostIp":"::1","HostPort":"9000"}])"));
+  EXPECT_EQ(pb["91/tcp"], json::parse(R"([{"HostIp":"::1","HostPort":"9001"}])"));
+  for (const char* key : {"80/tcp", "53/udp", "90/tcp", "91/tcp", "7000/tcp"}) {
+    EXPECT_TRUE(b["ExposedPorts"].contains(key)) << key;
+  }
+  EXPECT_EQ(b["HostConfig"]["PublishAllPorts"], true);
+  EXPECT_EQ(b["HostConfig"]["Dns"], json({"1.1.1.1"}));
+  EXPECT_EQ(b["HostConfig"]["DnsSearch"], json({"example.org"}));
+  EXPECT_EQ(b["HostConfig"]["DnsOptions"], json({"ndots:2"}));
+  EXPECT_EQ(b["HostConfig"]["ExtraHosts"], json({"db:10.0.0.2"}));
+  EXPECT_EQ(b["NetworkingConfig"]["EndpointsConfig"]["n1"],
+            json::parse(R"({"IPAMConfig":{"IPv4Address":"10.5.0.7"},"Aliases":["web"]})"));
+  EXPECT_THROW(Body("--ip 10.0.0.1 busybox"), Error);
+  EXPECT_THROW(Body("-p 80-81:90-92 busybox"), Error);
+  EXPECT_THROW(Body("-p x busybox"), Error);
+}
+
 }  // namespace berth::cli
 
 namespace berth::cli {

@@ -176,4 +176,25 @@ TEST_F(DnsAnswer, BadQueries) {
 }
 
 }  // namespace
+TEST(DnsTableSources, AContainerOnTwoNetworksResolvesBoth) {
+  DnsTable t;
+  IpAddress a1 = *IpAddress::Parse("10.1.0.5"), b1 = *IpAddress::Parse("10.2.0.5");
+  IpAddress web = *IpAddress::Parse("10.2.0.9");
+  t.Upsert("A/c", {"A", {"client"}, {a1}, {}, {b1}});
+  t.Upsert("B/c", {"B", {"client"}, {b1}, {}, {a1}});
+  t.Upsert("B/w", {"B", {"web"}, {web}, {}, {}});
+  // Asking from its address on A (where its resolver is), it finds a peer on B.
+  DnsTable::Answer a = t.Lookup(a1, "web", false);
+  EXPECT_TRUE(a.known_source);
+  ASSERT_EQ(a.addresses.size(), 1u);
+  EXPECT_EQ(a.addresses[0], web);
+  // Its other addresses are no answers: "client" is each network's own address.
+  a = t.Lookup(web, "client", false);
+  ASSERT_EQ(a.addresses.size(), 1u);
+  EXPECT_EQ(a.addresses[0], b1);
+  t.Upsert("A/c", {"A", {"client"}, {a1}, {}, {}});
+  t.Remove("B/c");
+  EXPECT_FALSE(t.Lookup(a1, "web", false).name_found);
+}
+
 }  // namespace berth::network

@@ -1,0 +1,515 @@
+#!/usr/bin/env bash
+# bench/network.sh - container networking (issue 7), side by side in one run, for berth,
+# podman and docker:
+#   1. the start latency bridge networking adds: `run --rm busybox true` on the default
+#      bridge against `run --rm --network none busybox true` (hyperfine, with warmups); the
+#      difference of the medians is the network setup (veth, addresses, rules, /etc files).
+#   2. TCP throughput with iperf3 (Debian's), IPERF_SECS s each: container to container on a
+#      user-defined bridge network, and host to a port published on 127.0.0.1.
+# Prints each figure, the berth/anchor ratios and the issue's targets: network setup adds
+# under 5 ms to a berth start and at most half of what it adds to docker's; published-port
+# throughput at least docker's.
+#
+# iperf3 is not in busybox: the host's binary and the libraries ldd lists are copied into
+# $W/iperf and bind-mounted read-only at /iperf in the containers, started through the copied
+# dynamic loader (/iperf/ld-linux-x86-64.so.2 --library-path /iperf /iperf/iperf3): the same
+# binary for every engine and the host, nothing added to the image. **Decision** (vs a static
+# iperf3: Debian has none; vs binding the host's /lib: the busybox image has no /lib to bind
+# onto and the engines would differ in how they create it).
+#
+# Usage (as root, after the release build):   bash bench/network.sh
+#   RUNS=10 IPERF_SECS=3 bash bench/network.sh   # quicker
+#   BERTH=0 bash bench/network.sh                # the anchors only
+# Knobs (environment): BUILD (default build/release), IMAGE, RUNS=20 WARMUP=3, IPERF_SECS=5,
+#   BERTH=1 PODMAN=1 DOCKER=1, DISK=1 (stores on the disk instead of a tmpfs), KEEP=DIR.
+#
+# Isolation and cleanup are container_run.sh's (its setup is reused here): a work dir on a
+# tmpfs, every daemon and podman in a network namespace of their own with only loopback, so
+# the bridges (berthd's, docker0 with dockerd's iptables rules, podman's), veths, rules and
+# published ports all live in that namespace and go with it; traffic never leaves it (the
+# "host" side of the published-port test is iperf3 in that namespace, to its 127.0.0.1).
+# Cleanup on any exit: containers removed with each engine's CLI, daemons stopped by pid,
+# leftovers in our namespace killed, cgroups removed, the work dir unmounted and removed.
+set -uo pipefail
+# shellcheck disable=SC2317 # functions below are reached through the EXIT trap
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${BUILD:-$top/build/release}
+BERTHD=$BUILD/bin/berthd
+BERTH_BIN=$BUILD/bin/berth
+BERTH_SHIM=$BUILD/bin/berth-shim
+IMAGE=${IMAGE:-$BUILD/busybox-image.tar}
+RUNS=${RUNS:-20}
+WARMUP=${WARMUP:-3}
+IPERF_SECS=${IPERF_SECS:-5}
+BERTH=${BERTH:-1}
+PODMAN=${PODMAN:-1}
+DOCKER=${DOCKER:-1}
+KEEP=${KEEP:-}
+DOCKER_BIN=/usr/bin/docker # /usr/local/bin/docker is a newer CLI that comes first in PATH
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "network.sh: no arguments; knobs are environment variables (see --help)" >&2
+    exit 2
+    ;;
+esac
+
+BENCH=network.sh
+keep_files() { cp -r "$W/logs" "$W/out" "$KEEP"/ 2>/dev/null; }
+# shellcheck source=bench/lib.sh
+. "$top/bench/lib.sh"
+
+need_root_and_tools hyperfine jq iperf3 unshare nsenter findmnt ip tar awk ldd
+for v in RUNS IPERF_SECS; do
+  [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a count (got '${!v}')"
+done
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || die "WARMUP must be a count"
+[ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
+IMAGE=$(realpath "$IMAGE")
+if [ "$BERTH" = 1 ]; then
+  for b in "$BERTHD" "$BERTH_BIN" "$BERTH_SHIM"; do
+    [ -x "$b" ] || die "$b missing (cmake --build $BUILD), or BERTH=0 for the anchors only"
+  done
+fi
+if [ "$PODMAN" = 1 ]; then
+  command -v podman >/dev/null || die "podman missing (bash scripts/install-deps.sh), or PODMAN=0"
+fi
+if [ "$DOCKER" = 1 ]; then
+  for t in "$DOCKER_BIN" dockerd containerd; do
+    command -v "$t" >/dev/null || die "$t missing (Debian's docker.io, containerd), or DOCKER=0"
+  done
+fi
+
+# --- work dir (bench/lib.sh), on a tmpfs, and the state cleanup needs ----------------------
+# Global paths the tools create whatever their flags (podman's blob-info cache in
+# /var/lib/containers, dockerd's /run/docker/plugins, containerd's shim sockets in
+# /run/containerd/s, podman's runc root /run/runc ...): removed at the end only if absent now.
+# Each with the programs (their comm) that may be using it when someone else runs them.
+declare -A GLOBALS=([/var/lib/containers]='podman|conmon|skopeo|buildah'
+  [/run/libpod]='podman|conmon' [/run/netns]='podman|conmon|ip' [/run/runc]='podman|conmon|runc'
+  [/run/docker]='dockerd' [/run/containerd]='containerd|containerd-shim')
+declare -A GLOBAL_BEFORE=()
+for g in "${!GLOBALS[@]}"; do [ -e "$g" ] && GLOBAL_BEFORE[$g]=1; done
+
+bench_setup cnb
+if [ "${DISK:-0}" != 1 ]; then
+  mount -t tmpfs -o size=4g,mode=0711 cnb "$W" || die "mounting a tmpfs on $W failed"
+  mkdir -p "$W/logs" "$W/state"
+  mknod -m 666 "$W/null" c 1 3 || die "mknod of the /dev/null stand-in in $W failed"
+fi
+chmod 0711 "$W" # mktemp's 0700 would shut out a container's mapped root
+mkdir -p "$W/out"
+NS=$W/netns
+NS_INODE=""
+declare -A CLI=() ENG_WRAP=() RUN_OPTS=() RM_F=() OK=()
+DAEMON_PIDS=() # berthd, containerd, dockerd: stopped after the containers are removed
+BERTH_IDS=() # berth's container ids seen, to find their cgroups if berth leaves them
+FAILS=0
+
+# cli_argv ENGINE: ARGV, the engine's CLI through its wrapper (the netns for podman)
+cli_argv() {
+  local w c
+  read -ra w <<<"${ENG_WRAP[$1]}"
+  read -ra c <<<"${CLI[$1]}"
+  ARGV=("${w[@]}" "${c[@]}")
+}
+cli() { # ENGINE ARGS...: run the engine's CLI
+  cli_argv "$1"
+  shift
+  "${ARGV[@]}" "$@"
+}
+
+# in_our_netns COMM: live processes in our network namespace named COMM (any, if "")
+in_our_netns() {
+  local d
+  [ -n "$NS_INODE" ] || return 0
+  for d in /proc/[0-9]*; do
+    [ "$(stat -L -c %i "$d/ns/net" 2>/dev/null)" = "$NS_INODE" ] || continue
+    alive "${d#/proc/}" || continue
+    [ -z "$1" ] || [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+    echo "${d#/proc/}"
+  done
+}
+
+# supervisors COMM: our live processes named COMM: in our network namespace (the daemons'
+# children are), or with our work dir on their command line
+supervisors() {
+  local d
+  {
+    in_our_netns "$1"
+    for d in /proc/[0-9]*; do
+      [ "$(cat "$d/comm" 2>/dev/null)" = "$1" ] || continue
+      tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -qF "$W/" || continue
+      alive "${d#/proc/}" && echo "${d#/proc/}"
+    done
+  } | sort -un
+}
+
+# remove_cgroup_tree DIR: kill what is in DIR and below (ours), then remove it deepest first
+remove_cgroup_tree() {
+  local d pid i
+  while read -r d; do
+    while read -r pid; do kill -KILL "$pid" 2>/dev/null; done 2>/dev/null <"$d/cgroup.procs"
+    for ((i = 0; i < 20; i++)); do
+      rmdir "$d" 2>/dev/null && break
+      [ -d "$d" ] || break
+      sleep 0.05
+    done
+  done < <(find "$1" -depth -type d 2>/dev/null)
+}
+
+users_of() { # REGEX: the names of live processes whose comm matches REGEX
+  local d c
+  for d in /proc/[0-9]*; do
+    c=$(cat "$d/comm" 2>/dev/null) || continue
+    [[ "$c" =~ ^($1)$ ]] && alive "${d#/proc/}" && echo "$c"
+  done | sort -u | paste -sd ' '
+}
+
+engines_cleanup() {
+  local rc=$? e ids pid d id g others pass rmf i
+  set +e
+  trap - EXIT INT TERM
+  note "cleaning up"
+  # What runs now (a batch, a hyperfine), by pid; a CLI call it had under way may still
+  # make a container, so give that a moment.
+  if [ ${#PIDS[@]} -gt 0 ]; then
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    PIDS=()
+    sleep 2
+  fi
+  # Containers, while their daemons run: all in one call, then one by one what is left.
+  for e in docker podman berth; do
+    [ -n "${CLI[$e]:-}" ] || continue
+    cli_argv "$e"
+    read -ra rmf <<<"${RM_F[$e]}"
+    for pass in all one; do
+      mapfile -t ids < <(timeout 30 "${ARGV[@]}" ps -aq 2>/dev/null)
+      [ ${#ids[@]} -gt 0 ] || break
+      [ "$e" = berth ] && BERTH_IDS+=("${ids[@]}")
+      if [ "$pass" = all ]; then
+        timeout 120 "${ARGV[@]}" "${rmf[@]}" "${ids[@]}" >/dev/null 2>&1
+      else
+        for id in "${ids[@]}"; do
+          timeout 30 "${ARGV[@]}" "${rmf[@]}" "$id" >/dev/null 2>&1 || note "$e: could not remove container $id"
+        done
+      fi
+    done
+    [ "$e" = podman ] && timeout 60 "${ARGV[@]}" rmi -af >/dev/null 2>&1
+  done
+  # Daemons, last started first (dockerd before containerd), by pid.
+  for ((i = ${#DAEMON_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${DAEMON_PIDS[i]}"; done
+  DAEMON_PIDS=()
+  # Anything still in our network namespace was started by this run (shims, conmon).
+  for pid in $(in_our_netns ""); do
+    note "leftover process $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) in our netns: killing"
+    kill -KILL "$pid" 2>/dev/null
+  done
+  for ((i = 0; i < 50; i++)); do
+    [ -z "$(in_our_netns "")" ] && break
+    sleep 0.1
+  done
+  # Cgroups under our parents (docker's and podman's, with the children they made), and
+  # any named after a berth container id.
+  for d in /sys/fs/cgroup/*/"$TAG-docker" /sys/fs/cgroup/*/"$TAG-podman"; do
+    [ -d "$d" ] && remove_cgroup_tree "$d"
+  done
+  for id in "${BERTH_IDS[@]}"; do
+    [ ${#id} -ge 12 ] || continue
+    while read -r d; do
+      note "removing berth's leftover cgroup $d"
+      remove_cgroup_tree "$d"
+    done < <(find /sys/fs/cgroup -mindepth 2 -maxdepth 6 -type d -name "*${id:0:12}*" 2>/dev/null)
+  done
+  # Global paths this run made, unless a program that uses them runs now (someone else's:
+  # ours are stopped).
+  for g in "${!GLOBALS[@]}"; do
+    if [ -n "${GLOBAL_BEFORE[$g]:-}" ] || [ ! -e "$g" ]; then continue; fi
+    others=$(users_of "${GLOBALS[$g]}")
+    if [ -n "$others" ]; then
+      note "leaving $g (made during this run): in use by a running $others"
+    else
+      rm -rf "$g" 2>/dev/null || note "could not remove $g"
+    fi
+  done
+  # KEEP now: lib.sh's cleanup unmounts the tmpfs before it would copy.
+  if [ -n "$KEEP" ]; then
+    mkdir -p "$KEEP" && keep_files
+    KEEP=""
+  fi
+  (exit "$rc")
+  cleanup # bench/lib.sh: crun's leftovers, our cgroups, unmounts, the work dir, leftover check
+}
+trap engines_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail() { # PART WHY: a part that could not be measured
+  echo "$1: FAILED: $2"
+  FAILS=$((FAILS + 1))
+}
+
+# start_daemon VAR LOG COMMAND...: COMMAND in our netns, in a session of its own (a Ctrl-C
+# reaches the script, which stops it in order), its pid in DAEMON_PIDS and VAR
+start_daemon() {
+  local var=$1 log=$2
+  shift 2
+  nsenter --net="$NS" setsid "$@" >"$log" 2>&1 </dev/null &
+  DAEMON_PIDS+=("$!")
+  printf -v "$var" '%s' "$!"
+}
+
+wait_for() { # SECONDS COMMAND...: until COMMAND succeeds
+  local end=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.05
+  done
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+# cpu_of PID...: user + system ticks of the processes (all their threads), those gone as 0
+cpu_of() {
+  local p t=0 v
+  for p in "$@"; do
+    v=$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}')
+    t=$((t + ${v:-0}))
+  done
+  echo "$t"
+}
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
+# last_line FILE: its last two non-empty lines, on one line (a CLI's error, then its hint)
+last_line() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 2 | paste -sd '|' | sed 's/|/ | /g'; }
+
+busy_before_run
+host_line
+echo "versions: berth $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($BUILD); $(iperf3 --version | head -1); $(podman --version); $($DOCKER_BIN --version); $(containerd --version | awk '{print $1, $3}'); $(hyperfine --version)"
+note "work dir $W ($(findmnt -n -o FSTYPE "$W" || echo disk)), tag $TAG"
+
+# --- the network namespace ---------------------------------------------------------------
+touch "$NS" || die "touch $NS failed"
+unshare --net="$NS" true || die "cannot create a network namespace"
+NS_INODE=$(stat -L -c %i "$NS")
+nsenter --net="$NS" ip link set lo up || die "cannot bring up lo in the netns"
+
+# --- the engines: daemons up, image loaded -------------------------------------------------
+if [ "$BERTH" = 1 ]; then
+  mkdir -p "$W/berth"
+  CLI[berth]="$BERTH_BIN -H unix://$W/berth/berth.sock"
+  ENG_WRAP[berth]=""
+  RUN_OPTS[berth]=""
+  RM_F[berth]="rm -f"
+  echo '{"bridge": "bnb0", "nftables-table": "berthbench", "bridge-prefix": "bnb-"}' \
+    >"$W/berth/daemon.json"
+  start_daemon BERTHD_PID "$W/logs/berthd.log" "$BERTHD" --root "$W/berth/root" \
+    --state "$W/berth/state" -H "unix://$W/berth/berth.sock" --config-file "$W/berth/daemon.json"
+  if ! wait_for 20 cli berth version; then
+    fail berth "berthd did not start: $(last_line "$W/logs/berthd.log")"
+  elif ! cli berth load -q -i "$IMAGE" >"$W/logs/berth-load.log" 2>&1; then
+    fail berth "berth load: $(last_line "$W/logs/berth-load.log")"
+  else
+    OK[berth]=1
+  fi
+fi
+
+if [ "$DOCKER" = 1 ]; then
+  D=$W/docker
+  mkdir -p "$D"
+  # Debian's /etc/containerd/config.toml (the CRI plugin on), every path moved into $D.
+  cat >"$D/containerd.toml" <<EOF
+version = 2
+root = "$D/containerd-root"
+state = "$D/containerd-state"
+[grpc]
+  address = "$D/containerd.sock"
+[ttrpc]
+  address = "$D/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$D/containerd-opt"
+EOF
+  CLI[docker]="$DOCKER_BIN -H unix://$D/docker.sock"
+  ENG_WRAP[docker]=""
+  RUN_OPTS[docker]=""
+  RM_F[docker]="rm -f"
+  start_daemon CONTAINERD_PID "$W/logs/containerd.log" containerd --config "$D/containerd.toml"
+  if ! wait_for 30 test -S "$D/containerd.sock"; then
+    fail docker "containerd did not start: $(last_line "$W/logs/containerd.log")"
+  else
+    start_daemon DOCKERD_PID "$W/logs/dockerd.log" dockerd --containerd="$D/containerd.sock" \
+      --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+      -H "unix://$D/docker.sock" --cgroup-parent "/$TAG-docker"
+    if ! wait_for 60 cli docker version; then
+      fail docker "dockerd did not start: $(last_line "$W/logs/dockerd.log")"
+    elif ! cli docker load -q -i "$IMAGE" >"$W/logs/docker-load.log" 2>&1; then
+      fail docker "docker load: $(last_line "$W/logs/docker-load.log")"
+    else
+      OK[docker]=1
+    fi
+  fi
+fi
+
+if [ "$PODMAN" = 1 ]; then
+  P=$W/pm
+  CLI[podman]="podman --root $P/root --runroot $P/run --tmpdir $P/tmp --network-config-dir $P/net --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
+  # podman in our netns, so its conmons are there too. Its runtime is runc: podman's crun
+  # needs cgroup2 hidden in a private mount namespace on this host, and the container's
+  # rootfs mount would then live in a namespace the next `podman rm` does not see.
+  ENG_WRAP[podman]="nsenter --net=$NS"
+  # root here cannot raise RLIMIT_NOFILE past its hard limit, podman caps nproc at 32768
+  # (../shared/ANCHORS.md): podman's defaults for root fail without these.
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+  RUN_OPTS[podman]="--runtime runc --ulimit nofile=$nofile:$nofile --ulimit nproc=$nproc:$nproc --cgroup-parent /$TAG-podman"
+  # `podman rm -f` waits 10 s for `sleep` (pid 1 ignores SIGTERM); -t 0 kills at once, as
+  # `docker rm -f` does.
+  RM_F[podman]="rm -f -t 0"
+  if ! cli podman load -q -i "$IMAGE" >"$W/logs/podman-load.log" 2>&1; then
+    fail podman "podman load: $(last_line "$W/logs/podman-load.log")"
+  else
+    OK[podman]=1
+  fi
+fi
+
+ENGINES=()
+for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
+
+ENGINES=()
+for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+verdict() { # VALUE OP LIMIT: met or MISSED (OP one of < <= >=)
+  awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {ok = (op == "<=") ? v <= l : (op == ">=") ? v >= l : v < l; print ok ? "met" : "MISSED"}'
+}
+
+# --- 1. start latency: bridge against none --------------------------------------------------
+hyperfine_shell
+declare -A MED=()
+hf() { # NAME COMMAND: hyperfine of COMMAND under HFW; MED[NAME] = median ms
+  local name=$1 cmd=$2 med lo hi n
+  note "benchmarking $name: $cmd"
+  if ! in_bg "$W/logs/$name.hf" "${HFW[@]}" hyperfine "${HF_SHELL[@]}" --style basic \
+    --runs "$RUNS" --warmup "$WARMUP" --export-json "$W/out/$name.json" -n "$name" "$cmd"; then
+    fail "$name" "hyperfine: $(last_line "$W/logs/$name.hf")"
+    return 1
+  fi
+  read -r med lo hi n < <(jq -r '.results[0] | "\(.median * 1000) \(.min * 1000) \(.max * 1000) \(.times | length)"' \
+    "$W/out/$name.json")
+  MED[$name]=$med
+  printf '%s: median %.1f ms (min %.1f, max %.1f; n=%d)\n' "$name" "$med" "$lo" "$hi" "$n"
+}
+declare -A EXTRA=()
+for e in "${ENGINES[@]}"; do
+  read -ra HFW <<<"${ENG_WRAP[$e]}"
+  for mode in none bridge; do
+    net=""
+    [ "$mode" = none ] && net="--network none"
+    cmd="${CLI[$e]} run --rm $net ${RUN_OPTS[$e]} busybox true"
+    # shellcheck disable=SC2086 # RUN_OPTS holds flags
+    if ! in_bg "$W/logs/$e.$mode.smoke" ${ENG_WRAP[$e]} $cmd; then
+      fail "${e}_run_$mode" "smoke run: $(last_line "$W/logs/$e.$mode.smoke")"
+      continue
+    fi
+    hf "${e}_run_$mode" "$cmd"
+  done
+  if [ -n "${MED[${e}_run_none]:-}" ] && [ -n "${MED[${e}_run_bridge]:-}" ]; then
+    EXTRA[$e]=$(awk -v b="${MED[${e}_run_bridge]}" -v n="${MED[${e}_run_none]}" 'BEGIN {print b - n}')
+    printf '%s_bridge_setup: %.1f ms (median bridge - median none)\n' "$e" "${EXTRA[$e]}"
+  fi
+done
+
+# --- 2. iperf3 throughput -----------------------------------------------------------------
+IP=$W/iperf
+mkdir -p "$IP"
+cp "$(command -v iperf3)" "$IP/iperf3"
+ldd "$(command -v iperf3)" | awk '/=>/ {print $3} /^\t\// {print $1}' | while read -r lib; do
+  [ -f "$lib" ] && cp -L "$lib" "$IP/"
+done
+chmod -R a+rX "$IP"
+LOADER=$(basename "$(ldd "$(command -v iperf3)" | awk '/^\t\// {print $1}')")
+IPERF="/iperf/$LOADER --library-path /iperf /iperf/iperf3"
+declare -A C2C=() PUB=()
+port=15201
+gbps() { jq -r '.end.sum_received.bits_per_second / 1e9' "$1" 2>/dev/null; }
+for e in "${ENGINES[@]}"; do
+  port=$((port + 1))
+  mount_opt="-v $IP:/iperf:ro"
+  # shellcheck disable=SC2086
+  if ! cli "$e" network create "bench-$e" >"$W/logs/$e.netcreate" 2>&1; then
+    fail "${e}_iperf" "network create: $(last_line "$W/logs/$e.netcreate")"
+    continue
+  fi
+  # shellcheck disable=SC2086
+  if ! id=$(cli "$e" run -d --name "ips-$e" --network "bench-$e" -p "127.0.0.1:$port:5201" \
+    $mount_opt ${RUN_OPTS[$e]} busybox $IPERF -s 2>"$W/logs/$e.ips"); then
+    fail "${e}_iperf" "server: $(last_line "$W/logs/$e.ips")"
+    continue
+  fi
+  [ "$e" = berth ] && BERTH_IDS+=("$id")
+  sip=$(cli "$e" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "ips-$e")
+  sleep 1
+  # shellcheck disable=SC2086
+  if cli "$e" run --rm --network "bench-$e" $mount_opt ${RUN_OPTS[$e]} busybox \
+    $IPERF -c "$sip" -t "$IPERF_SECS" -J >"$W/out/$e.c2c.json" 2>"$W/logs/$e.c2c"; then
+    C2C[$e]=$(gbps "$W/out/$e.c2c.json")
+    printf '%s_iperf_container_to_container: %.2f Gbit/s\n' "$e" "${C2C[$e]}"
+  else
+    fail "${e}_iperf_c2c" "$(last_line "$W/logs/$e.c2c")"
+  fi
+  if nsenter --net="$NS" iperf3 -c 127.0.0.1 -p "$port" -t "$IPERF_SECS" -J \
+    >"$W/out/$e.pub.json" 2>"$W/logs/$e.pub"; then
+    PUB[$e]=$(gbps "$W/out/$e.pub.json")
+    printf '%s_iperf_host_to_published_port: %.2f Gbit/s\n' "$e" "${PUB[$e]}"
+  else
+    fail "${e}_iperf_pub" "$(last_line "$W/out/$e.pub.json")"
+  fi
+  # shellcheck disable=SC2086
+  cli "$e" ${RM_F[$e]} "ips-$e" >/dev/null 2>&1
+  cli "$e" network rm "bench-$e" >/dev/null 2>&1
+done
+CPU_T2=$(cpu_ticks)
+
+# --- summary ----------------------------------------------------------------------------------
+echo "ratios (berth/anchor, one run):"
+for a in podman docker; do
+  [ -n "${EXTRA[berth]:-}" ] && [ -n "${EXTRA[$a]:-}" ] &&
+    echo "  bridge setup added to a start: berth/$a $(ratio "${EXTRA[berth]}" "${EXTRA[$a]}")"
+  [ -n "${C2C[berth]:-}" ] && [ -n "${C2C[$a]:-}" ] &&
+    echo "  container to container: berth/$a $(ratio "${C2C[berth]}" "${C2C[$a]}")"
+  [ -n "${PUB[berth]:-}" ] && [ -n "${PUB[$a]:-}" ] &&
+    echo "  host to published port: berth/$a $(ratio "${PUB[berth]}" "${PUB[$a]}")"
+done
+echo "targets (issue 7):"
+target() { # LABEL FIGURE-OR-EMPTY OP LIMIT-OR-EMPTY TEXT
+  if [ -z "$2" ] || [ -z "$4" ]; then
+    echo "  $1: $5: pending (not measured in this run)"
+  else
+    echo "  $1: $5: $(verdict "$2" "$3" "$4")"
+  fi
+}
+f1() { [ -n "$1" ] && printf '%.1f' "$1" || echo '?'; }
+target "network setup adds under 5 ms to a berth start" "${EXTRA[berth]:-}" "<" 5 \
+  "berth $(f1 "${EXTRA[berth]:-}") ms"
+dx=${EXTRA[docker]:-}
+target "at most half of what it adds to docker's" "${EXTRA[berth]:-}" "<=" \
+  "${dx:+$(awk -v d="$dx" 'BEGIN {print 0.5 * d}')}" \
+  "berth $(f1 "${EXTRA[berth]:-}") ms vs 0.5 x docker $(f1 "$dx") ms"
+target "published-port throughput at least docker's" "${PUB[berth]:-}" ">=" "${PUB[docker]:-}" \
+  "berth $(f1 "${PUB[berth]:-}") vs docker $(f1 "${PUB[docker]:-}") Gbit/s"
+echo "host_cpu_busy_before_run: $BUSY_BEFORE% of $(nproc) cpus over 2 s (load that is not ours)"
+echo "host_cpu_busy_during_run: $(busy_pct "$CPU_T1" "$CPU_T2")% of $(nproc) cpus, loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$FAILS" = 0 ] || note "$FAILS part(s) failed"
+[ "$FAILS" = 0 ]
