@@ -97,17 +97,21 @@ size_t SkipSpace(const std::string& s, size_t i) {
   return i;
 }
 
+// Edit distance with adjacent transpositions counted once ("FORM" is 1 from "FROM").
 size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    cur[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
-    std::swap(prev, cur);
   }
-  return prev[b.size()];
+  return d[a.size()][b.size()];
 }
 
 std::optional<bool> ParseBool(std::string_view v) {
@@ -673,7 +677,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
   }
   if (!known) {
     std::string msg = "unknown instruction: " + inst.keyword;
-    size_t best = 3;
+    size_t best = upper.size() <= 4 ? 2 : 3;  // suggest within 1 edit, or 2 for long words
     std::string_view suggestion;
     for (const CommandInfo& info : kCommands) {
       size_t d = EditDistance(upper, info.name);
@@ -682,7 +686,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
         suggestion = info.name;
       }
     }
-    if (!suggestion.empty() && upper.size() > 2) {
+    if (!suggestion.empty()) {
       msg += " (did you mean " + std::string(suggestion) + "?)";
     }
     Fail(ctx, inst.pos, msg);
