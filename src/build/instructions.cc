@@ -228,7 +228,10 @@ struct RawWord {
   std::string text;
   Position pos;
 };
-std::vector<RawWord> RawWords(const Context& ctx, const Line& line, size_t i) {
+// With `lenient`, an unterminated quote ends the list instead of failing (heredoc markers are
+// looked for in RUN lines whose quotes are the shell's business).
+std::vector<RawWord> RawWords(const Context& ctx, const Line& line, size_t i,
+                              bool lenient = false) {
   std::vector<RawWord> out;
   const std::string& s = line.text;
   for (;;) {
@@ -253,6 +256,7 @@ std::vector<RawWord> RawWords(const Context& ctx, const Line& line, size_t i) {
       }
       w.text += c;
     }
+    if (quote != 0 && lenient) return out;
     if (quote != 0) {
       Fail(ctx, line.At(qpos),
            std::string("unterminated ") + (quote == '"' ? "double" : "single") + " quote");
@@ -616,7 +620,7 @@ namespace internal {
 
 std::vector<Heredoc> FindHeredocs(const Context& ctx, const Line& line, size_t i) {
   std::vector<Heredoc> out;
-  for (RawWord& w : RawWords(ctx, line, i)) {
+  for (RawWord& w : RawWords(ctx, line, i, true)) {
     const std::string& t = w.text;
     size_t k = 0;
     while (k < t.size() && std::isdigit(static_cast<unsigned char>(t[k]))) ++k;

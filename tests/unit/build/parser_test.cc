@@ -166,6 +166,7 @@ const Case kValid[] = {
   {"heredoc not in quotes", "FROM a\nRUN echo \"<<EOF\"\n", "1:1 FROM [a]\n2:1 RUN [echo \"<<EOF\"]\n"},
   {"bitshift is not heredoc", "FROM a\nRUN echo $((1<<2))\n", "1:1 FROM [a]\n2:1 RUN [echo $((1<<2))]\n"},
   {"heredoc not in cmd", "FROM a\nCMD cat <<EOF\n", "1:1 FROM [a]\n2:1 CMD [cat <<EOF]\n"},
+  {"run unterminated quote is the shell's business", "FROM a\nRUN echo 'oops\n", "1:1 FROM [a]\n2:1 RUN [echo 'oops]\n"},
   {"json run with heredoc marker text", "FROM a\nRUN [\"cat\", \"<<EOF\"]\n", "1:1 FROM [a]\n2:1 RUN json [cat|<<EOF]\n"},
 };
 // clang-format on
