@@ -298,6 +298,17 @@ class Resolver {
             Position pos = a < inst.arg_pos.size() ? inst.arg_pos[a] : inst.pos;
             inst.args[a] = Expand(inst, pos, inst.args[a], env, stats);
           }
+          // Heredoc files are written by the builder, so it expands them (unless quoted);
+          // RUN heredocs go to the shell, which does.
+          for (Heredoc& h : inst.heredocs) {
+            if (!h.expand) continue;
+            try {
+              h.content = lex_.ProcessHeredoc(h.content, env, &stats);
+            } catch (const Error& e) {
+              throw SyntaxError(df_.file, h.pos,
+                                std::string(CommandName(inst.command)) + ": " + e.what());
+            }
+          }
           for (Flag& f : inst.flags) {
             if (f.name != "link" && f.name != "parents" && f.name != "keep-git-dir") {
               f.value = Expand(inst, f.pos, f.value, env, stats);

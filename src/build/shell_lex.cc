@@ -68,6 +68,25 @@ class Lexer {
     return out;
   }
 
+  std::string Heredoc() {
+    std::string out;
+    while (i_ < s_.size()) {
+      char c = s_[i_];
+      if (c == '$') {
+        out += Dollar();
+      } else if (c == esc_ && i_ + 1 < s_.size() && (s_[i_ + 1] == '$' || s_[i_ + 1] == esc_)) {
+        out += s_[i_ + 1];
+        i_ += 2;
+      } else if (c == esc_ && i_ + 1 < s_.size() && s_[i_ + 1] == '\n') {
+        i_ += 2;  // a line continuation
+      } else {
+        out += c;
+        ++i_;
+      }
+    }
+    return out;
+  }
+
   std::vector<std::string> SplitWords() {
     Words w;
     while (i_ < s_.size()) {
@@ -296,6 +315,11 @@ class Lexer {
 std::string ShellLex::ProcessWord(std::string_view word, const Lookup& env,
                                   ExpandStats* stats) const {
   return Lexer(word, escape_, env, stats).Word();
+}
+
+std::string ShellLex::ProcessHeredoc(std::string_view body, const Lookup& env,
+                                     ExpandStats* stats) const {
+  return Lexer(body, escape_, env, stats).Heredoc();
 }
 
 std::vector<std::string> ShellLex::ProcessWords(std::string_view text, const Lookup& env,

@@ -37,6 +37,12 @@ class ShellLex {
   std::vector<std::string> ProcessWords(std::string_view text, const Lookup& env,
                                         ExpandStats* stats = nullptr) const;
 
+  // Expands the body of an unquoted heredoc as a shell would: only `$` expansions and the
+  // escape character before `$`, the escape character or a newline are special; quotes are
+  // kept as written.
+  std::string ProcessHeredoc(std::string_view body, const Lookup& env,
+                             ExpandStats* stats = nullptr) const;
+
   char escape() const { return escape_; }
 
  private:

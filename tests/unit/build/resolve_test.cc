@@ -186,6 +186,17 @@ TEST(Resolve, CopyAndAddExpand) {
   EXPECT_EQ(Warnings(b), "Dockerfile:3:1: UndefinedVar: Usage of undefined variable '$X'\n");
 }
 
+TEST(Resolve, CopyHeredocsExpandUnlessQuoted) {
+  auto b =
+      R("FROM a\nARG NAME=berth\nCOPY <<EOF <<'RAW' /etc/\nname='$NAME' \\$HOME \"${NAME}\"\nEOF\n"
+        "$NAME\nRAW\nRUN <<EOF\necho $NAME\nEOF\n");
+  const auto& h = Step(b, 0, 1).inst.heredocs;
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].content, "name='berth' $HOME \"berth\"\n");
+  EXPECT_EQ(h[1].content, "$NAME\n");
+  EXPECT_EQ(Step(b, 0, 2).inst.heredocs[0].content, "echo $NAME\n");  // the shell's job
+}
+
 TEST(Resolve, ExposeSplitsAndValidates) {
   auto b = R("FROM a\nARG P=\"80 443\"\nEXPOSE $P 53/udp 8000-8010/TCP\n");
   EXPECT_EQ(Step(b, 0, 1).inst.args,
