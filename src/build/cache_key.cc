@@ -73,7 +73,14 @@ void Field(Sha256& h, std::string_view tag, std::string_view value) {
 }  // namespace
 
 std::string CanonicalInstruction(const Instruction& inst) {
-  return InstructionJson(inst).dump();  // nlohmann::json objects keep keys sorted
+  json j = InstructionJson(inst);  // nlohmann::json objects keep keys sorted
+  try {
+    return j.dump();
+  } catch (const json::type_error&) {
+    // Not UTF-8 (a Dockerfile may hold any bytes): CBOR keeps them as they are.
+    std::vector<uint8_t> cbor = json::to_cbor(j);
+    return "cbor:" + std::string(cbor.begin(), cbor.end());
+  }
 }
 
 std::string StepCacheKey(const StepKeyInput& in) {

@@ -54,48 +54,69 @@ bool MatchClass(std::string_view p, size_t& i, char c) {
   return matched != negate;
 }
 
-bool Match(std::string_view p, size_t pi, std::string_view s, size_t si) {
-  while (pi < p.size()) {
-    char c = p[pi];
-    if (c == '*') {
-      if (pi + 1 < p.size() && p[pi + 1] == '*') {
-        size_t after = pi + 2;
-        // "**/" matches zero or more whole directories; "**" elsewhere anything at all.
-        if (after < p.size() && p[after] == '/') {
-          if (Match(p, after + 1, s, si)) return true;
-          for (size_t k = si; k < s.size(); ++k) {
-            if (s[k] == '/' && Match(p, after + 1, s, k + 1)) return true;
+// Matches p[pi:] against s[si:]. `failed` remembers the (pi, si) pairs already known not to
+// match, which keeps patterns with many stars linear in practice instead of exponential.
+class Matcher {
+ public:
+  Matcher(std::string_view p, std::string_view s)
+      : p_(p), s_(s), failed_((p.size() + 1) * (s.size() + 1), false) {}
+
+  bool Match(size_t pi, size_t si) {
+    size_t slot = pi * (s_.size() + 1) + si;
+    if (failed_[slot]) return false;
+    bool ok = Step(pi, si);
+    if (!ok) failed_[slot] = true;
+    return ok;
+  }
+
+ private:
+  bool Step(size_t pi, size_t si) {
+    std::string_view p = p_, s = s_;
+    while (pi < p.size()) {
+      char c = p[pi];
+      if (c == '*') {
+        if (pi + 1 < p.size() && p[pi + 1] == '*') {
+          size_t after = pi + 2;
+          // "**/" matches zero or more whole directories; "**" elsewhere anything at all.
+          if (after < p.size() && p[after] == '/') {
+            if (Match(after + 1, si)) return true;
+            for (size_t k = si; k < s.size(); ++k) {
+              if (s[k] == '/' && Match(after + 1, k + 1)) return true;
+            }
+            return false;
+          }
+          for (size_t k = si; k <= s.size(); ++k) {
+            if (Match(after, k)) return true;
           }
           return false;
         }
         for (size_t k = si; k <= s.size(); ++k) {
-          if (Match(p, after, s, k)) return true;
+          if (Match(pi + 1, k)) return true;
+          if (k < s.size() && s[k] == '/') break;
         }
         return false;
       }
-      for (size_t k = si; k <= s.size(); ++k) {
-        if (Match(p, pi + 1, s, k)) return true;
-        if (k < s.size() && s[k] == '/') break;
+      if (si >= s.size()) return false;
+      if (c == '?') {
+        if (s[si] == '/') return false;
+        ++pi;
+        ++si;
+      } else if (c == '[') {
+        if (s[si] == '/' || !MatchClass(p, pi, s[si])) return false;
+        ++si;
+      } else {
+        if (c == '\\' && pi + 1 < p.size()) c = p[++pi];
+        if (s[si] != c) return false;
+        ++pi;
+        ++si;
       }
-      return false;
     }
-    if (si >= s.size()) return false;
-    if (c == '?') {
-      if (s[si] == '/') return false;
-      ++pi;
-      ++si;
-    } else if (c == '[') {
-      if (s[si] == '/' || !MatchClass(p, pi, s[si])) return false;
-      ++si;
-    } else {
-      if (c == '\\' && pi + 1 < p.size()) c = p[++pi];
-      if (s[si] != c) return false;
-      ++pi;
-      ++si;
-    }
+    return si == s.size();
   }
-  return si == s.size();
-}
+
+  std::string_view p_, s_;
+  std::vector<bool> failed_;
+};
 
 }  // namespace
 
@@ -128,7 +149,8 @@ std::string CleanPath(std::string_view path) {
 }
 
 bool PatternMatch(std::string_view pattern, std::string_view path) {
-  return Match(pattern, 0, path, 0);
+  if (!PatternError(pattern).empty()) return false;
+  return Matcher(pattern, path).Match(0, 0);
 }
 
 std::vector<IgnorePattern> ParseDockerignore(std::string_view text) {

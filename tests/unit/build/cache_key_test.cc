@@ -61,6 +61,12 @@ TEST(CacheKey, HeredocBodies) {
   EXPECT_NE(Key("FROM a\nCOPY <<EOF /x\n1\nEOF\n"), Key("FROM a\nCOPY <<'EOF' /x\n1\nEOF\n"));
 }
 
+TEST(CacheKey, NotUtf8) {
+  std::string k = Key("FROM a\nRUN echo \xff\n");
+  EXPECT_NE(k, Key("FROM a\nRUN echo \xfe\n"));
+  EXPECT_EQ(k, Key("FROM a\nRUN echo \xff\n"));
+}
+
 TEST(CacheKey, FieldsDoNotRunTogether) {
   StepKeyInput a{"p", "ab", {}, "", ""};
   StepKeyInput b{"pa", "b", {}, "", ""};
