@@ -265,8 +265,10 @@ std::vector<RawWord> RawWords(const Context& ctx, const Line& line, size_t i,
   }
 }
 
-// The JSON (exec) form: an array of strings, else nullopt.
-std::optional<std::vector<std::string>> JsonForm(const std::string& rest) {
+// The JSON (exec) form: an array of strings; nullopt when `rest` is not a JSON array (the
+// shell form then). A JSON array of anything but strings is an error, as in BuildKit.
+std::optional<std::vector<std::string>> JsonForm(const Context& ctx, const std::string& rest,
+                                                 Position pos) {
   std::string_view r = rest;
   while (!r.empty() && IsSpace(r.back())) r.remove_suffix(1);
   if (r.size() < 2 || r.front() != '[' || r.back() != ']') return std::nullopt;
@@ -274,7 +276,9 @@ std::optional<std::vector<std::string>> JsonForm(const std::string& rest) {
   if (!doc.is_array()) return std::nullopt;
   std::vector<std::string> out;
   for (const auto& v : doc) {
-    if (!v.is_string()) return std::nullopt;
+    if (!v.is_string()) {
+      Fail(ctx, pos, "when using JSON array syntax, arrays must be comprised of strings only");
+    }
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -286,8 +290,8 @@ void Require(const Context& ctx, const Instruction& inst, bool ok, const std::st
   }
 }
 
-void MaybeJson(Instruction& inst, const Line& line) {
-  if (auto json = JsonForm(inst.rest)) {
+void MaybeJson(const Context& ctx, Instruction& inst) {
+  if (auto json = JsonForm(ctx, inst.rest, inst.rest_pos)) {
     inst.json = true;
     inst.args = std::move(*json);
     return;
@@ -296,7 +300,6 @@ void MaybeJson(Instruction& inst, const Line& line) {
     inst.args.push_back(inst.rest);
     inst.arg_pos.push_back(inst.rest_pos);
   }
-  (void)line;
 }
 
 void ParseKeyValues(const Context& ctx, const Line& line, size_t i, Instruction& inst) {
@@ -571,7 +574,7 @@ void ParseHealthcheck(const Context& ctx, const Line& line, size_t i, Instructio
   std::string cmd = s.substr(c);
   while (!cmd.empty() && IsSpace(cmd.back())) cmd.pop_back();
   if (cmd.empty()) Fail(ctx, line.At(b), "missing command after HEALTHCHECK CMD");
-  if (auto json = JsonForm(cmd)) {
+  if (auto json = JsonForm(ctx, cmd, line.At(c))) {
     inst.json = true;
     inst.health.test = {"CMD"};
     inst.health.test.insert(inst.health.test.end(), json->begin(), json->end());
@@ -725,7 +728,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
     case Command::kRun:
     case Command::kCmd:
     case Command::kEntrypoint:
-      MaybeJson(inst, line);
+      MaybeJson(ctx, inst);
       if (!inst.json) {
         Require(ctx, inst, !inst.rest.empty(), "requires at least one argument");
       }
@@ -761,7 +764,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
       break;
     case Command::kAdd:
     case Command::kCopy:
-      if (auto json = JsonForm(inst.rest)) {
+      if (auto json = JsonForm(ctx, inst.rest, inst.rest_pos)) {
         inst.json = true;
         inst.args = std::move(*json);
       } else {
@@ -798,7 +801,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
       }
       break;
     case Command::kVolume:
-      if (auto json = JsonForm(inst.rest)) {
+      if (auto json = JsonForm(ctx, inst.rest, inst.rest_pos)) {
         inst.json = true;
         inst.args = std::move(*json);
       } else {
@@ -818,7 +821,7 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
       inst.arg_pos = {inst.rest_pos};
       break;
     case Command::kShell: {
-      auto json = JsonForm(inst.rest);
+      auto json = JsonForm(ctx, inst.rest, inst.rest_pos);
       if (!json) {
         Fail(ctx, inst.pos,
              "SHELL requires the arguments to be in JSON form "
@@ -839,7 +842,6 @@ Instruction ParseLine(const Context& ctx, const Line& line) {
       sub.pos.assign(line.pos.begin() + static_cast<std::ptrdiff_t>(args), line.pos.end());
       sub.end = line.end;
       Instruction trigger = ParseLine(ctx, sub);
-      trigger.heredocs.clear();
       if (trigger.command == Command::kOnbuild) {
         Fail(ctx, trigger.pos, "chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
       }

@@ -151,17 +151,25 @@ CheckDirective ParseCheck(const Context& ctx, Position pos, const std::string& r
 }
 
 // Removes the escape character (and trailing blanks after it) that ends `l`; true if it did.
+// An escaped escape character ("echo \\\\") is not a continuation, as in BuildKit.
 bool TrimContinuation(std::string_view& l, char escape) {
   size_t e = l.size();
   while (e > 0 && (l[e - 1] == ' ' || l[e - 1] == '\t')) --e;
   if (e == 0 || l[e - 1] != escape) return false;
+  if (e >= 2 && l[e - 2] == escape) return false;
   l = l.substr(0, e - 1);
   return true;
 }
 
-bool HeredocsAllowed(const Instruction& inst) {
-  return inst.command == Command::kRun || inst.command == Command::kCopy ||
-         inst.command == Command::kAdd;
+// Where the heredoc bodies after `inst` go: RUN, COPY and ADD in shell form, and an ONBUILD
+// whose trigger is one of them; nullptr when the line takes none.
+std::vector<Heredoc>* HeredocsOf(Instruction& inst) {
+  if (inst.command == Command::kOnbuild && !inst.trigger.empty()) {
+    return HeredocsOf(inst.trigger.front());
+  }
+  bool allowed = inst.command == Command::kRun || inst.command == Command::kCopy ||
+                 inst.command == Command::kAdd;
+  return allowed && !inst.json && !inst.heredocs.empty() ? &inst.heredocs : nullptr;
 }
 
 }  // namespace
@@ -241,8 +249,8 @@ Dockerfile ParseDockerfile(std::string_view text, const std::string& file) {
     }
 
     Instruction inst = internal::ParseLine(ctx, line);
-    if (HeredocsAllowed(inst) && !inst.heredocs.empty()) {
-      for (Heredoc& h : inst.heredocs) {
+    if (std::vector<Heredoc>* docs = HeredocsOf(inst)) {
+      for (Heredoc& h : *docs) {
         bool terminated = false;
         while (i < lines.size()) {
           std::string_view body = lines[i++].text;
@@ -319,7 +327,9 @@ Instruction ParseInstruction(std::string_view text, char escape, const std::stri
     Fail(ctx, {1, 1}, "empty instruction");
   }
   Instruction inst = internal::ParseLine(ctx, line);
-  inst.heredocs.clear();  // a single line has no bodies: the markers are plain words
+  // A single line has no bodies: the markers are plain words.
+  inst.heredocs.clear();
+  for (Instruction& t : inst.trigger) t.heredocs.clear();
   return inst;
 }
 
