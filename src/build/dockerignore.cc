@@ -76,17 +76,14 @@ class Matcher {
       char c = p[pi];
       if (c == '*') {
         if (pi + 1 < p.size() && p[pi + 1] == '*') {
+          // "**" at the end matches anything; elsewhere (a "/" after it is eaten) zero or
+          // more leading path elements: nothing, or anything up to and including a '/'.
           size_t after = pi + 2;
-          // "**/" matches zero or more whole directories; "**" elsewhere anything at all.
-          if (after < p.size() && p[after] == '/') {
-            if (Match(after + 1, si)) return true;
-            for (size_t k = si; k < s.size(); ++k) {
-              if (s[k] == '/' && Match(after + 1, k + 1)) return true;
-            }
-            return false;
-          }
-          for (size_t k = si; k <= s.size(); ++k) {
-            if (Match(after, k)) return true;
+          if (after < p.size() && p[after] == '/') ++after;
+          if (after >= p.size()) return true;
+          if (Match(after, si)) return true;
+          for (size_t k = si; k < s.size(); ++k) {
+            if (s[k] == '/' && Match(after, k + 1)) return true;
           }
           return false;
         }
@@ -150,6 +147,16 @@ std::string CleanPath(std::string_view path) {
 
 bool PatternMatch(std::string_view pattern, std::string_view path) {
   if (!PatternError(pattern).empty()) return false;
+  // A leading "**" followed by plain text is a suffix test ("**.go" matches "a/b.go", "**/x"
+  // also matches "x"), as patternmatcher classifies it.
+  if (pattern.substr(0, 2) == "**" &&
+      pattern.find_first_of("*?[]\\", 2) == std::string_view::npos) {
+    std::string_view suffix = pattern.substr(2);
+    if (path.size() >= suffix.size() && path.substr(path.size() - suffix.size()) == suffix) {
+      return true;
+    }
+    return !suffix.empty() && suffix[0] == '/' && path == suffix.substr(1);
+  }
   return Matcher(pattern, path).Match(0, 0);
 }
 
@@ -175,6 +182,9 @@ std::vector<IgnorePattern> ParseDockerignore(std::string_view text) {
     if (l[0] == '!') {
       p.exception = true;
       l = trim(l.substr(1));
+    }
+    if (p.exception && l.empty()) {
+      ThrowInvalid(".dockerignore:" + std::to_string(line) + ": illegal exclusion pattern: \"!\"");
     }
     std::string pat;
     if (!l.empty()) {

@@ -46,6 +46,15 @@ const MatchCase kMatches[] = {
   {"**/node_modules", "node_modules", true},
   {"**/node_modules", "web/app/node_modules", true},
   {"a**b", "a/x/b", true},
+  {"a**b", "ab", true},
+  {"a**b", "axb", false},  // "**" inside a pattern spans whole elements only
+  {"**foo", "barfoo", true},  // ... but a leading "**" before plain text is a suffix
+  {"**foo", "a/b/foo", true},
+  {"**.go", "a/b.go", true},
+  {"**x*", "ax1", false},
+  {"**x*", "a/x1", true},
+  {"**/x*", "x1", true},
+  {"abc**", "abcdef/x", true},
   {"[abc].txt", "b.txt", true},
   {"[abc].txt", "d.txt", false},
   {"[a-c].txt", "c.txt", true},
@@ -96,6 +105,12 @@ TEST(Dockerignore, BadPattern) {
                  ".dockerignore:2: bad pattern \"[abc\": unterminated '[' character class");
   }
   EXPECT_THROW(ParseDockerignore("abc\\"), Error);
+  try {
+    ParseDockerignore("a\n! \n");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), ".dockerignore:2: illegal exclusion pattern: \"!\"");
+  }
 }
 
 struct ExcludeCase {
