@@ -13,6 +13,7 @@
 namespace berth::build {
 
 using internal::Context;
+using internal::EditDistance;
 using internal::Fail;
 using internal::IsSpace;
 using internal::Line;
@@ -95,23 +96,6 @@ std::string Upper(std::string_view s) {
 size_t SkipSpace(const std::string& s, size_t i) {
   while (i < s.size() && IsSpace(s[i])) ++i;
   return i;
-}
-
-// Edit distance with adjacent transpositions counted once ("FORM" is 1 from "FROM").
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      d[i][j] = std::min(
-          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
 }
 
 std::optional<bool> ParseBool(std::string_view v) {
@@ -620,6 +604,23 @@ std::string_view CommandName(Command c) {
 }
 
 namespace internal {
+
+// Edit distance with adjacent transpositions counted once ("FORM" is 1 from "FROM").
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min(
+          {d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
+    }
+  }
+  return d[a.size()][b.size()];
+}
 
 std::vector<Heredoc> FindHeredocs(const Context& ctx, const Line& line, size_t i) {
   std::vector<Heredoc> out;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "build/dockerfile.h"
@@ -33,5 +34,8 @@ Instruction ParseLine(const Context& ctx, const Line& line);
 std::vector<Heredoc> FindHeredocs(const Context& ctx, const Line& line, size_t args_begin);
 
 bool IsSpace(char c);
+
+// Edit distance with adjacent transpositions counted once ("FORM" is 1 from "FROM").
+size_t EditDistance(std::string_view a, std::string_view b);
 
 }  // namespace berth::build::internal

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <set>
 
+#include "build/parse_internal.h"
 #include "build/shell_lex.h"
 
 namespace berth::build {
@@ -180,9 +181,26 @@ class Resolver {
     }
   }
 
-  void Warn(const Instruction& inst, const ExpandStats& stats, const Stage* stage, int at) {
+  void Warn(const Instruction& inst, const ExpandStats& stats, const Stage* stage, int at,
+            const std::vector<std::string>* in_scope = nullptr) {
     for (const std::string& name : stats.unmatched) {
       std::string msg = "Usage of undefined variable '$" + name + "'";
+      // A likely typo: the closest name in scope, within 2 edits (1 for short names).
+      std::vector<std::string> known;
+      if (in_scope != nullptr) {
+        known = *in_scope;
+      } else {
+        for (const auto& kv : global_) known.push_back(kv.first);
+      }
+      std::string hint;
+      size_t best = name.size() < 3 ? 0 : name.size() <= 4 ? 2 : 3;
+      for (const std::string& k : known) {
+        size_t d = internal::EditDistance(name, k);
+        if (d < best) {
+          best = d;
+          hint = k;
+        }
+      }
       std::optional<int> later;
       if (stage != nullptr) {
         for (size_t k = static_cast<size_t>(at) + 1; k < stage->commands.size(); ++k) {
@@ -199,6 +217,8 @@ class Resolver {
       } else if (stage != nullptr && global_declared_.count(name) != 0) {
         msg += " (the global ARG " + name + " is only visible in FROM lines: add `ARG " + name +
                "` to this stage)";
+      } else if (!hint.empty()) {
+        msg += " (did you mean $" + hint + "?)";
       }
       out_.warnings.push_back({"UndefinedVar", inst.pos, msg});
     }
@@ -246,6 +266,9 @@ class Resolver {
 
     for (size_t k = 0; k < st.commands.size(); ++k) {
       const Instruction& src = st.commands[k];
+      std::vector<std::string> names_before;
+      for (const std::string& e : scope.env) names_before.push_back(e.substr(0, e.find('=')));
+      for (const auto& kv : scope.args) names_before.push_back(kv.first);
       ResolvedStep step;
       step.inst = src;
       Instruction& inst = step.inst;
@@ -365,7 +388,7 @@ class Resolver {
       }
       std::erase_if(stats.unmatched,
                     [&](const std::string& n) { return scope.declared_args.count(n) != 0; });
-      Warn(src, stats, &st, static_cast<int>(k));
+      Warn(src, stats, &st, static_cast<int>(k), &names_before);
       step.env = scope.env;
       step.args = scope.args;
       step.workdir = workdir;

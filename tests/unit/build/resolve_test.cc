@@ -103,6 +103,22 @@ TEST(Resolve, ArgUsedBeforeItsDefinition) {
             "later, on line 3; a variable is empty before its ARG)\n");
 }
 
+TEST(Resolve, UndefinedVarSuggestsATypoFix) {
+  ResolveOptions o = Opts();
+  o.image_env = [](const std::string&) -> std::optional<std::vector<std::string>> {
+    return std::vector<std::string>{"PATH=/usr/bin"};
+  };
+  auto b =
+      R("FROM alpine\nENV PATH=$PAHT:/app/bin\nARG VERSION=1\nLABEL v=$VERSOIN w=$NOTHINGLIKEIT\n",
+        o);
+  EXPECT_EQ(Warnings(b),
+            "Dockerfile:2:1: UndefinedVar: Usage of undefined variable '$PAHT' (did you mean "
+            "$PATH?)\n"
+            "Dockerfile:4:1: UndefinedVar: Usage of undefined variable '$NOTHINGLIKEIT'\n"
+            "Dockerfile:4:1: UndefinedVar: Usage of undefined variable '$VERSOIN' (did you mean "
+            "$VERSION?)\n");
+}
+
 TEST(Resolve, DeclaredArgWithoutValueIsNotUndefined) {
   auto b = R("FROM a\nARG V\nWORKDIR /x$V\n");
   EXPECT_EQ(Step(b, 0, 1).inst.args[0], "/x");
