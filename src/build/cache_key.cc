@@ -99,7 +99,8 @@ std::string StepCacheKey(const StepKeyInput& in) {
 
 std::string StepCacheKey(const std::string& parent, const ResolvedStep& step,
                          const std::string& files_digest, const std::string& platform) {
-  return StepCacheKey({parent, CanonicalInstruction(step.inst), step.args, files_digest, platform});
+  return StepCacheKey(
+      {parent, CanonicalInstruction(step.inst), step.Args(), files_digest, platform});
 }
 
 }  // namespace berth::build

@@ -57,36 +57,39 @@ bool ValidPort(const std::string& spec) {
   return lo >= 0 && hi >= lo;
 }
 
+// The variables of the stage being resolved; every assignment also goes to the stage's log.
 class StageScope {
  public:
-  std::vector<std::string> env;  // KEY=VALUE
+  explicit StageScope(std::shared_ptr<StageLog> log) : log_(std::move(log)) {}
+
+  std::map<std::string, std::string> env;
   std::map<std::string, std::string> args;
   std::set<std::string> declared_args;
 
   std::optional<std::string> Get(std::string_view name) const {
-    for (auto it = env.rbegin(); it != env.rend(); ++it) {
-      if (it->size() > name.size() && it->compare(0, name.size(), name) == 0 &&
-          (*it)[name.size()] == '=') {
-        return it->substr(name.size() + 1);
-      }
-    }
+    auto e = env.find(std::string(name));
+    if (e != env.end()) return e->second;
     auto a = args.find(std::string(name));
     if (a != args.end()) return a->second;
     return std::nullopt;
   }
-  bool Known(const std::string& name) const {
-    return Get(name).has_value() || declared_args.count(name) != 0;
-  }
   void SetEnv(const std::string& key, const std::string& value) {
-    std::string prefix = key + "=";
-    for (std::string& e : env) {
-      if (e.compare(0, prefix.size(), prefix) == 0) {
-        e = prefix + value;
-        return;
-      }
-    }
-    env.push_back(prefix + value);
+    env[key] = value;
+    log_->env.emplace_back(key, value);
   }
+  void SetArg(const std::string& key, const std::string& value) {
+    args[key] = value;
+    log_->args.emplace_back(key, value);
+  }
+  std::vector<std::string> Names() const {
+    std::vector<std::string> out;
+    for (const auto& kv : env) out.push_back(kv.first);
+    for (const auto& kv : args) out.push_back(kv.first);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<StageLog> log_;
 };
 
 class Resolver {
@@ -182,13 +185,13 @@ class Resolver {
   }
 
   void Warn(const Instruction& inst, const ExpandStats& stats, const Stage* stage, int at,
-            const std::vector<std::string>* in_scope = nullptr) {
+            const StageScope* scope = nullptr) {
     for (const std::string& name : stats.unmatched) {
       std::string msg = "Usage of undefined variable '$" + name + "'";
       // A likely typo: the closest name in scope, within 2 edits (1 for short names).
       std::vector<std::string> known;
-      if (in_scope != nullptr) {
-        known = *in_scope;
+      if (scope != nullptr) {
+        known = scope->Names();
       } else {
         for (const auto& kv : global_) known.push_back(kv.first);
       }
@@ -242,34 +245,34 @@ class Resolver {
     std::erase_if(fstats.unmatched,
                   [&](const std::string& n) { return global_declared_.count(n) != 0; });
     Warn(from, fstats, nullptr, -1);
-    StageScope scope;
-    std::string workdir = "/";
-    std::vector<std::string> shell = {"/bin/sh", "-c"};
+    auto log = std::make_shared<StageLog>();
+    StageScope scope(log);
+    auto workdir = std::make_shared<const std::string>("/");
+    auto shell =
+        std::make_shared<const std::vector<std::string>>(std::vector<std::string>{"/bin/sh", "-c"});
+    std::vector<std::string> base_env;
     std::string lowered = Lower(rs.base);
     for (const ResolvedStage& prev : out_.stages) {
       if (!prev.name.empty() && prev.name == lowered) {
         rs.base_stage = prev.index;
-        if (!prev.steps.empty()) {
-          scope.env = prev.steps.back().env;
-          workdir = prev.steps.back().workdir;
-          shell = prev.steps.back().shell;
-        } else {
-          scope.env = prev_env_[static_cast<size_t>(prev.index)];
-        }
+        base_env = final_env_[static_cast<size_t>(prev.index)];
+        workdir = final_workdir_[static_cast<size_t>(prev.index)];
+        shell = final_shell_[static_cast<size_t>(prev.index)];
       }
     }
     if (!rs.base_stage && opts_.image_env) {
-      if (auto env = opts_.image_env(rs.base)) scope.env = *env;
+      if (auto env = opts_.image_env(rs.base)) base_env = *env;
     }
-    prev_env_.push_back(scope.env);
+    for (const std::string& e : base_env) {
+      size_t eq = e.find('=');
+      scope.SetEnv(e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1));
+    }
     Lookup env = [&scope](std::string_view name) { return scope.Get(name); };
 
     for (size_t k = 0; k < st.commands.size(); ++k) {
       const Instruction& src = st.commands[k];
-      std::vector<std::string> names_before;
-      for (const std::string& e : scope.env) names_before.push_back(e.substr(0, e.find('=')));
-      for (const auto& kv : scope.args) names_before.push_back(kv.first);
       ResolvedStep step;
+      std::vector<std::pair<std::string, std::string>> pending_env;
       step.inst = src;
       Instruction& inst = step.inst;
       ExpandStats stats;
@@ -285,7 +288,8 @@ class Resolver {
             }
           }
           if (inst.command == Command::kEnv) {
-            for (const KeyValue& kv : inst.pairs) scope.SetEnv(kv.key, kv.value);
+            // Applied after the warnings, which look for typos among the names before it.
+            for (const KeyValue& kv : inst.pairs) pending_env.emplace_back(kv.key, kv.value);
           }
           break;
         }
@@ -311,7 +315,7 @@ class Resolver {
             }
             scope.declared_args.insert(kv.key);
             if (value) {
-              scope.args[kv.key] = *value;
+              scope.SetArg(kv.key, *value);
             }
           }
           break;
@@ -377,24 +381,33 @@ class Resolver {
           }
           if (inst.command == Command::kWorkdir) {
             const std::string& dir = inst.args[0];
-            workdir = CleanAbs(!dir.empty() && dir[0] == '/' ? dir : workdir + "/" + dir);
+            workdir = std::make_shared<const std::string>(
+                CleanAbs(!dir.empty() && dir[0] == '/' ? dir : *workdir + "/" + dir));
           }
           break;
         case Command::kShell:
-          shell = inst.args;
+          shell = std::make_shared<const std::vector<std::string>>(inst.args);
           break;
         default:
           break;  // RUN/CMD/ENTRYPOINT go to the shell as written; ONBUILD waits for its child
       }
       std::erase_if(stats.unmatched,
                     [&](const std::string& n) { return scope.declared_args.count(n) != 0; });
-      Warn(src, stats, &st, static_cast<int>(k), &names_before);
-      step.env = scope.env;
-      step.args = scope.args;
+      Warn(src, stats, &st, static_cast<int>(k), &scope);
+      for (const auto& kv : pending_env) scope.SetEnv(kv.first, kv.second);
+      step.log = log;
+      step.env_len = log->env.size();
+      step.args_len = log->args.size();
       step.workdir = workdir;
       step.shell = shell;
       rs.steps.push_back(std::move(step));
     }
+    ResolvedStep end;
+    end.log = log;
+    end.env_len = log->env.size();
+    final_env_.push_back(end.Env());
+    final_workdir_.push_back(workdir);
+    final_shell_.push_back(shell);
     out_.stages.push_back(std::move(rs));
   }
 
@@ -406,7 +419,10 @@ class Resolver {
   std::map<std::string, std::string> global_;
   std::set<std::string> global_declared_;
   std::set<std::string> consumed_;
-  std::vector<std::vector<std::string>> prev_env_;
+  // Per stage already resolved: what a stage built FROM it starts with.
+  std::vector<std::vector<std::string>> final_env_;
+  std::vector<std::shared_ptr<const std::string>> final_workdir_;
+  std::vector<std::shared_ptr<const std::vector<std::string>>> final_shell_;
 };
 
 }  // namespace
@@ -433,6 +449,32 @@ Platform HostPlatform() {
   else
     p.arch = m;
   return p;
+}
+
+std::vector<std::string> ResolvedStep::Env() const {
+  std::vector<std::string> out;
+  if (!log) return out;
+  std::map<std::string, size_t> at;
+  for (size_t i = 0; i < env_len && i < log->env.size(); ++i) {
+    const auto& kv = log->env[i];
+    auto it = at.find(kv.first);
+    if (it == at.end()) {
+      at.emplace(kv.first, out.size());
+      out.push_back(kv.first + "=" + kv.second);
+    } else {
+      out[it->second] = kv.first + "=" + kv.second;
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ResolvedStep::Args() const {
+  std::map<std::string, std::string> out;
+  if (!log) return out;
+  for (size_t i = 0; i < args_len && i < log->args.size(); ++i) {
+    out[log->args[i].first] = log->args[i].second;
+  }
+  return out;
 }
 
 const std::vector<std::string>& PredefinedProxyArgs() {

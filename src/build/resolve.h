@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,15 +33,29 @@ struct ResolveOptions {
   std::function<std::optional<std::vector<std::string>>(const std::string& image)> image_env;
 };
 
+// What ENV and ARG assigned in a stage, in order (the base's environment first); each step
+// names how much of it was in effect after it, so a stage holds its environment once, not
+// once per step.
+struct StageLog {
+  std::vector<std::pair<std::string, std::string>> env;
+  std::vector<std::pair<std::string, std::string>> args;
+};
+
 struct ResolvedStep {
   Instruction inst;  // args, pairs, flag and mount values substituted where Docker does
+  std::shared_ptr<const StageLog> log;
+  size_t env_len = 0;
+  size_t args_len = 0;
+  std::shared_ptr<const std::string> workdir;
+  std::shared_ptr<const std::vector<std::string>> shell;
+
   // The stage's environment after this step (ENV), "KEY=VALUE" in definition order.
-  std::vector<std::string> env;
-  // Build args declared in the stage so far with their values (sorted by name); what a
-  // RUN step sees in its environment besides `env`, and what its cache key includes.
-  std::map<std::string, std::string> args;
-  std::string workdir;             // after this step
-  std::vector<std::string> shell;  // after this step
+  std::vector<std::string> Env() const;
+  // Build args declared in the stage so far with their values; what a RUN step sees in its
+  // environment besides Env(), and what its cache key includes.
+  std::map<std::string, std::string> Args() const;
+  const std::string& Workdir() const { return *workdir; }           // after this step
+  const std::vector<std::string>& Shell() const { return *shell; }  // after this step
 };
 
 struct ResolvedStage {

@@ -39,7 +39,7 @@ TEST(Resolve, EnvQuoteRemovalAndExpansion) {
   auto b = R("FROM a\nENV A=\"x y\" B='$A' C=a\\ b\nENV D=$A E=\"${A}!\" F=${A:-no}\n");
   EXPECT_EQ(Pairs(Step(b, 0, 0).inst), "{A=x y}{B=$A}{C=a b}");
   EXPECT_EQ(Pairs(Step(b, 0, 1).inst), "{D=x y}{E=x y!}{F=x y}");
-  EXPECT_EQ(Step(b, 0, 1).env,
+  EXPECT_EQ(Step(b, 0, 1).Env(),
             (std::vector<std::string>{"A=x y", "B=$A", "C=a b", "D=x y", "E=x y!", "F=x y"}));
 }
 
@@ -134,16 +134,16 @@ TEST(Resolve, DefaultsSilenceTheWarning) {
 TEST(Resolve, EnvOverridesArg) {
   auto b = R("FROM a\nARG A=1\nENV A=2\nENV B=$A\n", Opts({{"A", "3"}}));
   EXPECT_EQ(Pairs(Step(b, 0, 2).inst), "{B=2}");
-  EXPECT_EQ(Step(b, 0, 2).args.at("A"), "3");
+  EXPECT_EQ(Step(b, 0, 2).Args().at("A"), "3");
 }
 
 TEST(Resolve, ArgsInScopePerStep) {
   auto b = R("FROM a\nRUN one\nARG A=1\nRUN two\nARG B\nRUN three\nFROM b\nRUN four\n",
              Opts({{"B", "x"}}));
-  EXPECT_TRUE(Step(b, 0, 0).args.empty());
-  EXPECT_EQ(Step(b, 0, 2).args, (std::map<std::string, std::string>{{"A", "1"}}));
-  EXPECT_EQ(Step(b, 0, 4).args, (std::map<std::string, std::string>{{"A", "1"}, {"B", "x"}}));
-  EXPECT_TRUE(Step(b, 1, 0).args.empty());  // args do not cross stages
+  EXPECT_TRUE(Step(b, 0, 0).Args().empty());
+  EXPECT_EQ(Step(b, 0, 2).Args(), (std::map<std::string, std::string>{{"A", "1"}}));
+  EXPECT_EQ(Step(b, 0, 4).Args(), (std::map<std::string, std::string>{{"A", "1"}, {"B", "x"}}));
+  EXPECT_TRUE(Step(b, 1, 0).Args().empty());  // args do not cross stages
 }
 
 TEST(Resolve, PlatformArgs) {
@@ -152,7 +152,7 @@ TEST(Resolve, PlatformArgs) {
         "RUN --mount=type=cache,target=/c,id=$TARGETARCH x\nENV T=$TARGETPLATFORM\n");
   EXPECT_EQ(b.stages[0].platform, "linux/arm64/v8");
   EXPECT_EQ(Step(b, 0, 2).inst.mounts[0].id, "amd64");
-  EXPECT_EQ(Step(b, 0, 1).args.at("BUILDVARIANT"), "v8");
+  EXPECT_EQ(Step(b, 0, 1).Args().at("BUILDVARIANT"), "v8");
   // Not declared in the stage: empty, with a warning.
   EXPECT_EQ(Pairs(Step(b, 0, 3).inst), "{T=}");
   ASSERT_EQ(b.warnings.size(), 1u);
@@ -184,7 +184,7 @@ TEST(Resolve, WhatIsNotSubstituted) {
   EXPECT_EQ(Step(b, 0, 6).inst.trigger[0].args[0], "$V");
   EXPECT_EQ(Step(b, 0, 7).inst.health.test[1], "echo $V");
   EXPECT_EQ(Step(b, 0, 8).inst.args[0], "$V");
-  EXPECT_EQ(Step(b, 0, 6).shell, (std::vector<std::string>{"/bin/$V"}));
+  EXPECT_EQ(Step(b, 0, 6).Shell(), (std::vector<std::string>{"/bin/$V"}));
 }
 
 TEST(Resolve, CopyAndAddExpand) {
@@ -234,9 +234,9 @@ TEST(Resolve, WorkdirUserStopsignalVolume) {
   auto b =
       R("FROM a\nENV D=data U=app\nWORKDIR /srv\nWORKDIR $D/../x/./y\nUSER $U:$U\n"
         "STOPSIGNAL ${SIG:-SIGTERM}\nVOLUME /$D /e\n");
-  EXPECT_EQ(Step(b, 0, 1).workdir, "/srv");
+  EXPECT_EQ(Step(b, 0, 1).Workdir(), "/srv");
   EXPECT_EQ(Step(b, 0, 2).inst.args[0], "data/../x/./y");
-  EXPECT_EQ(Step(b, 0, 2).workdir, "/srv/x/y");
+  EXPECT_EQ(Step(b, 0, 2).Workdir(), "/srv/x/y");
   EXPECT_EQ(Step(b, 0, 3).inst.args[0], "app:app");
   EXPECT_EQ(Step(b, 0, 4).inst.args[0], "SIGTERM");
   EXPECT_EQ(Step(b, 0, 5).inst.args, (std::vector<std::string>{"/data", "/e"}));
@@ -252,8 +252,8 @@ TEST(Resolve, StagesInheritEnvWorkdirAndShell) {
         "FROM base AS next\nENV Y=$X\nFROM BASE\nRUN z\n");
   EXPECT_EQ(b.stages[1].base_stage, 0);
   EXPECT_EQ(Pairs(Step(b, 1, 0).inst), "{Y=1}");
-  EXPECT_EQ(Step(b, 1, 0).workdir, "/w");
-  EXPECT_EQ(Step(b, 1, 0).shell, (std::vector<std::string>{"/bin/bash", "-c"}));
+  EXPECT_EQ(Step(b, 1, 0).Workdir(), "/w");
+  EXPECT_EQ(Step(b, 1, 0).Shell(), (std::vector<std::string>{"/bin/bash", "-c"}));
   EXPECT_EQ(b.stages[2].base_stage, 0);  // stage names are case-insensitive
 }
 
@@ -269,7 +269,7 @@ TEST(Resolve, ImageEnv) {
     return std::nullopt;
   };
   auto b = R("FROM golang:1.22\nENV PATH=$GOPATH/bin:$PATH\n", o);
-  EXPECT_EQ(Step(b, 0, 0).env, (std::vector<std::string>{"GOPATH=/go", "PATH=/go/bin:/usr/bin"}));
+  EXPECT_EQ(Step(b, 0, 0).Env(), (std::vector<std::string>{"GOPATH=/go", "PATH=/go/bin:/usr/bin"}));
 }
 
 TEST(Resolve, MountValuesExpand) {
