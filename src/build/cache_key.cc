@@ -97,6 +97,25 @@ std::string StepCacheKey(const StepKeyInput& in) {
   return h.Digest();
 }
 
+std::string StepFilesDigest(ContextIndex& context, const ResolvedStep& step) {
+  const Instruction& inst = step.inst;
+  if ((inst.command != Command::kCopy && inst.command != Command::kAdd) ||
+      inst.FindFlag("from") != nullptr || inst.args.size() < 2) {
+    return {};
+  }
+  std::vector<std::string> sources;
+  for (size_t i = 0; i + 1 < inst.args.size(); ++i) {
+    const std::string& a = inst.args[i];
+    size_t digits = a.find_first_not_of("0123456789");
+    bool heredoc =
+        !inst.heredocs.empty() && digits != std::string::npos && a.compare(digits, 2, "<<") == 0;
+    bool url = a.rfind("http://", 0) == 0 || a.rfind("https://", 0) == 0 || a.rfind("git@", 0) == 0;
+    if (!heredoc && !url) sources.push_back(a);
+  }
+  if (sources.empty()) return {};
+  return context.SourcesDigest(sources, inst.FlagValues("exclude"));
+}
+
 std::string StepCacheKey(const std::string& parent, const ResolvedStep& step,
                          const std::string& files_digest, const std::string& platform) {
   return StepCacheKey(

@@ -3,6 +3,7 @@
 #include <map>
 #include <string>
 
+#include "build/context.h"
 #include "build/resolve.h"
 
 // Cache keys, as pure functions: a step reuses an earlier result when its key is equal. The
@@ -26,6 +27,11 @@ std::string CanonicalInstruction(const Instruction& inst);
 
 // "sha256:…" over the fields of `in`, each length-prefixed.
 std::string StepCacheKey(const StepKeyInput& in);
+
+// The files digest a COPY/ADD step's key takes from the context: its sources (not the
+// destination, not heredocs, not URLs) with its --exclude patterns. "" for other steps and
+// for COPY --from (its files come from a stage or image, keyed by that one's result).
+std::string StepFilesDigest(ContextIndex& context, const ResolvedStep& step);
 
 // The key of `step` after `parent`.
 std::string StepCacheKey(const std::string& parent, const ResolvedStep& step,

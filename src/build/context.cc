@@ -226,7 +226,14 @@ std::string ContextIndex::EntryDigest(const ContextEntry& e) {
   return d;
 }
 
-std::vector<const ContextEntry*> ContextIndex::Select(const std::string& source) const {
+std::vector<const ContextEntry*> ContextIndex::Select(
+    const std::string& source, const std::vector<std::string>& excludes) const {
+  IgnoreMatcher exclude;
+  if (!excludes.empty()) {
+    std::string text;
+    for (const std::string& e : excludes) text += e + "\n";
+    exclude = IgnoreMatcher(ParseDockerignore(text));
+  }
   std::string clean = CleanPath(source);
   while (!clean.empty() && clean[0] == '/') clean.erase(0, 1);
   if (clean.empty()) clean = ".";
@@ -237,9 +244,18 @@ std::vector<const ContextEntry*> ContextIndex::Select(const std::string& source)
   auto add_tree = [&](const std::string& top) {
     std::string prefix = top + "/";
     for (const ContextEntry& e : entries_) {
-      if (top == "." || e.path == top || e.path.compare(0, prefix.size(), prefix) == 0) {
-        out.push_back(&e);
+      std::string rel;
+      if (top == ".") {
+        rel = e.path;
+      } else if (e.path == top) {
+        rel = top.substr(top.rfind('/') + 1);
+      } else if (e.path.compare(0, prefix.size(), prefix) == 0) {
+        rel = e.path.substr(prefix.size());
+      } else {
+        continue;
       }
+      if (!exclude.empty() && exclude.Excluded(rel)) continue;
+      out.push_back(&e);
     }
   };
   if (clean == ".") {
@@ -266,10 +282,11 @@ std::vector<const ContextEntry*> ContextIndex::Select(const std::string& source)
   return out;
 }
 
-std::string ContextIndex::SourcesDigest(const std::vector<std::string>& sources) {
+std::string ContextIndex::SourcesDigest(const std::vector<std::string>& sources,
+                                        const std::vector<std::string>& excludes) {
   std::map<std::string, const ContextEntry*> all;
   for (const std::string& s : sources) {
-    for (const ContextEntry* e : Select(s)) all[e->path] = e;
+    for (const ContextEntry* e : Select(s, excludes)) all[e->path] = e;
   }
   Sha256 h;
   for (const auto& kv : all) {

@@ -61,10 +61,15 @@ class ContextIndex {
   // The entries a COPY/ADD source selects: the path itself or what its wildcards match, and
   // everything below a directory. Throws berth::Error: kInvalidArgument for a source outside
   // the context ("../x"), kNotFound when nothing matches.
-  std::vector<const ContextEntry*> Select(const std::string& source) const;
+  // `excludes` (COPY/ADD --exclude, .dockerignore syntax) drop entries whose path relative to
+  // the source they come from matches (a file source is matched by its base name), with
+  // everything below an excluded directory.
+  std::vector<const ContextEntry*> Select(const std::string& source,
+                                          const std::vector<std::string>& excludes = {}) const;
 
   // One digest over everything `sources` select (sorted and de-duplicated).
-  std::string SourcesDigest(const std::vector<std::string>& sources);
+  std::string SourcesDigest(const std::vector<std::string>& sources,
+                            const std::vector<std::string>& excludes = {});
 
  private:
   std::string dir_;

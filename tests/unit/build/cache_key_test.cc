@@ -1,7 +1,10 @@
 // Cache keys: same inputs, same key; each input changes it.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "build/cache_key.h"
+#include "temp_dir_test.h"
 
 namespace berth::build {
 namespace {
@@ -81,6 +84,34 @@ TEST(CacheKey, CanonicalInstructionIsJson) {
   std::string text = CanonicalInstruction(b.stages[0].steps[0].inst);
   EXPECT_NE(text.find("\"command\":\"COPY\""), std::string::npos) << text;
   EXPECT_NE(text.find("[\"chmod\",\"644\"]"), std::string::npos) << text;
+}
+
+class FilesDigest : public berth::testing::TempDirTest {
+ protected:
+  void Write(const std::string& rel, const std::string& content) {
+    std::ofstream(dir_ + "/" + rel) << content;
+  }
+  std::string Digest(const std::string& dockerfile) {
+    ResolvedBuild b = R(dockerfile);
+    ContextIndex idx(dir_, WalkContext(dir_, IgnoreMatcher()));
+    return StepFilesDigest(idx, b.stages[0].steps.back());
+  }
+};
+
+TEST_F(FilesDigest, SourcesOnly) {
+  Write("a.txt", "a");
+  Write("b.md", "b");
+  std::string a = Digest("FROM x\nCOPY a.txt /dst/\n");
+  EXPECT_FALSE(a.empty());
+  EXPECT_EQ(a, Digest("FROM x\nCOPY a.txt /elsewhere\n"));  // the destination is in the text
+  EXPECT_EQ(a, Digest("FROM x\nARG F=a.txt\nCOPY $F /dst/\n"));
+  EXPECT_NE(Digest("FROM x\nCOPY . /dst/\n"), Digest("FROM x\nCOPY --exclude=*.md . /dst/\n"));
+  EXPECT_EQ(Digest("FROM x\nCOPY --from=build /a /b\n"), "");
+  EXPECT_EQ(Digest("FROM x\nRUN a\n"), "");
+  EXPECT_EQ(Digest("FROM x\nCOPY <<EOF /f\nhi\nEOF\n"), "");
+  EXPECT_EQ(Digest("FROM x\nADD https://example.com/x /f\n"), "");
+  Write("a.txt", "changed");
+  EXPECT_NE(Digest("FROM x\nCOPY a.txt /dst/\n"), a);
 }
 
 }  // namespace

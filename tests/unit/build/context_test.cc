@@ -64,6 +64,14 @@ TEST_F(Context, WalkSortedAndIgnored) {
   EXPECT_EQ(entries.back().link_target, "b.txt");
 }
 
+TEST_F(Context, AlwaysSentInsideAnExcludedDirectory) {
+  Write(".dockerignore", "build\n");
+  Write("build/Dockerfile", "FROM a\n");
+  Write("build/other", "x");
+  auto entries = WalkContext(dir_, LoadDockerignore(dir_), {"build/Dockerfile", ".dockerignore"});
+  EXPECT_EQ(Paths(entries), (std::vector<std::string>{".dockerignore", "build/Dockerfile"}));
+}
+
 TEST_F(Context, NoDockerignore) {
   Write("a", "1");
   EXPECT_TRUE(LoadDockerignore(dir_).empty());
@@ -156,6 +164,31 @@ TEST_F(Context, Select) {
     EXPECT_STREQ(e.what(), "COPY source \"../etc/passwd\" is outside the build context");
   }
   EXPECT_THROW(idx.Select("app/../../x"), Error);
+}
+
+TEST_F(Context, SelectWithExcludes) {
+  Write("app/main.go", "m");
+  Write("app/README.md", "r");
+  Write("app/docs/x.md", "x");
+  Write("app/test/a_test.go", "t");
+  Write("home.txt", "h");
+  Write("home.go", "g");
+  ContextIndex idx(dir_, WalkContext(dir_, IgnoreMatcher()));
+  auto paths = [&](const std::string& src, const std::vector<std::string>& ex) {
+    std::vector<std::string> out;
+    for (const ContextEntry* e : idx.Select(src, ex)) out.push_back(e->path);
+    return out;
+  };
+  // Patterns are relative to the source: "*.md" is app/README.md, "**/*.md" also app/docs/x.md.
+  EXPECT_EQ(paths("app", {"*.md"}),
+            (std::vector<std::string>{"app", "app/docs", "app/docs/x.md", "app/main.go", "app/test",
+                                      "app/test/a_test.go"}));
+  EXPECT_EQ(paths("app", {"**/*.md", "test"}),
+            (std::vector<std::string>{"app", "app/docs", "app/main.go"}));
+  // A file source is matched by its name (the reference's `COPY --exclude=*.txt hom* /mydir/`).
+  EXPECT_EQ(paths("hom*", {"*.txt"}), std::vector<std::string>{"home.go"});
+  EXPECT_NE(idx.SourcesDigest({"app"}), idx.SourcesDigest({"app"}, {"*.md"}));
+  EXPECT_EQ(idx.SourcesDigest({"app"}, {"*.md"}), idx.SourcesDigest({"app"}, {"README.md"}));
 }
 
 TEST_F(Context, IgnoredFilesAreNotSelectable) {
