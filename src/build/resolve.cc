@@ -160,16 +160,36 @@ class Resolver {
     }
   }
 
+  // An ARG's value in a stage: --build-arg, else its default, else (without a default) the
+  // global ARG's or the platform ARG's value.
+  std::optional<std::string> ArgValue(const std::string& key, const std::optional<std::string>& def,
+                                      bool has_default) {
+    auto ba = opts_.build_args.find(key);
+    if (ba != opts_.build_args.end()) {
+      consumed_.insert(key);
+      return ba->second;
+    }
+    if (has_default) return def;
+    auto g = global_.find(key);
+    if (g != global_.end()) return g->second;
+    auto p = platform_.find(key);
+    if (p != platform_.end()) return p->second;
+    return std::nullopt;
+  }
+
   void Globals() {
+    // Global ARGs are declared pair by pair (unlike a stage's ARG line), and a --build-arg
+    // replaces a default without substituting it, as in BuildKit.
     for (const Instruction& inst : df_.global_args) {
       ExpandStats stats;
       for (const KeyValue& kv : inst.pairs) {
         std::optional<std::string> value;
-        if (kv.has_value) value = Expand(inst, kv.pos, kv.value, GlobalLookup(), stats);
         auto ba = opts_.build_args.find(kv.key);
         if (ba != opts_.build_args.end()) {
           value = ba->second;
           consumed_.insert(kv.key);
+        } else if (kv.has_value) {
+          value = Expand(inst, kv.pos, kv.value, GlobalLookup(), stats);
         }
         global_declared_.insert(kv.key);
         if (value) {
@@ -273,6 +293,7 @@ class Resolver {
       const Instruction& src = st.commands[k];
       ResolvedStep step;
       std::vector<std::pair<std::string, std::string>> pending_env;
+      std::vector<std::pair<std::string, std::optional<std::string>>> pending_args;
       step.inst = src;
       Instruction& inst = step.inst;
       ExpandStats stats;
@@ -294,29 +315,15 @@ class Resolver {
           break;
         }
         case Command::kArg:
+          // Like ENV, every default on the line sees the variables before the line.
           for (KeyValue& kv : inst.pairs) {
             std::optional<std::string> value;
+            kv.key = Expand(inst, kv.pos, kv.key, env, stats);
             if (kv.has_value) {
               kv.value = Expand(inst, kv.pos, kv.value, env, stats);
               value = kv.value;
             }
-            auto ba = opts_.build_args.find(kv.key);
-            if (ba != opts_.build_args.end()) {
-              value = ba->second;
-              consumed_.insert(kv.key);
-            } else if (!kv.has_value) {
-              auto g = global_.find(kv.key);
-              auto p = platform_.find(kv.key);
-              if (g != global_.end()) {
-                value = g->second;
-              } else if (p != platform_.end()) {
-                value = p->second;
-              }
-            }
-            scope.declared_args.insert(kv.key);
-            if (value) {
-              scope.SetArg(kv.key, *value);
-            }
+            pending_args.emplace_back(kv.key, ArgValue(kv.key, value, kv.has_value));
           }
           break;
         case Command::kAdd:
@@ -395,6 +402,10 @@ class Resolver {
                     [&](const std::string& n) { return scope.declared_args.count(n) != 0; });
       Warn(src, stats, &st, static_cast<int>(k), &scope);
       for (const auto& kv : pending_env) scope.SetEnv(kv.first, kv.second);
+      for (const auto& kv : pending_args) {
+        scope.declared_args.insert(kv.first);
+        if (kv.second) scope.SetArg(kv.first, *kv.second);
+      }
       step.log = log;
       step.env_len = log->env.size();
       step.args_len = log->args.size();

@@ -55,6 +55,25 @@ TEST(Resolve, EnvOldFormKeepsSpaces) {
   EXPECT_EQ(Pairs(Step(b, 0, 0).inst), "{MSG=hello   big  world}");
 }
 
+TEST(Resolve, QuotesAndEscapesInArgAndEnv) {
+  auto b = R("FROM a\nARG A=\"x y\" B='$A' C=\\$A\nENV D=\\$HOME E=\"a\\\"b\" F=${A}z\n");
+  EXPECT_EQ(Step(b, 0, 0).Args(),
+            (std::map<std::string, std::string>{{"A", "x y"}, {"B", "$A"}, {"C", "$A"}}));
+  EXPECT_EQ(Pairs(Step(b, 0, 1).inst), "{D=$HOME}{E=a\"b}{F=x yz}");
+}
+
+TEST(Resolve, ArgsOnOneLineSeeTheVariablesBeforeIt) {
+  // As with ENV, the defaults of one ARG line in a stage are substituted before any of it is
+  // declared; global ARGs are declared pair by pair (BuildKit does both).
+  auto b = R("ARG G=1 H=${G}x\nFROM a:$H\nARG A=1 B=${A}2\nARG C=${A}3\n");
+  EXPECT_EQ(b.stages[0].base, "a:1x");
+  EXPECT_EQ(Step(b, 0, 0).Args().at("B"), "2");
+  EXPECT_EQ(Step(b, 0, 1).Args().at("C"), "13");
+  EXPECT_EQ(Warnings(b), "Dockerfile:3:1: UndefinedVar: Usage of undefined variable '$A'\n");
+  // A --build-arg replaces a global default without substituting it.
+  EXPECT_EQ(R("ARG T=${NOPE:?unset}\nFROM a:$T\n", Opts({{"T", "9"}})).stages[0].base, "a:9");
+}
+
 TEST(Resolve, LabelExpands) {
   auto b = R("FROM a\nARG V=1.2\nLABEL version=$V \"com.x.name\"=\"n ${V}\"\n");
   EXPECT_EQ(Pairs(Step(b, 0, 1).inst), "{version=1.2}{com.x.name=n 1.2}");
