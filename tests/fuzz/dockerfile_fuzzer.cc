@@ -61,6 +61,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const berth::Error&) {
   }
 
+  // `commit --change` / `import --change` lines come from API clients.
+  try {
+    std::string_view first = text.substr(0, text.find('\n'));
+    (void)ParseInstruction(first);
+  } catch (const berth::Error&) {
+  }
+
   try {
     ShellLex lex(size > 0 && data[0] == '`' ? '`' : '\\');
     Lookup env = [](std::string_view n) -> std::optional<std::string> {
