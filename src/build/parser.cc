@@ -248,6 +248,9 @@ Dockerfile ParseDockerfile(std::string_view text, const std::string& file) {
       if (!found) break;  // the file ended inside a continuation: the line ends here
     }
 
+    if (line.text.find_first_not_of(" \t\r\f\v") == std::string::npos) {
+      continue;  // only continuation characters (and blanks): no instruction
+    }
     Instruction inst = internal::ParseLine(ctx, line);
     if (std::vector<Heredoc>* docs = HeredocsOf(inst)) {
       for (Heredoc& h : *docs) {

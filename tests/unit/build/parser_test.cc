@@ -96,6 +96,7 @@ const Case kValid[] = {
   {"continuation skips empty lines", "FROM a\nRUN a \\\n\n b\n", "1:1 FROM [a]\n2:1 RUN [a  b]\n"},
   {"escaped escape is not a continuation", "FROM a\nRUN echo a\\\\\nRUN b\n", "1:1 FROM [a]\n2:1 RUN [echo a\\\\]\n3:1 RUN [b]\n"},
   {"escape alone on a line continues", "FROM a\nRUN a \\\n\\\n b\n", "1:1 FROM [a]\n2:1 RUN [a  b]\n"},
+  {"lone continuation lines", "\\\nFROM a\n  \\\n\n", "2:1 FROM [a]\n"},
   {"continuation at eof", "FROM a\nRUN a \\\n", "1:1 FROM [a]\n2:1 RUN [a]\n"},
   {"continuation of keyword line", "FROM \\\n a\n", "1:1 FROM [a]\n"},
   {"escaped escape is not continuation in json", "FROM a\nRUN [\"a\\\\\"]\n", "1:1 FROM [a]\n2:1 RUN json [a\\]\n"},
