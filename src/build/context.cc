@@ -186,6 +186,14 @@ void WriteContextTar(const std::string& dir, const std::vector<ContextEntry>& en
   if (archive_write_close(a.get()) != ARCHIVE_OK) fail("finish the tar");
 }
 
+void WriteBuildContext(const std::string& dir, const std::string& dockerfile,
+                       const TarWriteFn& write) {
+  std::vector<std::string> always = {".dockerignore"};
+  std::string df = CleanPath(dockerfile);
+  if (df != "." && df[0] != '/' && df != ".." && df.rfind("../", 0) != 0) always.push_back(df);
+  WriteContextTar(dir, WalkContext(dir, LoadDockerignore(dir), always), write);
+}
+
 ContextIndex::ContextIndex(std::string dir, std::vector<ContextEntry> entries)
     : dir_(std::move(dir)), entries_(std::move(entries)) {
   for (size_t i = 0; i < entries_.size(); ++i) by_path_[entries_[i].path] = i;

@@ -45,6 +45,11 @@ using TarWriteFn = std::function<void(const void* data, size_t size)>;
 void WriteContextTar(const std::string& dir, const std::vector<ContextEntry>& entries,
                      const TarWriteFn& write);
 
+// What `berth build` sends: the context `dir` as a tar, honouring its .dockerignore, with
+// `dockerfile` (relative to `dir`, when it is inside) and .dockerignore always included.
+void WriteBuildContext(const std::string& dir, const std::string& dockerfile,
+                       const TarWriteFn& write);
+
 // The entries of one context, with the content hash of each file computed once.
 class ContextIndex {
  public:

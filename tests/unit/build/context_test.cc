@@ -120,6 +120,25 @@ TEST_F(Context, TarRoundTripAndDeterministic) {
   EXPECT_EQ(names, (std::vector<std::string>{"Dockerfile", "bin/", "bin/df", "bin/run.sh"}));
 }
 
+TEST_F(Context, WriteBuildContext) {
+  Write(".dockerignore", "*\n!src\n");
+  Write("docker/Dockerfile.dev", "FROM a\n");
+  Write("src/main.c", "int main;");
+  Write("junk", "j");
+  std::string tar;
+  WriteBuildContext(dir_, "docker/Dockerfile.dev",
+                    [&](const void* d, size_t n) { tar.append(static_cast<const char*>(d), n); });
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  ASSERT_EQ(archive_read_open_memory(a, tar.data(), tar.size()), ARCHIVE_OK);
+  struct archive_entry* e;
+  std::vector<std::string> names;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) names.push_back(archive_entry_pathname(e));
+  archive_read_free(a);
+  EXPECT_EQ(names, (std::vector<std::string>{".dockerignore", "docker/Dockerfile.dev", "src/",
+                                             "src/main.c"}));
+}
+
 TEST_F(Context, TarWriterErrorsPropagate) {
   Write("a", "1");
   auto entries = WalkContext(dir_, IgnoreMatcher());
