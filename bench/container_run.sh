@@ -15,6 +15,8 @@
 #      streams STATS_N of them for STATS_SECS s; the CPU time of the engine's processes
 #      (berthd; dockerd + containerd + the shims; podman has no daemon: its `stats` process
 #      reads the cgroups itself) and of the CLI, per second of streaming (issue 6).
+#   6. `commit` of a stopped container that wrote COMMIT_MB MB of incompressible bytes, median
+#      of three, per engine (issue 6).
 # Prints each figure, the berth/anchor ratios and the issue's targets next to them:
 #   `berth run --rm` within 3x a bare crun start; `run -d` at most 0.1x docker's per container;
 #   berthd idle RSS under 11 MB; a berth-shim at or under conmon's RSS; streaming stats
@@ -40,6 +42,7 @@
 #   BUDGET=100     seconds after which a `run -d` batch stops starting containers
 #   SETTLE=5       seconds a daemon rests before its idle RSS is read (2 s for a shim)
 #   STATS_N=20 STATS_SECS=20   containers whose stats are streamed, and for how long (0: skip)
+#   COMMIT_MB=50   megabytes a container writes before it is committed (0: skip)
 #   BERTH=1 PODMAN=1 DOCKER=1   0 leaves that engine out
 #   DISK=1         keep the stores on the disk instead of a tmpfs (see below)
 #   KEEP=DIR       keep the hyperfine JSON, the per-call times and the daemon logs there
@@ -87,6 +90,7 @@ DOCKER=${DOCKER:-1}
 KEEP=${KEEP:-}
 STATS_N=${STATS_N:-20}
 STATS_SECS=${STATS_SECS:-20}
+COMMIT_MB=${COMMIT_MB:-50}
 DOCKER_BIN=/usr/bin/docker # /usr/local/bin/docker is a newer CLI that comes first in PATH
 
 case "${1:-}" in
@@ -110,8 +114,8 @@ need_root_and_tools hyperfine jq crun unshare nsenter findmnt ip tar awk
 for v in RUNS N N_BERTH N_PODMAN N_DOCKER BUDGET; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a count (got '${!v}')"
 done
-[[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ && "$STATS_N" =~ ^[0-9]+$ ]] ||
-  die "WARMUP, SETTLE and STATS_N must be counts"
+[[ "$WARMUP" =~ ^[0-9]+$ && "$SETTLE" =~ ^[0-9]+$ && "$STATS_N" =~ ^[0-9]+$ &&
+  "$COMMIT_MB" =~ ^[0-9]+$ ]] || die "WARMUP, SETTLE, STATS_N and COMMIT_MB must be counts"
 [[ "$STATS_SECS" =~ ^[1-9][0-9]*$ ]] || die "STATS_SECS must be a count of seconds"
 [ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
 IMAGE=$(realpath "$IMAGE")
@@ -560,7 +564,7 @@ t0=$EPOCHREALTIME
 t1=$EPOCHREALTIME
 echo "$t0 $t1" >"$out"
 EOF
-declare -A RUND_PER=() RMF_PER=() STATS_ENGINE=() STATS_CLIENT=()
+declare -A RUND_PER=() RMF_PER=() STATS_ENGINE=() STATS_CLIENT=() COMMIT_MS=()
 for e in "${ENGINES[@]}"; do
   n_var=N_${e^^}
   n=${!n_var}
@@ -629,6 +633,24 @@ for e in "${ENGINES[@]}"; do
   fi
   left=$(cli "$e" ps -aq 2>/dev/null | grep -c .)
   [ "$left" = 0 ] || fail "${e}_rm_f" "$left containers still there after rm -f"
+  if [ "$COMMIT_MB" -gt 0 ]; then
+    note "$e: commit of a container with $COMMIT_MB MB of changes (median of 3)"
+    cm=crb-commit-$e
+    if ! cli "$e" run --name "$cm" --network none "${ro[@]}" busybox sh -c \
+      "head -c $((COMMIT_MB * 1048576)) /dev/urandom > /big && sync" >"$W/logs/$e.commit" 2>&1; then
+      fail "${e}_commit" "$(last_line "$W/logs/$e.commit")"
+    else
+      for r in 1 2 3; do
+        in_bg "$W/logs/$e.commit" "${w[@]}" bash "$W/timed.sh" "$W/out/$e.commit$r" \
+          "${c[@]}" commit "$cm" "crb-commit-$e:$r" || fail "${e}_commit" "$(last_line "$W/logs/$e.commit")"
+      done
+      COMMIT_MS[$e]=$(for r in 1 2 3; do awk '{print ($2 - $1) * 1000}' "$W/out/$e.commit$r" 2>/dev/null; done |
+        sort -n | awk '{v[NR] = $1} END {if (NR == 3) print v[2]}')
+      [ -n "${COMMIT_MS[$e]}" ] && printf '%s_commit: %d MB of changes: median %.0f ms\n' "$e" "$COMMIT_MB" "${COMMIT_MS[$e]}"
+    fi
+    cli "$e" rm -f "$cm" >/dev/null 2>&1
+    cli "$e" rmi crb-commit-"$e":1 crb-commit-"$e":2 crb-commit-"$e":3 >/dev/null 2>&1
+  fi
 done
 
 # idle again, after use (informational: what the daemons keep)
@@ -671,6 +693,11 @@ for a in podman docker; do
     echo "  stats streaming, CPU of engine + CLI: berth/$a $(ratio "$(stats_total berth)" "$(stats_total $a)")"
 done
 
+for a in podman docker; do
+  [ -n "${COMMIT_MS[berth]:-}" ] && [ -n "${COMMIT_MS[$a]:-}" ] &&
+    echo "  commit of $COMMIT_MB MB: berth/$a $(ratio "${COMMIT_MS[berth]}" "${COMMIT_MS[$a]}")"
+done
+
 echo "targets (issue 5):"
 target() { # LABEL FIGURE-OR-EMPTY OP LIMIT-OR-EMPTY TEXT
   if [ -z "$2" ] || [ -z "$4" ]; then
@@ -699,6 +726,13 @@ for a in podman docker; do
   t=$(stats_total $a)
   [ -n "$t" ] && { [ -z "$cheaper" ] || awk -v t="$t" -v c="$cheaper" 'BEGIN {exit !(t < c)}'; } && cheaper=$t
 done
+faster=""
+for a in podman docker; do
+  t=${COMMIT_MS[$a]:-}
+  [ -n "$t" ] && { [ -z "$faster" ] || awk -v t="$t" -v c="$faster" 'BEGIN {exit !(t < c)}'; } && faster=$t
+done
+target "commit at least as fast as the faster anchor" "${COMMIT_MS[berth]:-}" "<=" "$faster" \
+  "berth $(f1 "${COMMIT_MS[berth]:-}") vs $(f1 "$faster") ms"
 target "stats sampling cost at most the cheaper anchor's" "$(stats_total berth)" "<=" "$cheaper" \
   "berth $(f1 "$(stats_total berth)") vs $(f1 "$cheaper") ms CPU per s (engine + CLI)"
 

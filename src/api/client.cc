@@ -108,7 +108,11 @@ std::string VersionedPath(std::string_view target) {
 }
 
 template <class Body>
-void SetCommonFields(http::request<Body>& req, std::string_view content_type) {
+void SetCommonFields(http::request<Body>& req, std::string_view content_type,
+                     const std::map<std::string, std::string>& extra = {}) {
+  for (const auto& [name, value] : extra) {
+    req.set(name, value);
+  }
   req.set(http::field::host, "berth");
   req.set(http::field::user_agent, std::string("Berth-Client/") + BERTH_VERSION);
   if (!content_type.empty()) {
@@ -183,7 +187,7 @@ void Client::Send(std::string_view method, std::string_view target, const ReadFn
   };
   if (read != nullptr) {
     http::request<http::empty_body> req{verb, path, 11};
-    SetCommonFields(req, content_type);
+    SetCommonFields(req, content_type, headers_);
     req.chunked(true);
     http::request_serializer<http::empty_body> sr{req};
     http::write_header(impl_->socket, sr, ec);
@@ -197,7 +201,7 @@ void Client::Send(std::string_view method, std::string_view target, const ReadFn
     if (ec) fail();
   } else {
     http::request<http::string_body> req{verb, path, 11};
-    SetCommonFields(req, content_type);
+    SetCommonFields(req, content_type, headers_);
     req.body() = std::string(body);
     req.prepare_payload();
     http::write(impl_->socket, req, ec);

@@ -66,6 +66,15 @@ class Client {
                   std::string_view content_type = {});
 
   const std::string& host() const { return host_; }
+  // A header sent with every later request on this client (X-Registry-Auth); an empty value
+  // stops sending it.
+  void SetHeader(const std::string& name, const std::string& value) {
+    if (value.empty()) {
+      headers_.erase(name);
+    } else {
+      headers_[name] = value;
+    }
+  }
 
  private:
   void Connect();
@@ -74,6 +83,7 @@ class Client {
   Reply ReadHeaders();
   struct Impl;
   std::string host_;
+  std::map<std::string, std::string> headers_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -5,6 +5,7 @@
 #include "api/server.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 // The Engine API routes berthd serves, registered on a Router. Handlers parse the request,
 // call the engine and write Docker's answer; they hold no state of their own.
@@ -30,9 +31,12 @@ inline bool Flag(const Request& req, const char* name) {
 }
 
 void AddSystemRoutes(Router& router, engine::ImageService& images,
-                     engine::ContainerService& containers, const DaemonInfo& info);
+                     engine::ContainerService& containers, engine::VolumeService& volumes,
+                     const DaemonInfo& info);
 void AddImageRoutes(Router& router, engine::ImageService& images);
 void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
+void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
+void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
 
 }  // namespace berth::api

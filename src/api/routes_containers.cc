@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "api/routes.h"
 #include "base/error.h"
@@ -177,6 +179,56 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
 
   router.Add("GET", "/containers/{id}/top", [&c](Request& req, Response& res) {
     res.Json(200, c.Top(req.Param("id"), req.Query("ps_args").value_or("")));
+  });
+
+  router.Add("GET", "/containers/{id}/changes",
+             [&c](Request& req, Response& res) { res.Json(200, c.Changes(req.Param("id"))); });
+
+  router.Add("GET", "/containers/{id}/export", [&c](Request& req, Response& res) {
+    // The tar is written into a pipe by a thread of its own and copied into the response.
+    std::string id = c.ResolveId(req.Param("id"));
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) ThrowErrno("export: pipe");
+    UniqueFd read_end(fds[0]);
+    std::string error;
+    std::thread writer([&c, &error, id, w = fds[1]] {
+      try {
+        c.Export(id, w);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      close(w);
+    });
+    std::vector<char> buf(1 << 16);
+    ssize_t n;
+    while ((n = read(read_end.get(), buf.data(), buf.size())) > 0 || (n < 0 && errno == EINTR)) {
+      if (n <= 0) continue;
+      if (!res.started()) res.BeginStream(200, "application/x-tar");
+      res.Write(std::string_view(buf.data(), static_cast<size_t>(n)));
+      if (res.client_gone()) break;
+    }
+    read_end.Reset();  // a writer still writing gets EPIPE and ends
+    writer.join();
+    if (!res.started()) {
+      if (!error.empty()) throw Error(Kind::kInternal, "export " + id + ": " + error);
+      res.BeginStream(200, "application/x-tar");
+    }
+    res.EndStream();
+  });
+
+  router.Add("POST", "/commit", [&c](Request& req, Response& res) {
+    std::optional<std::string> container = req.Query("container");
+    if (!container || container->empty()) ThrowInvalid("container name or ID is required");
+    engine::CommitOptions o;
+    o.repo = req.Query("repo").value_or("");
+    o.tag = req.Query("tag").value_or("");
+    o.comment = req.Query("comment").value_or("");
+    o.author = req.Query("author").value_or("");
+    o.changes = req.QueryAll("changes");
+    std::optional<std::string> pause = req.Query("pause");
+    bool do_pause = !pause || pause->empty() || ParseBool(*pause);  // Docker pauses by default
+    std::string id = c.Commit(*container, req.ReadJson(), do_pause, o);
+    res.Json(201, {{"Id", id}});
   });
 
   router.Add("GET", "/containers/{id}/stats", [&c](Request& req, Response& res) {

@@ -58,6 +58,31 @@ void Save(Request& req, Response& res, engine::ImageService& images,
   res.EndStream();
 }
 
+// The credentials the docker CLI sends along (X-Registry-Auth, base64url JSON).
+registry::AuthConfig AuthOf(const Request& req) {
+  return registry::DecodeRegistryAuth(req.Header("X-Registry-Auth"));
+}
+
+// A pull streams from its first message on: failures before it (a missing tag, refused
+// credentials) are plain error answers, later ones travel in the stream.
+void Pull(Request& req, Response& res, engine::ImageService& images, const std::string& from) {
+  engine::PullOptions options;
+  options.from_image = from;
+  options.tag = Text(req, "tag");
+  options.platform = Text(req, "platform");
+  options.auth = AuthOf(req);
+  images.Pull(options, [&res](const json& m) {
+    if (!res.streaming()) {
+      res.BeginStream(200, "application/json");
+    }
+    Message(res, m);
+  });
+  if (!res.streaming()) {
+    res.BeginStream(200, "application/json");
+  }
+  res.EndStream();
+}
+
 }  // namespace
 
 void AddImageRoutes(Router& router, engine::ImageService& images) {
@@ -83,10 +108,9 @@ void AddImageRoutes(Router& router, engine::ImageService& images) {
   router.Add("POST", "/images/create", [&images](Request& req, Response& res) {
     std::optional<std::string> src = req.Query("fromSrc");
     if (!src) {
-      if (req.Query("fromImage")) {
-        throw Error(Kind::kNotImplemented,
-                    "pulling from a registry is not supported by this berthd yet: load the "
-                    "image with `berth load` or `docker load`");
+      if (std::optional<std::string> from = req.Query("fromImage")) {
+        Pull(req, res, images, *from);
+        return;
       }
       ThrowInvalid("image create: one of fromSrc or fromImage is needed");
     }
@@ -114,6 +138,32 @@ void AddImageRoutes(Router& router, engine::ImageService& images) {
 
   router.Add("GET", "/images/{name*}/get", [&images](Request& req, Response& res) {
     Save(req, res, images, {req.Param("name")});
+  });
+
+  router.Add("POST", "/images/{name*}/push", [&images](Request& req, Response& res) {
+    registry::AuthConfig auth = AuthOf(req);
+    auto send = [&res](const json& m) {
+      if (!res.streaming()) {
+        res.BeginStream(200, "application/json");
+      }
+      Message(res, m);
+    };
+    images.Push(req.Param("name"), Text(req, "tag"), auth, send);
+    res.EndStream();
+  });
+
+  router.Add("POST", "/auth", [&images](Request& req, Response& res) {
+    json body = req.ReadJson(1 << 20);
+    if (!body.is_object()) {
+      ThrowInvalid("auth: the body must be a JSON object");
+    }
+    registry::AuthConfig auth;
+    auth.username = body.value("username", "");
+    auth.password = body.value("password", "");
+    auth.server_address = body.value("serveraddress", "");
+    auth.identity_token = body.value("identitytoken", "");
+    auth.registry_token = body.value("registrytoken", "");
+    res.Json(200, images.Login(auth));
   });
 
   router.Add("POST", "/images/{name*}/tag", [&images](Request& req, Response& res) {

@@ -11,6 +11,8 @@
 
 #include "api/routes.h"
 #include "base/error.h"
+#include "base/file_util.h"
+#include "engine/volume_service.h"
 
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "0.0.0"
@@ -78,7 +80,8 @@ std::string Compiler() {
 }  // namespace
 
 void AddSystemRoutes(Router& router, engine::ImageService& images,
-                     engine::ContainerService& containers, const DaemonInfo& info) {
+                     engine::ContainerService& containers, engine::VolumeService& volumes,
+                     const DaemonInfo& info) {
   router.Add("GET", "/version", [](Request&, Response& res) {
     json details = {{"ApiVersion", kApiVersion},
                     {"Arch", GoArch()},
@@ -184,8 +187,28 @@ void AddSystemRoutes(Router& router, engine::ImageService& images,
                    {"Warnings", nullptr}});
   });
 
-  router.Add("GET", "/system/df",
-             [&images](Request&, Response& res) { res.Json(200, images.DiskUsage()); });
+  router.Add("GET", "/system/df", [&images, &containers, &volumes](Request&, Response& res) {
+    json df = images.DiskUsage();
+    // Containers with their sizes, how many use each image and each volume.
+    df["Containers"] = containers.List(true, 0, true, {});
+    std::map<std::string, int64_t> users, volume_users;
+    for (const json& c : df["Containers"]) {
+      users[c.value("ImageID", "")]++;
+      for (const json& m : c.value("Mounts", json::array())) {
+        if (m.value("Type", "") == "volume") volume_users[m.value("Name", "")]++;
+      }
+    }
+    for (json& image : df["Images"]) image["Containers"] = users[image.value("Id", "")];
+    json list = volumes.List({});
+    df["Volumes"] = json::array();
+    for (json v : list.value("Volumes", json::array())) {
+      std::string name = v.value("Name", "");
+      v["UsageData"] = {{"Size", static_cast<int64_t>(DiskUsage(volumes.DataPath(name)))},
+                        {"RefCount", volume_users[name]}};
+      df["Volumes"].push_back(std::move(v));
+    }
+    res.Json(200, df);
+  });
 
   // Berth's own: `berth system check`.
   router.Add("GET", "/system/check",

@@ -191,4 +191,39 @@ std::string JoinPath(std::string_view a, std::string_view b) {
   return out;
 }
 
+namespace {
+
+uint64_t UsageAt(int dir_fd) {
+  uint64_t total = 0;
+  DIR* d = fdopendir(dup(dir_fd));
+  if (d == nullptr) {
+    return 0;
+  }
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+      continue;
+    }
+    struct stat st;
+    if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+      continue;
+    }
+    total += static_cast<uint64_t>(st.st_blocks) * 512;
+    if (S_ISDIR(st.st_mode)) {
+      UniqueFd sub(openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (sub) {
+        total += UsageAt(sub.get());
+      }
+    }
+  }
+  closedir(d);
+  return total;
+}
+
+}  // namespace
+
+uint64_t DiskUsage(const std::string& path) {
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  return fd ? UsageAt(fd.get()) : 0;
+}
+
 }  // namespace berth

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,10 @@ void MkdirAll(const std::string& path, mode_t mode = 0755);
 
 // rm -rf that never crosses into another mount; returns false if something remained.
 bool RemoveAll(const std::string& path) noexcept;
+
+// Bytes allocated to everything under the directory `path` (st_blocks; links not followed,
+// other mounts not skipped); 0 when it cannot be opened.
+uint64_t DiskUsage(const std::string& path);
 
 // Joins two path pieces with exactly one '/'.
 std::string JoinPath(std::string_view a, std::string_view b);

@@ -188,7 +188,9 @@ long Openat2(int dirfd, const char* path, int flags, mode_t mode, unsigned long 
   struct open_how how;
   memset(&how, 0, sizeof(how));
   how.flags = static_cast<unsigned long long>(flags);
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  // O_TMPFILE includes O_DIRECTORY's bit: test it whole, or every O_DIRECTORY open would pass
+  // a mode and fail with EINVAL.
+  how.mode = ((flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE) ? mode : 0;
   how.resolve = resolve;
   return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
@@ -280,7 +282,9 @@ int OpenInRoot(int root_fd, std::string_view path, int flags, mode_t mode) noexc
     if (fd >= 0) {
       return fd;
     }
-    if (err != ELOOP || (flags & O_NOFOLLOW)) {
+    // A symlink as the last component: ELOOP, or ENOTDIR when O_DIRECTORY was asked for.
+    bool maybe_link = err == ELOOP || (err == ENOTDIR && (flags & O_DIRECTORY) != 0);
+    if (!maybe_link || (flags & O_NOFOLLOW)) {
       return -err;
     }
     // The last component is a symlink: follow it inside the root, to an existing file.

@@ -40,7 +40,19 @@ struct ExitStatus : std::exception {
 void AddImageCommands(CLI::App& app, Context& ctx);
 void AddSystemCommands(CLI::App& app, Context& ctx);
 void AddContainerCommands(CLI::App& app, Context& ctx);
-void AddStatsCommand(CLI::App* cmd, Context& ctx);  // stats.cc; in the container group
+void AddVolumeCommands(CLI::App& app, Context& ctx);
+void AddCpCommand(CLI::App& app, Context& ctx);
+void AddStatsCommand(CLI::App* cmd, Context& ctx);     // stats.cc; in the container group
+void AddDataCommands(CLI::App& parent, Context& ctx);  // container_data.cc: diff, commit, export
+void AddEventsCommand(CLI::App* cmd, Context& ctx);    // `events` and `system events`
+// registry.cc: pull and push (top level and under `image`, in the image group), login/logout.
+void AddPullPushCommands(CLI::App* parent, Context& ctx);
+void AddLoginCommands(CLI::App& app, Context& ctx);
+// Pulls `image` through the daemon with the credentials config.json has for its registry,
+// rendering the progress on `out` as the docker CLI does. `berth pull` ends with the full
+// reference on stdout; run/create (a missing image) show the progress on stderr only.
+void PullImage(Context& ctx, const std::string& image, std::ostream& out,
+               const std::string& platform = "", bool all_tags = false, bool quiet = false);
 
 // The command groups and the top-level commands each registers. A `berth` call builds only
 // the group its command belongs to: CLI11 constructs every option of every command it is
@@ -65,6 +77,9 @@ std::string QueryEscape(std::string_view text);
 void PrintList(const std::string& format, const std::string& default_format,
                const std::vector<nlohmann::json>& items,
                const std::map<std::string, std::string>& headers);
+// The body of GET `target` (an archive) into the file `output` (whole or not at all), or to
+// stdout when it is "" or "-" and not a terminal.
+void DownloadTo(Context& ctx, const std::string& target, const std::string& output);
 // `inspect` output: the JSON array indented as docker prints it, or each item through
 // the template `format` (-f).
 void PrintInspect(const std::string& format, const std::vector<nlohmann::json>& items);

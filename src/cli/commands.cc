@@ -7,11 +7,15 @@ namespace berth::cli {
 const std::vector<CommandGroup>& CommandGroups() {
   static const std::vector<CommandGroup> groups = {
       {AddContainerCommands,
-       {"container", "run",     "create", "start", "stop",   "restart", "kill",
-        "pause",     "unpause", "logs",   "exec",  "attach", "wait",    "rename",
-        "update",    "top",     "stats",  "rm",    "ps",     "inspect", "events"}},
-      {AddImageCommands, {"image", "images", "rmi", "tag", "load", "save", "import", "history"}},
+       {"container", "run",  "create", "start",  "stop", "restart", "kill",    "pause",
+        "unpause",   "logs", "exec",   "attach", "wait", "rename",  "update",  "top",
+        "stats",     "diff", "commit", "export", "rm",   "ps",      "inspect", "events"}},
+      {AddImageCommands,
+       {"image", "images", "rmi", "tag", "load", "save", "import", "history", "pull", "push"}},
+      {AddLoginCommands, {"login", "logout"}},
       {AddSystemCommands, {"version", "info", "system"}},
+      {AddVolumeCommands, {"volume"}},
+      {AddCpCommand, {"cp"}},
   };
   return groups;
 }

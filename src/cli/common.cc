@@ -1,8 +1,12 @@
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "base/error.h"
+#include "base/fd.h"
 #include "cli/autostart.h"
 #include "cli/cli.h"
 #include "cli/go_template.h"
@@ -98,6 +102,49 @@ void PrintInspect(const std::string& format, const std::vector<nlohmann::json>& 
   options.missing_key = MissingKey::kError;
   for (const nlohmann::json& item : items) {
     std::cout << tmpl.Execute(item, options) << "\n";
+  }
+}
+
+void DownloadTo(Context& ctx, const std::string& target, const std::string& output) {
+  UniqueFd file;
+  int fd = STDOUT_FILENO;
+  if (output.empty() || output == "-") {
+    if (isatty(STDOUT_FILENO)) {
+      throw Error(Kind::kInvalidArgument,
+                  "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
+  } else {
+    file =
+        UniqueFd(open((output + ".tmp").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!file) {
+      ThrowErrno("create " + output);
+    }
+    fd = file.get();
+  }
+  try {
+    ctx.client().Stream("GET", target, nullptr, "", [fd](std::string_view d) {
+      while (!d.empty()) {
+        ssize_t n = write(fd, d.data(), d.size());
+        if (n < 0 && errno == EINTR) {
+          continue;
+        }
+        if (n < 0) {
+          ThrowErrno("write the archive");
+        }
+        d.remove_prefix(static_cast<size_t>(n));
+      }
+    });
+  } catch (...) {
+    if (file) {
+      unlink((output + ".tmp").c_str());
+    }
+    throw;
+  }
+  if (file) {
+    // Whole or absent: a failed download never leaves a truncated archive under the name.
+    if (fsync(fd) < 0 || rename((output + ".tmp").c_str(), output.c_str()) < 0) {
+      ThrowErrno("write " + output);
+    }
   }
 }
 

@@ -4,12 +4,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 
 #include "base/error.h"
+#include "cli/container_format.h"
 #include "cli/units.h"
 
 namespace berth::cli {
@@ -99,6 +103,8 @@ std::vector<std::string> SecurityOpts(const std::vector<std::string>& opts) {
   return out;
 }
 
+}  // namespace
+
 json RestartPolicy(const std::string& text) {
   json policy = {{"Name", "no"}, {"MaximumRetryCount", 0}};
   if (text.empty()) {
@@ -118,6 +124,8 @@ json RestartPolicy(const std::string& text) {
   }
   return policy;
 }
+
+namespace {
 
 // The resource fields shared by create and update; only the flags given are set.
 void SetResources(json& host, const ResourceOptions& r) {
@@ -333,7 +341,200 @@ void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
   cmd->add_option("--stop-signal", o.stop_signal, "Signal to stop a container");
   cmd->add_option("--stop-timeout", o.stop_timeout, "Timeout (in seconds) to stop a container");
   cmd->add_option("--restart", o.restart, "Restart policy to apply when a container exits");
+  cmd->add_option("--health-cmd", o.health_cmd, "Command to run to check health");
+  cmd->add_option("--health-interval", o.health_interval,
+                  "Time between running the check (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-timeout", o.health_timeout,
+                  "Maximum time to allow one check to run (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-start-period", o.health_start_period,
+                  "Start period for the container to initialize before starting health-retries "
+                  "countdown (ms|s|m|h) (default 0s)");
+  cmd->add_option("--health-start-interval", o.health_start_interval,
+                  "Time between running the check during the start period (ms|s|m|h) (default "
+                  "0s)");
+  cmd->add_option("--health-retries", o.health_retries,
+                  "Consecutive failures needed to report unhealthy");
+  cmd->add_flag("--no-healthcheck", o.no_healthcheck,
+                "Disable any container-specified HEALTHCHECK");
   Repeated(cmd, "-v,--volume", o.volumes, "Bind mount a volume");
+  Repeated(cmd, "--mount", o.mounts, "Attach a filesystem mount to the container");
+  Repeated(cmd, "--volumes-from", o.volumes_from, "Mount volumes from the specified container(s)");
+}
+
+namespace {
+
+// encoding/csv's Read of one line: fields split at commas, "…" quoting with "" for a quote.
+std::vector<std::string> CsvFields(std::string_view text) {
+  std::vector<std::string> out(1);
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        out.back() += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        out.back() += c;
+      }
+    } else if (c == '"' && out.back().empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (quoted) ThrowInvalid("extraneous or missing \" in quoted-field");
+  return out;
+}
+
+// strconv.ParseBool.
+std::optional<bool> GoBool(const std::string& v) {
+  if (v == "1" || v == "t" || v == "T" || v == "true" || v == "TRUE" || v == "True") return true;
+  if (v == "0" || v == "f" || v == "F" || v == "false" || v == "FALSE" || v == "False") {
+    return false;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+json ParseMountOpt(std::string_view text) {
+  auto fail = [&text](const std::string& why) -> void {
+    ThrowInvalid("invalid argument \"" + std::string(text) + "\" for \"--mount\" flag: " + why);
+  };
+  json mount = {{"Type", "volume"}, {"Source", ""}, {"Target", ""}};
+  json volume = json::object(), bind = json::object(), tmpfs = json::object();
+  auto map_entry = [](json& map, const std::string& v) {
+    size_t eq = v.find('=');
+    map[v.substr(0, eq)] = eq == std::string::npos ? "" : v.substr(eq + 1);
+  };
+  for (const std::string& field : CsvFields(text)) {
+    size_t eq = field.find('=');
+    std::string key = field.substr(0, eq);
+    std::transform(key.begin(), key.end(), key.begin(), ::tolower);
+    if (eq == std::string::npos) {
+      if (key == "readonly" || key == "ro") {
+        mount["ReadOnly"] = true;
+        continue;
+      }
+      if (key == "volume-nocopy") {
+        volume["NoCopy"] = true;
+        continue;
+      }
+      if (key == "bind-nonrecursive") {
+        bind["NonRecursive"] = true;
+        continue;
+      }
+      fail("invalid field '" + field + "' must be a key=value pair");
+    }
+    std::string value = field.substr(eq + 1);
+    auto boolean = [&]() {
+      std::optional<bool> b = GoBool(value);
+      if (!b) fail("invalid value for " + key + ": " + value);
+      return *b;
+    };
+    if (key == "type") {
+      std::string t = value;
+      std::transform(t.begin(), t.end(), t.begin(), ::tolower);
+      mount["Type"] = t;
+    } else if (key == "source" || key == "src") {
+      if (value == "." || value.rfind("./", 0) == 0) {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof(cwd)) != nullptr) {
+          value = std::string(cwd) + (value == "." ? "" : value.substr(1));
+        }
+      }
+      mount["Source"] = value;
+    } else if (key == "target" || key == "dst" || key == "destination") {
+      mount["Target"] = value;
+    } else if (key == "readonly" || key == "ro") {
+      mount["ReadOnly"] = boolean();
+    } else if (key == "consistency") {
+      mount["Consistency"] = value;
+    } else if (key == "bind-propagation") {
+      std::string p = value;
+      std::transform(p.begin(), p.end(), p.begin(), ::tolower);
+      bind["Propagation"] = p;
+    } else if (key == "bind-nonrecursive") {
+      bind["NonRecursive"] = boolean();
+    } else if (key == "volume-driver") {
+      volume["DriverConfig"]["Name"] = value;
+    } else if (key == "volume-opt") {
+      map_entry(volume["DriverConfig"]["Options"], value);
+    } else if (key == "volume-label") {
+      map_entry(volume["Labels"], value);
+    } else if (key == "volume-nocopy") {
+      volume["NoCopy"] = boolean();
+    } else if (key == "tmpfs-size") {
+      try {
+        tmpfs["SizeBytes"] = ParseSize(value);
+      } catch (const Error&) {
+        fail("invalid value for " + key + ": " + value);
+      }
+    } else if (key == "tmpfs-mode") {
+      char* end = nullptr;
+      errno = 0;
+      unsigned long mode = strtoul(value.c_str(), &end, 8);
+      if (value.empty() || *end != '\0' || errno != 0 || mode > 0xffffffffUL) {
+        fail("invalid value for " + key + ": " + value);
+      }
+      tmpfs["Mode"] = mode;
+    } else {
+      fail("unexpected key '" + key + "' in '" + field + "'");
+    }
+  }
+  const std::string type = mount["Type"];
+  if (type.empty()) fail("type is required");
+  if (mount["Target"] == "") fail("target is required");
+  if (!volume.empty() && type != "volume") {
+    fail("cannot mix 'volume-*' options with mount type '" + type + "'");
+  }
+  if (!bind.empty() && type != "bind") {
+    fail("cannot mix 'bind-*' options with mount type '" + type + "'");
+  }
+  if (!tmpfs.empty() && type != "tmpfs") {
+    fail("cannot mix 'tmpfs-*' options with mount type '" + type + "'");
+  }
+  if (!volume.empty()) mount["VolumeOptions"] = volume;
+  if (!bind.empty()) mount["BindOptions"] = bind;
+  if (!tmpfs.empty()) mount["TmpfsOptions"] = tmpfs;
+  return mount;
+}
+
+nlohmann::json HealthcheckBody(const ContainerOptions& o) {
+  bool any = !o.health_cmd.empty() || !o.health_interval.empty() || !o.health_timeout.empty() ||
+             !o.health_start_period.empty() || !o.health_start_interval.empty() ||
+             !o.health_retries.empty();
+  if (o.no_healthcheck) {
+    if (any) ThrowInvalid("--no-healthcheck conflicts with --health-* options");
+    return {{"Test", {"NONE"}}};
+  }
+  if (!any) return nullptr;
+  json hc = json::object();
+  if (!o.health_cmd.empty()) hc["Test"] = {"CMD-SHELL", o.health_cmd};
+  auto duration = [&hc](const std::string& text, const char* flag, const char* key) {
+    if (text.empty()) return;
+    std::optional<int64_t> ns = ParseGoDuration(text);
+    if (!ns) {
+      ThrowInvalid(std::string("invalid argument \"") + text + "\" for \"" + flag +
+                   "\" flag: time: invalid duration \"" + text + "\"");
+    }
+    if (*ns < 0) ThrowInvalid(std::string(flag) + " cannot be negative");
+    hc[key] = *ns;
+  };
+  duration(o.health_interval, "--health-interval", "Interval");
+  duration(o.health_timeout, "--health-timeout", "Timeout");
+  duration(o.health_start_period, "--health-start-period", "StartPeriod");
+  duration(o.health_start_interval, "--health-start-interval", "StartInterval");
+  if (!o.health_retries.empty()) {
+    int64_t retries = ParseInt(o.health_retries, "--health-retries");
+    if (retries < 0) ThrowInvalid("--health-retries cannot be negative");
+    hc["Retries"] = retries;
+  }
+  return hc;
 }
 
 nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::string>& args,
@@ -382,6 +583,7 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
   body["StdinOnce"] = o.interactive && !detach;
   if (!o.stop_signal.empty()) body["StopSignal"] = o.stop_signal;
   if (!o.stop_timeout.empty()) body["StopTimeout"] = ParseInt(o.stop_timeout, "--stop-timeout");
+  if (json hc = HealthcheckBody(o); !hc.is_null()) body["Healthcheck"] = hc;
 
   std::vector<std::string> binds;
   for (const std::string& v : o.volumes) {
@@ -400,6 +602,11 @@ nlohmann::json CreateBody(const ContainerOptions& o, const std::vector<std::stri
     binds.push_back(source + v.substr(colon));
   }
   host["Binds"] = NullIfEmpty(binds);
+  host["VolumesFrom"] = NullIfEmpty(o.volumes_from);
+  if (!o.mounts.empty()) {
+    host["Mounts"] = json::array();
+    for (const std::string& m : o.mounts) host["Mounts"].push_back(ParseMountOpt(m));
+  }
 
   SetResources(host, o.resources);
   if (!o.shm_size.empty()) host["ShmSize"] = ParseSize(o.shm_size);

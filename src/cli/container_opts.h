@@ -28,8 +28,16 @@ struct ContainerOptions {
   std::string shm_size, oom_score_adj, stop_timeout;
   std::vector<std::string> entrypoint;  // empty: not given; {""}: --entrypoint= (reset)
   std::vector<std::string> env, env_files, labels, label_files, cap_add, cap_drop, security_opt,
-      tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes;
+      tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes, mounts, volumes_from;
+  // --health-*: durations as Go writes them ("30s", "1m30s"), retries a count.
+  std::string health_cmd, health_interval, health_timeout, health_start_period,
+      health_start_interval, health_retries;
+  bool no_healthcheck = false;
 };
+
+// Config.Healthcheck from the --health-* flags and --no-healthcheck (null: none given), with
+// the docker CLI's messages for conflicting or negative values.
+nlohmann::json HealthcheckBody(const ContainerOptions& o);
 
 // Registers the shared flags on `run`/`create` (-h is --hostname there, as in docker).
 void AddContainerFlags(CLI::App* cmd, ContainerOptions& o);
@@ -53,6 +61,11 @@ nlohmann::json ParseUlimit(std::string_view text);
 nlohmann::json ParseDevice(std::string_view text);
 // opts.ParseCPUs: "1.5" -> 1500000000 nano CPUs.
 int64_t ParseCpus(std::string_view text);
+// opts.MountOpt: "type=volume,src=v,dst=/d,readonly,volume-nocopy,tmpfs-size=64m,…" (a CSV
+// line) -> a HostConfig.Mounts entry.
+nlohmann::json ParseMountOpt(std::string_view text);
+// --restart: "no", "always", "unless-stopped", "on-failure[:N]" -> HostConfig.RestartPolicy.
+nlohmann::json RestartPolicy(const std::string& text);
 
 // The updatable resources of `berth update` (POST /containers/{id}/update), from the same
 // kind of text fields; only the flags given are sent.

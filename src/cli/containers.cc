@@ -73,30 +73,8 @@ std::string DaemonError(const Error& e) {
          std::string(e.what());
 }
 
-void Pull(Context& ctx, const std::string& image) {
-  std::string repo = image, tag;
-  size_t at = image.find('@'), slash = image.rfind('/'), colon = image.rfind(':');
-  if (at == std::string::npos && colon != std::string::npos &&
-      (slash == std::string::npos || colon > slash)) {
-    repo = image.substr(0, colon);
-    tag = image.substr(colon + 1);
-  } else if (at == std::string::npos) {
-    tag = "latest";
-  }
-  api::JsonStreamSplitter splitter([](const json& m) {
-    if (m.contains("error")) {
-      throw Error(Kind::kNotFound, m["error"].get<std::string>());
-    }
-    if (m.contains("status")) {
-      std::string id = m.value("id", "");
-      std::cerr << (id.empty() ? "" : id + ": ") << m["status"].get<std::string>() << "\n";
-    }
-  });
-  ctx.client().Stream("POST",
-                      "/images/create?fromImage=" + QueryEscape(repo) +
-                          (tag.empty() ? "" : "&tag=" + QueryEscape(tag)),
-                      nullptr, "", [&](std::string_view d) { splitter.Feed(d); });
-}
+// The progress goes to stderr, as docker's run shows it; credentials from config.json.
+void Pull(Context& ctx, const std::string& image) { PullImage(ctx, image, std::cerr); }
 
 // POST /containers/create; pulls once when the image is missing, as `docker run` does.
 // Any failure is reported docker's way and ends the command with 125.
@@ -810,6 +788,7 @@ struct Commands {
     Rename(app->add_subcommand("rename", "Rename a container"), ctx);
     Update(app->add_subcommand("update", "Update configuration of one or more containers"), ctx);
     Top(app->add_subcommand("top", "Display the running processes of a container"), ctx);
+    AddDataCommands(*app, ctx);
     AddStatsCommand(app->add_subcommand("stats",
                                         "Display a live stream of container(s) resource usage "
                                         "statistics"),
@@ -833,6 +812,8 @@ struct Commands {
 };
 
 }  // namespace
+
+void AddEventsCommand(CLI::App* cmd, Context& ctx) { Commands::Events(cmd, ctx); }
 
 void AddContainerCommands(CLI::App& app, Context& ctx) {
   CLI::App* container = app.add_subcommand("container", "Manage containers");

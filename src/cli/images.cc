@@ -389,21 +389,6 @@ void Load(Context& ctx, const std::string& input, bool quiet) {
 
 void Save(Context& ctx, const std::vector<std::string>& names, const std::string& output,
           bool oci) {
-  UniqueFd file;
-  int fd = STDOUT_FILENO;
-  if (output.empty() || output == "-") {
-    if (isatty(STDOUT_FILENO)) {
-      throw Error(Kind::kInvalidArgument,
-                  "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-    }
-  } else {
-    file =
-        UniqueFd(open((output + ".tmp").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!file) {
-      ThrowErrno("create " + output);
-    }
-    fd = file.get();
-  }
   std::string target = "/images/get?";
   for (size_t i = 0; i < names.size(); ++i) {
     target += (i ? "&" : "") + std::string("names=") + QueryEscape(names[i]);
@@ -411,31 +396,7 @@ void Save(Context& ctx, const std::vector<std::string>& names, const std::string
   if (oci) {
     target += "&format=oci";
   }
-  try {
-    ctx.client().Stream("GET", target, nullptr, "", [fd](std::string_view d) {
-      while (!d.empty()) {
-        ssize_t n = write(fd, d.data(), d.size());
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n < 0) {
-          ThrowErrno("write the archive");
-        }
-        d.remove_prefix(static_cast<size_t>(n));
-      }
-    });
-  } catch (...) {
-    if (file) {
-      unlink((output + ".tmp").c_str());
-    }
-    throw;
-  }
-  if (file) {
-    // Whole or absent: a failed save never leaves a truncated archive under the name.
-    if (fsync(fd) < 0 || rename((output + ".tmp").c_str(), output.c_str()) < 0) {
-      ThrowErrno("write " + output);
-    }
-  }
+  DownloadTo(ctx, target, output);
 }
 
 void Import(Context& ctx, const std::string& source, const std::string& reference,
@@ -601,6 +562,8 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
                        "import", "Import the contents from a tarball to create a filesystem image"),
                    ctx);
 
+  AddPullPushCommands(image, ctx);
+
   AddList(app.add_subcommand("images", "List images"), ctx, true);
   Commands::Remove(app.add_subcommand("rmi", "Remove one or more images"), ctx);
   Commands::Tag(app.add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
@@ -611,6 +574,7 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
                        "import", "Import the contents from a tarball to create a filesystem image"),
                    ctx);
   Commands::History(app.add_subcommand("history", "Show the history of an image"), ctx);
+  AddPullPushCommands(&app, ctx);
   // The top-level `inspect` (containers, then images) is in containers.cc.
 }
 

@@ -42,33 +42,40 @@ ContainerStatus ParseStatus(std::string_view name) {
 
 nlohmann::json ToJson(const Container& c) {
   const ContainerState& s = c.state;
-  return {{"Id", c.id},
-          {"Name", c.name},
-          {"Image", c.image},
-          {"ImageID", c.image_id},
-          {"Created", c.created},
-          {"Path", c.path},
-          {"Args", c.args},
-          {"Config", c.config},
-          {"HostConfig", c.host_config},
-          {"ChainIDs", c.chain_ids},
-          {"UsernsBase", c.userns_base},
-          {"LogPath", c.log_path},
-          {"State",
-           {{"Status", StatusName(s.status)},
-            {"Pid", s.pid},
-            {"ExitCode", s.exit_code},
-            {"Error", s.error},
-            {"StartedAt", s.started_at},
-            {"FinishedAt", s.finished_at},
-            {"OOMKilled", s.oom_killed},
-            {"RestartCount", s.restart_count},
-            {"ShimPid", s.shim_pid},
-            {"ShimStartTime", s.shim_start_time},
-            {"Health",
-             {{"Status", s.health.status},
-              {"FailingStreak", s.health.failing_streak},
-              {"Log", s.health.log}}}}}};
+  nlohmann::json out = {{"Id", c.id},
+                        {"Name", c.name},
+                        {"Image", c.image},
+                        {"ImageID", c.image_id},
+                        {"Created", c.created},
+                        {"Path", c.path},
+                        {"Args", c.args},
+                        {"Config", c.config},
+                        {"HostConfig", c.host_config},
+                        {"ChainIDs", c.chain_ids},
+                        {"UsernsBase", c.userns_base},
+                        {"LogPath", c.log_path},
+                        {"State",
+                         {{"Status", StatusName(s.status)},
+                          {"Pid", s.pid},
+                          {"ExitCode", s.exit_code},
+                          {"Error", s.error},
+                          {"StartedAt", s.started_at},
+                          {"FinishedAt", s.finished_at},
+                          {"OOMKilled", s.oom_killed},
+                          {"RestartCount", s.restart_count},
+                          {"ShimPid", s.shim_pid},
+                          {"ShimStartTime", s.shim_start_time},
+                          {"HasBeenManuallyStopped", s.manually_stopped},
+                          {"Health",
+                           {{"Status", s.health.status},
+                            {"FailingStreak", s.health.failing_streak},
+                            {"Log", s.health.log}}}}}};
+  if (c.mounts) {
+    nlohmann::json m = nlohmann::json::array();
+    for (const MountPoint& p : *c.mounts) m.push_back(ToJson(p));
+    out["MountPoints"] = std::move(m);
+  }
+  return out;
 }
 
 Container ContainerFromJson(const nlohmann::json& j) {
@@ -100,6 +107,12 @@ Container ContainerFromJson(const nlohmann::json& j) {
   c.state.restart_count = Optional<int64_t>(s, "RestartCount", 0);
   c.state.shim_pid = Optional<int64_t>(s, "ShimPid", 0);
   c.state.shim_start_time = Optional<uint64_t>(s, "ShimStartTime", 0);
+  c.state.manually_stopped = Optional<bool>(s, "HasBeenManuallyStopped", false);
+  if (const nlohmann::json m = j.value("MountPoints", nlohmann::json()); m.is_array()) {
+    std::vector<MountPoint> mounts;
+    for (const auto& item : m) mounts.push_back(MountPointFromJson(item));
+    c.mounts = std::move(mounts);
+  }
   if (const nlohmann::json h = s.value("Health", nlohmann::json()); h.is_object()) {
     c.state.health.status = Optional<std::string>(h, "Status", "");
     c.state.health.failing_streak = Optional<int64_t>(h, "FailingStreak", 0);

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "engine/mount_point.h"
 
 // One container as berthd keeps it: what create decided (never changes afterwards) and its
 // state (changes with every lifecycle step). Stored as one JSON document per container in the
@@ -44,6 +47,9 @@ struct ContainerState {
   // /proc/<pid>/stat), which tells it apart from a later process reusing the pid.
   int64_t shim_pid = 0;
   uint64_t shim_start_time = 0;
+  // A user's stop or kill ended the last run (Docker's HasBeenManuallyStopped): the restart
+  // policy leaves the container stopped; `start` clears it.
+  bool manually_stopped = false;
   ContainerHealth health;
 };
 
@@ -63,6 +69,9 @@ struct Container {
   // user namespace (UsernsMode=host).
   uint64_t userns_base = 0;
   std::string log_path;  // json-file log
+  // The mounts create resolved (volumes named, anonymous ones made, volumes-from copied);
+  // unset for records written before volumes existed (their Binds are read from HostConfig).
+  std::optional<std::vector<MountPoint>> mounts;
   ContainerState state;
 
   bool Running() const {

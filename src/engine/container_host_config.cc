@@ -363,12 +363,16 @@ void RejectUnsupported(const json& hc, ContainerSpec& out) {
            !(hc[key].is_string() && hc[key].get<std::string>().empty());
   };
   // Refused rather than ignored: each would change what the container can reach.
-  for (const char* key :
-       {"VolumesFrom", "Links", "VolumeDriver", "DeviceRequests", "DeviceCgroupRules"}) {
+  for (const char* key : {"Links", "DeviceRequests", "DeviceCgroupRules"}) {
     if (not_empty(key)) {
       throw Error(Kind::kNotImplemented,
                   std::string("HostConfig.") + key + " is not implemented yet");
     }
+  }
+  std::string driver = Str(hc, "VolumeDriver", "HostConfig.VolumeDriver");
+  if (!driver.empty() && driver != "local") {
+    ThrowNotFound("HostConfig.VolumeDriver: error looking up volume plugin " + driver +
+                  ": plugin \"" + driver + "\" not found");
   }
   // Ignored with a warning: limits the container simply does not get.
   for (const char* key : {"BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps",
@@ -391,7 +395,8 @@ void RejectUnsupported(const json& hc, ContainerSpec& out) {
 
 }  // namespace
 
-HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname, ContainerSpec& out) {
+HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname,
+                            const std::vector<MountPoint>* resolved, ContainerSpec& out) {
   json& spec = out.spec;
   json& linux = spec["linux"];
   json& process = spec["process"];
@@ -538,7 +543,7 @@ HostOptions ApplyHostConfig(const json& hc, bool explicit_hostname, ContainerSpe
   ApplyResources(hc, linux["resources"], hc_out, out);
   ApplyUlimits(hc, process);
   ApplySysctls(hc, spec, hc_out);
-  ApplyUserMounts(hc, spec);
+  ApplyUserMounts(hc, resolved, result.userns, spec);
   ParseDevices(hc, out);
   ValidateLogConfig(hc, hc_out);
   ValidateRestartPolicy(hc, hc_out);

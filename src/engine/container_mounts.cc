@@ -16,84 +16,6 @@ namespace berth::engine::internal {
 
 using nlohmann::json;
 
-namespace {
-
-// ---- mounts ----
-
-// A volume name Docker's local driver accepts: [a-zA-Z0-9][a-zA-Z0-9_.-]*.
-bool IsVolumeName(const std::string& s) {
-  if (s.empty() || !std::isalnum(static_cast<unsigned char>(s[0]))) {
-    return false;
-  }
-  return std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '.' || c == '-';
-  });
-}
-
-// "/host:/ctr[:opts]" (volume/mounts/linux_parser.go).
-json ParseBind(const std::string& raw) {
-  auto invalid = [&](const std::string& why) -> void {
-    Bad("HostConfig.Binds", "invalid mount config \"" + raw + "\": " + why);
-  };
-  std::vector<std::string> parts = Split(raw, ':');
-  if (parts.size() == 1) {
-    throw Error(Kind::kNotImplemented,
-                "HostConfig.Binds: anonymous volumes are not implemented yet (\"" + raw + "\")");
-  }
-  if (parts.size() > 3) {
-    invalid("too many colons");
-  }
-  const std::string& source = parts[0];
-  std::string destination = CleanDestination(parts[1]);
-  if (source.empty()) {
-    invalid("empty source");
-  }
-  if (destination.empty() || destination.front() != '/') {
-    invalid("the destination must be an absolute path");
-  }
-  if (destination == "/") {
-    invalid("the destination can't be '/'");
-  }
-  if (source.front() != '/') {
-    if (!IsVolumeName(source)) {
-      invalid("\"" + source +
-              "\" includes invalid characters for a local volume name, only "
-              "\"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host "
-              "directory, use absolute path");
-    }
-    throw Error(Kind::kNotImplemented,
-                "HostConfig.Binds: named volumes are not implemented yet (\"" + raw + "\")");
-  }
-  static const std::set<std::string> kPropagation = {"shared", "rshared", "slave",
-                                                     "rslave", "private", "rprivate"};
-  static const std::set<std::string> kIgnored = {"z", "Z", "cached", "delegated", "consistent"};
-  std::string access;
-  std::string propagation;
-  if (parts.size() == 3) {
-    for (const auto& o : Split(parts[2], ',')) {
-      if (o == "ro" || o == "rw") {
-        if (!access.empty()) {
-          invalid("invalid mode: " + parts[2]);
-        }
-        access = o;
-      } else if (kPropagation.count(o)) {
-        if (!propagation.empty()) {
-          invalid("invalid mode: " + parts[2]);
-        }
-        propagation = o;
-      } else if (!kIgnored.count(o)) {
-        invalid("invalid mode: " + parts[2]);
-      }
-    }
-  }
-  return {
-      {"destination", destination},
-      {"type", "bind"},
-      {"source", source},
-      {"options",
-       {"rbind", access.empty() ? "rw" : access, propagation.empty() ? "rprivate" : propagation}}};
-}
-
 // pkg/mount MergeTmpfsOptions: of two opposite flags the later wins; key=value data, the last.
 json TmpfsMount(const std::string& destination, const std::string& options) {
   std::string field = "HostConfig.Tmpfs." + destination;
@@ -155,7 +77,23 @@ json TmpfsMount(const std::string& destination, const std::string& options) {
   return {{"destination", destination}, {"type", "tmpfs"}, {"source", "tmpfs"}, {"options", flags}};
 }
 
-}  // namespace
+json OciMount(const MountPoint& m, bool userns) {
+  if (m.type == "tmpfs") {
+    return TmpfsMount(m.destination, m.tmpfs_options);
+  }
+  json options = {m.non_recursive ? "bind" : "rbind", m.rw ? "rw" : "ro",
+                  m.propagation.empty() ? "rprivate" : m.propagation};
+  if (userns) {
+    // The container's root sees the host's ids 0-65535 as its own: a volume's data stays
+    // owned by the container's ids on disk and a host directory keeps its owners, as Docker
+    // without a user namespace shows them. Nothing is chowned.
+    options.push_back("idmap");
+  }
+  return {{"destination", m.destination},
+          {"type", "bind"},
+          {"source", m.source},
+          {"options", std::move(options)}};
+}
 
 json BindMount(const char* path, bool ro) {
   json options = {"rbind", "nosuid", "noexec", "nodev"};
@@ -192,9 +130,11 @@ size_t Depth(const std::string& path) { return std::count(path.begin(), path.end
 
 }  // namespace
 
-// Binds and Tmpfs, replacing a default mount with the same destination (as Docker lets
-// `-v /x:/dev/shm` replace the container's shm), parents before children.
-void ApplyUserMounts(const json& hc, json& spec) {
+// Binds, Mounts, volumes and Tmpfs, replacing a default mount with the same destination (as
+// Docker lets `-v /x:/dev/shm` replace the container's shm), parents before children.
+void ApplyUserMounts(const json& hc, const std::vector<MountPoint>* resolved, bool userns,
+                     json& spec) {
+  MountRequests requests = ParseMountRequests(hc, json());  // validates every entry
   std::vector<json> user;
   std::set<std::string> destinations;
   auto add = [&](json m, const std::string& field) {
@@ -204,8 +144,11 @@ void ApplyUserMounts(const json& hc, json& spec) {
     }
     user.push_back(std::move(m));
   };
-  for (const auto& b : StrList(hc, "Binds", "HostConfig.Binds")) {
-    add(ParseBind(b), "HostConfig.Binds");
+  for (const MountPoint& m : resolved ? *resolved : requests.mounts) {
+    if (m.type == "volume" && m.source.empty()) {
+      continue;  // the volume service names it at create
+    }
+    add(OciMount(m, userns), "HostConfig.Binds");
   }
   if (Has(hc, "Tmpfs")) {
     if (!hc["Tmpfs"].is_object()) {

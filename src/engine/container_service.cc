@@ -30,11 +30,17 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
+#include "base/time_text.h"
+#include "engine/container_changes.h"
+#include "engine/container_entry.h"
 #include "engine/container_filters.h"
+#include "engine/container_health.h"
 #include "engine/container_spec.h"
 #include "engine/container_stats.h"
 #include "engine/container_view.h"
 #include "engine/events.h"
+#include "image/layer.h"
+#include "image/snapshot.h"
 #include "runtime/cgroup_primer.h"
 #include "runtime/cloned_binary.h"
 #include "runtime/container.h"
@@ -56,17 +62,6 @@ struct ExecInfo {
   // The shim connection that brings the exit code, while the process runs: the start handler
   // waits on it (attached), or the monitor thread does (detached).
   std::shared_ptr<shim::Client> client;
-};
-
-struct ContainerService::Entry {
-  std::mutex op;  // one lifecycle operation at a time (create/start/stop/remove/…)
-  // Everything below is guarded by the service's mu_.
-  Container c;
-  std::vector<Pending> pending;  // attaches that came before start
-  uint64_t exits = 0;            // exits seen since berthd started
-  bool removed = false;
-  int pidfd = -1;  // the shim's, while running
-  std::vector<std::string> exec_ids;
 };
 
 namespace {
@@ -310,10 +305,12 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
 
 }  // namespace
 
-ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events)
+ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events,
+                                   VolumeService* volumes)
     : paths_(std::move(paths)),
       images_(images),
       events_(events),
+      volumes_(volumes),
       db_(JoinPath(paths_.root, "containers.db")) {
   db_.Exec(R"(
 CREATE TABLE IF NOT EXISTS containers (
@@ -339,6 +336,7 @@ CREATE TABLE IF NOT EXISTS containers (
   primer_ = std::make_unique<runtime::CgroupPrimer>(runtime::DetectCgroupLayout());
   Restore();
   monitor_ = std::thread([this] { MonitorLoop(); });
+  restarter_ = std::thread([this] { RestartLoop(); });
 }
 
 ContainerService::~ContainerService() {
@@ -346,7 +344,15 @@ ContainerService::~ContainerService() {
   if (monitor_.joinable()) {
     monitor_.join();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  if (restarter_.joinable()) {
+    restarter_.join();
+  }
+  if (health_thread_.joinable()) {
+    health_thread_.join();
+  }
+  std::unique_lock<std::mutex> lock(mu_);
+  // Probes end once Shutdown hung up their exec connections.
+  changed_.wait(lock, [this] { return probes_running_ == 0; });
   for (auto& item : entries_) {
     for (Pending& p : item.second->pending) close(p.fd);
     if (item.second->pidfd >= 0) close(item.second->pidfd);
@@ -365,6 +371,7 @@ void ContainerService::Shutdown() {
     }
   }
   changed_.notify_all();
+  health_changed_.notify_all();
   uint64_t one = 1;
   ssize_t ignored = write(wake_fd_, &one, sizeof(one));
   (void)ignored;
@@ -518,6 +525,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     if (spec.init && paths_.init_binary.empty()) {
       throw Error(Kind::kNotImplemented, "HostConfig.Init: no init binary configured");
     }
+    c.mounts = ResolveMountsLocked(c);  // makes the volumes it needs; undone below
     entry->c = c;
     entries_[c.id] = entry;  // reserves the name and the user namespace range
     CreateResult result{c.id, spec.warnings};
@@ -531,6 +539,7 @@ CreateResult ContainerService::Create(const std::string& requested_name,
     } catch (...) {
       entries_.erase(c.id);
       RemoveAll(Dir(c.id));
+      DropVolumes(c, true);
       throw;
     }
     return result;
@@ -548,6 +557,11 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
   std::string rootfs = JoinPath(dir, "rootfs");
   ContainerSpecInput in{body,   saved["image_config"], e.c.id, e.c.name,
                         rootfs, e.c.id.substr(0, 12)};
+  std::vector<MountPoint> mounts;
+  if (e.c.mounts) {
+    mounts = PrepareMounts(e);  // volumes mounted, missing -v directories made
+    in.mounts = &mounts;
+  }
   ContainerSpec spec = BuildContainerSpec(in);
   nlohmann::json& s = spec.spec;
   if (!IsMountPoint(rootfs)) {
@@ -570,6 +584,7 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
       images_.snapshots().MountRootfs(e.c.chain_ids, JoinPath(dir, "rw"), rootfs);
     }
   }
+  CopyUpVolumes(e, rootfs);
   if (s.contains("annotations")) {
     s["annotations"].erase(runtime::kRootfsIdmapAnnotation);
     if (s["annotations"].empty()) s.erase("annotations");
@@ -630,6 +645,7 @@ bool ContainerService::Start(const std::string& ref) {
     std::lock_guard<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
     if (e->c.Running()) return false;
+    ResetRestartLocked(*e);
   }
   StartLocked(*e);
   return true;
@@ -643,6 +659,7 @@ void ContainerService::StartLocked(Entry& e) {
     std::string text = DockerStartError(what);
     // Docker records the code a shell would give, and an AutoRemove container goes.
     Unmount(JoinPath(dir, "rootfs"));
+    UnmountVolumes(e.c);
     bool remove;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -657,7 +674,7 @@ void ContainerService::StartLocked(Entry& e) {
       remove = e.c.host_config.value("AutoRemove", false);
     }
     Save(e);
-    if (remove) RemoveLocked(e);
+    if (remove) RemoveLocked(e, true);
     Notify();
     throw Error(Kind::kInvalidArgument, text);
   };
@@ -717,6 +734,9 @@ void ContainerService::StartLocked(Entry& e) {
     e.c.state.shim_pid = spawned.shim_pid;
     e.c.state.shim_start_time = ProcessStartTime(spawned.shim_pid);
     e.c.state.started_at = shim::FormatJsonTime(NowNs());
+    e.c.state.health = ContainerHealth{};
+    WatchHealth(e.c, true);
+    if (health_.count(id)) e.c.state.health.status = "starting";
   }
   // Recorded before the process starts: a berthd that dies from here on finds the shim again.
   Save(e);
@@ -843,12 +863,14 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
   }
   unlink(SocketPath(id).c_str());
   Unmount(JoinPath(dir, "rootfs"));
+  UnmountVolumes(e->c);
   bool remove;
   {
     std::lock_guard<std::mutex> lock(mu_);
     e->c.state.status = ContainerStatus::kExited;
     e->c.state.pid = 0;
     e->c.state.exit_code = code;
+    health_.erase(id);
     e->c.state.finished_at = finished;
     e->c.state.shim_pid = 0;
     e->c.state.shim_start_time = 0;
@@ -859,6 +881,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
       if (it != execs_.end()) it->second->running = false;
     }
     remove = e->c.host_config.value("AutoRemove", false) && !e->removed;
+    PlanRestartLocked(*e);  // restarting, when the policy says so
   }
   Save(*e);
   Emit(e->c, "die", {{"exitCode", std::to_string(code)}});
@@ -872,7 +895,7 @@ void ContainerService::Exited(const std::string& id, int pidfd) {
     }
     if (still) {
       try {
-        RemoveLocked(*e);
+        RemoveLocked(*e, true);  // as `rm -v`, Docker's --rm
       } catch (const Error& err) {
         log::Warn("auto-remove " + id + ": " + err.what());
       }
@@ -900,8 +923,13 @@ void ContainerService::Restore() {
       std::lock_guard<std::mutex> lock(mu_);
       entries_[c.id] = e;
     }
+    RestoreVolumes(c);
     if (c.state.status == ContainerStatus::kRemoving) {
       RemoveLocked(*e);
+      continue;
+    }
+    if (RestartAtDaemonStart(*e)) {
+      Unmount(JoinPath(Dir(c.id), "rootfs"));
       continue;
     }
     if (!c.Running()) {
@@ -912,7 +940,12 @@ void ContainerService::Restore() {
     bool alive = c.state.shim_pid > 0 && c.state.shim_start_time != 0 &&
                  ProcessStartTime(c.state.shim_pid) == c.state.shim_start_time;
     Watch(c.id, alive ? static_cast<int>(c.state.shim_pid) : 0);
+    if (alive) {
+      std::lock_guard<std::mutex> lock(mu_);
+      WatchHealth(c, false);
+    }
   }
+  if (volumes_) volumes_->SweepMounts();  // what no running container needs any more
 }
 
 void ContainerService::KillLocked(Entry& e, int signal) {
@@ -923,10 +956,16 @@ void ContainerService::KillLocked(Entry& e, int signal) {
 void ContainerService::Kill(const std::string& ref, const std::string& signal) {
   std::shared_ptr<Entry> e = Find(ref);
   int sig = signal.empty() ? SIGKILL : runtime::ParseSignal(signal);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) {
     ThrowConflict("Container " + e->c.id + " is not running");
   }
+  if (CancelRestartLocked(*e)) {  // restarting: no process to signal, and no restart
+    lock.unlock();
+    Save(*e);
+    return;
+  }
+  e->c.state.manually_stopped = true;  // as Docker: a kill ends the restart policy's hold
   KillLocked(*e, sig);
   Emit(e->c, "kill", {{"signal", std::to_string(sig)}});
 }
@@ -936,6 +975,13 @@ bool ContainerService::Stop(const std::string& ref, int timeout) {
   std::lock_guard<std::mutex> op(e->op);
   std::unique_lock<std::mutex> lock(mu_);
   if (!e->c.Running()) return false;
+  e->c.state.manually_stopped = true;  // the restart policy leaves it stopped
+  if (CancelRestartLocked(*e)) {
+    lock.unlock();
+    Save(*e);
+    Emit(e->c, "stop");
+    return true;
+  }
   if (timeout < 0) {
     timeout = e->c.config.contains("StopTimeout") && e->c.config["StopTimeout"].is_number()
                   ? e->c.config["StopTimeout"].get<int>()
@@ -974,12 +1020,17 @@ void ContainerService::Restart(const std::string& ref, int timeout) {
   Emit(e->c, "restart");
 }
 
-void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes*/) {
+void ContainerService::Remove(const std::string& ref, bool force, bool volumes) {
   std::shared_ptr<Entry> e = Find(ref);
   std::lock_guard<std::mutex> op(e->op);
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.state.status == ContainerStatus::kRestarting && !force) {
+      ThrowConflict("You cannot remove a restarting container " + e->c.id +
+                    ". Stop the container before attempting removal or force remove");
+    }
+    CancelRestartLocked(*e);
     if (e->c.Running()) {
       if (!force) {
         ThrowConflict("You cannot remove a running container " + e->c.id +
@@ -998,10 +1049,10 @@ void ContainerService::Remove(const std::string& ref, bool force, bool /*volumes
       if (shutting_down_) throw Error(Kind::kUnavailable, "berthd is shutting down");
     }
   }
-  RemoveLocked(*e);
+  RemoveLocked(*e, volumes);
 }
 
-void ContainerService::RemoveLocked(Entry& e) {
+void ContainerService::RemoveLocked(Entry& e, bool volumes) {
   const std::string id = e.c.id;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1025,6 +1076,7 @@ void ContainerService::RemoveLocked(Entry& e) {
     for (const std::string& x : e.exec_ids) execs_.erase(x);
     entries_.erase(id);
   }
+  DropVolumes(e.c, volumes);
   Emit(e.c, "destroy");
   Notify();
 }
@@ -1060,6 +1112,9 @@ void ContainerService::Pause(const std::string& ref) {
     if (!e->c.Running()) ThrowConflict("Container " + e->c.id + " is not running");
     if (e->c.state.status == ContainerStatus::kPaused) {
       ThrowConflict("Container " + e->c.id + " is already paused");
+    }
+    if (e->c.state.status == ContainerStatus::kRestarting) {
+      ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
     }
   }
   runtime::Runtime(RuntimeRoot()).Pause(e->c.id);
@@ -1159,7 +1214,7 @@ WaitResult ContainerService::WaitFor(const std::string& id, WaitCondition condit
   auto done = [&] {
     switch (condition) {
       case WaitCondition::kNotRunning:
-        return !e->c.Running();
+        return !e->c.Running() || e->exits != seen;  // a restart policy's exit counts
       case WaitCondition::kNextExit:
         return e->exits != seen;
       case WaitCondition::kRemoved:
@@ -1257,7 +1312,7 @@ nlohmann::ordered_json ContainerService::Inspect(const std::string& ref) {
   return InspectJson(e->c, x);
 }
 
-nlohmann::json ContainerService::List(bool all, int limit, bool /*size*/, const Filters& filters) {
+nlohmann::json ContainerService::List(bool all, int limit, bool size, const Filters& filters) {
   ValidateContainerFilters(filters);
   std::vector<Container> list;
   {
@@ -1294,7 +1349,13 @@ nlohmann::json ContainerService::List(bool all, int limit, bool /*size*/, const 
     if (!all && !c->Running()) continue;
     if (!filter.Matches(*c)) continue;
     if (limit > 0 && static_cast<int>(out.size()) >= limit) break;
-    out.push_back(ListEntry(*c, now));
+    ListExtras x;
+    if (size) {
+      // What the container wrote (its upper directory), and that over its image.
+      x.size_rw = static_cast<int64_t>(DiskUsage(JoinPath(Dir(c->id), "rw/upper")));
+      x.size_root_fs = *x.size_rw + images_.Size(c->image_id);
+    }
+    out.push_back(ListEntry(*c, now, x));
   }
   return out;
 }
@@ -1353,6 +1414,132 @@ nlohmann::json ContainerService::Top(const std::string& ref, const std::string& 
     if (std::find(pids.begin(), pids.end(), pid) != pids.end()) procs.push_back(fields);
   }
   return {{"Titles", titles}, {"Processes", procs}};
+}
+
+namespace {
+
+// The lower layers' directories, the top one first.
+std::vector<std::string> LowerDirs(const image::Snapshots& snapshots,
+                                   const std::vector<std::string>& chain_ids) {
+  std::vector<std::string> out;
+  for (auto it = chain_ids.rbegin(); it != chain_ids.rend(); ++it) {
+    out.push_back(snapshots.FsPath(*it));
+  }
+  return out;
+}
+
+// The Config fields an image carries (Docker's commit writes the whole container Config,
+// hostname and attach flags included; those describe one container, not an image).
+constexpr const char* kImageConfigKeys[] = {
+    "User",   "ExposedPorts", "Env",         "Entrypoint", "Cmd",   "Volumes",    "WorkingDir",
+    "Labels", "StopSignal",   "Healthcheck", "OnBuild",    "Shell", "ArgsEscaped"};
+
+}  // namespace
+
+nlohmann::json ContainerService::Changes(const std::string& ref) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::string id;
+  std::vector<std::string> chain_ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    id = e->c.id;
+    chain_ids = e->c.chain_ids;
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const Change& c :
+       UpperChanges(JoinPath(Dir(id), "rw/upper"), LowerDirs(images_.snapshots(), chain_ids))) {
+    out.push_back({{"Path", c.path}, {"Kind", static_cast<int>(c.kind)}});
+  }
+  return out.empty() ? nlohmann::json() : out;
+}
+
+void ContainerService::Export(const std::string& ref, int out_fd) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);  // no start mounts the rootfs meanwhile
+  std::string dir, rootfs;
+  bool running;
+  image::IdShift shift;
+  std::vector<std::string> chain_ids;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    dir = Dir(e->c.id);
+    running = e->c.Running();
+    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
+    chain_ids = e->c.chain_ids;
+  }
+  rootfs = JoinPath(dir, "rootfs");
+  bool mounted_here = false;
+  if (!running && !IsMountPoint(rootfs)) {
+    // Plain lower layers (image ids) under the container's upper (base + n ids): the shift
+    // maps the latter back and leaves the former.
+    MkdirAll(rootfs, 0755);
+    mounted_here = images_.snapshots().MountRootfs(chain_ids, JoinPath(dir, "rw"), rootfs);
+  }
+  try {
+    image::WriteLayerFromUpper(rootfs, out_fd, image::Compression::kNone, shift);
+  } catch (...) {
+    if (mounted_here) Unmount(rootfs);
+    throw;
+  }
+  if (mounted_here) Unmount(rootfs);
+}
+
+std::string ContainerService::Commit(const std::string& ref, const nlohmann::json& config,
+                                     bool pause, CommitOptions options) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  std::string id, image_id;
+  bool freeze;
+  image::IdShift shift;
+  nlohmann::json merged = nlohmann::json::object();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    id = e->c.id;
+    image_id = e->c.image_id;
+    freeze = pause && e->c.state.status == ContainerStatus::kRunning;
+    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
+    for (const char* key : kImageConfigKeys) {
+      if (e->c.config.contains(key) && !e->c.config[key].is_null()) merged[key] = e->c.config[key];
+    }
+    if (e->c.config.contains("Cmd") && e->c.config["Cmd"].is_array()) {
+      for (const auto& arg : e->c.config["Cmd"]) {
+        if (!arg.is_string()) continue;
+        options.created_by += (options.created_by.empty() ? "" : " ") + arg.get<std::string>();
+      }
+    }
+  }
+  if (config.is_object()) {
+    for (const char* key : kImageConfigKeys) {
+      if (config.contains(key) && !config[key].is_null()) merged[key] = config[key];
+    }
+  }
+  options.config = merged;
+  options.container_id = id;
+  std::string upper = JoinPath(Dir(id), "rw/upper");
+  MkdirAll(upper, 0755);  // never started: no changes, an empty layer (as Docker's)
+  runtime::Runtime rt(RuntimeRoot());
+  // The layer goes straight into the content store, written while the container is frozen
+  // (a consistent view, as docker commit --pause).
+  std::string new_id = images_.Commit(
+      image_id,
+      [&](const image::WriteFn& out) {
+        if (freeze) rt.Pause(id);
+        try {
+          image::WriteLayerFromUpper(upper, out, image::Compression::kNone, shift);
+        } catch (...) {
+          if (freeze) rt.Resume(id);
+          throw;
+        }
+        if (freeze) rt.Resume(id);
+      },
+      options);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    Emit(e->c, "commit");
+  }
+  return new_id;
 }
 
 void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
@@ -1504,6 +1691,9 @@ std::string ContainerService::ExecCreate(const std::string& ref, const nlohmann:
   if (e->c.state.status == ContainerStatus::kPaused) {
     ThrowConflict("Container " + e->c.id + " is paused, unpause the container before exec");
   }
+  if (e->c.state.status == ContainerStatus::kRestarting) {
+    ThrowConflict("Container " + e->c.id + " is restarting, wait until the container is running");
+  }
   x->container_id = e->c.id;
   execs_[x->id] = x;
   e->exec_ids.push_back(x->id);
@@ -1578,6 +1768,8 @@ void ContainerService::ExecStart(const std::string& exec_id, int fd,
     x->running = true;
     x->pid = pid;
     x->client = client;
+    // Shutdown hangs up the exec connections it finds; this one came after it looked.
+    if (shutting_down_ && !detach) shutdown(client->fd(), SHUT_RDWR);
   }
   if (detach) {
     epoll_event ev{};
@@ -1642,6 +1834,193 @@ nlohmann::json ContainerService::ExecInspect(const std::string& exec_id) {
           {"ContainerID", x->container_id},
           {"DetachKeys", b.value("DetachKeys", "")},
           {"Pid", x->pid}};
+}
+
+}  // namespace berth::engine
+
+// --- Health checks ----------------------------------------------------------------------
+
+namespace berth::engine {
+
+struct ContainerService::HealthWatch {
+  HealthConfig config;
+  int64_t started_ns = 0;  // the container's start: the start period counts from it
+  std::chrono::steady_clock::time_point next;      // the next probe
+  std::chrono::steady_clock::time_point deadline;  // of the probe under way
+  bool probing = false;
+  bool timed_out = false;
+  std::string exec_id;  // of the probe under way, once created
+};
+
+void ContainerService::WatchHealth(const Container& c, bool restart_status) {
+  std::vector<std::string> shell;
+  if (c.config.contains("Shell") && c.config["Shell"].is_array()) {
+    for (const auto& s : c.config["Shell"]) {
+      if (s.is_string()) shell.push_back(s.get<std::string>());
+    }
+  }
+  std::optional<HealthConfig> hc =
+      ParseHealthConfig(c.config.value("Healthcheck", nlohmann::json()), shell);
+  if (!hc) {
+    health_.erase(c.id);
+    return;
+  }
+  auto w = std::make_shared<HealthWatch>();
+  w->config = *hc;
+  w->started_ns = ParseRfc3339Nano(c.state.started_at).value_or(NowNs());
+  bool starting =
+      restart_status || c.state.health.status.empty() || c.state.health.status == "starting";
+  int64_t first = starting && hc->start_period_ns > 0 ? hc->start_interval_ns : hc->interval_ns;
+  w->next = std::chrono::steady_clock::now() + std::chrono::nanoseconds(first);
+  health_[c.id] = w;
+  if (!health_thread_.joinable()) {
+    health_thread_ = std::thread([this] { HealthLoop(); });
+  }
+  health_changed_.notify_all();
+}
+
+void ContainerService::HealthLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutting_down_) {
+    auto now = std::chrono::steady_clock::now();
+    auto wake = now + std::chrono::hours(1);
+    for (auto& item : health_) {
+      HealthWatch& w = *item.second;
+      if (w.probing) {
+        if (now >= w.deadline && !w.timed_out) {
+          // Over its timeout: the probe is killed (its exec ends, RunProbe records -1).
+          w.timed_out = true;
+          auto x = execs_.find(w.exec_id);
+          if (x != execs_.end() && x->second->pid > 0)
+            kill(static_cast<pid_t>(x->second->pid), SIGKILL);
+        }
+        if (!w.timed_out) wake = std::min(wake, w.deadline);
+        continue;
+      }
+      if (now >= w.next) {
+        w.probing = true;
+        w.timed_out = false;
+        w.exec_id.clear();
+        w.deadline = now + std::chrono::nanoseconds(w.config.timeout_ns);
+        ++probes_running_;
+        std::string id = item.first;
+        std::thread([this, id, started = w.started_ns] { RunProbe(id, started); }).detach();
+        wake = std::min(wake, w.deadline);
+      } else {
+        wake = std::min(wake, w.next);
+      }
+    }
+    health_changed_.wait_until(lock, wake);
+  }
+}
+
+void ContainerService::RunProbe(const std::string& id, int64_t started_ns) {
+  std::shared_ptr<HealthWatch> w;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = health_.find(id);
+    if (it != health_.end()) w = it->second;
+  }
+  bool recorded = false;
+  if (w) {
+    std::string exec_id;
+    try {
+      nlohmann::json body = {
+          {"Cmd", w->config.args}, {"AttachStdout", true}, {"AttachStderr", true}};
+      exec_id = ExecCreate(id, body);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        w->exec_id = exec_id;
+      }
+      int sv[2];
+      if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        ThrowErrno("health: socketpair");
+      UniqueFd ours(sv[0]);
+      // The output is read while the probe runs (a chatty probe must not block on a full
+      // socket); what is past Docker's 4096 bytes is read and dropped.
+      std::string raw;
+      std::thread reader([&raw, fd = ours.get()] {
+        char buf[8192];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+          if (n > 0 && raw.size() < 4 * kMaxProbeOutput) raw.append(buf, static_cast<size_t>(n));
+        }
+      });
+      int64_t start = NowNs();
+      try {
+        ExecStart(exec_id, sv[1], "", false);
+      } catch (...) {
+        shutdown(ours.get(), SHUT_RDWR);
+        reader.join();
+        throw;
+      }
+      int64_t end = NowNs();
+      {
+        // Ended without its exit code (berthd stopping): the process may still run and hold
+        // the stream open.
+        std::lock_guard<std::mutex> lock(mu_);
+        auto x = execs_.find(exec_id);
+        if (shutting_down_ || x == execs_.end() || !x->second->exit_code) {
+          shutdown(ours.get(), SHUT_RDWR);
+        }
+      }
+      reader.join();
+      ProbeResult r;
+      r.start = shim::FormatJsonTime(start);
+      r.end = shim::FormatJsonTime(end);
+      std::shared_ptr<Entry> e;
+      bool changed = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto x = execs_.find(exec_id);
+        r.exit_code = x != execs_.end() ? x->second->exit_code.value_or(-1) : -1;
+        r.output = DemuxOutput(raw, kMaxProbeOutput);
+        if (w->timed_out) {
+          r.exit_code = -1;
+          r.output =
+              "Health check exceeded timeout (" + GoDurationString(w->config.timeout_ns) + ")";
+        }
+        auto it = entries_.find(id);
+        auto current = health_.find(id);
+        // Recorded only while this watch still stands (the container did not stop or
+        // restart meanwhile).
+        if (it != entries_.end() && current != health_.end() && current->second == w &&
+            it->second->c.Running()) {
+          e = it->second;
+          changed = RecordProbe(e->c.state.health, r, w->config.retries,
+                                start - started_ns < w->config.start_period_ns);
+          recorded = true;
+        }
+      }
+      if (e) {
+        Save(*e);
+        if (changed) {
+          std::lock_guard<std::mutex> lock(mu_);
+          Emit(e->c, "health_status: " + e->c.state.health.status);
+        }
+      }
+    } catch (const Error& err) {
+      log::Debug("health check of " + id + ": " + err.what());
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    // A probe is an exec only for the while: inspect's ExecIDs do not keep them.
+    execs_.erase(exec_id);
+    auto it = entries_.find(id);
+    if (it != entries_.end()) {
+      auto& ids = it->second->exec_ids;
+      ids.erase(std::remove(ids.begin(), ids.end(), exec_id), ids.end());
+    }
+    bool starting =
+        !recorded || (it != entries_.end() && it->second->c.state.health.status == "starting");
+    bool in_period = NowNs() - started_ns < w->config.start_period_ns;
+    int64_t gap = starting && in_period ? w->config.start_interval_ns : w->config.interval_ns;
+    w->next = std::chrono::steady_clock::now() + std::chrono::nanoseconds(gap);
+    w->probing = false;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  --probes_running_;
+  health_changed_.notify_all();
+  changed_.notify_all();
 }
 
 }  // namespace berth::engine

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -18,6 +19,7 @@
 #include "engine/db.h"
 #include "engine/events.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 // The daemon's containers: create them from an image, start each under a berth-shim of its
 // own (which outlives berthd), follow them to their exit through the shim's pidfd, and find
@@ -57,14 +59,25 @@ struct AttachRequest {
 
 struct ExecInfo;
 
+// What HEAD /containers/{id}/archive reports of a path (X-Docker-Container-Path-Stat).
+struct PathStat {
+  std::string name;  // the path's base name
+  int64_t size = 0;
+  uint32_t mode = 0;        // Go's os.FileMode: permission bits | ModeDir, ModeSymlink, …
+  std::string mtime;        // RFC 3339 with nanoseconds
+  std::string link_target;  // a symlink's target resolved inside the container, else ""
+};
+
 struct ContainerCounts {
   int64_t total = 0, running = 0, paused = 0;
 };
 
 class ContainerService {
  public:
-  // `events` (may be null) gets the containers' lifecycle events.
-  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr);
+  // `events` (may be null) gets the containers' lifecycle events; `volumes` (may be null:
+  // then only binds and tmpfs mounts work) makes and mounts the containers' volumes.
+  ContainerService(ContainerPaths paths, ImageService& images, EventBus* events = nullptr,
+                   VolumeService* volumes = nullptr);
   ~ContainerService();
   ContainerService(const ContainerService&) = delete;
   ContainerService& operator=(const ContainerService&) = delete;
@@ -106,6 +119,16 @@ class ContainerService {
   nlohmann::ordered_json Inspect(const std::string& ref);
   nlohmann::json List(bool all, int limit, bool size, const Filters& filters);
   nlohmann::json Top(const std::string& ref, const std::string& ps_args);
+  // What the container changed against its image: [{"Path": …, "Kind": 0|1|2}] (null when
+  // nothing, as Docker answers).
+  nlohmann::json Changes(const std::string& ref);
+  // The container's filesystem as a tar written to `out_fd` (its rootfs mounted for the
+  // while when it is not running); ids as the container sees them.
+  void Export(const std::string& ref, int out_fd);
+  // A new image from the container's changes (paused meanwhile when running and `pause`);
+  // `config` overrides the container's Config fields it sets. Returns the image ID.
+  std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
+                     CommitOptions options);
   // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
   // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
   // second reading a second later for precpu_stats, unless `one_shot`. A container that is
@@ -126,6 +149,21 @@ class ContainerService {
   nlohmann::json ExecInspect(const std::string& exec_id);
   // Whether the exec is attached with a TTY (raw stream) — the caller frames accordingly.
   bool ExecTty(const std::string& exec_id);
+
+  // cp (container_archive.cc): paths resolved inside the container's root filesystem
+  // (openat2 RESOLVE_IN_ROOT), running or stopped. StatPath: kNotFound "Could not find the
+  // file …". ArchivePath calls `begin` with the stat, then streams a tar of the path (named
+  // by its base name) to `out`. ExtractToPath unpacks a tar read from `in` into the directory
+  // `path`; an entry that would land outside the root, a device node or a malformed tar is a
+  // kInvalidArgument before anything is written. Owners are the container's ids (root, or the
+  // tar's with `copy_uid_gid`).
+  PathStat StatPath(const std::string& ref, const std::string& path);
+  void ArchivePath(const std::string& ref, const std::string& path,
+                   const std::function<void(const PathStat&)>& begin,
+                   const std::function<void(const void*, size_t)>& out);
+  void ExtractToPath(const std::string& ref, const std::string& path,
+                     const std::function<size_t(void*, size_t)>& in, bool no_overwrite_dir_non_dir,
+                     bool copy_uid_gid);
 
   // The image IDs and chain IDs containers use (image GC and rmi must keep them).
   std::vector<std::string> ImagesInUse();
@@ -155,7 +193,7 @@ class ContainerService {
   void Watch(const std::string& id, int shim_pid);
   void MonitorLoop();
   void Restore();
-  void RemoveLocked(Entry& e);
+  void RemoveLocked(Entry& e, bool volumes = false);
   void KillLocked(Entry& e, int signal);
   void Notify();
   // Reads an exec's exit code from its shim connection (blocks until the process ended).
@@ -163,9 +201,32 @@ class ContainerService {
   void Emit(const Container& c, const std::string& action,
             const std::map<std::string, std::string>& extra = {});
 
+  // container_volumes.cc: the mounts of a container being created (mu_ held; volumes made
+  // or referenced, undone on failure), the volumes' part of a start and an exit, and what
+  // a removal releases.
+  std::vector<MountPoint> ResolveMountsLocked(const Container& c);
+  std::vector<MountPoint> PrepareMounts(Entry& e);
+  void CopyUpVolumes(Entry& e, const std::string& rootfs);
+  void UnmountVolumes(const Container& c);
+  void DropVolumes(const Container& c, bool remove_anonymous);
+  void RestoreVolumes(const Container& c);
+
+  // container_archive.cc: the rootfs of `e` mounted for cp (op held); true when this call
+  // mounted it (the caller unmounts).
+  bool MountRootfsForArchive(Entry& e);
+
+  // container_restart.cc: restart policies (mu_ held unless said otherwise).
+  bool PlanRestartLocked(Entry& e);     // after an exit: schedules a restart, or not
+  bool CancelRestartLocked(Entry& e);   // a user's stop/kill/rm while restarting
+  void ResetRestartLocked(Entry& e);    // a user's start
+  bool RestartAtDaemonStart(Entry& e);  // Restore: schedules what the policy starts again
+  void RestartLoop();                   // the restarter thread
+  void RestartNow(const std::string& id);
+
   ContainerPaths paths_;
   ImageService& images_;
   EventBus* events_;
+  VolumeService* volumes_;
   std::mutex db_mu_;
   Db db_;
 
@@ -181,8 +242,23 @@ class ContainerService {
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   std::thread monitor_;
+  // Restarts due (container id -> when), guarded by mu_; the restarter thread waits on
+  // changed_ for the earliest.
+  std::map<std::string, std::chrono::steady_clock::time_point> restart_due_;
+  std::thread restarter_;
   // Starts the grace period a cgroup v1 migration waits for while a start does its other work.
   std::unique_ptr<runtime::CgroupPrimer> primer_;
+
+  // Health checks (container_health.cc): one scheduler thread; each probe runs on a thread
+  // of its own (an exec through the shim) and is killed when it outlives its timeout.
+  struct HealthWatch;
+  void WatchHealth(const Container& c, bool restart_status);  // under mu_
+  void HealthLoop();
+  void RunProbe(const std::string& id, int64_t started_ns);
+  std::map<std::string, std::shared_ptr<HealthWatch>> health_;  // under mu_, by container id
+  std::condition_variable health_changed_;
+  int probes_running_ = 0;  // under mu_
+  std::thread health_thread_;
 };
 
 }  // namespace berth::engine

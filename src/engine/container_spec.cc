@@ -80,7 +80,7 @@ json MergeHealthcheck(const json& image, const json& create) {
     if (!test.is_array() || test.empty()) {
       out["Test"] = image.value("Test", json());
     }
-    for (const char* k : {"Interval", "Timeout", "StartPeriod", "Retries"}) {
+    for (const char* k : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"}) {
       if (!out.contains(k) || out[k].is_null() || out[k] == 0) {
         if (image.contains(k)) {
           out[k] = image[k];
@@ -323,7 +323,8 @@ ContainerSpec BuildContainerSpec(const ContainerSpecInput& in) {
     spec["domainname"] = merged.domainname;
   }
 
-  HostOptions host = ApplyHostConfig(hc_in, !Str(in.create, "Hostname", "Hostname").empty(), out);
+  HostOptions host =
+      ApplyHostConfig(hc_in, !Str(in.create, "Hostname", "Hostname").empty(), in.mounts, out);
   ApplyUser(merged.user, hc_in, host.userns, out);
   if (host.host_uts) {
     // The container shares the host's hostname; HOSTNAME would name the wrong one. The caller

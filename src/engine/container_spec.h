@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/mount_point.h"
+
 // `POST /containers/create`: from the request body and the image's config to the OCI runtime
 // spec (config.json) berthd hands to berth-runtime, plus the Config and HostConfig that
 // `GET /containers/<id>/json` shows. Pure: no file system, no network, no clock. What needs
@@ -25,6 +27,9 @@ struct ContainerSpecInput {
   std::string name;              // "/web"
   std::string rootfs;            // absolute path of the mounted (writable) rootfs
   std::string hostname_default;  // first 12 chars of id
+  // The container's mounts as create resolved them (volumes named and with their host
+  // directory); null: only HostConfig's binds and tmpfs are mounted, volumes are validated.
+  const std::vector<MountPoint>* mounts = nullptr;
 };
 
 // A user or group the caller resolves against the rootfs's /etc/passwd and /etc/group (through
@@ -61,7 +66,7 @@ struct ContainerSpec {
 // Builds the container's spec. Throws berth::Error: kInvalidArgument naming the field for a
 // malformed or contradictory body ("HostConfig.CapAdd: unknown capability: \"CAP_FOO\""),
 // "No command specified" when neither the body nor the image has one, kNotImplemented for
-// options Berth does not support yet (named volumes, container:<id> namespaces).
+// options Berth does not support yet (container:<id> namespaces).
 ContainerSpec BuildContainerSpec(const ContainerSpecInput& in);
 
 // Writes a resolved user into spec.process.user (and additionalGids).

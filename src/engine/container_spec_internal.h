@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "engine/container_spec.h"
+#include "engine/mount_point.h"
 
 // Shared by container_spec.cc (Config) and container_host_config.cc (HostConfig): typed reads
 // of the create body where null and absent mean the zero value, as Go's decoder has it, and
@@ -129,7 +130,14 @@ void ApplySysctls(const nlohmann::json& hc, nlohmann::json& spec, nlohmann::json
 nlohmann::json BindMount(const char* path, bool ro);  // an rbind of the host's `path`
 nlohmann::json* FindMount(nlohmann::json& mounts, const std::string& destination);
 void SetReadOnly(nlohmann::json& mount, bool ro);
-void ApplyUserMounts(const nlohmann::json& hc, nlohmann::json& spec);
+// `resolved`: the container's mounts as create resolved them; null: the HostConfig's binds
+// and tmpfs only (validating a body before its volumes exist).
+void ApplyUserMounts(const nlohmann::json& hc, const std::vector<MountPoint>* resolved, bool userns,
+                     nlohmann::json& spec);
+// A HostConfig.Tmpfs entry as an OCI mount (Docker's defaults, then `options`).
+nlohmann::json TmpfsMount(const std::string& destination, const std::string& options);
+// A resolved mount point as an OCI mount; binds and volumes are id-mapped under `userns`.
+nlohmann::json OciMount(const MountPoint& m, bool userns);
 
 struct HostOptions {
   bool userns = true;     // the container has its own user namespace
@@ -139,6 +147,7 @@ struct HostOptions {
 // Applies every HostConfig field to out.spec, fills out.host_config, out.devices,
 // out.all_host_devices, out.init and out.warnings. `explicit_hostname`: the body set
 // Hostname (which conflicts with UTSMode host).
-HostOptions ApplyHostConfig(const nlohmann::json& hc, bool explicit_hostname, ContainerSpec& out);
+HostOptions ApplyHostConfig(const nlohmann::json& hc, bool explicit_hostname,
+                            const std::vector<MountPoint>* mounts, ContainerSpec& out);
 
 }  // namespace berth::engine::internal

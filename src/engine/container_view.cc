@@ -278,20 +278,24 @@ std::string CommandText(const Container& c) {
 json MountPoints(const Container& c) {
   json out = json::array();
   const json& hc = c.host_config;
-  if (!hc.is_object()) {
-    return out;
-  }
-  if (const json binds = hc.value("Binds", json()); binds.is_array()) {
-    for (const json& b : binds) {
-      if (b.is_string()) {
-        out.push_back(BindMountPoint(b.get<std::string>()));
+  if (c.mounts) {
+    for (const MountPoint& m : *c.mounts) {
+      out.push_back(InspectMountJson(m));
+    }
+  } else if (hc.is_object()) {
+    // A record from before create resolved mounts: what its HostConfig asked for.
+    if (const json binds = hc.value("Binds", json()); binds.is_array()) {
+      for (const json& b : binds) {
+        if (b.is_string()) {
+          out.push_back(BindMountPoint(b.get<std::string>()));
+        }
       }
     }
-  }
-  if (const json mounts = hc.value("Mounts", json()); mounts.is_array()) {
-    for (const json& m : mounts) {
-      if (m.is_object()) {
-        out.push_back(MountMountPoint(m));
+    if (const json mounts = hc.value("Mounts", json()); mounts.is_array()) {
+      for (const json& m : mounts) {
+        if (m.is_object()) {
+          out.push_back(MountMountPoint(m));
+        }
       }
     }
   }

@@ -1,10 +1,16 @@
 #include "engine/events.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 
 #include "base/error.h"
+#include "base/file_util.h"
+#include "base/log.h"
 #include "image/reference.h"
 
 namespace berth::engine {
@@ -256,7 +262,68 @@ void Subscription::Close() {
 EventBus::EventBus(size_t history, size_t queue_limit)
     : history_limit_(history), queue_limit_(std::max<size_t>(queue_limit, 1)) {}
 
-EventBus::~EventBus() { Close(); }
+EventBus::~EventBus() {
+  Close();
+  if (log_fd_ >= 0) close(log_fd_);
+}
+
+std::optional<Event> EventFromJson(const nlohmann::json& j) {
+  if (!j.is_object() || !j.contains("Type") || !j["Type"].is_string() || !j.contains("Action") ||
+      !j["Action"].is_string() || !j.contains("timeNano") || !j["timeNano"].is_number_integer()) {
+    return std::nullopt;
+  }
+  Event e;
+  e.type = j["Type"].get<std::string>();
+  e.action = j["Action"].get<std::string>();
+  e.time_nano = j["timeNano"].get<int64_t>();
+  if (j.contains("Actor") && j["Actor"].is_object()) {
+    const nlohmann::json& a = j["Actor"];
+    if (a.contains("ID") && a["ID"].is_string()) e.actor.id = a["ID"].get<std::string>();
+    if (a.contains("Attributes") && a["Attributes"].is_object()) {
+      for (const auto& item : a["Attributes"].items()) {
+        if (item.value().is_string())
+          e.actor.attributes[item.key()] = item.value().get<std::string>();
+      }
+    }
+  }
+  return e;
+}
+
+void EventBus::Persist(const std::string& path) {
+  std::lock_guard lock(mu_);
+  log_path_ = path;
+  if (auto text = ReadFileIfExists(path)) {
+    size_t pos = 0;
+    while (pos < text->size()) {
+      size_t end = text->find('\n', pos);
+      if (end == std::string::npos) end = text->size();
+      nlohmann::json j =
+          nlohmann::json::parse(text->begin() + static_cast<std::ptrdiff_t>(pos),
+                                text->begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+      pos = end + 1;
+      if (std::optional<Event> e = EventFromJson(j)) {
+        if (history_limit_ > 0 && history_.size() >= history_limit_) history_.pop_front();
+        if (history_limit_ > 0) history_.push_back(std::move(*e));
+        ++log_lines_;
+      }
+    }
+  }
+  CompactLog();
+}
+
+void EventBus::CompactLog() {
+  // The kept history alone, replacing the file at once (a crash leaves the old or the new).
+  std::string text;
+  for (const Event& e : history_) text += ToJson(e).dump() + "\n";
+  try {
+    WriteFileAtomic(log_path_, text, 0600, Durability::kVolatile);
+  } catch (const Error& err) {
+    log::Warn("event log: " + std::string(err.what()));
+  }
+  if (log_fd_ >= 0) close(log_fd_);
+  log_fd_ = open(log_path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  log_lines_ = history_.size();
+}
 
 void EventBus::Publish(Event e) {
   if (e.time_nano == 0) {
@@ -271,11 +338,21 @@ void EventBus::Publish(Event e) {
   for (const auto& s : subscribers_) {
     s->Deliver(e);
   }
+  std::string line = log_fd_ >= 0 ? ToJson(e).dump() + "\n" : "";
   if (history_limit_ > 0) {
     if (history_.size() >= history_limit_) {
       history_.pop_front();
     }
     history_.push_back(std::move(e));
+  }
+  if (log_fd_ >= 0) {
+    if (log_lines_ + 1 > 4 * std::max<size_t>(history_limit_, 256)) {
+      CompactLog();  // the history, this event included
+    } else if (write(log_fd_, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+      ++log_lines_;
+    } else {
+      log::Warn("event log: write " + log_path_ + ": " + strerror(errno));
+    }
   }
 }
 

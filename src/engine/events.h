@@ -43,6 +43,8 @@ struct Event {
 // image events) and "from" (container events: the image), then Type, Action, Actor, "scope":
 // "local", time, timeNano.
 nlohmann::ordered_json ToJson(const Event& e);
+// The other way, for the event log; nullopt for a document that is not one.
+std::optional<Event> EventFromJson(const nlohmann::json& j);
 
 // A container event as dockerd logs it: Actor.Attributes are the container's labels plus
 // "image" (as the user gave it) and "name" (no slash), then `extra` (e.g. {"exitCode","0"}
@@ -103,6 +105,11 @@ class EventBus {
   EventBus& operator=(const EventBus&) = delete;
 
   void Publish(Event e);
+  // Keeps the history in `path` too (JSON lines, one per event, appended as published; no
+  // fsync: a crash may lose the last ones): the events of earlier runs are replayed to
+  // `since` after a restart. The file is rewritten with only the kept history when it grows
+  // past a few times that. Unreadable lines are skipped.
+  void Persist(const std::string& path);
   // Validates `filters` (ValidateEventFilters). With `since` or `until` set (unix ns, 0 =
   // unset), the kept events in [since, until] that match come first, as Docker replays them.
   std::shared_ptr<Subscription> Subscribe(int64_t since_nano, int64_t until_nano, Filters filters);
@@ -119,6 +126,10 @@ class EventBus {
   std::deque<Event> history_;
   std::vector<std::shared_ptr<Subscription>> subscribers_;
   bool closed_ = false;
+  std::string log_path_;  // "" when not persisted
+  int log_fd_ = -1;
+  size_t log_lines_ = 0;  // in the file now
+  void CompactLog();      // under mu_
 };
 
 }  // namespace berth::engine

@@ -1,5 +1,7 @@
 #include "engine/image_service.h"
 
+#include <time.h>
+
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "base/log.h"
 #include "engine/dockerfile_changes.h"
 #include "image/reference.h"
+#include "shim/logfile.h"
 
 namespace berth::engine {
 namespace {
@@ -233,6 +236,11 @@ std::optional<ImageService::ImageRow> ImageService::Row(const std::string& id) {
     row.names.push_back(names.Text(0));
   }
   return row;
+}
+
+int64_t ImageService::Size(const std::string& image_id) {
+  std::optional<ImageRow> row = Row(image_id);
+  return row ? row->size : 0;
 }
 
 std::string ImageService::Resolve(const std::string& name) {
@@ -543,6 +551,82 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
     Record(manifest_digest, config_digest, Now(), size,
            name.empty() ? std::vector<std::string>{} : std::vector<std::string>{name});
     CollectGarbage();
+    return config_digest;
+  } catch (...) {
+    CollectGarbage();
+    throw;
+  }
+}
+
+std::string ImageService::Commit(const std::string& parent_id,
+                                 const std::function<void(const image::WriteFn&)>& write_layer,
+                                 const CommitOptions& options) {
+  std::string name;
+  if (!options.repo.empty()) {
+    std::string text = options.repo + (options.tag.empty() ? "" : ":" + options.tag);
+    name = image::ParseReferenceWithDefaultTag(text).String();
+  }
+  json container_config = ApplyChanges(options.config, options.changes);
+  std::lock_guard write(write_mu_);
+  std::optional<ImageRow> parent = Row(parent_id);
+  if (!parent) ThrowNotFound("No such image: " + parent_id);
+  image::Manifest manifest = ReadManifest(parent->manifest);
+  image::ImageConfig base = ReadConfig(manifest);
+
+  // The layer is stored as written, uncompressed (Docker's commit does not compress either):
+  // its digest is its diffID, so the new snapshot's chain ID is known before unpacking.
+  image::ContentStore::Writer writer = content_.Ingest();
+  writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
+  write_layer([&writer](const void* data, size_t size) { writer.Write(data, size); });
+  std::string layer_digest = writer.Commit();
+  try {
+    std::vector<std::string> diff_ids = base.diff_ids;
+    diff_ids.push_back(layer_digest);
+    std::string chain = image::ChainIds(diff_ids).back();
+    UniqueFd fd(open(content_.PathOf(layer_digest).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) ThrowErrno("open layer " + layer_digest);
+    std::optional<image::ApplyResult> r = snapshots_.Unpack(chain, layer_digest, fd.get());
+    int64_t layer_size = r ? static_cast<int64_t>(r->uncompressed_size) : 0;
+
+    timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    // Nanoseconds, as Docker writes them: two commits of one container a second apart are
+    // two images.
+    std::string now =
+        shim::FormatJsonTime(static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
+    nlohmann::ordered_json config = nlohmann::ordered_json::parse(base.raw.dump());
+    config["created"] = now;
+    if (!options.author.empty()) config["author"] = options.author;
+    if (!options.comment.empty()) config["comment"] = options.comment;
+    config["container"] = options.container_id;
+    config["config"] = container_config;
+    config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
+    nlohmann::ordered_json entry = {{"created", now}};
+    if (!options.author.empty()) entry["author"] = options.author;
+    if (!options.created_by.empty()) entry["created_by"] = options.created_by;
+    if (!options.comment.empty()) entry["comment"] = options.comment;
+    if (!config.contains("history") || !config["history"].is_array()) {
+      config["history"] = nlohmann::ordered_json::array();
+    }
+    config["history"].push_back(entry);
+    std::string config_bytes = config.dump();
+    std::string config_digest = content_.Put(config_bytes);
+    std::vector<image::Descriptor> layers = manifest.layers;
+    layers.push_back(image::LayerDescriptor(content_, layer_digest));
+    std::string new_manifest =
+        image::MakeManifest(config_digest, static_cast<int64_t>(config_bytes.size()), layers);
+    std::string manifest_digest = content_.Put(new_manifest);
+    {
+      std::lock_guard lock(db_mu_);
+      db_.Prepare("INSERT OR IGNORE INTO layers (chain_id, size) VALUES (?1, ?2)")
+          .Bind(1, chain)
+          .Bind(2, layer_size)
+          .Run();
+    }
+    content_.SyncAll();
+    snapshots_.SyncAll();
+    Record(manifest_digest, config_digest, Now(), parent->size + layer_size,
+           name.empty() ? std::vector<std::string>{} : std::vector<std::string>{name});
     return config_digest;
   } catch (...) {
     CollectGarbage();

@@ -15,6 +15,7 @@
 #include "image/archive.h"
 #include "image/content_store.h"
 #include "image/snapshot.h"
+#include "registry/client.h"
 
 // The daemon's images: names and metadata in SQLite, bytes in the content store, layers in
 // snapshots. Every operation returns what the Engine API answers (Docker's JSON shapes), so
@@ -33,6 +34,34 @@ struct ImportOptions {
   std::string tag;                   // "" means latest
   std::vector<std::string> changes;  // Dockerfile instructions: CMD, ENV, ...
   std::string message;               // the history entry's comment
+};
+
+// The daemon config's registry settings (dockerd's daemon.json names).
+struct RegistryOptions {
+  std::vector<std::string> insecure;  // insecure-registries: host, host:port or IPv4 CIDR
+  std::vector<std::string> mirrors;   // registry-mirrors: URLs tried for docker.io images
+  int max_concurrent_downloads = 3;   // layers fetched at once per pull
+  int max_concurrent_uploads = 5;     // layers pushed at once per push
+  uint64_t push_chunk_size = 0;       // 0: one PUT per blob; else PATCH chunks of this size
+};
+
+struct PullOptions {
+  std::string from_image;  // fromImage: a name, possibly with a tag or digest
+  std::string tag;         // tag: a tag or a digest; empty with no tag in from_image: all tags
+  std::string platform;    // "os/arch[/variant]"; empty: this host's
+  registry::AuthConfig auth;
+};
+
+// A container's changes as a new image (POST /commit).
+struct CommitOptions {
+  std::string repo;                  // "" for an untagged image
+  std::string tag;                   // "" means latest
+  nlohmann::json config;             // the new image's "config" (before `changes`)
+  std::vector<std::string> changes;  // Dockerfile instructions: CMD, ENV, ...
+  std::string comment;               // the history entry's and the image's comment
+  std::string author;
+  std::string container_id;
+  std::string created_by;  // the history entry's command: the container's
 };
 
 class ImageService {
@@ -55,6 +84,23 @@ class ImageService {
             const image::WriteFn& write);
   // A root filesystem tar as a one-layer image; returns its ID.
   std::string Import(const image::ReadFn& read, const ImportOptions& options);
+  // The image `parent_id` plus one layer, the uncompressed tar `write_layer` writes to the
+  // function it is given (a container's changes, straight into the content store); returns
+  // the new image's ID.
+  std::string Commit(const std::string& parent_id,
+                     const std::function<void(const image::WriteFn&)>& write_layer,
+                     const CommitOptions& options);
+
+  // Pulls from a registry (image_pull.cc): layers fetched in parallel and unpacked while they
+  // download, every digest checked; `message` receives Docker's progress stream. Errors
+  // thrown before the first message (a missing tag: kNotFound) come before any streaming.
+  void Pull(const PullOptions& options, const MessageFn& message);
+  // Pushes the image `name` (with `tag`, or every tag of its repository when none).
+  void Push(const std::string& name, const std::string& tag, const registry::AuthConfig& auth,
+            const MessageFn& message);
+  // POST /auth: checks the credentials against the registry; Docker's answer.
+  nlohmann::json Login(const registry::AuthConfig& auth);
+  void SetRegistryOptions(RegistryOptions options) { registry_ = std::move(options); }
 
   nlohmann::json DiskUsage();
   // Verifies the store (every blob matches its digest, every name has its image, every image
@@ -63,6 +109,8 @@ class ImageService {
 
   // The image ID `name` refers to (a name, a full or short ID), or kNotFound.
   std::string Resolve(const std::string& name);
+  // The bytes an image's layers take (0 for an unknown ID).
+  int64_t Size(const std::string& image_id);
   // The chain IDs of an image's layers, bottom first (for mounting a rootfs).
   std::vector<std::string> ChainIds(const std::string& image_id);
   const image::Snapshots& snapshots() const { return snapshots_; }
@@ -97,6 +145,15 @@ class ImageService {
   // the bytes freed.
   std::pair<std::vector<std::string>, uint64_t> CollectGarbage();
   nlohmann::json Summary(const ImageRow& row);
+  // Pull and push, one reference each (image_pull.cc).
+  struct Source;
+  void PullOne(Source& source, const std::string& reference, const std::string& display,
+               const image::Platform& platform, const MessageFn& message);
+  void PullLayers(Source& source, const image::Manifest& manifest, const image::ImageConfig& config,
+                  const MessageFn& message);
+  void PushOne(registry::DistributionClient& client, const std::string& repo,
+               const std::string& name, const std::string& tag, const MessageFn& message);
+  void RecordLayerSize(const std::string& chain_id, int64_t size);
   bool InUse(const std::string& id);
 
   image::ContentStore content_;
@@ -108,6 +165,7 @@ class ImageService {
   std::mutex db_mu_;
   Db db_;
   std::function<std::vector<std::string>()> in_use_;
+  RegistryOptions registry_;
 };
 
 // RFC 3339 ("2026-11-28T16:40:54.246968785Z", "…+02:00") to unix seconds; nullopt if not.

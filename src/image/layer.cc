@@ -22,6 +22,7 @@
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
+#include "base/file_util.h"
 #include "base/path_in_root.h"
 
 namespace berth::image {
@@ -35,10 +36,13 @@ constexpr size_t kChunk = 1 << 17;
 struct StreamHashes {
   Sha256 raw, diff;
   uint64_t compressed = 0, uncompressed = 0;
+  // An uncompressed layer: its bytes are its tar, so one hash gives both digests (SHA-256
+  // over every byte is most of what applying or writing a plain layer costs).
+  bool one = false;
 
   ApplyResult Result() const {
     ApplyResult r;
-    r.digest = raw.Digest();
+    r.digest = one ? diff.Digest() : raw.Digest();
     r.diff_id = diff.Digest();
     r.compressed_size = compressed;
     r.uncompressed_size = uncompressed;
@@ -50,7 +54,7 @@ struct StreamHashes {
 // passed through), the output hashed again for the diffID.
 class Source {
  public:
-  explicit Source(int fd) : fd_(fd), in_(kChunk), out_(kChunk) {}
+  Source(int fd, bool hash_input) : fd_(fd), hash_input_(hash_input), in_(kChunk), out_(kChunk) {}
   ~Source() {
     if (gz_) {
       inflateEnd(&z_);
@@ -82,7 +86,13 @@ class Source {
     }
   }
 
-  ApplyResult Result() const { return hashes_.Result(); }
+  ApplyResult Result() const {
+    ApplyResult r = hashes_.Result();
+    if (!hash_input_ && kind_ != Kind::kTar) {
+      r.digest.clear();  // not hashed (a plain tar's digest is its diffID, hashed anyway)
+    }
+    return r;
+  }
 
  private:
   enum class Kind { kTar, kGzip, kZstd };
@@ -98,7 +108,9 @@ class Source {
     in_pos_ = 0;
     in_len_ = static_cast<size_t>(n);
     eof_ = n == 0;
-    hashes_.raw.Update(in_.data(), in_len_);
+    if (kind_ != Kind::kTar && hash_input_) {
+      hashes_.raw.Update(in_.data(), in_len_);
+    }
     hashes_.compressed += in_len_;
   }
 
@@ -119,6 +131,12 @@ class Source {
       if (zstd_ == nullptr || ZSTD_isError(ZSTD_initDStream(zstd_))) {
         Bad("cannot start zstd decompression");
       }
+    }
+    // The first read came before the kind was known.
+    if (kind_ == Kind::kTar) {
+      hashes_.one = true;
+    } else if (hash_input_) {
+      hashes_.raw.Update(in_.data(), in_len_);
     }
   }
 
@@ -184,6 +202,7 @@ class Source {
   }
 
   int fd_;
+  bool hash_input_;
   std::vector<unsigned char> in_, out_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool eof_ = false, started_ = false;
@@ -288,6 +307,16 @@ bool KeepXattr(const char* name) {
   return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
 }
 
+// The process's umask, read without changing it (umask(2) would, for every thread).
+mode_t ProcessUmask() {
+  std::optional<std::string> status = ReadFileIfExists("/proc/self/status");
+  size_t at = status ? status->find("\nUmask:") : std::string::npos;
+  if (at == std::string::npos) {
+    return 07777;  // unknown: never rely on the creation mode
+  }
+  return static_cast<mode_t>(strtoul(status->c_str() + at + 7, nullptr, 8)) & 0777;
+}
+
 class Unpacker {
  public:
   Unpacker(const std::string& root, WhiteoutMode mode) : mode_(mode) {
@@ -307,42 +336,57 @@ class Unpacker {
     }
     std::string name = parts.back();
     std::string shown = Join(parts, parts.size());
-    UniqueFd parent(ResolveInRoot(root_.get(), Join(parts, parts.size() - 1), CreateMode::kDirs));
-    if (!parent) {
-      errno = -parent.get();
-      ThrowErrno("layer: make the directory of " + shown);
-    }
+    int parent = Parent(Join(parts, parts.size() - 1), shown);
     if (name.rfind(".wh.", 0) == 0) {
-      return Whiteout(parent.get(), parts, name);
+      return Whiteout(parent, parts, name);
     }
     created_.insert(shown);
     const char* hardlink = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
+    // A regular file is created first and looked at only when the name is taken (the
+    // common case, a new name, costs one call instead of two).
+    // Created with its final mode where the umask leaves it whole (no chmod then; layers
+    // carry no ACLs, and the store's directories have no default ACL to mask it); special
+    // bits only ever by chmod after the chown.
+    mode_t perm = archive_entry_perm(e) & 07777;
+    bool mode_at_create = (perm & 07000) == 0 && (perm & umask_) == 0;
+    UniqueFd created;
+    if (type == AE_IFREG && hardlink == nullptr) {
+      created.Reset(openat(parent, name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           mode_at_create ? perm : 0600));
+      if (!created && errno != EEXIST) {
+        ThrowErrno("layer: create " + shown);
+      }
+    }
+    bool replaced = false;  // created by the second try, with mode 0600
     struct stat existing;
-    bool exists = fstatat(parent.get(), name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
+    bool exists = !created && fstatat(parent, name.c_str(), &existing, AT_SYMLINK_NOFOLLOW) == 0;
     if (exists && !(type == AE_IFDIR && hardlink == nullptr && S_ISDIR(existing.st_mode))) {
-      RemoveAt(parent.get(), name, shown);
+      RemoveAt(parent, name, shown);
     }
     if (hardlink != nullptr) {
-      return HardLink(parent.get(), name, shown, hardlink);
+      return HardLink(parent, name, shown, hardlink);
     }
-    mode_t perm = archive_entry_perm(e) & 07777;
     uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
     gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
     UniqueFd fd;
     switch (type) {
       case AE_IFDIR:
-        if (!(exists && S_ISDIR(existing.st_mode)) &&
-            mkdirat(parent.get(), name.c_str(), 0700) < 0) {
+        if (!(exists && S_ISDIR(existing.st_mode)) && mkdirat(parent, name.c_str(), 0700) < 0) {
           ThrowErrno("layer: mkdir " + shown);
         }
-        fd.Reset(
-            openat(parent.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        fd.Reset(openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         dirs_.push_back({shown, archive_entry_mtime(e), archive_entry_mtime_nsec(e)});
         break;
       case AE_IFREG:
-        fd.Reset(openat(parent.get(), name.c_str(),
-                        O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (created) {
+          fd = std::move(created);
+        } else {
+          replaced = true;
+          fd.Reset(openat(parent, name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        }
         if (!fd) {
           ThrowErrno("layer: create " + shown);
         }
@@ -350,25 +394,25 @@ class Unpacker {
         break;
       case AE_IFLNK: {
         const char* target = archive_entry_symlink(e);
-        if (symlinkat(target != nullptr ? target : "", parent.get(), name.c_str()) < 0) {
+        if (symlinkat(target != nullptr ? target : "", parent, name.c_str()) < 0) {
           ThrowErrno("layer: symlink " + shown);
         }
-        if (fchownat(parent.get(), name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (fchownat(parent, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0) {
           ThrowErrno("layer: chown " + shown);
         }
         struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                                  {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-        utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+        utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
         return;
       }
       case AE_IFCHR:
       case AE_IFBLK:
       case AE_IFIFO: {
         mode_t kind = type == AE_IFCHR ? S_IFCHR : type == AE_IFBLK ? S_IFBLK : S_IFIFO;
-        if (mknodat(parent.get(), name.c_str(), kind | 0600, archive_entry_rdev(e)) < 0) {
+        if (mknodat(parent, name.c_str(), kind | 0600, archive_entry_rdev(e)) < 0) {
           ThrowErrno("layer: mknod " + shown);
         }
-        fd.Reset(openat(parent.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        fd.Reset(openat(parent, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         break;
       }
       default:
@@ -377,23 +421,49 @@ class Unpacker {
     if (!fd) {
       ThrowErrno("layer: open " + shown);
     }
-    // chown before chmod: chown clears setuid and setgid bits.
-    if (fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
+    // chown before chmod: chown clears setuid and setgid bits. A file just created already
+    // has the owner the tar asks for when that is the daemon's own and its directory's group
+    // is too (whether new files take the creator's group or the directory's).
+    bool owned = type == AE_IFREG && hardlink == nullptr && uid == euid_ && gid == egid_ &&
+                 parent_gid_ == egid_;
+    if (!owned && fchownat(fd.get(), "", uid, gid, AT_EMPTY_PATH) < 0) {
       ThrowErrno("layer: chown " + shown);
     }
+    bool moded = owned && mode_at_create && !replaced;
     if (type == AE_IFREG || type == AE_IFDIR) {
-      if (fchmod(fd.get(), perm) < 0) {
+      if (!moded && fchmod(fd.get(), perm) < 0) {
         ThrowErrno("layer: chmod " + shown);
       }
       Xattrs(e, fd.get(), shown);
-    } else if (fchmodat(parent.get(), name.c_str(), perm, 0) < 0) {
+    } else if (fchmodat(parent, name.c_str(), perm, 0) < 0) {
       ThrowErrno("layer: chmod " + shown);
     }
     if (type != AE_IFDIR) {
       struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
                                {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-      utimensat(parent.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+      utimensat(parent, name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
     }
+  }
+
+  // The directory an entry goes into, resolved in the root (missing ones created). Consecutive
+  // entries of one directory share one resolution: an entry only ever changes children of
+  // its own parent, never the parent or the path to it, so the directory the path named for
+  // the previous entry is still the one it names.
+  int Parent(const std::string& path, const std::string& shown) {
+    if (parent_ && path == parent_path_) {
+      return parent_.get();
+    }
+    parent_.Reset();
+    UniqueFd fd(ResolveInRoot(root_.get(), path, CreateMode::kDirs));
+    if (!fd) {
+      errno = -fd.get();
+      ThrowErrno("layer: make the directory of " + shown);
+    }
+    struct stat st;
+    parent_gid_ = fstat(fd.get(), &st) == 0 ? st.st_gid : static_cast<gid_t>(-1);
+    parent_ = std::move(fd);
+    parent_path_ = path;
+    return parent_.get();
   }
 
   // Directory times last: every entry written into a directory changes its mtime.
@@ -529,6 +599,12 @@ class Unpacker {
   }
 
   UniqueFd root_;
+  UniqueFd parent_;  // the previous entry's directory, its path and group
+  std::string parent_path_;
+  gid_t parent_gid_ = static_cast<gid_t>(-1);
+  uid_t euid_ = geteuid();
+  gid_t egid_ = getegid();
+  mode_t umask_ = ProcessUmask();
   WhiteoutMode mode_;
   bool tail_missing_ = false;
   std::set<std::string> created_;
@@ -537,8 +613,9 @@ class Unpacker {
 
 }  // namespace
 
-ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts) {
-  Source source(in_fd);
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input) {
+  Source source(in_fd, hash_input);
   ReadContext ctx{&source, ""};
   std::unique_ptr<struct archive, ArchiveFree> a(archive_read_new());
   archive_read_support_format_tar(a.get());
@@ -584,7 +661,9 @@ namespace {
 // not), hashed again (digest), written to the fd.
 class Sink {
  public:
-  Sink(int fd, Compression c) : fd_(fd), c_(c), buf_(kChunk) {
+  Sink(const std::function<void(const void*, size_t)>& out, Compression c)
+      : out_(out), c_(c), buf_(kChunk) {
+    hashes_.one = c_ == Compression::kNone;
     if (c_ == Compression::kGzip) {
       memset(&z_, 0, sizeof(z_));
       // Level 6, gzip header with no name and mtime 0: the same input gives the same bytes.
@@ -614,18 +693,9 @@ class Sink {
 
  private:
   void Out(const void* data, size_t size) {
-    hashes_.raw.Update(data, size);
+    if (!hashes_.one) hashes_.raw.Update(data, size);
     hashes_.compressed += size;
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = write(fd_, p, size);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        ThrowErrno("layer: write");
-      }
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
+    out_(data, size);
   }
 
   void Compress(const void* data, size_t size, bool end) {
@@ -661,7 +731,7 @@ class Sink {
     }
   }
 
-  int fd_;
+  const std::function<void(const void*, size_t)>& out_;
   Compression c_;
   std::vector<unsigned char> buf_;
   z_stream z_;
@@ -707,7 +777,8 @@ std::vector<std::string> SortedChildren(int dir_fd) {
 
 class UpperWriter {
  public:
-  UpperWriter(struct archive* a, WriteContext* ctx) : a_(a), ctx_(ctx) {}
+  UpperWriter(struct archive* a, WriteContext* ctx, IdShift shift)
+      : a_(a), ctx_(ctx), shift_(shift) {}
 
   void Dir(int dir_fd, const std::string& prefix) {
     for (const auto& name : SortedChildren(dir_fd)) {
@@ -723,8 +794,8 @@ class UpperWriter {
       std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> e(archive_entry_new(),
                                                                                archive_entry_free);
       archive_entry_set_pathname(e.get(), path.c_str());
-      archive_entry_set_uid(e.get(), st.st_uid);
-      archive_entry_set_gid(e.get(), st.st_gid);
+      archive_entry_set_uid(e.get(), static_cast<la_int64_t>(shift_(st.st_uid)));
+      archive_entry_set_gid(e.get(), static_cast<la_int64_t>(shift_(st.st_gid)));
       archive_entry_set_perm(e.get(), st.st_mode & 07777);
       archive_entry_set_mtime(e.get(), st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
       UniqueFd fd;
@@ -838,6 +909,7 @@ class UpperWriter {
 
   struct archive* a_;
   WriteContext* ctx_;
+  IdShift shift_;
   std::map<std::pair<dev_t, ino_t>, std::string> links_;
   std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> scratch_{
       nullptr, archive_entry_free};
@@ -846,12 +918,33 @@ class UpperWriter {
 
 }  // namespace
 
-ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression) {
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
+                                IdShift shift) {
+  return WriteLayerFromUpper(
+      upper,
+      [out_fd](const void* data, size_t size) {
+        const char* p = static_cast<const char*>(data);
+        while (size > 0) {
+          ssize_t n = write(out_fd, p, size);
+          if (n < 0) {
+            if (errno == EINTR) continue;
+            ThrowErrno("layer: write");
+          }
+          p += n;
+          size -= static_cast<size_t>(n);
+        }
+      },
+      compression, shift);
+}
+
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift) {
   UniqueFd root(open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root) {
     ThrowErrno("layer: open upper directory " + upper);
   }
-  Sink sink(out_fd, compression);
+  Sink sink(out, compression);
   WriteContext ctx{&sink, ""};
   std::unique_ptr<struct archive, ArchiveWriteFree> a(archive_write_new());
   archive_write_set_format_pax_restricted(a.get());
@@ -860,7 +953,7 @@ ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compressio
   if (archive_write_open2(a.get(), &ctx, nullptr, WriteCallback, nullptr, nullptr) != ARCHIVE_OK) {
     Bad(std::string("start the tar: ") + archive_error_string(a.get()));
   }
-  UpperWriter writer(a.get(), &ctx);
+  UpperWriter writer(a.get(), &ctx, shift);
   writer.Dir(root.get(), "");
   if (archive_write_close(a.get()) != ARCHIVE_OK) {
     if (!ctx.error.empty()) ThrowInvalid(ctx.error);

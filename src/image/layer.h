@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "image/manifest.h"
@@ -34,7 +35,10 @@ struct ApplyResult {
 // to a missing or outside file, corrupt or truncated compression, a tar that is not one).
 // xattrs from the tar are kept for user.* and security.capability; trusted.* (overlayfs's
 // own, which a layer could use to forge redirects) and other security.* are dropped.
-ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts);
+// `hash_input` false skips hashing the bytes read (`digest` is then empty): for a caller that
+// hashes them itself (a pull tees the download into the content store, which verifies it).
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input = true);
 
 // The other direction, for commit and build: the changes an overlayfs upper directory holds,
 // written to `out_fd` as a layer tar compressed as asked. A whiteout device becomes
@@ -43,6 +47,20 @@ ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteout
 // hard links stay links. Entries are in name order and carry nothing time- or host-dependent
 // beyond the files' own mtimes, so the same directory gives the same bytes and digests.
 // `entries` in the result counts tar entries.
-ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression);
+//
+// `shift` maps the owners back for a container in a user namespace of its own: ids it wrote
+// are on disk as base + n and go into the tar as n; ids outside the range (the image's own,
+// seen through a plain mount) are written as they are.
+struct IdShift {
+  uint64_t base = 0;
+  uint64_t size = 0;
+  uint64_t operator()(uint64_t id) const { return id >= base && id - base < size ? id - base : id; }
+};
+ApplyResult WriteLayerFromUpper(const std::string& upper, int out_fd, Compression compression,
+                                IdShift shift = {});
+// The same, the layer's bytes going to `out` as they are made.
+ApplyResult WriteLayerFromUpper(const std::string& upper,
+                                const std::function<void(const void*, size_t)>& out,
+                                Compression compression, IdShift shift = {});
 
 }  // namespace berth::image

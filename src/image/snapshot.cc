@@ -32,32 +32,6 @@ std::string Hex(const std::string& digest) {
   return digest.substr(7);
 }
 
-uint64_t UsageAt(int dir_fd) {
-  uint64_t total = 0;
-  DIR* d = fdopendir(dup(dir_fd));
-  if (d == nullptr) {
-    return 0;
-  }
-  while (struct dirent* e = readdir(d)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
-      continue;
-    }
-    struct stat st;
-    if (fstatat(dir_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-      continue;
-    }
-    total += static_cast<uint64_t>(st.st_blocks) * 512;
-    if (S_ISDIR(st.st_mode)) {
-      UniqueFd sub(openat(dir_fd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (sub) {
-        total += UsageAt(sub.get());
-      }
-    }
-  }
-  closedir(d);
-  return total;
-}
-
 // The new mount API: an overlay with one fsconfig call per lower layer ("lowerdir+", Linux
 // 6.8), so no option string limits the layer count. false when the kernel lacks it.
 bool MountWithFsconfig(const std::vector<std::string>& lowers_top_first, const std::string& upper,
@@ -110,7 +84,8 @@ bool Snapshots::Has(const std::string& chain_id) const {
 }
 
 std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
-                                             const std::string& diff_id, int layer_fd) {
+                                             const std::string& diff_id, int layer_fd,
+                                             bool hash_input) {
   if (!chain_id.empty() && Has(chain_id)) {
     return std::nullopt;
   }
@@ -120,10 +95,10 @@ std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
   }
   try {
     MkdirAll(tmpl + "/fs", 0755);
-    ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay);
+    ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay, hash_input);
     if (!diff_id.empty() && r.diff_id != diff_id) {
-      ThrowInvalid("layer " + r.digest + ": its diffID is " + r.diff_id + ", the image says " +
-                   diff_id);
+      ThrowInvalid("layer" + (r.digest.empty() ? "" : " " + r.digest) + ": its diffID is " +
+                   r.diff_id + ", the image says " + diff_id);
     }
     std::string final_dir = root_ + "/" + Hex(chain_id.empty() ? r.diff_id : chain_id);
     if (rename(tmpl.c_str(), final_dir.c_str()) < 0) {
@@ -439,8 +414,7 @@ void Snapshots::CopyRootfs(const std::vector<std::string>& chain_ids,
 }
 
 uint64_t Snapshots::DiskUsage(const std::string& chain_id) const {
-  UniqueFd fd(open(FsPath(chain_id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  return fd ? UsageAt(fd.get()) : 0;
+  return berth::DiskUsage(FsPath(chain_id));
 }
 
 void Snapshots::Remove(const std::string& chain_id) const {

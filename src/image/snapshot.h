@@ -28,8 +28,9 @@ class Snapshots {
   // snapshot is complete or absent. An empty `diff_id` takes the layer as it comes, and an
   // empty `chain_id` keys it by its own diffID (a bottom layer). Returns what was read, or
   // nullopt when the snapshot `chain_id` existed already (nothing was read).
+  // `hash_input` as ApplyLayer's.
   std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
-                                    int layer_fd);
+                                    int layer_fd, bool hash_input = true);
   // Flushes the snapshots' filesystem (syncfs): unpacked files are not synced one by one.
   void SyncAll() const;
   // Every complete snapshot's chain ID, sorted.

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "registry/base64.h"
+
 // Who a request comes from and what it may do: Basic credentials checked against an htpasswd
 // file (bcrypt, as distribution's), bearer tokens the registry issues itself (HS256 JWTs over a
 // key kept under the root) carrying per-repository scopes, and the access rules that decide
@@ -24,10 +26,6 @@ struct Credentials {
 std::optional<Credentials> ParseBasic(std::string_view authorization);
 // "Bearer TOKEN"; nullopt otherwise.
 std::optional<std::string> ParseBearer(std::string_view authorization);
-
-std::string Base64Encode(std::string_view data, bool url = false);
-// Standard or URL alphabet, padding optional; nullopt on anything else.
-std::optional<std::string> Base64Decode(std::string_view text);
 
 // "repository:library/busybox:pull,push", "registry:catalog:*". The name is everything between
 // the first and the last colon (names may carry a host:port).

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "registry/config.h"
+#include "registry/http_client.h"
 #include "registry/storage.h"
 
 // The pull-through cache: what a repository lacks is fetched from the upstream registry
@@ -27,12 +28,5 @@ class Upstream {
   // The blob fetched, verified and linked into `repo`; false when the upstream lacks it.
   virtual bool FetchBlob(const std::string& repo, const std::string& digest) = 0;
 };
-
-// A WWW-Authenticate challenge taken apart: scheme ("bearer", lower case) and parameters.
-struct Challenge {
-  std::string scheme;
-  std::map<std::string, std::string> params;
-};
-std::optional<Challenge> ParseChallenge(std::string_view header);
 
 }  // namespace berth::registry

@@ -11,10 +11,12 @@ Every container runs with --network none. berthd is stopped by pid and its direc
 even on failure; the test fails if a container's shim or mount outlives it.
 """
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import unittest
 
@@ -74,6 +76,14 @@ class DockerCliTest(unittest.TestCase):
                                                                  p.stdout, p.stderr))
         return p
 
+    def docker_bytes(self, binary, *args):
+        p = subprocess.run([binary] + list(args), env=DAEMON.env(), capture_output=True,
+                           timeout=TIMEOUT)
+        if p.returncode != 0:
+            raise AssertionError("docker %s failed (%d):\n%s" % (" ".join(args), p.returncode,
+                                                               p.stderr.decode()))
+        return p.stdout
+
     def check_run_rm(self, docker):
         p = self.docker(docker, "run", "--rm", "--network", "none", "busybox", "echo", "hi")
         self.assertEqual(p.stdout, "hi\n")
@@ -122,6 +132,21 @@ class DockerCliTest(unittest.TestCase):
         p = self.docker(docker, "stats", "--no-stream", "--format",
                         "{{.Name}} {{.PIDs}} {{.CPUPerc}} {{.MemUsage}}", name)
         self.assertRegex(p.stdout, r"^%s 1 [0-9.]+%% [0-9.]+[KMG]?i?B / [0-9.]+[KMGT]iB\n$" % name)
+        # diff, commit, export: the container's changes, as an image and as a tar.
+        self.docker(docker, "exec", name, "sh", "-c", "echo data > /root/f; rm /bin/vi")
+        diff = self.docker(docker, "diff", name).stdout
+        self.assertIn("A /root/f\n", diff)
+        self.assertIn("C /bin\nD /bin/vi\n", diff)
+        image = "committed" + name
+        iid = self.docker(docker, "commit", "-m", "msg", "-c", "CMD cat /root/f", name,
+                          image + ":1").stdout.strip()
+        self.assertRegex(iid, "^sha256:[0-9a-f]{64}$")
+        self.assertEqual(self.docker(docker, "run", "--rm", "--network", "none",
+                                     image + ":1").stdout, "data\n")
+        exported = self.docker_bytes(docker, "export", name)
+        with tarfile.open(fileobj=io.BytesIO(exported)) as tar:
+            self.assertEqual(tar.extractfile("root/f").read(), b"data\n")
+        self.docker(docker, "rmi", image + ":1")
         # sleep as pid 1 ignores SIGTERM: stop kills it after the timeout.
         self.docker(docker, "stop", "-t", "1", name)
         self.assertEqual(self.docker(docker, "wait", name).stdout, "137\n")
@@ -137,6 +162,26 @@ class DockerCliTest(unittest.TestCase):
         self.assertEqual(self.docker(docker, "logs", "-f", name).stdout, "a\nb\n")
         self.assertGreater(time.time() - started, 0.5)
         self.docker(docker, "rm", name)
+
+    def check_health(self, docker):
+        name = "hc" + os.path.basename(os.path.dirname(docker))
+        self.docker(docker, "run", "-d", "--name", name, "--network", "none", "--health-cmd",
+                    "test -e /tmp/ok", "--health-interval", "100ms", "--health-retries", "1",
+                    "busybox", "sleep", "60")
+        def status():
+            return self.docker(docker, "inspect", "-f", "{{.State.Health.Status}}",
+                               name).stdout.strip()
+        deadline = time.time() + 15
+        while status() != "unhealthy":
+            self.assertLess(time.time(), deadline, status())
+            time.sleep(0.05)
+        self.docker(docker, "exec", name, "touch", "/tmp/ok")
+        while status() != "healthy":
+            self.assertLess(time.time(), deadline, status())
+            time.sleep(0.05)
+        self.assertIn("(healthy)", self.docker(docker, "ps", "--filter", "name=" + name,
+                                               "--format", "{{.Status}}").stdout)
+        self.docker(docker, "rm", "-f", name)
 
     def check_errors(self, docker):
         p = self.docker(docker, "run", "--rm", "--network", "none", "--cap-add", "CAP_FOO",
@@ -155,14 +200,16 @@ class DockerCliTest(unittest.TestCase):
     def test_docker_20_10(self):
         if "/usr/bin/docker" not in DOCKERS:
             self.skipTest("Debian's docker.io is not installed")
-        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+        for check in (self.check_run_rm, self.check_detached, self.check_health,
+                      self.check_errors):
             with self.subTest(check.__name__):
                 check("/usr/bin/docker")
 
     def test_docker_28(self):
         if "/usr/local/bin/docker" not in DOCKERS:
             self.skipTest("the 28.2 client is not installed")
-        for check in (self.check_run_rm, self.check_detached, self.check_errors):
+        for check in (self.check_run_rm, self.check_detached, self.check_health,
+                      self.check_errors):
             with self.subTest(check.__name__):
                 check("/usr/local/bin/docker")
 
@@ -296,6 +343,11 @@ stream = ct.stats(decode=True)
 first, second = next(stream), next(stream)
 assert second["preread"] == first["read"], (first, second)
 stream.close()
+ct.exec_run(["sh", "-c", "echo py > /root/p"])
+assert {"Path": "/root/p", "Kind": 1} in ct.diff(), ct.diff()
+img = ct.commit(repository="pycommit", tag="1", message="from py", changes=["CMD cat /root/p"])
+assert c.containers.run(img.id, remove=True, network_mode="none") == b"py\n"
+c.images.remove(img.id, force=True)
 ct.kill()
 assert ct.wait()["StatusCode"] == 137
 ct.remove()
@@ -325,6 +377,7 @@ class LiveRestoreTest(unittest.TestCase):
         return p.stdout
 
     def test_kill_9_and_restart(self):
+        since = "%.3f" % time.time()
         self.docker("run", "-d", "--name", "keeper", "--network", "none", "busybox", "sh",
                     "-c", "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done")
         self.docker("run", "-d", "--name", "quitter", "--network", "none", "busybox", "sh",
@@ -343,6 +396,10 @@ class LiveRestoreTest(unittest.TestCase):
         self.assertGreater(len(ticks), 10)
         self.assertEqual(ticks, list(range(len(ticks))))
         self.assertEqual(self.docker("exec", "keeper", "echo", "alive"), "alive\n")
+        # The event log outlived the daemon: the starts from before the kill are replayed.
+        events = self.docker("events", "--since", since, "--until", "%.3f" % time.time(),
+                             "--filter", "event=start", "--format", "{{.Actor.Attributes.name}}")
+        self.assertEqual(events.split(), ["keeper", "quitter"])
         self.docker("rm", "-f", "keeper", "quitter")
 
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "base/log.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
+#include "engine/volume_service.h"
 
 namespace {
 
@@ -27,9 +29,12 @@ struct Options {
   std::string config_file;
   bool debug = false;
   std::string log_format = "text";
+  berth::engine::RegistryOptions registry;
 };
 
-// dockerd's daemon.json names, where they mean the same: data-root, exec-root, hosts, debug.
+// dockerd's daemon.json names, where they mean the same: data-root, exec-root, hosts, debug,
+// insecure-registries, registry-mirrors, max-concurrent-downloads/uploads; and Berth's own
+// push-chunk-size (bytes per PATCH of a blob upload; 0, the default, sends a blob in one PUT).
 void ApplyConfigFile(Options& o, const CLI::App& app) {
   std::string text = berth::ReadFile(o.config_file);
   nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
@@ -60,6 +65,25 @@ void ApplyConfigFile(Options& o, const CLI::App& app) {
         berth::ThrowInvalid(o.config_file + ": \"debug\" must be true or false");
       }
       o.debug = o.debug || value.get<bool>();
+    } else if (key == "insecure-registries" || key == "registry-mirrors") {
+      if (!value.is_array() ||
+          !std::all_of(value.begin(), value.end(), [](const auto& v) { return v.is_string(); })) {
+        berth::ThrowInvalid(o.config_file + ": \"" + key + "\" must be a list of strings");
+      }
+      (key == "insecure-registries" ? o.registry.insecure : o.registry.mirrors) =
+          value.get<std::vector<std::string>>();
+    } else if (key == "max-concurrent-downloads" || key == "max-concurrent-uploads" ||
+               key == "push-chunk-size") {
+      if (!value.is_number_integer() || value.get<int64_t>() < (key == "push-chunk-size" ? 0 : 1)) {
+        berth::ThrowInvalid(o.config_file + ": \"" + key + "\" must be a positive number");
+      }
+      if (key == "max-concurrent-downloads") {
+        o.registry.max_concurrent_downloads = value.get<int>();
+      } else if (key == "max-concurrent-uploads") {
+        o.registry.max_concurrent_uploads = value.get<int>();
+      } else {
+        o.registry.push_chunk_size = value.get<uint64_t>();
+      }
     } else {
       berth::ThrowInvalid(o.config_file + ": unknown setting \"" + key + "\"");
     }
@@ -117,18 +141,23 @@ int main(int argc, char** argv) {
     }
     berth::MkdirAll(o.state, 0711);
     berth::engine::ImageService images(o.root);
+    images.SetRegistryOptions(o.registry);
     berth::engine::EventBus events;
+    events.Persist(o.root + "/events.log");  // `events --since` reaches back past restarts
+    berth::engine::VolumeService volumes(o.root, &events);
     // Containers that ran on while berthd was down are found again here (live restore).
     berth::engine::ContainerService containers(
         {o.root, o.state, Sibling("berth-shim"),
          access("/usr/bin/tini-static", X_OK) == 0 ? "/usr/bin/tini-static" : ""},
-        images, &events);
+        images, &events, &volumes);
     images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
     berth::api::Router router;
-    berth::api::AddSystemRoutes(router, images, containers, {o.root, o.state, HostName()});
+    berth::api::AddSystemRoutes(router, images, containers, volumes, {o.root, o.state, HostName()});
     berth::api::AddImageRoutes(router, images);
     berth::api::AddContainerRoutes(router, containers);
     berth::api::AddEventRoutes(router, events);
+    berth::api::AddVolumeRoutes(router, volumes);
+    berth::api::AddArchiveRoutes(router, containers);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);

@@ -9,10 +9,12 @@ Environment: BERTHD, BERTH_BUSYBOX_IMAGE. Needs root. berthd runs on a temp dir 
 stopped by pid; the test fails if it leaves a mount, a shim or a cgroup behind.
 """
 
+import io
 import json
 import os
 import socket
 import struct
+import tarfile
 import sys
 import threading
 import time
@@ -530,6 +532,141 @@ class StatsTest(unittest.TestCase):
         self.assertEqual((status, doc["read"], doc["memory_stats"]), (200, self.ZERO, {}))
         self.assertEqual(doc["id"], cid)
         self.assertEqual(api("GET", "/containers/nosuchstats/stats?stream=0")[0], 404)
+
+
+class FilesystemTest(unittest.TestCase):
+    def test_changes_commit_export(self):
+        # /data/f appears last (renamed into place), so once it shows every change is there.
+        cid = create(["sh", "-c", "rm /bin/vi && echo x >> /etc/passwd && mkdir /data && "
+                      "echo hello > /data/t && chown 1234:1234 /data/t && mv /data/t /data/f && "
+                      "sleep 30"],
+                     name="fsweb")
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        # Never started: nothing changed (Docker answers null).
+        self.assertEqual(api("GET", "/containers/%s/changes" % cid), (200, None))
+        api("POST", "/containers/%s/start" % cid)
+        deadline = time.time() + 10
+        while True:
+            status, changes = api("GET", "/containers/%s/changes" % cid)
+            if changes and {"Path": "/data/f", "Kind": 1} in changes:
+                break
+            self.assertLess(time.time(), deadline, changes)
+            time.sleep(0.05)
+        self.assertEqual(changes, [{"Path": "/bin", "Kind": 0}, {"Path": "/bin/vi", "Kind": 2},
+                                   {"Path": "/data", "Kind": 1}, {"Path": "/data/f", "Kind": 1},
+                                   {"Path": "/etc", "Kind": 0}, {"Path": "/etc/passwd", "Kind": 0}])
+
+        # Export: the whole filesystem, owners as the container sees them (not its host range).
+        status, data = api("GET", "/containers/%s/export" % cid)
+        self.assertEqual(status, 200)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            names = tar.getnames()
+            self.assertIn("bin/sh", names)
+            self.assertNotIn("bin/vi", names)
+            f = tar.getmember("data/f")
+            self.assertEqual((f.uid, f.gid), (1234, 1234))
+            self.assertEqual(tar.extractfile(f).read(), b"hello\n")
+
+        # Commit: a new image with the changes, its config from the container's and --change.
+        query = "container=fsweb&repo=committed/fs&tag=v1&comment=msg&author=me&changes=" + \
+            quote('CMD ["cat", "/data/f"]') + "&changes=" + quote("ENV FOO=bar")
+        status, out = api("POST", "/commit?" + query, {"Labels": {"k": "v"}})
+        self.assertEqual(status, 201, out)
+        image_id = out["Id"]
+        self.addCleanup(api, "DELETE", "/images/%s?force=1" % image_id)
+        status, img = api("GET", "/images/committed/fs:v1/json")
+        self.assertEqual(img["Id"], image_id)
+        self.assertEqual((img["Author"], img["Comment"]), ("me", "msg"))
+        self.assertEqual(img["Config"]["Cmd"], ["cat", "/data/f"])
+        self.assertIn("FOO=bar", img["Config"]["Env"])
+        self.assertEqual(img["Config"]["Labels"], {"k": "v"})
+        parent = api("GET", "/images/busybox/json")[1]
+        self.assertEqual(len(img["RootFS"]["Layers"]), len(parent["RootFS"]["Layers"]) + 1)
+        history = api("GET", "/images/%s/history" % image_id)[1]
+        self.assertEqual(history[0]["Comment"], "msg")
+        self.assertTrue(history[0]["CreatedBy"].startswith("sh -c rm /bin/vi"), history[0])
+        # The container kept running (paused and thawed), and the image runs the changes.
+        self.assertTrue(api("GET", "/containers/%s/json" % cid)[1]["State"]["Running"])
+        self.assertEqual(run_output(None, Image="committed/fs:v1"), (0, "hello\n"))
+        out = run_output(["sh", "-c", "stat -c %u /data/f; test -e /bin/vi || echo gone"],
+                         Image="committed/fs:v1")
+        self.assertEqual(out, (0, "1234\ngone\n"))
+
+        # A stopped container exports from its mounted-for-the-while rootfs, and nothing stays
+        # mounted.
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        status, data = api("GET", "/containers/%s/export" % cid)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            self.assertEqual(tar.extractfile("data/f").read(), b"hello\n")
+        with open("/proc/self/mountinfo") as mounts:
+            self.assertNotIn(cid, mounts.read())
+        self.assertEqual(api("GET", "/containers/nosuchfs/changes")[0], 404)
+        self.assertEqual(api("GET", "/containers/nosuchfs/export")[0], 404)
+        self.assertEqual(api("POST", "/commit?container=nosuchfs")[0], 404)
+
+
+class HealthTest(unittest.TestCase):
+    def health(self, cid):
+        return api("GET", "/containers/%s/json" % cid)[1]["State"].get("Health") or {}
+
+    def wait_health(self, cid, status):
+        deadline = time.time() + 15
+        while self.health(cid).get("Status") != status:
+            self.assertLess(time.time(), deadline, self.health(cid))
+            time.sleep(0.05)
+        return self.health(cid)
+
+    def test_probes_status_events_and_timeout(self):
+        since = time.time()
+        cid = create(["sleep", "60"], name="healthy1", Healthcheck={
+            "Test": ["CMD-SHELL", "test -e /tmp/ok && echo fine"],
+            "Interval": 100_000_000, "Timeout": 5_000_000_000, "Retries": 2})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        api("POST", "/containers/%s/start" % cid)
+        self.assertEqual(self.health(cid)["Status"], "starting")
+        h = self.wait_health(cid, "unhealthy")
+        self.assertGreaterEqual(h["FailingStreak"], 2)
+        self.assertEqual(h["Log"][-1]["ExitCode"], 1)
+        status, out = api("GET", "/containers/json?filters=" + quote('{"health":["unhealthy"]}'))
+        self.assertEqual([c["Id"] for c in out], [cid])
+        self.assertIn("(unhealthy)", out[0]["Status"])
+        x = api("POST", "/containers/%s/exec" % cid, {"Cmd": ["touch", "/tmp/ok"]})[1]["Id"]
+        api("POST", "/exec/%s/start" % x, {"Detach": True})
+        h = self.wait_health(cid, "healthy")
+        self.assertEqual((h["FailingStreak"], h["Log"][-1]["Output"]), (0, "fine\n"))
+        self.assertLessEqual(len(h["Log"]), 5)
+        # Probes are execs only for the while.
+        self.assertLessEqual(len(api("GET", "/containers/%s/json" % cid)[1]["ExecIDs"] or []), 1)
+        status, data = api("GET", "/events?since=%f&until=%f&filters=%s" % (
+            since, time.time() + 0.2, quote(json.dumps({"container": [cid]}))))
+        actions = [json.loads(line)["Action"] for line in data.decode().splitlines()]
+        self.assertIn("health_status: unhealthy", actions)
+        self.assertIn("health_status: healthy", actions)
+        self.assertLess(actions.index("health_status: unhealthy"),
+                        actions.index("health_status: healthy"))
+
+        # A probe over its timeout is killed and recorded as -1.
+        slow = create(["sleep", "60"], name="slowprobe", Healthcheck={
+            "Test": ["CMD", "sleep", "30"], "Interval": 100_000_000,
+            "Timeout": 300_000_000, "Retries": 1})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % slow)
+        api("POST", "/containers/%s/start" % slow)
+        h = self.wait_health(slow, "unhealthy")
+        self.assertEqual(h["Log"][-1]["ExitCode"], -1)
+        self.assertEqual(h["Log"][-1]["Output"], "Health check exceeded timeout (300ms)")
+        top = api("GET", "/containers/%s/top" % slow)[1]
+        self.assertLessEqual(sum(1 for p in top["Processes"] if "sleep 30" in p[-1]), 1)
+
+        # NONE turns an image's check off; a stopped container keeps its last state.
+        none = create(["true"], name="nocheck", Healthcheck={"Test": ["NONE"]})
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % none)
+        api("POST", "/containers/%s/start" % none)
+        api("POST", "/containers/%s/wait" % none)
+        self.assertEqual(self.health(none), {})
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        self.assertEqual(self.health(cid)["Status"], "healthy")
 
 
 class BadInputTest(unittest.TestCase):

@@ -29,7 +29,8 @@ class RoutesTest : public testing::RootTempDirTest {
     containers_ = std::make_unique<engine::ContainerService>(
         engine::ContainerPaths{dir_ + "/root", dir_ + "/state", BERTH_TEST_SHIM, ""}, *images_);
     images_->SetImagesInUse([this] { return containers_->ImagesInUse(); });
-    AddSystemRoutes(router_, *images_, *containers_,
+    volumes_ = std::make_unique<engine::VolumeService>(dir_ + "/root");
+    AddSystemRoutes(router_, *images_, *containers_, *volumes_,
                     {dir_ + "/root", dir_ + "/state", "test-host"});
     AddImageRoutes(router_, *images_);
     server_ = std::make_unique<Server>(router_);
@@ -67,6 +68,7 @@ class RoutesTest : public testing::RootTempDirTest {
 
   std::unique_ptr<engine::ImageService> images_;
   std::unique_ptr<engine::ContainerService> containers_;
+  std::unique_ptr<engine::VolumeService> volumes_;
   Router router_;
   std::unique_ptr<Server> server_;
   std::thread thread_;

@@ -301,6 +301,54 @@ TEST_F(CliAgainstDaemon, StatsNoStreamTableAndFormat) {
   B({"rm", "-f", name});
 }
 
+TEST_F(CliAgainstDaemon, DiffCommitExport) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "echo hi > /root/f; rm /bin/vi; sleep 1000"})
+                .exit_code,
+            0);
+  Result diff;
+  for (int i = 0; i < 50; ++i) {
+    diff = B({"diff", name});
+    if (diff.out.find("D /bin/vi") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(diff.out.find("C /bin\nD /bin/vi\n"), std::string::npos) << diff.out << diff.err;
+  EXPECT_NE(diff.out.find("A /root/f\n"), std::string::npos) << diff.out;
+  std::string image = name + "-img:1";
+  Result commit = B({"commit", "-m", "msg", "-c", "CMD cat /root/f", name, image});
+  EXPECT_EQ(commit.exit_code, 0) << commit.err;
+  EXPECT_EQ(commit.out.rfind("sha256:", 0), 0u) << commit.out;
+  Result run = B({"run", "--rm", "--network", "none", image});
+  EXPECT_EQ(run.out, "hi\n") << run.err;
+  Result exported = B({"export", name});
+  EXPECT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("root/f"), std::string::npos);  // a tar with the file in it
+  B({"rm", "-f", name});
+  B({"rmi", image});
+}
+
+TEST_F(CliAgainstDaemon, SystemDfAndPrune) {
+  std::string name = Name();
+  ASSERT_EQ(B({"run", "--name", name, "--network", "none", "busybox", "sh", "-c",
+               "head -c 200000 /dev/zero > /f"})
+                .exit_code,
+            0);
+  Result df = B({"system", "df", "--format", "{{.Type}} {{.TotalCount}} {{.Reclaimable}}"});
+  EXPECT_EQ(df.exit_code, 0) << df.err;
+  EXPECT_NE(df.out.find("Containers 1 "), std::string::npos) << df.out;
+  EXPECT_EQ(df.out.find("Containers 1 0B"), std::string::npos) << df.out;  // it wrote 200 kB
+  Result verbose = B({"system", "df", "-v"});
+  EXPECT_NE(verbose.out.find("Containers space usage:"), std::string::npos) << verbose.out;
+  EXPECT_NE(verbose.out.find(name), std::string::npos) << verbose.out;
+  Result prune = B({"system", "prune", "-f"});
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_NE(prune.out.find("Deleted Containers:"), std::string::npos) << prune.out;
+  EXPECT_NE(prune.out.find("Total reclaimed space:"), std::string::npos) << prune.out;
+  EXPECT_NE(B({"inspect", "--type", "container", name}).exit_code, 0);
+  EXPECT_EQ(B({"image", "inspect", "busybox"}).exit_code, 0);  // in use? no, but not dangling
+}
+
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
   std::string name = Name();
   ASSERT_EQ(B({"run", "-d", "--name", name, "--network", "none", "busybox", "sh", "-c",

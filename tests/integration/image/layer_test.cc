@@ -130,6 +130,43 @@ TEST_F(LayerTest, EveryKindOfEntryInEveryCompression) {
   }
 }
 
+// Files of the daemon's own owner take their mode at creation and skip chown/chmod: every
+// combination still ends with the tar's owner and mode, whatever the umask, and a file that
+// replaces one of a lower entry or sits in a directory of another group gets chowned.
+TEST_F(LayerTest, OwnersAndModesOnTheFastPath) {
+  mode_t old_umask = umask(027);
+  std::vector<E> entries = {
+      {.path = "a", .type = AE_IFDIR, .perm = 0755},
+      {.path = "a/plain", .perm = 0640, .data = "1"},
+      {.path = "a/masked", .perm = 0666, .data = "2"},  // the umask would clear 027
+      {.path = "a/readonly", .perm = 0444, .data = "3"},
+      {.path = "a/none", .perm = 0, .data = "4"},
+      {.path = "a/suid", .perm = 04750, .data = "5"},
+      {.path = "a/other", .perm = 0600, .data = "6", .uid = 5, .gid = 6},
+      {.path = "a/plain", .perm = 0750, .data = "7"},            // replaces the first
+      {.path = "g", .type = AE_IFDIR, .perm = 02755, .gid = 9},  // setgid: new files get 9
+      {.path = "g/root", .perm = 0644, .data = "8"},  // its directory's group is not ours
+  };
+  Apply(MakeTar(entries, Filter::kNone));
+  umask(old_umask);
+  struct Want {
+    const char* path;
+    mode_t mode;
+    uid_t uid;
+    gid_t gid;
+  };
+  for (const Want& w :
+       {Want{"a/plain", 0750, 0, 0}, Want{"a/masked", 0666, 0, 0}, Want{"a/readonly", 0444, 0, 0},
+        Want{"a/none", 0, 0, 0}, Want{"a/suid", 04750, 0, 0}, Want{"a/other", 0600, 5, 6},
+        Want{"g/root", 0644, 0, 0}}) {
+    struct stat st = Lstat(w.path);
+    EXPECT_EQ(st.st_mode & 07777, w.mode) << w.path;
+    EXPECT_EQ(st.st_uid, w.uid) << w.path;
+    EXPECT_EQ(st.st_gid, w.gid) << w.path;
+  }
+  EXPECT_EQ(ReadFile(root_ + "/a/plain"), "7");
+}
+
 TEST_F(LayerTest, NamesThatClimbOutAreRefused) {
   MkdirAll(dir_ + "/outside", 0755);
   for (const char* name : {"../outside/evil", "a/../../outside/evil", "./../evil"}) {
@@ -289,6 +326,25 @@ TEST_F(LayerTest, UpperDirectoryBackToALayer) {
   }
   EXPECT_NE(before.find("gone 8192 0:0 0"), std::string::npos) << before;  // a 0:0 whiteout
   EXPECT_NE(before.find("dir 16877 0:0 0 opaque"), std::string::npos) << before;
+}
+
+TEST_F(LayerTest, UpperDirectoryOfAUserNamespacedContainerMapsOwnersBack) {
+  // A container whose ids start at host id 1000000000: what it wrote is owned by base + n;
+  // the tar must say n. An id outside the range (a file the image owned) stays as it is.
+  const uint64_t base = 1000000000;
+  WriteFileAtomic(root_ + "/mine", "m", 0644);
+  ASSERT_EQ(lchown((root_ + "/mine").c_str(), base + 5, base + 7), 0);
+  WriteFileAtomic(root_ + "/image", "i", 0644);
+  ASSERT_EQ(lchown((root_ + "/image").c_str(), 33, 44), 0);
+  UniqueFd out(memfd_create("out", MFD_CLOEXEC));
+  WriteLayerFromUpper(root_, out.get(), Compression::kNone, IdShift{base, 65536});
+  lseek(out.get(), 0, SEEK_SET);
+  std::string copy = dir_ + "/copy";
+  MkdirAll(copy, 0755);
+  ApplyLayer(out.get(), copy, WhiteoutMode::kOverlay);
+  std::string tree = Describe(copy);
+  EXPECT_NE(tree.find("mine 33188 5:7 0"), std::string::npos) << tree;
+  EXPECT_NE(tree.find("image 33188 33:44 0"), std::string::npos) << tree;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 
 #include "base/fd.h"
@@ -68,6 +69,13 @@ TEST_P(PathInRootTest, PlainPaths) {
   EXPECT_TRUE(Same(rel.get(), root_ + "/a/b"));
   UniqueFd self(ResolveInRoot(root_fd_.get(), "/"));
   EXPECT_TRUE(Same(self.get(), root_));
+}
+
+TEST_P(PathInRootTest, OpensDirectories) {
+  // O_DIRECTORY shares a bit with O_TMPFILE: it must not make openat2 get a mode (EINVAL).
+  UniqueFd dir(OpenInRoot(root_fd_.get(), "/abs-etc", O_RDONLY | O_DIRECTORY));
+  ASSERT_TRUE(dir) << strerror(-dir.get());
+  EXPECT_TRUE(Same(dir.get(), root_ + "/etc"));
 }
 
 TEST_P(PathInRootTest, AbsoluteSymlinkStaysInside) {

@@ -191,5 +191,135 @@ TEST(UpdateBody, OnlyTheFlagsGiven) {
   EXPECT_THROW(UpdateBody(UpdateOptions{}), Error);
 }
 
+TEST(CreateBody, HealthFlags) {
+  EXPECT_FALSE(Body("busybox").contains("Healthcheck"));
+  EXPECT_EQ(Body("--health-cmd 'test -e /ok' --health-interval 1m30s --health-timeout 5s "
+                 "--health-start-period 100ms --health-start-interval 1s --health-retries 4 "
+                 "busybox")["Healthcheck"],
+            json({{"Test", {"CMD-SHELL", "test -e /ok"}},
+                  {"Interval", 90000000000},
+                  {"Timeout", 5000000000},
+                  {"StartPeriod", 100000000},
+                  {"StartInterval", 1000000000},
+                  {"Retries", 4}}));
+  // Settings without a command keep the image's probe (no Test).
+  EXPECT_EQ(Body("--health-interval 2s busybox")["Healthcheck"], json({{"Interval", 2000000000}}));
+  EXPECT_EQ(Body("--no-healthcheck busybox")["Healthcheck"], json({{"Test", {"NONE"}}}));
+  auto refused = [](const std::string& line) {
+    try {
+      Body(line);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refused("--no-healthcheck --health-cmd true busybox"),
+            "--no-healthcheck conflicts with --health-* options");
+  EXPECT_EQ(refused("--health-retries -1 busybox"), "--health-retries cannot be negative");
+  EXPECT_EQ(refused("--health-interval=-1s busybox"), "--health-interval cannot be negative");
+  EXPECT_NE(refused("--health-timeout 5x busybox").find("invalid duration"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+std::string MountError(const std::string& text) {
+  try {
+    ParseMountOpt(text);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(MountOpt, TheDockerCliShapes) {
+  EXPECT_EQ(ParseMountOpt("type=bind,source=/srv,target=/srv,readonly,bind-propagation=rshared"),
+            json({{"Type", "bind"},
+                  {"Source", "/srv"},
+                  {"Target", "/srv"},
+                  {"ReadOnly", true},
+                  {"BindOptions", {{"Propagation", "rshared"}}}}));
+  // volume is the default type
+  EXPECT_EQ(
+      ParseMountOpt("src=data,dst=/data,volume-nocopy,volume-label=a=b,volume-opt=type=tmpfs,"
+                    "volume-opt=device=tmpfs,volume-driver=local"),
+      json({{"Type", "volume"},
+            {"Source", "data"},
+            {"Target", "/data"},
+            {"VolumeOptions",
+             {{"NoCopy", true},
+              {"Labels", {{"a", "b"}}},
+              {"DriverConfig",
+               {{"Name", "local"}, {"Options", {{"type", "tmpfs"}, {"device", "tmpfs"}}}}}}}}));
+  EXPECT_EQ(ParseMountOpt("type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770"),
+            json({{"Type", "tmpfs"},
+                  {"Source", ""},
+                  {"Target", "/t"},
+                  {"TmpfsOptions", {{"SizeBytes", 64 << 20}, {"Mode", 01770}}}}));
+  EXPECT_EQ(ParseMountOpt("type=bind,src=/a,dst=/b,ro=false,bind-nonrecursive")["BindOptions"],
+            json({{"NonRecursive", true}}));
+  EXPECT_EQ(ParseMountOpt("type=volume,dst=/x,ro=1")["ReadOnly"], true);
+  // A CSV field may be quoted (a comma in a value).
+  EXPECT_EQ(
+      ParseMountOpt(
+          "type=volume,\"volume-opt=o=size=1m,uid=1\",dst=/x")["VolumeOptions"]["DriverConfig"]
+                                                              ["Options"]["o"],
+      "size=1m,uid=1");
+  char cwd[4096];
+  ASSERT_NE(getcwd(cwd, sizeof(cwd)), nullptr);
+  EXPECT_EQ(ParseMountOpt("type=bind,src=./d,dst=/d")["Source"], std::string(cwd) + "/d");
+}
+
+TEST(MountOpt, DockersErrors) {
+  EXPECT_NE(MountError("type=bind,src=/a").find("target is required"), std::string::npos);
+  EXPECT_NE(MountError("type=bind,src=/a,dst=/b,bogus=1").find("unexpected key 'bogus'"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=bind,src=/a,dst=/b,lonely").find("must be a key=value pair"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=bind,src=/a,dst=/b,volume-nocopy").find("cannot mix 'volume-*'"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=volume,dst=/b,bind-propagation=shared").find("cannot mix 'bind-*'"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=volume,dst=/b,tmpfs-size=1m").find("cannot mix 'tmpfs-*'"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=tmpfs,dst=/b,tmpfs-mode=999").find("invalid value for tmpfs-mode"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=tmpfs,dst=/b,tmpfs-size=lots").find("invalid value for tmpfs-size"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=bind,dst=/b,ro=maybe").find("invalid value for ro"),
+            std::string::npos);
+  EXPECT_NE(MountError("type=bind,dst=/b,ro=maybe").find("for \"--mount\" flag"),
+            std::string::npos);
+}
+
+TEST(CreateBody, VolumesMountsAndVolumesFrom) {
+  json b = Body(
+      "-v /anon -v data:/data:ro -v /h:/c --mount type=tmpfs,dst=/t --volumes-from "
+      "web:ro --volumes-from db busybox");
+  EXPECT_EQ(b["Volumes"], json({{"/anon", json::object()}}));
+  EXPECT_EQ(b["HostConfig"]["Binds"], json({"data:/data:ro", "/h:/c"}));
+  EXPECT_EQ(b["HostConfig"]["VolumesFrom"], json({"web:ro", "db"}));
+  ASSERT_EQ(b["HostConfig"]["Mounts"].size(), 1u);
+  EXPECT_EQ(b["HostConfig"]["Mounts"][0]["Type"], "tmpfs");
+  EXPECT_TRUE(Body("busybox")["HostConfig"]["VolumesFrom"].is_null());
+  EXPECT_FALSE(Body("busybox")["HostConfig"].contains("Mounts"));
+}
+
+TEST(RestartPolicyFlag, Strings) {
+  EXPECT_EQ(RestartPolicy(""), json({{"Name", "no"}, {"MaximumRetryCount", 0}}));
+  EXPECT_EQ(RestartPolicy("always"), json({{"Name", "always"}, {"MaximumRetryCount", 0}}));
+  EXPECT_EQ(RestartPolicy("unless-stopped")["Name"], "unless-stopped");
+  EXPECT_EQ(RestartPolicy("on-failure:3"),
+            json({{"Name", "on-failure"}, {"MaximumRetryCount", 3}}));
+  EXPECT_THROW(RestartPolicy("sometimes"), Error);
+  EXPECT_THROW(RestartPolicy("always:3"), Error);
+  EXPECT_THROW(RestartPolicy("on-failure:x"), Error);
+  EXPECT_THROW(Body("--rm --restart always busybox"), Error) << "Conflicting options";
+  EXPECT_NO_THROW(Body("--rm --restart no busybox"));
+}
+
 }  // namespace
 }  // namespace berth::cli

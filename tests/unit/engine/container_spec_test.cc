@@ -142,7 +142,7 @@ TEST(ContainerSpec, DockerPyComposeBody) {
   const json* srv = Mount(cs.spec, "/srv");
   ASSERT_NE(srv, nullptr);
   EXPECT_EQ((*srv)["source"], "/home/user/proj/app");
-  EXPECT_EQ((*srv)["options"], json({"rbind", "ro", "rprivate"}));
+  EXPECT_EQ((*srv)["options"], json({"rbind", "ro", "rprivate", "idmap"}));
   EXPECT_EQ(cs.host_config["RestartPolicy"]["Name"], "unless-stopped");
   EXPECT_NO_THROW(oci::ParseSpec(cs.spec.dump()));
 }
@@ -347,8 +347,9 @@ TEST(ContainerSpec, BindsTmpfsShm) {
                 {"Tmpfs", {{"/run", "rw,size=64m,exec"}, {"/mnt/a", "rshared,size=1m,size=2m"}}},
                 {"ShmSize", 1 << 20}});
   const json& s = cs.spec;
-  EXPECT_EQ((*Mount(s, "/data"))["options"], json({"rbind", "rw", "rprivate"}));
-  EXPECT_EQ((*Mount(s, "/cfg"))["options"], json({"rbind", "rw", "rshared"}));
+  // Id-mapped under the container's user namespace: host ids show as they are on disk.
+  EXPECT_EQ((*Mount(s, "/data"))["options"], json({"rbind", "rw", "rprivate", "idmap"}));
+  EXPECT_EQ((*Mount(s, "/cfg"))["options"], json({"rbind", "rw", "rshared", "idmap"}));
   EXPECT_EQ((*Mount(s, "/run"))["options"],
             json({"nosuid", "nodev", "rprivate", "rw", "exec", "size=64m"}));
   EXPECT_EQ((*Mount(s, "/mnt/a"))["options"],
@@ -366,7 +367,11 @@ TEST(ContainerSpec, BindsTmpfsShm) {
   EXPECT_NE(ErrorOf({{"Binds", {"/a:/b:c:d"}}}).find("too many colons"), std::string::npos);
   EXPECT_NE(ErrorOf({{"Binds", {"/a:/x", "/b:/x"}}}).find("Duplicate mount point"),
             std::string::npos);
-  EXPECT_EQ(ErrorOf({{"Binds", {"vol:/data:rw"}}}).rfind("not implemented", 0), 0u);
+  // A volume is validated; it is mounted once the volume service has named it.
+  EXPECT_EQ(Mount(WithHost({{"Binds", {"vol:/data:rw"}}}).spec, "/data"), nullptr);
+  EXPECT_NE(ErrorOf({{"Binds", {"a/b:/data"}}}).find("invalid characters"), std::string::npos);
+  EXPECT_NE(ErrorOf({{"Binds", {"/a:/x"}}, {"Tmpfs", {{"/x", ""}}}}).find("Duplicate mount point"),
+            std::string::npos);
   EXPECT_NE(ErrorOf({{"Tmpfs", {{"/run", "bogus"}}}}).find("HostConfig.Tmpfs./run"),
             std::string::npos);
   EXPECT_NE(ErrorOf({{"ShmSize", -1}}).find("HostConfig.ShmSize"), std::string::npos);

@@ -5,10 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
 #include "base/error.h"
+#include "base/file_util.h"
 
 namespace berth::engine {
 namespace {
@@ -222,6 +224,37 @@ TEST(EventBus, CloseAndUnsubscribeWakeWaiters) {
   tb.join();
   EXPECT_EQ(woken, 2);
   EXPECT_TRUE(bus.Subscribe(0, 0, {})->done()) << "a closed bus has nothing more to say";
+}
+
+TEST(EventBus, LogKeepsTheHistoryAcrossRestarts) {
+  char dir[] = "/tmp/berth-events.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string path = std::string(dir) + "/events.log";
+  {
+    EventBus bus(3);
+    bus.Persist(path);
+    for (int i = 1; i <= 40; i++) bus.Publish(At("container", "start", std::to_string(i), i));
+    bus.Publish(At("image", "tag", "sha256:x", 41, {{"name", "busybox:1"}}));
+  }
+  // Compaction bounds the file: far fewer lines than events, the last ones among them.
+  std::string text = ReadFile(path);
+  size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  EXPECT_LE(lines, 4u * 256u);
+  WriteFileAtomic(path, text + "not json\n{\"Type\":1}\n", 0600);
+  EventBus again(3);
+  again.Persist(path);
+  auto sub = again.Subscribe(1 * kS, 0, {});
+  std::vector<std::string> seen;
+  while (auto e = sub->Next(0ms)) seen.push_back(e->type + " " + e->actor.id);
+  EXPECT_EQ(seen, std::vector<std::string>({"container 39", "container 40", "image sha256:x"}));
+  again.Publish(At("container", "die", "40", 42));
+  EventBus third(10);
+  third.Persist(path);
+  auto all = third.Subscribe(1 * kS, 0, {{"type", {"image"}}});
+  auto e = all->Next(0ms);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->actor.attributes.at("name"), "busybox:1");
+  RemoveAll(dir);
 }
 
 }  // namespace
