@@ -11,7 +11,7 @@ cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 mkdir -p build/fuzz/findings
 targets=(runtime_spec seccomp resources reference manifest layer archive go_template detach_keys cli_stream
-         dns_message mount_spec)
+         dns_message mount_spec dockerfile)
 for name in "${targets[@]}"; do
   work=build/fuzz/corpus-$name
   mkdir -p "$work"

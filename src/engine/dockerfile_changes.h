@@ -12,8 +12,9 @@ namespace berth::engine {
 
 // Applies each instruction in order to `config` and returns the result. Supported: CMD,
 // ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR, in exec
-// (JSON array) or shell form where Dockerfiles allow both. Anything else throws
-// kInvalidArgument naming the instruction.
+// (JSON array) or shell form where Dockerfiles allow both, read by the Dockerfile parser of
+// src/build and substituted against the config's Env as a Dockerfile would be. Anything else
+// throws kInvalidArgument naming the instruction.
 nlohmann::json ApplyChanges(nlohmann::json config, const std::vector<std::string>& changes);
 
 }  // namespace berth::engine

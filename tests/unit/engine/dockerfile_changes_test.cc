@@ -42,6 +42,17 @@ TEST(DockerfileChanges, EnvLabelExposeVolumeWorkdirUser) {
   EXPECT_EQ(c["OnBuild"], json({"RUN make"}));
 }
 
+TEST(DockerfileChanges, SubstitutesFromTheConfigsEnv) {
+  json c = ApplyChanges(json{{"Env", {"HOME=/root", "PORT=8080"}}},
+                        {"WORKDIR $HOME/app", "EXPOSE ${PORT}", "ENV PATH=$HOME/bin X='$HOME'",
+                         "LABEL home=\"$HOME\"", "CMD echo $HOME"});
+  EXPECT_EQ(c["WorkingDir"], "/root/app");
+  EXPECT_TRUE(c["ExposedPorts"].contains("8080/tcp"));
+  EXPECT_EQ(c["Env"], json({"HOME=/root", "PORT=8080", "PATH=/root/bin", "X=$HOME"}));
+  EXPECT_EQ(c["Labels"]["home"], "/root");
+  EXPECT_EQ(c["Cmd"], json({"/bin/sh", "-c", "echo $HOME"})) << "the shell expands CMD";
+}
+
 TEST(DockerfileChanges, BadInstructionsNameWhatIsWrong) {
   auto error = [](const std::string& change) {
     try {
@@ -57,9 +68,11 @@ TEST(DockerfileChanges, BadInstructionsNameWhatIsWrong) {
   EXPECT_NE(error("EXPOSE 99999").find("invalid port"), std::string::npos);
   EXPECT_NE(error("EXPOSE 80/icmp").find("invalid port"), std::string::npos);
   EXPECT_NE(error("ENV").find("requires at least one argument"), std::string::npos);
-  EXPECT_NE(error("ENV A=\"unterminated").find("unterminated quote"), std::string::npos);
-  EXPECT_NE(error("LABEL =x").find("not KEY=VALUE"), std::string::npos);
-  EXPECT_NE(error("ENV ONLYKEY").find("needs a value"), std::string::npos);
+  EXPECT_NE(error("ENV A=\"unterminated").find("unterminated double quote"), std::string::npos);
+  EXPECT_EQ(error("LABEL =x"), "LABEL: LABEL names can not be blank");
+  EXPECT_NE(error("ENV ONLYKEY").find("has no value"), std::string::npos);
+  EXPECT_EQ(error("FOO x"), "FOO is not a valid change command");
+  EXPECT_EQ(error("USER ${U:?must be set}"), "USER: U: must be set");
 }
 
 }  // namespace
