@@ -767,31 +767,27 @@ target "berth-shim at or under conmon's RSS" "${SHIM_RSS[berth]:-}" "<=" "${SHIM
   "berth-shim ${SHIM_RSS[berth]:-?} kB vs conmon ${SHIM_RSS[podman]:-?} kB"
 
 echo "targets (issue 6):"
-cheaper=""
-for a in podman docker; do
-  t=$(stats_total $a)
-  [ -n "$t" ] && { [ -z "$cheaper" ] || awk -v t="$t" -v c="$cheaper" 'BEGIN {exit !(t < c)}'; } && cheaper=$t
-done
-faster=""
-for a in podman docker; do
-  t=${COMMIT_MS[$a]:-}
-  [ -n "$t" ] && { [ -z "$faster" ] || awk -v t="$t" -v c="$faster" 'BEGIN {exit !(t < c)}'; } && faster=$t
-done
-target "commit at least as fast as the faster anchor" "${COMMIT_MS[berth]:-}" "<=" "$faster" \
-  "berth $(f1 "${COMMIT_MS[berth]:-}") vs $(f1 "$faster") ms"
-for d in IN OUT; do
-  faster=""
+# best ARRAY: the smaller of ARRAY[podman] and ARRAY[docker], either may be missing ("" if both)
+best() {
+  local a v b=""
   for a in podman docker; do
-    v="CP_${d}_MS[$a]"
-    t=${!v:-}
-    [ -n "$t" ] && { [ -z "$faster" ] || awk -v t="$t" -v c="$faster" 'BEGIN {exit !(t < c)}'; } && faster=$t
+    v="$1[$a]"
+    v=${!v:-}
+    [ -n "$v" ] && { [ -z "$b" ] || awk -v t="$v" -v c="$b" 'BEGIN {exit !(t < c)}'; } && b=$v
   done
-  v="CP_${d}_MS[berth]"
-  target "cp ${d,,} at least as fast as the faster anchor" "${!v:-}" "<=" "$faster" \
-    "berth $(f1 "${!v:-}") vs $(f1 "$faster") ms"
+  echo "$b"
+}
+declare -A STATS_TOTAL=()
+for e in berth podman docker; do STATS_TOTAL[$e]=$(stats_total "$e"); done
+for row in "COMMIT_MS|commit" "CP_IN_MS|cp in" "CP_OUT_MS|cp out"; do
+  arr=${row%%|*} label=${row#*|}
+  v="${arr}[berth]"
+  target "$label at least as fast as the faster anchor" "${!v:-}" "<=" "$(best "$arr")" \
+    "berth $(f1 "${!v:-}") vs $(f1 "$(best "$arr")") ms"
 done
-target "stats sampling cost at most the cheaper anchor's" "$(stats_total berth)" "<=" "$cheaper" \
-  "berth $(f1 "$(stats_total berth)") vs $(f1 "$cheaper") ms CPU per s (engine + CLI)"
+target "stats sampling cost at most the cheaper anchor's" "${STATS_TOTAL[berth]}" "<=" \
+  "$(best STATS_TOTAL)" \
+  "berth $(f1 "${STATS_TOTAL[berth]}") vs $(f1 "$(best STATS_TOTAL)") ms CPU per s (engine + CLI)"
 
 echo "host_cpu_busy_before_run: $BUSY_BEFORE% of $(nproc) cpus over 2 s (load that is not ours)"
 echo "host_cpu_busy_during_run: $(busy_pct "$CPU_T1" "$CPU_T2")% of $(nproc) cpus, loadavg at end $(cut -d' ' -f1-3 /proc/loadavg)"

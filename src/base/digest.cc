@@ -1,5 +1,9 @@
 #include "base/digest.h"
 
+#include <sys/random.h>
+
+#include "base/error.h"
+
 namespace berth {
 
 Sha256::Sha256() { sha256_init(&ctx_); }
@@ -26,6 +30,20 @@ std::string Sha256Digest(std::string_view data) {
   Sha256 h;
   h.Update(data);
   return h.Digest();
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
+    ThrowErrno("getrandom");
+  }
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : raw) {
+    out += kHex[b >> 4];
+    out += kHex[b & 15];
+  }
+  return out;
 }
 
 }  // namespace berth

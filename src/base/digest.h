@@ -26,4 +26,7 @@ class Sha256 {
 // The digest of `data` in one call.
 std::string Sha256Digest(std::string_view data);
 
+// `bytes` random bytes (getrandom) as lowercase hex: container, exec and volume IDs.
+std::string RandomHex(size_t bytes);
+
 }  // namespace berth

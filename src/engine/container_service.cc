@@ -25,6 +25,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
 #include "base/file_util.h"
@@ -68,20 +69,6 @@ int64_t NowNs() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
-    ThrowErrno("getrandom");
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
 }
 
 [[noreturn]] void ThrowNameInUse(const std::string& name, const std::string& owner) {

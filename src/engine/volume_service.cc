@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
 #include "base/file_util.h"
@@ -25,20 +26,6 @@ namespace {
 
 constexpr const char* kAnonymousLabel = "com.docker.volume.anonymous";
 constexpr uint64_t kUsernsSize = 65536;
-
-std::string RandomHex(size_t bytes) {
-  std::string raw(bytes, '\0');
-  if (getrandom(raw.data(), raw.size(), 0) != static_cast<ssize_t>(raw.size())) {
-    ThrowErrno("getrandom");
-  }
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
 
 // time.RFC3339 in UTC, as dockerd writes CreatedAt.
 std::string NowRfc3339() {
