@@ -88,7 +88,9 @@ void ContainerService::RestartLoop() {
       if (it->second < next->second) next = it;
     }
     if (std::chrono::steady_clock::now() < next->second) {
-      changed_.wait_until(lock, next->second);
+      // A copy: a stop or rm erases the entry while this waits (the lock released).
+      const auto due = next->second;
+      changed_.wait_until(lock, due);
       continue;
     }
     std::string id = next->first;
