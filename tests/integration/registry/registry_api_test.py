@@ -679,6 +679,7 @@ class TlsTest(unittest.TestCase):
                 except (ConnectionResetError, socket.timeout):
                     pass
                 s.close()
+                c.conn.close()  # the server stops with no TLS session left open
             finally:
                 code, log = reg.stop()
                 self.assertIn(code, (0, None), log[-2000:])
