@@ -54,11 +54,45 @@ def _free_block(base, prefixlen, taken):
     raise RuntimeError("no free subnet in " + base)
 
 
-class Berthd:
-    """Networking is the test's own: the default bridge, user-defined bridges (`bridge_prefix`
+class TestNetwork:
+    """A berthd's networking of its own: the default bridge, user-defined bridges (`prefix`
     + the network id), the nftables table and every subnet (198.18.0.0/15, checked against
-    the host's routes) are unique to this instance, and stop() removes the links and tables
-    (berthd leaves its bridges, as dockerd does)."""
+    the host's routes) are unique to it; remove() deletes the links and tables (berthd leaves
+    its bridges, as dockerd does)."""
+
+    def __init__(self):
+        tag = "%05x" % random.getrandbits(20)
+        self.prefix = "bt" + tag + "-"
+        self.bridge = self.prefix + "0"
+        self.nft_table = "berthtest" + tag
+        taken = _routes()
+        self.subnet = _free_block("198.18.0.0/16", 24, taken)
+        # Networks created without --subnet take /24s from the start of this /20; tests that
+        # pick their own use user_subnet(n) from its end.
+        self.pool = _free_block("198.19.0.0/16", 20, taken + [self.subnet])
+
+    def config(self):
+        """The daemon.json keys that keep a berthd's networking to itself."""
+        return {"bridge": self.bridge, "default-subnet": str(self.subnet),
+                "nftables-table": self.nft_table, "bridge-prefix": self.prefix,
+                "default-address-pools": [{"base": str(self.pool), "size": 24}]}
+
+    def links(self):
+        """The bridges and whatever else carries the prefix."""
+        out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+        names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
+        return [n for n in names if n.startswith(self.prefix)]
+
+    def remove(self):
+        for link in self.links():
+            subprocess.run(["ip", "link", "del", link], capture_output=True)
+        for family in ("inet", "bridge"):
+            subprocess.run(["nft", "delete", "table", family, self.nft_table],
+                           capture_output=True)
+
+
+class Berthd:
+    """A berthd of the test's own, with its own networking (TestNetwork)."""
 
     def __init__(self, berthd, prefix="berth-compat."):
         self.berthd = berthd
@@ -66,20 +100,15 @@ class Berthd:
         self.sock = os.path.join(self.dir, "berth.sock")
         self.host = "unix://" + self.sock
         self.log = open(os.path.join(self.dir, "berthd.log"), "a")
-        tag = "%05x" % random.getrandbits(20)
-        self.bridge_prefix = "bt" + tag + "-"
-        self.bridge = self.bridge_prefix + "0"
-        self.nft_table = "berthtest" + tag
-        taken = _routes()
-        self.subnet = _free_block("198.18.0.0/16", 24, taken)
-        # Networks created without --subnet take /24s from the start of this /20; tests that
-        # pick their own use user_subnet(n) from its end.
-        self.pool = _free_block("198.19.0.0/16", 20, taken + [self.subnet])
+        self.net = TestNetwork()
+        self.bridge_prefix = self.net.prefix
+        self.bridge = self.net.bridge
+        self.nft_table = self.net.nft_table
+        self.subnet = self.net.subnet
+        self.pool = self.net.pool
         self.config = os.path.join(self.dir, "daemon.json")
         with open(self.config, "w") as f:
-            json.dump({"bridge": self.bridge, "default-subnet": str(self.subnet),
-                       "nftables-table": self.nft_table, "bridge-prefix": self.bridge_prefix,
-                       "default-address-pools": [{"base": str(self.pool), "size": 24}]}, f)
+            json.dump(self.net.config(), f)
         self.start()
 
     def user_subnet(self, n):
@@ -141,13 +170,7 @@ class Berthd:
 
     def links(self):
         """This instance's bridges and whatever else carries its prefix."""
-        out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
-        names = [line.split(":")[1].strip().split("@")[0] for line in out.splitlines()]
-        return [n for n in names if n.startswith(self.bridge_prefix)]
+        return self.net.links()
 
     def remove_network_state(self):
-        for link in self.links():
-            subprocess.run(["ip", "link", "del", link], capture_output=True)
-        for family in ("inet", "bridge"):
-            subprocess.run(["nft", "delete", "table", family, self.nft_table],
-                           capture_output=True)
+        self.net.remove()

@@ -28,6 +28,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "compat"))
+from berthd_fixture import TestNetwork  # noqa: E402
 from registry_fixture import Registry  # noqa: E402
 
 BERTHD = os.environ.get("BERTHD", "")
@@ -54,11 +55,12 @@ class Daemon:
         self.sock = os.path.join(self.dir, "berth.sock")
         args = [BERTHD, "--root", os.path.join(self.dir, "root"), "--state",
                 os.path.join(self.dir, "state"), "-H", "unix://" + self.sock]
-        if config is not None:
-            path = os.path.join(self.dir, "daemon.json")
-            with open(path, "w") as f:
-                json.dump(config, f)
-            args += ["--config-file", path]
+        # Networking of its own, so daemons of parallel tests never share a bridge or subnet.
+        self.net = TestNetwork()
+        path = os.path.join(self.dir, "daemon.json")
+        with open(path, "w") as f:
+            json.dump(dict(self.net.config(), **(config or {})), f)
+        args += ["--config-file", path]
         self.log = open(os.path.join(self.dir, "berthd.log"), "a")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         # Until it accepts: the socket file exists from bind(), before listen().
@@ -125,6 +127,7 @@ class Daemon:
         self.log.close()
         with open(os.path.join(self.dir, "berthd.log")) as f:
             log = f.read()
+        self.net.remove()
         shutil.rmtree(self.dir, ignore_errors=True)
         return log
 

@@ -177,9 +177,16 @@ TEST_F(CgroupsTest, EventsStatsInRuncShape) {
   config_["linux"]["resources"]["memory"] = {{"limit", 67108864}};
   config_["linux"]["resources"]["pids"] = {{"limit", 50}};
   std::string id = StartDetached("sleep 100 & exec sleep 100");
-  Result r = Rt({"events", "--stats", id});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  auto j = nlohmann::json::parse(r.out);
+  // The shell forks the background sleep as it starts: read until both are there (bounded).
+  Result r;
+  nlohmann::json j;
+  for (int i = 0; i < 100; ++i) {
+    r = Rt({"events", "--stats", id});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    j = nlohmann::json::parse(r.out);
+    if (j["data"]["pids"]["current"] == 2) break;
+    usleep(20000);
+  }
   EXPECT_EQ(j["type"], "stats");
   EXPECT_EQ(j["id"], id);
   EXPECT_EQ(j["data"]["memory"]["usage"]["limit"], 67108864);
