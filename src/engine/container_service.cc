@@ -1614,9 +1614,13 @@ void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
     if (!again) return;
     prev = now;
     // A stream reads on whole seconds of the monotonic clock, so all streams read together
-    // (and share the host's CPU line); a single reading waits one second.
-    auto wake = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    if (stream) wake = std::chrono::floor<std::chrono::seconds>(wake);
+    // (and share the host's CPU line), the next whole second at least half a second away (no
+    // reading a moment after the first, whose CPU % would be noise); a single reading waits
+    // one second.
+    auto now_tp = std::chrono::steady_clock::now();
+    auto wake =
+        stream ? std::chrono::floor<std::chrono::seconds>(now_tp + std::chrono::milliseconds(1500))
+               : now_tp + std::chrono::seconds(1);
     std::unique_lock<std::mutex> lock(mu_);
     if (changed_.wait_until(lock, wake, [this] { return shutting_down_; })) return;
   }
