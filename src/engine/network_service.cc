@@ -241,7 +241,6 @@ NetworkService::NetworkService(const std::string& root, NetworkDaemonConfig conf
       events_(events),
       db_(JoinPath(root, "networks.db")),
       ports_(std::make_unique<network::PortAllocator>()),
-      nft_(std::make_unique<network::Nftables>()),
       dns_table_(std::make_unique<network::DnsTable>()) {
   // WAL without an fsync per commit: a power loss may cost the last endpoint changes, but
   // nothing runs after one and Reconcile rebuilds the endpoints from the running containers;
@@ -517,7 +516,7 @@ void NetworkService::ApplyRulesLocked() {
   std::string script = network::RenderRuleset(state);
   if (script == applied_rules_) return;
   applied_rules_.clear();  // unknown until the new script went in
-  nft_->Run(script);
+  network::Nftables().Run(script);
   applied_rules_ = std::move(script);
 }
 

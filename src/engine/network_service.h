@@ -28,7 +28,6 @@ struct SubnetPool;
 class DnsServer;
 class DnsTable;
 class Netlink;
-class Nftables;
 }  // namespace berth::network
 
 namespace berth::engine {
@@ -147,7 +146,6 @@ class NetworkService {
   std::vector<std::unique_ptr<Net>> nets_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::unique_ptr<network::PortAllocator> ports_;
-  std::unique_ptr<network::Nftables> nft_;
   std::string applied_rules_;  // the last script applied: the kernel holds exactly that
   // Per container, a socket bound to each host port it publishes (tcp, udp): a host process
   // cannot take the port meanwhile, and one that has it already makes the start fail.

@@ -3,9 +3,9 @@
 #include <curl/curl.h>
 
 #include <cstring>
-#include <mutex>
 
 #include "base/error.h"
+#include "base/shared_library.h"
 
 namespace berth::registry {
 
@@ -69,6 +69,45 @@ std::optional<Challenge> ParseChallenge(std::string_view h) {
 
 namespace {
 
+// libcurl, loaded on the first request and kept: berthd that never pulls or pushes never maps
+// it and its TLS stack (together more than half of an idle daemon's memory). The library is
+// never closed: curl's handles live in thread_local slots and OpenSSL pins itself anyway.
+struct CurlApi {
+  explicit CurlApi(SharedLibrary& lib) {
+    lib.Bind("curl_global_init", global_init);
+    lib.Bind("curl_easy_init", easy_init);
+    lib.Bind("curl_easy_cleanup", easy_cleanup);
+    lib.Bind("curl_easy_reset", easy_reset);
+    lib.Bind("curl_easy_setopt", easy_setopt);
+    lib.Bind("curl_easy_getinfo", easy_getinfo);
+    lib.Bind("curl_easy_perform", easy_perform);
+    lib.Bind("curl_easy_strerror", easy_strerror);
+    lib.Bind("curl_slist_append", slist_append);
+    lib.Bind("curl_slist_free_all", slist_free_all);
+  }
+  decltype(&curl_global_init) global_init;
+  decltype(&curl_easy_init) easy_init;
+  decltype(&curl_easy_cleanup) easy_cleanup;
+  decltype(&curl_easy_reset) easy_reset;
+  decltype(&curl_easy_setopt) easy_setopt;
+  decltype(&curl_easy_getinfo) easy_getinfo;
+  decltype(&curl_easy_perform) easy_perform;
+  decltype(&curl_easy_strerror) easy_strerror;
+  decltype(&curl_slist_append) slist_append;
+  decltype(&curl_slist_free_all) slist_free_all;
+};
+
+// Throws (and tries again on the next call) when libcurl cannot be loaded.
+const CurlApi& Curl() {
+  static const CurlApi* api = [] {
+    auto* lib = new SharedLibrary("libcurl.so.4");  // never closed (above)
+    auto* a = new CurlApi(*lib);
+    a->global_init(CURL_GLOBAL_DEFAULT);
+    return a;
+  }();
+  return *api;
+}
+
 struct Transfer {
   const ClientRequest* req;
   ClientReply* reply;
@@ -102,7 +141,7 @@ size_t WriteCb(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t len = size * n;
   long status = 0;
-  curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
+  Curl().easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &status);
   bool ok = status >= 200 && status < 300;
   if (!t->announced) {
     t->announced = true;
@@ -141,14 +180,10 @@ size_t ReadCb(char* buf, size_t size, size_t n, void* user) {
 
 // One handle per thread, reset between requests: its connection cache survives the reset.
 struct Handle {
-  Handle() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    h = curl_easy_init();
-  }
+  Handle() : h(Curl().easy_init()) {}
   ~Handle() {
     if (h != nullptr) {
-      curl_easy_cleanup(h);
+      Curl().easy_cleanup(h);
     }
   }
   CURL* h;
@@ -157,56 +192,57 @@ struct Handle {
 }  // namespace
 
 ClientReply Perform(const ClientRequest& req) {
+  const CurlApi& curl = Curl();
   thread_local Handle handle;
   CURL* h = handle.h;
   if (h == nullptr) {
     throw Error(Kind::kInternal, "curl_easy_init failed");
   }
-  curl_easy_reset(h);
+  curl.easy_reset(h);
   ClientReply reply;
   Transfer t{&req, &reply, h};
   struct curl_slist* headers = nullptr;
   for (const std::string& line : req.headers) {
-    headers = curl_slist_append(headers, line.c_str());
+    headers = curl.slist_append(headers, line.c_str());
   }
-  headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-  curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, req.stall_seconds);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "berth");
-  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
+  headers = curl.slist_append(headers, "Expect:");  // no 100-continue round trip
+  curl.easy_setopt(h, CURLOPT_URL, req.url.c_str());
+  curl.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  curl.easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);
+  curl.easy_setopt(h, CURLOPT_MAXREDIRS, 10L);
+  curl.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl.easy_setopt(h, CURLOPT_LOW_SPEED_TIME, req.stall_seconds);
+  curl.easy_setopt(h, CURLOPT_USERAGENT, "berth");
+  curl.easy_setopt(h, CURLOPT_BUFFERSIZE, 256L << 10);
   if (!req.verify_tls) {
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, HeaderCb);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCb);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl.easy_setopt(h, CURLOPT_HEADERFUNCTION, HeaderCb);
+  curl.easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl.easy_setopt(h, CURLOPT_WRITEFUNCTION, WriteCb);
+  curl.easy_setopt(h, CURLOPT_WRITEDATA, &t);
   if (req.method == "HEAD") {
-    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    curl.easy_setopt(h, CURLOPT_NOBODY, 1L);
   } else if (req.method == "GET") {
-    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    curl.easy_setopt(h, CURLOPT_HTTPGET, 1L);
   } else {
-    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    curl_easy_setopt(h, CURLOPT_READFUNCTION, ReadCb);
-    curl_easy_setopt(h, CURLOPT_READDATA, &t);
+    curl.easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl.easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
+    curl.easy_setopt(h, CURLOPT_READFUNCTION, ReadCb);
+    curl.easy_setopt(h, CURLOPT_READDATA, &t);
     curl_off_t size = req.read ? req.read_size : static_cast<curl_off_t>(req.body.size());
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
+    curl.easy_setopt(h, CURLOPT_INFILESIZE_LARGE, size);
   }
-  CURLcode rc = curl_easy_perform(h);
-  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
-  curl_slist_free_all(headers);
+  CURLcode rc = curl.easy_perform(h);
+  curl.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &reply.status);
+  curl.slist_free_all(headers);
   if (rc != CURLE_OK) {
     std::string why = t.too_long  ? "answer too long"
                       : t.aborted ? "transfer aborted"
-                                  : curl_easy_strerror(rc);
+                                  : curl.easy_strerror(rc);
     throw Error(Kind::kUnavailable, req.method + " " + req.url + ": " + why);
   }
   return reply;

@@ -303,6 +303,21 @@ class NetworkTest(unittest.TestCase):
         finally:
             listener.close()
 
+    def test_rule_changes_leave_no_libnftables_or_libcurl_mapped(self):
+        # An idle berthd stays small: libnftables is loaded for each rule change only, and
+        # libcurl (with its TLS stack) only once something is pulled or pushed.
+        cid = self.srv("maps1", "default", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
+            ExposedPorts={"8080/tcp": {}})
+        port = inspect(cid)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        self.assertTrue(any("dport %s dnat" % port in r for r in nft_rules()), nft_rules())
+        ok(api("DELETE", "/containers/%s?force=1" % cid), 204)
+        self.assertFalse(any("dport %s dnat" % port in r for r in nft_rules()), nft_rules())
+        with open("/proc/%d/maps" % DAEMON.proc.pid) as f:
+            maps = f.read()
+        for lib in ("libnftables", "libcurl", "libgnutls", "libcrypto"):
+            self.assertNotIn(lib, maps)
+
     def test_published_port_from_containers_hairpin(self):
         # Published on every host address: containers reach it through a host address (their
         # gateway), from the same network and from another one; the host through 127.0.0.1.
