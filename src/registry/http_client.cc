@@ -73,7 +73,7 @@ namespace {
 // it and its TLS stack (together more than half of an idle daemon's memory). The library is
 // never closed: curl's handles live in thread_local slots and OpenSSL pins itself anyway.
 struct CurlApi {
-  explicit CurlApi(SharedLibrary& lib) {
+  CurlApi() : lib("libcurl.so.4") {
     lib.Bind("curl_global_init", global_init);
     lib.Bind("curl_easy_init", easy_init);
     lib.Bind("curl_easy_cleanup", easy_cleanup);
@@ -84,7 +84,9 @@ struct CurlApi {
     lib.Bind("curl_easy_strerror", easy_strerror);
     lib.Bind("curl_slist_append", slist_append);
     lib.Bind("curl_slist_free_all", slist_free_all);
+    global_init(CURL_GLOBAL_DEFAULT);
   }
+  SharedLibrary lib;
   decltype(&curl_global_init) global_init;
   decltype(&curl_easy_init) easy_init;
   decltype(&curl_easy_cleanup) easy_cleanup;
@@ -99,12 +101,7 @@ struct CurlApi {
 
 // Throws (and tries again on the next call) when libcurl cannot be loaded.
 const CurlApi& Curl() {
-  static const CurlApi* api = [] {
-    auto* lib = new SharedLibrary("libcurl.so.4");  // never closed (above)
-    auto* a = new CurlApi(*lib);
-    a->global_init(CURL_GLOBAL_DEFAULT);
-    return a;
-  }();
+  static const CurlApi* api = new CurlApi();  // never deleted (above)
   return *api;
 }
 
