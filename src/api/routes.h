@@ -3,6 +3,7 @@
 #include <string>
 
 #include "api/server.h"
+#include "engine/builder.h"
 #include "engine/container_service.h"
 #include "engine/image_service.h"
 #include "engine/volume_service.h"
@@ -38,6 +39,7 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
 void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
 void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
+void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images);
 void AddNetworkRoutes(Router& router, engine::NetworkService& networks,
                       engine::ContainerService& containers);
 

@@ -277,6 +277,33 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
   closedir(d);
 }
 
+// Docker makes a missing working directory at start (daemon's SetupWorkingDirectory): 0755,
+// owned by the container's root. Made through the rootfs, resolved inside it.
+void MakeWorkingDir(const std::string& rootfs, const std::string& cwd, uint64_t owner) {
+  UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) ThrowErrno("open " + rootfs);
+  std::string prefix;
+  for (size_t i = 1; i <= cwd.size(); ++i) {
+    if (i < cwd.size() && cwd[i] != '/') continue;
+    prefix = cwd.substr(0, i);
+    int fd = ResolveInRoot(root.get(), prefix);
+    if (fd >= 0) {
+      close(fd);
+      continue;
+    }
+    if (fd == -ENOENT) fd = ResolveInRoot(root.get(), prefix, CreateMode::kDirs, 0755);
+    if (fd < 0) {
+      errno = -fd;
+      ThrowErrno("working directory " + prefix);
+    }
+    UniqueFd made(fd);
+    if (fchownat(made.get(), "", static_cast<uid_t>(owner), static_cast<gid_t>(owner),
+                 AT_EMPTY_PATH) < 0) {
+      ThrowErrno("chown the working directory " + prefix);
+    }
+  }
+}
+
 }  // namespace
 
 ContainerService::ContainerService(ContainerPaths paths, ImageService& images, EventBus* events,
@@ -569,6 +596,7 @@ nlohmann::json ContainerService::FinalSpec(Entry& e) {
     }
   }
   CopyUpVolumes(e, rootfs);
+  MakeWorkingDir(rootfs, s["process"].value("cwd", "/"), e.c.userns_base);
   if (s.contains("annotations")) {
     s["annotations"].erase(runtime::kRootfsIdmapAnnotation);
     if (s["annotations"].empty()) s.erase("annotations");
@@ -1563,6 +1591,25 @@ std::string ContainerService::Commit(const std::string& ref, const nlohmann::jso
     Emit(e->c, "commit");
   }
   return new_id;
+}
+
+void ContainerService::WriteChanges(const std::string& ref, const image::WriteFn& out) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  std::string id;
+  image::IdShift shift;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.state.status == ContainerStatus::kRunning) {
+      ThrowConflict("container " + ref + " is running: its changes are still being made");
+    }
+    id = e->c.id;
+    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
+  }
+  std::string upper = JoinPath(Dir(id), "rw/upper");
+  MkdirAll(upper, 0755);
+  image::WriteLayerFromUpper(upper, out, image::Compression::kNone, shift);
 }
 
 void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,

@@ -132,6 +132,9 @@ class ContainerService {
   // `config` overrides the container's Config fields it sets. Returns the image ID.
   std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
                      CommitOptions options);
+  // A stopped (or never started) container's changes as an uncompressed layer tar, ids as
+  // the container saw them: a build step's layer.
+  void WriteChanges(const std::string& ref, const image::WriteFn& out);
   // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
   // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
   // second reading a second later for precpu_stats, unless `one_shot`. A container that is

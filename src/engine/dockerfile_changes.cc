@@ -69,6 +69,95 @@ std::string Port(const std::string& spec) {
 
 }  // namespace
 
+void ApplyInstruction(json& config, const build::Instruction& inst) {
+  switch (inst.command) {
+    case build::Command::kCmd:
+      config["Cmd"] = CommandOf(inst);
+      break;
+    case build::Command::kEntrypoint:
+      config["Entrypoint"] = CommandOf(inst);
+      // As in a Dockerfile: a new entrypoint drops the image's command.
+      config["Cmd"] = nullptr;
+      break;
+    case build::Command::kEnv:
+      if (!config.contains("Env") || !config["Env"].is_array()) {
+        config["Env"] = json::array();
+      }
+      for (const build::KeyValue& kv : inst.pairs) {
+        json& env_list = config["Env"];
+        std::string prefix = kv.key + "=";
+        std::string entry = prefix + kv.value;
+        auto same = std::find_if(env_list.begin(), env_list.end(), [&](const json& e) {
+          return e.is_string() && e.get<std::string>().rfind(prefix, 0) == 0;
+        });
+        if (same != env_list.end()) {
+          *same = entry;
+        } else {
+          env_list.push_back(entry);
+        }
+      }
+      break;
+    case build::Command::kLabel:
+      for (const build::KeyValue& kv : inst.pairs) {
+        Object(config, "Labels")[kv.key] = kv.value;
+      }
+      break;
+    case build::Command::kExpose:
+      for (const std::string& w : inst.args) {
+        Object(config, "ExposedPorts")[Port(w)] = json::object();
+      }
+      break;
+    case build::Command::kVolume:
+      for (const std::string& p : inst.args) {
+        if (p.empty()) {
+          ThrowInvalid("VOLUME: empty path");
+        }
+        Object(config, "Volumes")[p] = json::object();
+      }
+      break;
+    case build::Command::kWorkdir: {
+      std::string dir = inst.args.at(0);
+      if (dir.empty() || dir.front() != '/') {
+        std::string base = config.contains("WorkingDir") && config["WorkingDir"].is_string()
+                               ? config["WorkingDir"].get<std::string>()
+                               : "/";
+        dir = (base.empty() || base.back() != '/' ? base + "/" : base) + dir;
+      }
+      config["WorkingDir"] = dir;
+      break;
+    }
+    case build::Command::kUser:
+      config["User"] = inst.args.at(0);
+      break;
+    case build::Command::kStopsignal:
+      config["StopSignal"] = inst.args.at(0);
+      break;
+    case build::Command::kOnbuild:
+      if (!config.contains("OnBuild") || !config["OnBuild"].is_array()) {
+        config["OnBuild"] = json::array();
+      }
+      config["OnBuild"].push_back(inst.rest);
+      break;
+    case build::Command::kShell:
+      config["Shell"] = inst.args;
+      break;
+    case build::Command::kHealthcheck: {
+      const build::Healthcheck& h = inst.health;
+      json hc = {{"Test", h.none ? std::vector<std::string>{"NONE"} : h.test}};
+      if (h.interval_ns) hc["Interval"] = h.interval_ns;
+      if (h.timeout_ns) hc["Timeout"] = h.timeout_ns;
+      if (h.start_period_ns) hc["StartPeriod"] = h.start_period_ns;
+      if (h.start_interval_ns) hc["StartInterval"] = h.start_interval_ns;
+      if (h.retries) hc["Retries"] = h.retries;
+      config["Healthcheck"] = hc;
+      break;
+    }
+    default:
+      ThrowInvalid(std::string(build::CommandName(inst.command)) +
+                   " does not change an image's config");
+  }
+}
+
 json ApplyChanges(json config, const std::vector<std::string>& changes) {
   if (!config.is_object()) {
     config = json::object();
@@ -123,76 +212,17 @@ json ApplyChanges(json config, const std::vector<std::string>& changes) {
       ThrowInvalid(upper + ": " + e.what());
     }
     switch (inst.command) {
-      case build::Command::kCmd:
-        config["Cmd"] = CommandOf(inst);
-        break;
-      case build::Command::kEntrypoint:
-        config["Entrypoint"] = CommandOf(inst);
-        // As in a Dockerfile: a new entrypoint drops the image's command.
-        config["Cmd"] = nullptr;
-        break;
-      case build::Command::kEnv:
-        if (!config.contains("Env") || !config["Env"].is_array()) {
-          config["Env"] = json::array();
-        }
-        for (const build::KeyValue& kv : inst.pairs) {
-          json& env_list = config["Env"];
-          std::string prefix = kv.key + "=";
-          std::string entry = prefix + kv.value;
-          auto same = std::find_if(env_list.begin(), env_list.end(), [&](const json& e) {
-            return e.is_string() && e.get<std::string>().rfind(prefix, 0) == 0;
-          });
-          if (same != env_list.end()) {
-            *same = entry;
-          } else {
-            env_list.push_back(entry);
-          }
-        }
-        break;
-      case build::Command::kLabel:
-        for (const build::KeyValue& kv : inst.pairs) {
-          Object(config, "Labels")[kv.key] = kv.value;
-        }
-        break;
       case build::Command::kExpose:
-        for (const std::string& w : words) {
-          Object(config, "ExposedPorts")[Port(w)] = json::object();
-        }
-        break;
       case build::Command::kVolume:
-        for (const std::string& p : words) {
-          if (p.empty()) {
-            ThrowInvalid("VOLUME: empty path");
-          }
-          Object(config, "Volumes")[p] = json::object();
-        }
-        break;
-      case build::Command::kWorkdir: {
-        std::string dir = words.at(0);
-        if (dir.empty() || dir.front() != '/') {
-          std::string base = config.contains("WorkingDir") && config["WorkingDir"].is_string()
-                                 ? config["WorkingDir"].get<std::string>()
-                                 : "/";
-          dir = (base.empty() || base.back() != '/' ? base + "/" : base) + dir;
-        }
-        config["WorkingDir"] = dir;
-        break;
-      }
+      case build::Command::kWorkdir:
       case build::Command::kUser:
-        config["User"] = words.at(0);
-        break;
       case build::Command::kStopsignal:
-        config["StopSignal"] = words.at(0);
-        break;
-      case build::Command::kOnbuild:
-        if (!config.contains("OnBuild") || !config["OnBuild"].is_array()) {
-          config["OnBuild"] = json::array();
-        }
-        config["OnBuild"].push_back(inst.rest);
+        inst.args = words;
         break;
       default:
-        ThrowInvalid(word + " is not a valid change command");
+        break;
     }
+    ApplyInstruction(config, inst);
   }
   return config;
 }

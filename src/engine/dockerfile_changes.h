@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "build/dockerfile.h"
+
 // `import --change` and `commit --change`: Dockerfile instructions that edit an image's
 // container config (its "config" object: Cmd, Entrypoint, Env, ...).
 
@@ -16,5 +18,10 @@ namespace berth::engine {
 // src/build and substituted against the config's Env as a Dockerfile would be. Anything else
 // throws kInvalidArgument naming the instruction.
 nlohmann::json ApplyChanges(nlohmann::json config, const std::vector<std::string>& changes);
+
+// Applies one instruction whose words are already substituted (build::Resolve's, or
+// ApplyChanges's own) to `config`: the instructions above plus SHELL and HEALTHCHECK (the
+// builder's). Anything else throws kInvalidArgument.
+void ApplyInstruction(nlohmann::json& config, const build::Instruction& inst);
 
 }  // namespace berth::engine

@@ -44,6 +44,18 @@ CREATE TABLE IF NOT EXISTS layers (
   chain_id TEXT PRIMARY KEY,  -- the snapshot's key
   size     INTEGER NOT NULL   -- bytes of the layer's tar, uncompressed
 );
+-- The builder's cache (src/engine/builder.h): a step's cache key and the image it made.
+CREATE TABLE IF NOT EXISTS build_cache (
+  key   TEXT PRIMARY KEY,
+  image TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  used  INTEGER NOT NULL      -- unix seconds of its last use
+);
+CREATE INDEX IF NOT EXISTS build_cache_image ON build_cache(image);
+-- Images a build made for its steps: `images -a` lists them, `image prune` leaves them,
+-- `builder prune` removes them. A build's result is not one (unless a later build's step).
+CREATE TABLE IF NOT EXISTS intermediate (
+  image TEXT PRIMARY KEY REFERENCES images(id) ON DELETE CASCADE
+);
 )";
 
 int64_t Now() { return static_cast<int64_t>(time(nullptr)); }
@@ -206,11 +218,13 @@ std::vector<ImageService::ImageRow> ImageService::Rows() {
   std::lock_guard lock(db_mu_);
   std::vector<ImageRow> rows;
   std::map<std::string, size_t> by_id;
-  Statement images =
-      db_.Prepare("SELECT id, manifest, created, size FROM images ORDER BY created DESC, id");
+  Statement images = db_.Prepare(
+      "SELECT id, manifest, created, size, image IS NOT NULL FROM images "
+      "LEFT JOIN intermediate ON image = id ORDER BY created DESC, id");
   while (images.Step()) {
     by_id[images.Text(0)] = rows.size();
-    rows.push_back({images.Text(0), images.Text(1), images.Int(2), images.Int(3), {}});
+    rows.push_back(
+        {images.Text(0), images.Text(1), images.Int(2), images.Int(3), {}, images.Int(4) != 0});
   }
   Statement names = db_.Prepare("SELECT name, image FROM names ORDER BY name");
   while (names.Step()) {
@@ -224,12 +238,14 @@ std::vector<ImageService::ImageRow> ImageService::Rows() {
 
 std::optional<ImageService::ImageRow> ImageService::Row(const std::string& id) {
   std::lock_guard lock(db_mu_);
-  Statement image = db_.Prepare("SELECT id, manifest, created, size FROM images WHERE id = ?1");
+  Statement image = db_.Prepare(
+      "SELECT id, manifest, created, size, image IS NOT NULL FROM images "
+      "LEFT JOIN intermediate ON image = id WHERE id = ?1");
   image.Bind(1, id);
   if (!image.Step()) {
     return std::nullopt;
   }
-  ImageRow row{image.Text(0), image.Text(1), image.Int(2), image.Int(3), {}};
+  ImageRow row{image.Text(0), image.Text(1), image.Int(2), image.Int(3), {}, image.Int(4) != 0};
   Statement names = db_.Prepare("SELECT name FROM names WHERE image = ?1 ORDER BY name");
   names.Bind(1, id);
   while (names.Step()) {
@@ -561,32 +577,134 @@ std::string ImageService::Import(const image::ReadFn& read, const ImportOptions&
 std::string ImageService::Commit(const std::string& parent_id,
                                  const std::function<void(const image::WriteFn&)>& write_layer,
                                  const CommitOptions& options) {
-  std::string name;
+  NewImage n;
   if (!options.repo.empty()) {
     std::string text = options.repo + (options.tag.empty() ? "" : ":" + options.tag);
-    name = image::ParseReferenceWithDefaultTag(text).String();
+    n.names.push_back(image::ParseReferenceWithDefaultTag(text).String());
   }
-  json container_config = ApplyChanges(options.config, options.changes);
+  n.config = ApplyChanges(options.config, options.changes);
+  n.container_id = options.container_id;
+  n.author = options.author;
+  n.comment = options.comment;
+  n.created_by = options.created_by;
+  return AddImage(parent_id, write_layer, n);
+}
+
+std::string ImageService::AddBuildStep(
+    const std::string& parent_id, const std::function<void(const image::WriteFn&)>& write_layer,
+    const BuildStep& step) {
+  NewImage n;
+  n.config = step.config;
+  n.container_id = step.container_id;
+  n.created_by = step.created_by;
+  n.empty_layer = !write_layer;
+  n.intermediate = true;
+  n.cache_key = step.cache_key;
+  return AddImage(parent_id, write_layer, n);
+}
+
+std::optional<std::string> ImageService::CachedBuildStep(const std::string& key) {
+  std::lock_guard lock(db_mu_);
+  Statement q = db_.Prepare("SELECT image FROM build_cache WHERE key = ?1");
+  q.Bind(1, key);
+  if (!q.Step()) return std::nullopt;
+  std::string id = q.Text(0);
+  db_.Prepare("UPDATE build_cache SET used = ?2 WHERE key = ?1").Bind(1, key).Bind(2, Now()).Run();
+  return id;
+}
+
+std::vector<std::string> ImageService::FinishBuild(const std::string& id,
+                                                   const std::vector<std::string>& names) {
   std::lock_guard write(write_mu_);
-  std::optional<ImageRow> parent = Row(parent_id);
-  if (!parent) ThrowNotFound("No such image: " + parent_id);
-  image::Manifest manifest = ReadManifest(parent->manifest);
-  image::ImageConfig base = ReadConfig(manifest);
+  std::vector<std::string> full;
+  for (const std::string& name : names) {
+    full.push_back(image::ParseReferenceWithDefaultTag(name).String());
+  }
+  std::optional<ImageRow> row = Row(id);
+  if (!row) ThrowNotFound("No such image: " + id);
+  {
+    std::lock_guard lock(db_mu_);
+    db_.Prepare("DELETE FROM intermediate WHERE image = ?1").Bind(1, id).Run();
+  }
+  return Record(row->manifest, id, row->created, row->size, full);
+}
+
+json ImageService::PruneBuildCache(bool all) {
+  std::lock_guard write(write_mu_);
+  std::vector<std::string> doomed;
+  {
+    std::lock_guard lock(db_mu_);
+    // Without `all`, a step whose image is some build's tagged or final result stays: the
+    // image is the user's (its cache entry goes with it when it is removed).
+    Statement q = db_.Prepare(
+        "SELECT i.image FROM intermediate i WHERE NOT EXISTS "
+        "(SELECT 1 FROM names n WHERE n.image = i.image)");
+    while (q.Step()) doomed.push_back(q.Text(0));
+    if (all) {
+      db_.Prepare("DELETE FROM build_cache").Run();
+    }
+  }
+  json deleted = json::array();
+  std::vector<std::string> removed;
+  for (const std::string& id : doomed) {
+    if (InUse(id)) continue;
+    removed.push_back(id);
+    deleted.push_back(id);
+  }
+  {
+    std::lock_guard lock(db_mu_);
+    Transaction tx(db_);
+    for (const std::string& id : removed) {
+      db_.Prepare("DELETE FROM images WHERE id = ?1").Bind(1, id).Run();
+    }
+    tx.Commit();
+  }
+  uint64_t freed = CollectGarbage().second;
+  return {{"CachesDeleted", deleted.empty() ? json(nullptr) : deleted}, {"SpaceReclaimed", freed}};
+}
+
+std::string ImageService::AddImage(const std::string& parent_id,
+                                   const std::function<void(const image::WriteFn&)>& write_layer,
+                                   const NewImage& n) {
+  std::lock_guard write(write_mu_);
+  image::Manifest manifest;
+  image::ImageConfig base;
+  int64_t parent_size = 0;
+  if (parent_id.empty()) {  // FROM scratch
+    image::Platform platform = image::HostPlatform();
+    base.raw = {{"architecture", platform.architecture}, {"os", platform.os}};
+    if (!platform.variant.empty()) base.raw["variant"] = platform.variant;
+  } else {
+    std::optional<ImageRow> parent = Row(parent_id);
+    if (!parent) ThrowNotFound("No such image: " + parent_id);
+    manifest = ReadManifest(parent->manifest);
+    base = ReadConfig(manifest);
+    parent_size = parent->size;
+  }
 
   // The layer is stored as written, uncompressed (Docker's commit does not compress either):
   // its digest is its diffID, so the new snapshot's chain ID is known before unpacking.
-  image::ContentStore::Writer writer = content_.Ingest();
-  writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
-  write_layer([&writer](const void* data, size_t size) { writer.Write(data, size); });
-  std::string layer_digest = writer.Commit();
+  std::string layer_digest;
+  if (write_layer) {
+    image::ContentStore::Writer writer = content_.Ingest();
+    writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
+    write_layer([&writer](const void* data, size_t size) { writer.Write(data, size); });
+    layer_digest = writer.Commit();
+  }
   try {
     std::vector<std::string> diff_ids = base.diff_ids;
-    diff_ids.push_back(layer_digest);
-    std::string chain = image::ChainIds(diff_ids).back();
-    UniqueFd fd(open(content_.PathOf(layer_digest).c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) ThrowErrno("open layer " + layer_digest);
-    std::optional<image::ApplyResult> r = snapshots_.Unpack(chain, layer_digest, fd.get());
-    int64_t layer_size = r ? static_cast<int64_t>(r->uncompressed_size) : 0;
+    std::vector<image::Descriptor> layers = manifest.layers;
+    int64_t layer_size = 0;
+    std::string chain;
+    if (write_layer) {
+      diff_ids.push_back(layer_digest);
+      chain = image::ChainIds(diff_ids).back();
+      UniqueFd fd(open(content_.PathOf(layer_digest).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) ThrowErrno("open layer " + layer_digest);
+      std::optional<image::ApplyResult> r = snapshots_.Unpack(chain, layer_digest, fd.get());
+      layer_size = r ? static_cast<int64_t>(r->uncompressed_size) : 0;
+      layers.push_back(image::LayerDescriptor(content_, layer_digest));
+    }
 
     timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -596,27 +714,26 @@ std::string ImageService::Commit(const std::string& parent_id,
         shim::FormatJsonTime(static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec);
     nlohmann::ordered_json config = nlohmann::ordered_json::parse(base.raw.dump());
     config["created"] = now;
-    if (!options.author.empty()) config["author"] = options.author;
-    if (!options.comment.empty()) config["comment"] = options.comment;
-    config["container"] = options.container_id;
-    config["config"] = container_config;
+    if (!n.author.empty()) config["author"] = n.author;
+    if (!n.comment.empty()) config["comment"] = n.comment;
+    if (!n.container_id.empty()) config["container"] = n.container_id;
+    config["config"] = n.config;
     config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
     nlohmann::ordered_json entry = {{"created", now}};
-    if (!options.author.empty()) entry["author"] = options.author;
-    if (!options.created_by.empty()) entry["created_by"] = options.created_by;
-    if (!options.comment.empty()) entry["comment"] = options.comment;
+    if (!n.author.empty()) entry["author"] = n.author;
+    if (!n.created_by.empty()) entry["created_by"] = n.created_by;
+    if (!n.comment.empty()) entry["comment"] = n.comment;
+    if (n.empty_layer) entry["empty_layer"] = true;
     if (!config.contains("history") || !config["history"].is_array()) {
       config["history"] = nlohmann::ordered_json::array();
     }
     config["history"].push_back(entry);
     std::string config_bytes = config.dump();
     std::string config_digest = content_.Put(config_bytes);
-    std::vector<image::Descriptor> layers = manifest.layers;
-    layers.push_back(image::LayerDescriptor(content_, layer_digest));
     std::string new_manifest =
         image::MakeManifest(config_digest, static_cast<int64_t>(config_bytes.size()), layers);
     std::string manifest_digest = content_.Put(new_manifest);
-    {
+    if (write_layer) {
       std::lock_guard lock(db_mu_);
       db_.Prepare("INSERT OR IGNORE INTO layers (chain_id, size) VALUES (?1, ?2)")
           .Bind(1, chain)
@@ -625,8 +742,25 @@ std::string ImageService::Commit(const std::string& parent_id,
     }
     content_.SyncAll();
     snapshots_.SyncAll();
-    Record(manifest_digest, config_digest, Now(), parent->size + layer_size,
-           name.empty() ? std::vector<std::string>{} : std::vector<std::string>{name});
+    bool existed = Row(config_digest).has_value();
+    Record(manifest_digest, config_digest, Now(), parent_size + layer_size, n.names);
+    if (n.intermediate || !n.cache_key.empty()) {
+      std::lock_guard lock(db_mu_);
+      Transaction tx(db_);
+      if (n.intermediate && !existed) {
+        db_.Prepare("INSERT OR IGNORE INTO intermediate (image) VALUES (?1)")
+            .Bind(1, config_digest)
+            .Run();
+      }
+      if (!n.cache_key.empty()) {
+        db_.Prepare("INSERT OR REPLACE INTO build_cache (key, image, used) VALUES (?1, ?2, ?3)")
+            .Bind(1, n.cache_key)
+            .Bind(2, config_digest)
+            .Bind(3, Now())
+            .Run();
+      }
+      tx.Commit();
+    }
     return config_digest;
   } catch (...) {
     CollectGarbage();
@@ -692,7 +826,7 @@ json ImageService::Summary(const ImageRow& row) {
           {"Size", row.size}, {"VirtualSize", row.size}};
 }
 
-json ImageService::List(bool /*all: Berth keeps no intermediate images*/, const Filters& filters) {
+json ImageService::List(bool all, const Filters& filters) {
   CheckFilterKeys(filters, {"dangling", "label", "reference", "before", "since"});
   bool dangling = false;
   bool want_dangling = FilterTrue(filters, "dangling", &dangling);
@@ -705,6 +839,9 @@ json ImageService::List(bool /*all: Berth keeps no intermediate images*/, const 
   }
   json out = json::array();
   for (const ImageRow& row : Rows()) {
+    if (row.intermediate && row.names.empty() && !all) {
+      continue;  // a build step's image: `images -a` shows it, as Docker's
+    }
     if (want_dangling && dangling != row.names.empty()) {
       continue;
     }
@@ -914,8 +1051,9 @@ json ImageService::Prune(const Filters& filters) {
   json deleted = json::array();
   std::vector<std::string> doomed;
   for (const ImageRow& row : Rows()) {
-    if ((dangling && !row.names.empty()) || (until && row.created >= *until) || InUse(row.id)) {
-      continue;
+    if ((dangling && !row.names.empty()) || (until && row.created >= *until) || InUse(row.id) ||
+        (row.intermediate && row.names.empty())) {
+      continue;  // build steps are the build cache's: `builder prune` removes them
     }
     json labels = Summary(row)["Labels"];
     if (auto it = filters.find("label"); it != filters.end() && !MatchLabels(labels, it->second)) {

@@ -64,6 +64,14 @@ struct CommitOptions {
   std::string created_by;  // the history entry's command: the container's
 };
 
+// One step of a build (src/engine/builder.h).
+struct BuildStep {
+  nlohmann::json config;     // the new image's whole "config" (Cmd, Env, ...)
+  std::string created_by;    // its history entry: "/bin/sh -c #(nop)  ENV A=b", ...
+  std::string container_id;  // the container that ran the step, if one did
+  std::string cache_key;     // recorded in the build cache when not ""
+};
+
 class ImageService {
  public:
   // `root` is berthd's --root: berth.db, content/ and snapshots/ live there.
@@ -90,6 +98,23 @@ class ImageService {
   std::string Commit(const std::string& parent_id,
                      const std::function<void(const image::WriteFn&)>& write_layer,
                      const CommitOptions& options);
+
+  // Build steps: the image `parent_id` ("" = scratch) with `step.config`, plus the layer
+  // `write_layer` writes (none when it is empty: an empty_layer history entry). The image is
+  // an intermediate one (hidden from `images` without -a, left alone by `image prune`) and
+  // the result of `step.cache_key`. Returns its ID.
+  std::string AddBuildStep(const std::string& parent_id,
+                           const std::function<void(const image::WriteFn&)>& write_layer,
+                           const BuildStep& step);
+  // The image an earlier step with this cache key made, if it is still there.
+  std::optional<std::string> CachedBuildStep(const std::string& key);
+  // A build's result: listed from now on, and tagged with `names` (familiar or full). Returns
+  // Docker's "renaming the old one" notes for names that moved.
+  std::vector<std::string> FinishBuild(const std::string& id,
+                                       const std::vector<std::string>& names);
+  // `builder prune`: intermediate images no container uses and no name holds; `all` also
+  // forgets every cache key. {"CachesDeleted": [...], "SpaceReclaimed": N}.
+  nlohmann::json PruneBuildCache(bool all);
 
   // Pulls from a registry (image_pull.cc): layers fetched in parallel and unpacked while they
   // download, every digest checked; `message` receives Docker's progress stream. Errors
@@ -128,7 +153,19 @@ class ImageService {
     int64_t created = 0;
     int64_t size = 0;
     std::vector<std::string> names;  // full references
+    bool intermediate = false;       // a build step's image (build_cache)
   };
+
+  struct NewImage {
+    nlohmann::json config;
+    std::vector<std::string> names;  // full references
+    std::string container_id, author, comment, created_by, cache_key;
+    bool empty_layer = false;
+    bool intermediate = false;
+  };
+  std::string AddImage(const std::string& parent_id,
+                       const std::function<void(const image::WriteFn&)>& write_layer,
+                       const NewImage& n);
 
   std::vector<ImageRow> Rows();
   std::optional<ImageRow> Row(const std::string& id);

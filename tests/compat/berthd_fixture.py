@@ -140,6 +140,50 @@ class Berthd:
         finally:
             s.close()
 
+    def api(self, method, path, body=None, content_type="application/json"):
+        """One request on its own connection: (status, body). A JSON answer is parsed; a
+        stream of JSON lines (pull, build, events) becomes a list."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(120)
+        s.connect(self.sock)
+        try:
+            data = b"" if body is None else (body if isinstance(body, bytes)
+                                             else json.dumps(body).encode())
+            head = "%s /v1.41%s HTTP/1.1\r\nHost: docker\r\nContent-Length: %d\r\n" % (
+                method, path, len(data))
+            if body is not None:
+                head += "Content-Type: %s\r\n" % content_type
+            s.sendall(head.encode() + b"Connection: close\r\n\r\n" + data)
+            raw = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                raw += chunk
+        finally:
+            s.close()
+        header, _, rest = raw.partition(b"\r\n\r\n")
+        lines = header.decode().split("\r\n")
+        status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, v in
+                   (line.split(":", 1) for line in lines[1:])}
+        if headers.get("transfer-encoding") == "chunked":
+            out = b""
+            while rest:
+                size, _, rest = rest.partition(b"\r\n")
+                n = int(size, 16)
+                if n == 0:
+                    break
+                out += rest[:n]
+                rest = rest[n + 2:]
+            rest = out
+        if headers.get("content-type", "").startswith("application/json") and rest.strip():
+            try:
+                return status, json.loads(rest)
+            except ValueError:
+                return status, [json.loads(line) for line in rest.splitlines() if line.strip()]
+        return status, rest
+
     def kill9(self):
         """Kills berthd hard, as a crash would; its socket file stays behind."""
         self.proc.kill()

@@ -195,6 +195,8 @@ int main(int argc, char** argv) {
          access("/usr/bin/tini-static", X_OK) == 0 ? "/usr/bin/tini-static" : ""},
         images, &events, &volumes, &networks);
     images.SetImagesInUse([&containers] { return containers.ImagesInUse(); });
+    berth::engine::Builder builder(images, containers, o.root + "/build");
+    builder.CleanUp();  // contexts of builds a crash interrupted
     berth::api::Router router;
     berth::api::AddSystemRoutes(router, images, containers, volumes, {o.root, o.state, HostName()});
     berth::api::AddImageRoutes(router, images);
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
     berth::api::AddVolumeRoutes(router, volumes);
     berth::api::AddArchiveRoutes(router, containers);
     berth::api::AddNetworkRoutes(router, networks, containers);
+    berth::api::AddBuildRoutes(router, builder, images);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);

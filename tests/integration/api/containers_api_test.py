@@ -428,6 +428,12 @@ class OptionsTest(unittest.TestCase):
         self.assertEqual(out.split()[:3], ["0", "0", "4294967295"])
         self.assertEqual(out.split()[3], socket.gethostname())
 
+    def test_missing_working_dir_is_made_owned_by_the_containers_root(self):
+        # As Docker: `run -w /new/dir` makes it (0755, the container's root), also as a user.
+        code, out = run_output(["sh", "-c", "pwd; stat -c '%a %u %g' /srv/new /srv/new/dir"],
+                               WorkingDir="/srv/new/dir", User="1234")
+        self.assertEqual((code, out), (0, "/srv/new/dir\n755 0 0\n755 0 0\n"))
+
     def test_privileged_keeps_the_user_namespace_and_is_marked(self):
         cid = create(["sleep", "30"], HostConfig={"Privileged": True})
         api("POST", "/containers/%s/start" % cid)

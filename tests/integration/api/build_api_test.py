@@ -1,0 +1,328 @@
+#!/usr/bin/env python3
+"""The builder through berthd's API on the wire: POST /build in the classic builder's protocol.
+
+Each instruction's effect on the image config and history; RUN with the stage's env, build
+args, workdir and user; COPY's rules (rename, into a directory, a directory's contents,
+wildcards, --chown, --chmod, .dockerignore, heredocs); multi-stage builds with COPY --from and
+--target; the cache (a hit for every step on a rebuild, a miss from exactly the step whose input
+changed, --no-cache); deleted files as whiteouts; failures (a RUN's exit code in errorDetail, a
+parse error as a 400 with file:line:col, a missing COPY source) leaving no container behind;
+builder prune; BuildKit refused clearly.
+
+Environment: BERTHD, BERTH_BUSYBOX_IMAGE. Needs root. berthd runs on a temp dir and is stopped
+by pid.
+"""
+
+import io
+import json
+import os
+import sys
+import tarfile
+import unittest
+from urllib.parse import quote
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "compat"))
+from berthd_fixture import Berthd  # noqa: E402
+
+BERTHD = os.environ.get("BERTHD", "")
+IMAGE = os.environ.get("BERTH_BUSYBOX_IMAGE", "")
+
+
+def context(files):
+    """A context tar from {path: text or (text, mode)}; a path ending in / is a directory."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, spec in sorted(files.items()):
+            if path.endswith("/"):
+                info = tarfile.TarInfo(path.rstrip("/"))
+                info.type = tarfile.DIRTYPE
+                info.mode = 0o755
+                tar.addfile(info)
+                continue
+            text, mode = spec if isinstance(spec, tuple) else (spec, 0o644)
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def build(files, **query):
+    """POST /build; returns (status, messages or error body)."""
+    params = {"networkmode": "none"}
+    params.update(query)
+    qs = "&".join("%s=%s" % (k, quote(v if isinstance(v, str) else json.dumps(v)))
+                  for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs]))
+    return DAEMON.api("POST", "/build?" + qs, context(files), "application/x-tar")
+
+
+def stream(messages):
+    return "".join(m.get("stream", "") for m in messages)
+
+
+def built_id(messages):
+    ids = [m["aux"]["ID"] for m in messages if "aux" in m]
+    assert len(ids) == 1, messages
+    return ids[0]
+
+
+def ok_build(files, **query):
+    status, out = build(files, **query)
+    assert status == 200, (status, out)
+    errors = [m for m in out if "error" in m]
+    assert not errors, stream(out) + str(errors)
+    return built_id(out), out
+
+
+def run(image, cmd):
+    """A container of `image` running `cmd`: (exit code, output)."""
+    status, out = DAEMON.api("POST", "/containers/create", {
+        "Image": image, "Cmd": cmd, "HostConfig": {"NetworkMode": "none"}})
+    assert status == 201, (status, out)
+    cid = out["Id"]
+    try:
+        assert DAEMON.api("POST", "/containers/%s/start" % cid)[0] == 204
+        status, out = DAEMON.api("POST", "/containers/%s/wait" % cid)
+        code = out["StatusCode"]
+        _, data = DAEMON.api("GET", "/containers/%s/logs?stdout=1&stderr=1" % cid)
+        text = b""
+        while len(data) >= 8:
+            n = int.from_bytes(data[4:8], "big")
+            text += data[8:8 + n]
+            data = data[8 + n:]
+        return code, text.decode()
+    finally:
+        DAEMON.api("DELETE", "/containers/%s?force=1" % cid)
+
+
+def containers():
+    return DAEMON.api("GET", "/containers/json?all=1")[1]
+
+
+def setUpModule():
+    global DAEMON
+    if os.geteuid() != 0 or not (BERTHD and IMAGE):
+        raise unittest.SkipTest("needs root and BERTHD, BERTH_BUSYBOX_IMAGE")
+    DAEMON = Berthd(BERTHD, "berth-api-build.")
+    try:
+        with open(IMAGE, "rb") as f:
+            status, _ = DAEMON.api("POST", "/images/load?quiet=1", f.read(), "application/x-tar")
+        assert status == 200
+    except BaseException:
+        DAEMON.stop()
+        raise
+
+
+def tearDownModule():
+    if "DAEMON" not in globals():
+        return
+    left = containers()
+    status, log = DAEMON.stop()
+    if status != 0 or left:
+        raise AssertionError("berthd exit %d; containers left: %s\nberthd log:\n%s" % (
+            status, left, log[-4000:]))
+
+
+class BuildTest(unittest.TestCase):
+    def tearDown(self):
+        self.assertEqual(containers(), [], "a build left a container behind")
+
+    def test_instructions_config_history_and_run(self):
+        image, out = ok_build({"Dockerfile": """
+FROM busybox
+ARG WHO=world
+ENV GREETING=hi PATH=/opt/bin:$PATH
+WORKDIR /app
+WORKDIR sub
+RUN echo "$GREETING $WHO from $(pwd) as $(id -u)" > /out.txt
+USER 1000:1000
+RUN id -u > /tmp/uid
+EXPOSE 8080/tcp 53/udp
+LABEL a=b "c d"=e
+STOPSIGNAL SIGINT
+VOLUME /data
+HEALTHCHECK --interval=5s --retries=2 CMD true
+SHELL ["/bin/sh", "-ec"]
+ENTRYPOINT ["/bin/cat"]
+CMD /out.txt
+"""}, t="cfg:1", buildargs={"WHO": "tester"})
+        self.assertIn("Step 1/16 : FROM busybox", stream(out))
+        self.assertIn("Successfully tagged cfg:1", stream(out))
+        _, inspect = DAEMON.api("GET", "/images/cfg:1/json")
+        self.assertEqual(inspect["Id"], image)
+        c = inspect["Config"]
+        self.assertIn("GREETING=hi", c["Env"])
+        self.assertTrue(any(e.startswith("PATH=/opt/bin:") for e in c["Env"]), c["Env"])
+        self.assertFalse(any(e.startswith("WHO=") for e in c["Env"]), "ARG leaked into Env")
+        self.assertEqual(c["WorkingDir"], "/app/sub")
+        self.assertEqual(c["User"], "1000:1000")
+        self.assertEqual(sorted(c["ExposedPorts"]), ["53/udp", "8080/tcp"])
+        self.assertEqual({k: c["Labels"][k] for k in ("a", "c d")}, {"a": "b", "c d": "e"})
+        self.assertEqual(c["StopSignal"], "SIGINT")
+        self.assertEqual(list(c["Volumes"]), ["/data"])
+        self.assertEqual(c["Healthcheck"]["Test"], ["CMD-SHELL", "true"])
+        self.assertEqual(c["Healthcheck"]["Interval"], 5 * 10**9)
+        self.assertEqual(c["Healthcheck"]["Retries"], 2)
+        self.assertEqual(c["Shell"], ["/bin/sh", "-ec"])
+        self.assertEqual(c["Entrypoint"], ["/bin/cat"])
+        self.assertEqual(c["Cmd"], ["/bin/sh", "-ec", "/out.txt"])
+        _, history = DAEMON.api("GET", "/images/cfg:1/history")
+        self.assertGreaterEqual(len(history), 16)
+        # The RUN steps add layers, the others none.
+        self.assertEqual(len(inspect["RootFS"]["Layers"]), 1 + 2)
+        code, text = run("cfg:1", ["/out.txt", "/tmp/uid"])  # the entrypoint is cat
+        self.assertEqual(code, 0)
+        self.assertEqual(text, "hi tester from /app/sub as 0\n1000\n")
+
+    def test_copy_rules(self):
+        files = {
+            "Dockerfile": """
+FROM busybox
+WORKDIR /w
+COPY a.txt renamed.txt
+COPY a.txt b.txt dir1/
+COPY src /tree/
+COPY src/*.c /globbed/
+COPY --chown=1000:2000 --chmod=600 a.txt /owned
+COPY <<EOF /here.txt
+from a heredoc
+EOF
+RUN ls -ln /owned | awk '{print $1, $3, $4}' && find /w /tree /globbed | sort && cat /here.txt
+""",
+            "a.txt": "A\n", "b.txt": "B\n", "secret.txt": "no\n",
+            "src/": "", "src/x.c": "x", "src/y.h": "y", "src/deep/": "", "src/deep/z.c": "z",
+            ".dockerignore": "secret.txt\n",
+        }
+        image, out = ok_build(files)
+        text = stream(out)
+        self.assertIn("-rw------- 1000 2000", text)
+        for path in ("/w/renamed.txt", "/w/dir1/a.txt", "/w/dir1/b.txt", "/tree/x.c",
+                     "/tree/y.h", "/tree/deep/z.c", "/globbed/x.c"):
+            self.assertIn(path + "\n", text)
+        self.assertNotIn("/tree/src", text)
+        self.assertNotIn("/globbed/y.h", text)
+        self.assertIn("from a heredoc", text)
+        # .dockerignore hides secret.txt from COPY.
+        status, out = build({"Dockerfile": "FROM busybox\nCOPY secret.txt /\n",
+                             "secret.txt": "no\n", ".dockerignore": "secret.txt\n"})
+        self.assertEqual(status, 200)
+        self.assertIn("secret.txt", json.dumps([m for m in out if "error" in m]))
+
+    def test_multistage_copy_from_and_target(self):
+        files = {"Dockerfile": """
+FROM busybox AS one
+RUN echo one > /one
+FROM busybox AS unused
+RUN echo never > /never
+FROM busybox AS two
+COPY --from=one /one /got/one
+RUN cat /got/one
+FROM two
+RUN echo final > /final
+"""}
+        image, out = ok_build(files, target="two", t="ms:two")
+        text = stream(out)
+        self.assertNotIn("never", text)
+        self.assertNotIn("final", text)
+        self.assertEqual(run("ms:two", ["cat", "/got/one"]), (0, "one\n"))
+        image, out = ok_build(files, t="ms:last")
+        self.assertEqual(run("ms:last", ["cat", "/got/one", "/final"]), (0, "one\nfinal\n"))
+
+    def test_cache_hits_and_misses(self):
+        files = {"Dockerfile": """
+FROM busybox
+ARG V=1
+RUN echo "v=$V" > /v
+COPY a.txt /a.txt
+RUN cat /a.txt /v > /both
+""", "a.txt": "one\n", "other.txt": "x\n"}
+        first, out = ok_build(files)
+        self.assertNotIn("Using cache", stream(out))
+        again, out = ok_build(files)
+        self.assertEqual(again, first)
+        self.assertEqual(stream(out).count("Using cache"), 4)
+        # A file no step copies changes nothing.
+        files["other.txt"] = "changed\n"
+        self.assertEqual(ok_build(files)[0], first)
+        # The copied file changes: the steps before it come from the cache, it and after not.
+        files["a.txt"] = "two\n"
+        second, out = ok_build(files)
+        self.assertNotEqual(second, first)
+        self.assertEqual(stream(out).count("Using cache"), 2)
+        self.assertEqual(run(second, ["cat", "/both"]), (0, "two\nv=1\n"))
+        # A build arg in scope: everything from the first step that has it in scope is new.
+        third, out = ok_build(files, buildargs={"V": "2"})
+        self.assertEqual(stream(out).count("Using cache"), 0)
+        self.assertEqual(run(third, ["cat", "/both"]), (0, "two\nv=2\n"))
+        # --no-cache uses none.
+        _, out = ok_build(files, nocache="1")
+        self.assertNotIn("Using cache", stream(out))
+
+    def test_deleted_files_are_whiteouts(self):
+        image, _ = ok_build({"Dockerfile": """
+FROM busybox
+RUN mkdir -p /d && echo x > /d/f && echo y > /keep
+RUN rm -rf /d && rm /etc/group
+"""}, t="wh:1")
+        self.assertEqual(run("wh:1", ["sh", "-c", "test -e /d || test -e /etc/group || cat /keep"]),
+                         (0, "y\n"))
+        status, data = DAEMON.api("GET", "/images/wh:1/get")
+        self.assertEqual(status, 200)
+        outer = tarfile.open(fileobj=io.BytesIO(data))
+        manifest = json.load(outer.extractfile("manifest.json"))
+        last = manifest[0]["Layers"][-1]
+        names = tarfile.open(fileobj=outer.extractfile(last)).getnames()
+        self.assertIn(".wh.d", names)
+        self.assertIn("etc/.wh.group", names)
+
+    def test_heredoc_run(self):
+        _, out = ok_build({"Dockerfile": "FROM busybox\nRUN <<EOF\necho one\necho two\nEOF\n"
+                                         "RUN cat <<X\nthree\nX\n"})
+        text = stream(out)
+        self.assertIn("one\ntwo\n", text)
+        self.assertIn("three\n", text)
+
+    def test_failures_report_and_leave_nothing(self):
+        before = DAEMON.api("GET", "/images/json")[1]
+        status, out = build({"Dockerfile": "FROM busybox\nRUN echo doing; exit 3\n"}, t="bad:1")
+        self.assertEqual(status, 200)
+        err = [m for m in out if "error" in m]
+        self.assertEqual(err[0]["errorDetail"]["code"], 3)
+        self.assertIn("returned a non-zero code: 3", err[0]["error"])
+        self.assertIn("doing", stream(out))
+        self.assertEqual(DAEMON.api("GET", "/images/bad:1/json")[0], 404)
+        # A parse error: a 400 before anything is built, naming file, line and column.
+        status, body = build({"Dockerfile": "FROM busybox\nBOGUS x\n"})
+        self.assertEqual(status, 400)
+        self.assertIn("Dockerfile:2:1", body["message"])
+        self.assertIn("BOGUS", body["message"])
+        # A COPY source that is not there, and a custom Dockerfile name that is not there.
+        status, out = build({"Dockerfile": "FROM busybox\nCOPY missing.txt /\n"})
+        self.assertIn("missing.txt", json.dumps(out))
+        status, body = build({"Dockerfile": "FROM busybox\n"}, dockerfile="Other.dockerfile")
+        self.assertEqual(status, 400)
+        self.assertIn("Other.dockerfile", body["message"])
+        self.assertEqual(DAEMON.api("GET", "/images/json")[1], before)
+
+    def test_buildkit_and_remote_refused(self):
+        status, body = build({"Dockerfile": "FROM busybox\n"}, version="2")
+        self.assertEqual(status, 400)
+        self.assertIn("DOCKER_BUILDKIT", body["message"])
+
+    def test_zz_builder_prune(self):
+        ok_build({"Dockerfile": "FROM busybox\nRUN echo p > /p\nENV X=1\n"}, t="keep:1")
+        _, everything = DAEMON.api("GET", "/images/json?all=1")
+        _, listed = DAEMON.api("GET", "/images/json")
+        self.assertGreater(len(everything), len(listed))  # the steps are intermediate images
+        status, body = DAEMON.api("POST", "/build/prune?all=1")
+        self.assertEqual(status, 200)
+        self.assertTrue(body["CachesDeleted"])
+        _, after = DAEMON.api("GET", "/images/json?all=1")
+        self.assertEqual(len(after), len(listed))
+        self.assertEqual(run("keep:1", ["cat", "/p"]), (0, "p\n"))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
