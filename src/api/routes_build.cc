@@ -12,6 +12,10 @@ namespace {
 
 using nlohmann::json;
 
+constexpr const char* kNoBuildKit =
+    "BuildKit is not supported by this engine: unset DOCKER_BUILDKIT (or set it to 0) to use the "
+    "classic builder";
+
 // A JSON object of strings in a query parameter (buildargs, labels); null values are
 // dropped, as Docker does for a --build-arg given without a value and not in the environment.
 std::map<std::string, std::string> StringMap(const Request& req, const char* name) {
@@ -35,9 +39,7 @@ std::map<std::string, std::string> StringMap(const Request& req, const char* nam
 void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images) {
   router.Add("POST", "/build", [&builder](Request& req, Response& res) {
     if (req.Query("version").value_or("1") == "2") {
-      ThrowInvalid(
-          "BuildKit is not supported by this engine: unset DOCKER_BUILDKIT (or set it to 0) to "
-          "use the classic builder");
+      ThrowInvalid(kNoBuildKit);
     }
     if (!req.Query("remote").value_or("").empty()) {
       ThrowInvalid(
@@ -71,6 +73,9 @@ void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageServi
     }
     res.EndStream();
   });
+
+  // BuildKit's session (DOCKER_BUILDKIT=1 on a 20.10 CLI): refused with the same words.
+  router.Add("POST", "/session", [](Request&, Response&) { ThrowInvalid(kNoBuildKit); });
 
   router.Add("POST", "/build/prune", [&images](Request& req, Response& res) {
     res.Json(200, images.PruneBuildCache(Flag(req, "all")));
