@@ -16,7 +16,7 @@ PACKAGES=(
   # the embedded default image and the compat anchors
   busybox-static crun runc time python3
   docker.io docker-compose python3-docker skopeo umoci podman ccache
-  docker-registry
+  docker-registry buildah
   # tools the tests call
   iproute2 util-linux procps nftables
 )
