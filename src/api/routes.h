@@ -39,7 +39,8 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers);
 void AddEventRoutes(Router& router, engine::EventBus& events);
 void AddVolumeRoutes(Router& router, engine::VolumeService& volumes);
 void AddArchiveRoutes(Router& router, engine::ContainerService& containers);
-void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images);
+void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images,
+                    engine::VolumeService& volumes);
 void AddNetworkRoutes(Router& router, engine::NetworkService& networks,
                       engine::ContainerService& containers);
 

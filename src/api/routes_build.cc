@@ -36,7 +36,8 @@ std::map<std::string, std::string> StringMap(const Request& req, const char* nam
 
 }  // namespace
 
-void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images) {
+void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageService& images,
+                    engine::VolumeService& volumes) {
   router.Add("POST", "/build", [&builder](Request& req, Response& res) {
     if (req.Query("version").value_or("1") == "2") {
       ThrowInvalid(kNoBuildKit);
@@ -77,8 +78,21 @@ void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageServi
   // BuildKit's session (DOCKER_BUILDKIT=1 on a 20.10 CLI): refused with the same words.
   router.Add("POST", "/session", [](Request&, Response&) { ThrowInvalid(kNoBuildKit); });
 
-  router.Add("POST", "/build/prune", [&images](Request& req, Response& res) {
-    res.Json(200, images.PruneBuildCache(Flag(req, "all")));
+  // builder prune: the step images; with all=1 also every cache key and the RUN --mount
+  // cache volumes no container uses.
+  router.Add("POST", "/build/prune", [&images, &volumes](Request& req, Response& res) {
+    bool all = Flag(req, "all");
+    json out = images.PruneBuildCache(all);
+    if (all) {
+      json v = volumes.Prune({{"label", {engine::kBuildCacheLabel}}, {"all", {"true"}}});
+      if (v["VolumesDeleted"].is_array()) {
+        if (!out["CachesDeleted"].is_array()) out["CachesDeleted"] = json::array();
+        for (const json& name : v["VolumesDeleted"]) out["CachesDeleted"].push_back(name);
+      }
+      out["SpaceReclaimed"] =
+          out["SpaceReclaimed"].get<uint64_t>() + v.value("SpaceReclaimed", uint64_t{0});
+    }
+    res.Json(200, out);
   });
 }
 

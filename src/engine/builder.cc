@@ -343,45 +343,93 @@ class Run {
         (stage.name.empty() ? "" : " AS " + stage.name) + "\n");
     StageState st = Base(stage, done);
     if (!st.image.empty()) Say(" ---> " + Short(st.image) + "\n");
+    RunTriggers(rb, st, done);
     for (const build::ResolvedStep& step : stage.steps) {
-      const build::Instruction& inst = step.inst;
-      Say("Step " + std::to_string(++step_) + "/" + std::to_string(total_) + " : " + inst.text +
-          "\n");
-      std::string files;
-      if (inst.command == build::Command::kCopy || inst.command == build::Command::kAdd) {
-        files = FilesKey(rb, step, done);
-      }
-      std::string key = build::StepCacheKey(st.key, step, files);
-      if (!o_.no_cache) {
-        if (std::optional<std::string> hit = images_.CachedBuildStep(key)) {
-          try {
-            json config = images_.Inspect(*hit)["Config"];
-            st.image = *hit;
-            st.config = config.is_object() ? config : json::object();
-            st.key = key;
-            Say(" ---> Using cache\n ---> " + Short(st.image) + "\n");
-            continue;
-          } catch (const Error&) {
-            // removed meanwhile: build it again
-          }
-        }
-      }
-      switch (inst.command) {
-        case build::Command::kRun:
-          RunStep(st, step, key);
-          break;
-        case build::Command::kCopy:
-        case build::Command::kAdd:
-          CopyStep(rb, st, step, key, done);
-          break;
-        default:
-          ConfigStep(st, step, key);
-          break;
-      }
-      st.key = key;
-      Say(" ---> " + Short(st.image) + "\n");
+      Say("Step " + std::to_string(++step_) + "/" + std::to_string(total_) + " : " +
+          step.inst.text + "\n");
+      Execute(rb, st, step, done);
     }
     return st;
+  }
+
+  // One step: from the cache when an earlier build made the same one, else run.
+  void Execute(const build::ResolvedBuild& rb, StageState& st, const build::ResolvedStep& step,
+               const std::map<int, StageState>& done) {
+    const build::Instruction& inst = step.inst;
+    std::string files;
+    if (inst.command == build::Command::kCopy || inst.command == build::Command::kAdd) {
+      files = FilesKey(rb, step, done);
+    }
+    for (const build::Mount& m : inst.mounts) {
+      // What a bind mount shows is an input of the step, as a COPY's files are.
+      if (m.type == build::MountType::kBind && m.from.empty()) {
+        files += "bind:" + context_->SourcesDigest({m.source.empty() ? "." : m.source});
+      }
+    }
+    std::string key = build::StepCacheKey(st.key, step, files);
+    if (!o_.no_cache) {
+      if (std::optional<std::string> hit = images_.CachedBuildStep(key)) {
+        try {
+          json config = images_.Inspect(*hit)["Config"];
+          st.image = *hit;
+          st.config = config.is_object() ? config : json::object();
+          st.key = key;
+          Say(" ---> Using cache\n ---> " + Short(st.image) + "\n");
+          return;
+        } catch (const Error&) {
+          // removed meanwhile: build it again
+        }
+      }
+    }
+    switch (inst.command) {
+      case build::Command::kRun:
+        RunStep(st, step, key);
+        break;
+      case build::Command::kCopy:
+      case build::Command::kAdd:
+        CopyStep(rb, st, step, key, done);
+        break;
+      default:
+        ConfigStep(st, step, key);
+        break;
+    }
+    st.key = key;
+    Say(" ---> " + Short(st.image) + "\n");
+  }
+
+  // The base image's ONBUILD triggers run first, as if written after FROM, substituted with
+  // the base's environment and this build's args; the child's config does not keep them.
+  void RunTriggers(const build::ResolvedBuild& rb, StageState& st,
+                   const std::map<int, StageState>& done) {
+    if (!st.config.contains("OnBuild") || !st.config["OnBuild"].is_array() ||
+        st.config["OnBuild"].empty()) {
+      return;
+    }
+    std::string text = "FROM base\n";
+    size_t n = 0;
+    for (const json& t : st.config["OnBuild"]) {
+      if (t.is_string()) {
+        text += t.get<std::string>() + "\n";
+        ++n;
+      }
+    }
+    st.config["OnBuild"] = nullptr;
+    Say("# Executing " + std::to_string(n) + " build trigger" + (n == 1 ? "" : "s") + "\n");
+    build::Dockerfile df = build::ParseDockerfile(text, "ONBUILD");
+    build::ResolveOptions ro;
+    ro.build_args = o_.build_args;
+    std::vector<std::string> env;
+    if (st.config.contains("Env") && st.config["Env"].is_array()) {
+      for (const json& e : st.config["Env"]) {
+        if (e.is_string()) env.push_back(e.get<std::string>());
+      }
+    }
+    ro.image_env = [&env](const std::string&) { return env; };
+    build::ResolvedBuild triggers = build::Resolve(df, ro);
+    for (const build::ResolvedStep& step : triggers.stages.at(0).steps) {
+      Say("Trigger: " + step.inst.text + "\n");
+      Execute(rb, st, step, done);
+    }
   }
 
   void ConfigStep(StageState& st, const build::ResolvedStep& step, const std::string& key) {
@@ -484,21 +532,75 @@ class Run {
     containers_left_.erase(id);
   }
 
+  // RUN --mount, on the step container: a cache mount is a named volume of the daemon's
+  // (berth-build-cache-<digest of its id>, empty when new, id-mapped like every volume, kept
+  // across builds until `builder prune --all`); a bind mount shows a context path read-only; a
+  // tmpfs is a tmpfs. What is not supported is refused with the mount named.
+  void AddRunMounts(const build::Instruction& inst, json& host_config) {
+    for (const build::Mount& m : inst.mounts) {
+      std::string what = "RUN --mount=type=";
+      switch (m.type) {
+        case build::MountType::kCache: {
+          if (!m.from.empty() || m.uid || m.gid || m.mode) {
+            ThrowInvalid(what + "cache," + m.target +
+                         ": from, uid, gid and mode are not supported by this builder yet");
+          }
+          std::string id = m.id.empty() ? m.target : m.id;
+          std::string name = "berth-build-cache-" + Sha256Digest(id).substr(7, 16);
+          host_config["Mounts"].push_back(
+              {{"Type", "volume"},
+               {"Source", name},
+               {"Target", m.target},
+               {"ReadOnly", m.readonly},
+               {"VolumeOptions", {{"NoCopy", true}, {"Labels", {{kBuildCacheLabel, id}}}}}});
+          break;
+        }
+        case build::MountType::kBind: {
+          if (!m.from.empty()) {
+            ThrowInvalid(what + "bind,from=" + m.from +
+                         ": binding from a stage or image is not supported by this builder yet");
+          }
+          if (!m.readonly) {
+            ThrowInvalid(what + "bind," + m.target +
+                         ",rw: writable bind mounts are not supported by this builder yet");
+          }
+          std::string source = CleanRelative(m.source);
+          std::string host = source.empty() ? context_dir_ : JoinPath(context_dir_, source);
+          struct stat sb;
+          if (lstat(host.c_str(), &sb) < 0) {
+            ThrowInvalid(what + "bind,source=" + m.source + ": not in the build context");
+          }
+          host_config["Binds"].push_back(host + ":" + m.target + ":ro");
+          break;
+        }
+        case build::MountType::kTmpfs: {
+          std::string opts = m.size ? "size=" + std::to_string(*m.size) : "";
+          host_config["Tmpfs"][m.target] = opts;
+          break;
+        }
+        case build::MountType::kSecret:
+        case build::MountType::kSsh:
+          ThrowInvalid(what + (m.type == build::MountType::kSecret ? "secret" : "ssh") +
+                       ": secrets and ssh agents are BuildKit's; the classic builder protocol has "
+                       "no way to pass them");
+      }
+    }
+  }
+
   void RunStep(StageState& st, const build::ResolvedStep& step, const std::string& key) {
     const build::Instruction& inst = step.inst;
     std::vector<std::string> cmd = RunCommand(step);
     std::string network = inst.network.empty() ? o_.network : inst.network;
     if (network.empty() || network == "default") network = "default";
-    if (!inst.mounts.empty()) {
-      ThrowInvalid("RUN --mount is not supported by this builder yet (" + inst.text + ")");
-    }
+    json host_config = {{"NetworkMode", network}};
+    AddRunMounts(inst, host_config);
     json body = {{"Cmd", cmd},
                  {"Entrypoint", json::array()},
                  {"Env", RunEnv(st, step)},
                  {"User", st.config.value("User", "")},
                  {"WorkingDir", st.config.value("WorkingDir", "")},
                  {"Labels", json::object()},
-                 {"HostConfig", {{"NetworkMode", network}}}};
+                 {"HostConfig", host_config}};
     std::string id = CreateStepContainer(st, body);
     Say(" ---> Running in " + Short(id) + "\n");
     containers_.Start(id);

@@ -21,6 +21,9 @@
 
 namespace berth::engine {
 
+// The label on the volumes RUN --mount=type=cache uses (its value: the cache id).
+inline constexpr const char* kBuildCacheLabel = "berth.build-cache";
+
 struct BuildOptions {
   std::string dockerfile = "Dockerfile";  // path inside the context
   std::vector<std::string> tags;          // -t, each "name[:tag]"

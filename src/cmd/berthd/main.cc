@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
     berth::api::AddVolumeRoutes(router, volumes);
     berth::api::AddArchiveRoutes(router, containers);
     berth::api::AddNetworkRoutes(router, networks, containers);
-    berth::api::AddBuildRoutes(router, builder, images);
+    berth::api::AddBuildRoutes(router, builder, images, volumes);
     berth::api::Server server(router);
     for (const std::string& host : o.hosts) {
       server.Listen(host);

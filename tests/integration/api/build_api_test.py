@@ -5,7 +5,9 @@ Each instruction's effect on the image config and history; RUN with the stage's 
 args, workdir and user; COPY's rules (rename, into a directory, a directory's contents,
 wildcards, --chown, --chmod, .dockerignore, heredocs); multi-stage builds with COPY --from and
 --target; the cache (a hit for every step on a rebuild, a miss from exactly the step whose input
-changed, --no-cache); deleted files as whiteouts; failures (a RUN's exit code in errorDetail, a
+changed, --no-cache); deleted files as whiteouts; ONBUILD triggers run by a child build;
+RUN --mount (a cache that persists across builds, a context bind that is an input of the
+step, a tmpfs; secrets refused); failures (a RUN's exit code in errorDetail, a
 parse error as a 400 with file:line:col, a missing COPY source) leaving no container behind;
 builder prune; BuildKit refused clearly.
 
@@ -311,6 +313,51 @@ RUN rm -rf /d && rm /etc/group
         self.assertEqual(status, 400)
         self.assertIn("DOCKER_BUILDKIT", body["message"])
 
+    def test_onbuild_triggers_run_in_the_child(self):
+        ok_build({"Dockerfile": "FROM busybox\nONBUILD ENV FROM_TRIGGER=yes\n"
+                                "ONBUILD RUN echo \"trigger saw $FROM_TRIGGER\" > /trigger\n"},
+                 t="onb:parent")
+        _, parent = DAEMON.api("GET", "/images/onb:parent/json")
+        self.assertEqual(len(parent["Config"]["OnBuild"]), 2)
+        _, out = ok_build({"Dockerfile": "FROM onb:parent\nRUN cat /trigger\n"}, t="onb:child")
+        text = stream(out)
+        self.assertIn("# Executing 2 build triggers", text)
+        self.assertIn("trigger saw yes", text)
+        _, child = DAEMON.api("GET", "/images/onb:child/json")
+        self.assertFalse(child["Config"].get("OnBuild"))
+        self.assertIn("FROM_TRIGGER=yes", child["Config"]["Env"])
+
+    def test_run_mounts(self):
+        files = {"Dockerfile": """
+FROM busybox
+RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log
+RUN --mount=type=bind,source=data,target=/data cat /data/f
+RUN --mount=type=tmpfs,target=/t,size=1m grep ' /t ' /proc/mounts && touch /t/x
+RUN test ! -e /cache/log && test ! -e /data/f && test ! -e /t/x && echo clean
+""", "data/": "", "data/f": "bound\n"}
+        _, out = ok_build(files, t="mounts:1")
+        text = stream(out)
+        self.assertIn("\n1\n", text)
+        self.assertIn("bound\n", text)
+        self.assertIn("tmpfs", text)
+        self.assertIn("clean\n", text)
+        # The cache mount keeps its content for the next build; the bind's file is an input.
+        files["data/f"] = "changed\n"
+        _, out = ok_build(files, nocache="1")
+        self.assertIn("\n2\n", stream(out))
+        self.assertIn("changed\n", stream(out))
+        files["Dockerfile"] = "FROM busybox\nRUN --mount=type=bind,source=data,target=/d cat /d/f\n"
+        ok_build(files)
+        files["data/f"] = "again\n"
+        _, out = ok_build(files)
+        self.assertNotIn("Using cache", stream(out))
+        self.assertIn("again", stream(out))
+        _, vols = DAEMON.api("GET", "/volumes?filters=" + quote(json.dumps(
+            {"label": ["berth.build-cache"]})))
+        self.assertEqual(len(vols["Volumes"]), 1)
+        status, out = build({"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=s cat /run/secrets/s\n"})
+        self.assertIn("secret", json.dumps([m for m in out if "error" in m]))
+
     def test_zz_builder_prune(self):
         ok_build({"Dockerfile": "FROM busybox\nRUN echo p > /p\nENV X=1\n"}, t="keep:1")
         _, everything = DAEMON.api("GET", "/images/json?all=1")
@@ -321,6 +368,9 @@ RUN rm -rf /d && rm /etc/group
         self.assertTrue(body["CachesDeleted"])
         _, after = DAEMON.api("GET", "/images/json?all=1")
         self.assertEqual(len(after), len(listed))
+        _, vols = DAEMON.api("GET", "/volumes?filters=" + quote(json.dumps(
+            {"label": ["berth.build-cache"]})))
+        self.assertEqual(vols["Volumes"], [])  # RUN --mount=type=cache's volumes went too
         self.assertEqual(run("keep:1", ["cat", "/p"]), (0, "p\n"))
 
 
