@@ -7,9 +7,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <exception>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "base/digest.h"
 #include "base/fd.h"
@@ -166,6 +170,16 @@ void WriteCopyTar(const std::string& path, const std::vector<CopyItem>& items, O
   }
 }
 
+// Where a stage's messages go: the client at once, or held until the stages before it in its
+// wave have finished (stages of one wave run side by side; the output reads as if they ran
+// one after another). `step` numbers the stage's steps as the sequential order would.
+struct Channel {
+  bool live = true;
+  std::vector<json> held;
+  int step = 0;
+};
+thread_local Channel* tl_channel = nullptr;
+
 // A stage's state while it is built: the image so far and its config.
 struct StageState {
   std::string image;  // "" = scratch with nothing yet
@@ -225,8 +239,10 @@ class Run {
     total_ = 0;
     for (int s : graph.order) total_ += 1 + static_cast<int>(rb.stages[s].steps.size());
     std::map<int, StageState> done;
-    for (int s : graph.order) {
-      done[s] = BuildStage(rb, rb.stages[s], done);
+    int numbered = 0;
+    for (const std::vector<int>& wave : graph.waves) {
+      BuildWave(rb, wave, done, numbered);
+      for (int s : wave) numbered += 1 + static_cast<int>(rb.stages[s].steps.size());
     }
     StageState last = done.at(graph.target);
     if (!o_.labels.empty()) {
@@ -263,7 +279,51 @@ class Run {
 
  private:
   void Say(const std::string& text) {
-    if (!o_.quiet) message_({{"stream", text}});
+    if (o_.quiet) return;
+    json m = {{"stream", text}};
+    if (tl_channel != nullptr && !tl_channel->live) {
+      tl_channel->held.push_back(std::move(m));
+      return;
+    }
+    std::lock_guard lock(say_mu_);
+    message_(m);
+  }
+
+  // The stages of one wave: each needs only stages of earlier waves, so they are built side by
+  // side, one thread each; the first streams, the others' messages follow it in order. A
+  // failure stops the other stages at their next step and is thrown after all have stopped.
+  void BuildWave(const build::ResolvedBuild& rb, const std::vector<int>& wave,
+                 std::map<int, StageState>& done, int numbered) {
+    std::vector<StageState*> slots;
+    std::vector<Channel> channels(wave.size());
+    for (size_t i = 0; i < wave.size(); ++i) {
+      slots.push_back(&done[wave[i]]);  // made here: the threads only assign their own
+      channels[i].live = i == 0;
+      channels[i].step = numbered;
+      numbered += 1 + static_cast<int>(rb.stages[wave[i]].steps.size());
+    }
+    std::vector<std::exception_ptr> errors(wave.size());
+    auto build = [&](size_t i) {
+      tl_channel = &channels[i];
+      try {
+        *slots[i] = BuildStage(rb, rb.stages[wave[i]], done);
+      } catch (...) {
+        errors[i] = std::current_exception();
+        failed_ = true;
+      }
+      tl_channel = nullptr;
+    };
+    std::vector<std::thread> threads;
+    for (size_t i = 1; i < wave.size(); ++i) threads.emplace_back(build, i);
+    build(0);
+    for (std::thread& t : threads) t.join();
+    for (size_t i = 1; i < wave.size(); ++i) {
+      std::lock_guard lock(say_mu_);
+      for (const json& m : channels[i].held) message_(m);
+    }
+    for (const std::exception_ptr& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
   }
 
   void UnpackContext(const image::ReadFn& read) {
@@ -339,22 +399,28 @@ class Run {
 
   StageState BuildStage(const build::ResolvedBuild& rb, const build::ResolvedStage& stage,
                         const std::map<int, StageState>& done) {
-    Say("Step " + std::to_string(++step_) + "/" + std::to_string(total_) + " : FROM " + stage.base +
-        (stage.name.empty() ? "" : " AS " + stage.name) + "\n");
+    Say("Step " + std::to_string(++tl_channel->step) + "/" + std::to_string(total_) + " : FROM " +
+        stage.base + (stage.name.empty() ? "" : " AS " + stage.name) + "\n");
     StageState st = Base(stage, done);
     if (!st.image.empty()) Say(" ---> " + Short(st.image) + "\n");
     RunTriggers(rb, st, done);
     for (const build::ResolvedStep& step : stage.steps) {
-      Say("Step " + std::to_string(++step_) + "/" + std::to_string(total_) + " : " +
+      StopIfAnotherStageFailed();
+      Say("Step " + std::to_string(++tl_channel->step) + "/" + std::to_string(total_) + " : " +
           step.inst.text + "\n");
       Execute(rb, st, step, done);
     }
     return st;
   }
 
+  void StopIfAnotherStageFailed() {
+    if (failed_) throw Error(Kind::kUnavailable, "stopped: another stage of the build failed");
+  }
+
   // One step: from the cache when an earlier build made the same one, else run.
   void Execute(const build::ResolvedBuild& rb, StageState& st, const build::ResolvedStep& step,
                const std::map<int, StageState>& done) {
+    StopIfAnotherStageFailed();
     const build::Instruction& inst = step.inst;
     std::string files;
     if (inst.command == build::Command::kCopy || inst.command == build::Command::kAdd) {
@@ -363,6 +429,7 @@ class Run {
     for (const build::Mount& m : inst.mounts) {
       // What a bind mount shows is an input of the step, as a COPY's files are.
       if (m.type == build::MountType::kBind && m.from.empty()) {
+        std::lock_guard lock(context_mu_);
         files += "bind:" + context_->SourcesDigest({m.source.empty() ? "." : m.source});
       }
     }
@@ -523,12 +590,14 @@ class Run {
     }
     body["Image"] = st.image;
     CreateResult r = containers_.Create("", body);
+    std::lock_guard lock(left_mu_);
     containers_left_.insert(r.id);
     return r.id;
   }
 
   void RemoveStepContainer(const std::string& id) {
     containers_.Remove(id, true, true);
+    std::lock_guard lock(left_mu_);
     containers_left_.erase(id);
   }
 
@@ -660,6 +729,7 @@ class Run {
       }
       return "from:" + images_.Resolve(from->value);
     }
+    std::lock_guard lock(context_mu_);
     return build::StepFilesDigest(*context_, step);
   }
 
@@ -800,7 +870,7 @@ class Run {
       // FROM scratch: nothing below, so the layer is exactly these files.
       std::string upper = JoinPath(dir_, "scratch-" + RandomHex(6));
       MkdirAll(upper, 0755);
-      std::string tar = JoinPath(dir_, "copy.tar");
+      std::string tar = JoinPath(dir_, "copy-" + RandomHex(6) + ".tar");
       WriteCopyTar(tar, WithParents(items, {}, owner), owner, chmod);
       UniqueFd fd(open(tar.c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd) ThrowErrno("build: " + tar);
@@ -878,7 +948,7 @@ class Run {
   void Unpack(const std::string& cid, const std::vector<CopyItem>& items, Owner owner,
               std::optional<uint32_t> chmod) {
     if (items.empty()) return;
-    std::string tar = JoinPath(dir_, "copy.tar");
+    std::string tar = JoinPath(dir_, "copy-" + RandomHex(6) + ".tar");
     // Created directories keep 0755 even under --chmod: only copied entries get it.
     std::vector<CopyItem> dirs, files;
     for (const CopyItem& i : items)
@@ -942,7 +1012,7 @@ class Run {
       std::string path = "/" + CleanRelative(src);
       PathStat ps = containers_.StatPath(src_cid, path);
       bool is_dir = (ps.mode & (1u << 31)) != 0;
-      std::string raw = JoinPath(dir_, "from.tar");
+      std::string raw = JoinPath(dir_, "from-" + RandomHex(6) + ".tar");
       {
         UniqueFd out(open(raw.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
         if (!out) ThrowErrno("build: " + raw);
@@ -978,7 +1048,7 @@ class Run {
   void RewriteAndExtract(const std::string& cid, const std::string& raw, const std::string& base,
                          const std::string& target_root, Owner owner,
                          std::optional<uint32_t> chmod) {
-    std::string out_path = JoinPath(dir_, "from2.tar");
+    std::string out_path = JoinPath(dir_, "from2-" + RandomHex(6) + ".tar");
     {
       std::unique_ptr<struct archive, int (*)(struct archive*)> r(archive_read_new(),
                                                                   archive_read_free);
@@ -1041,8 +1111,11 @@ class Run {
   std::string dir_;
   std::string context_dir_;
   std::unique_ptr<build::ContextIndex> context_;
-  std::set<std::string> containers_left_;
-  int step_ = 0;
+  std::mutex left_mu_;
+  std::set<std::string> containers_left_;  // left_mu_
+  std::mutex context_mu_;                  // context_'s digests are computed once, lazily
+  std::mutex say_mu_;
+  std::atomic<bool> failed_ = false;
   int total_ = 0;
 };
 

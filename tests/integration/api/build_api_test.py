@@ -232,6 +232,27 @@ RUN echo final > /final
         image, out = ok_build(files, t="ms:last")
         self.assertEqual(run("ms:last", ["cat", "/got/one", "/final"]), (0, "one\nfinal\n"))
 
+    def test_independent_stages_run_side_by_side(self):
+        # Each of the two stages waits (up to 20 s) for the other's mark in a shared cache
+        # mount: built one after the other, the first would give up and fail the build.
+        wait = ("touch /sync/{me} && for i in $(seq 200); do test -e /sync/{other} && "
+                "echo {me} saw {other} > /{me} && exit 0; sleep 0.1; done; exit 9")
+        _, out = ok_build({"Dockerfile": """
+FROM busybox AS left
+RUN --mount=type=cache,id=sync-{tag},target=/sync {left}
+FROM busybox AS right
+RUN --mount=type=cache,id=sync-{tag},target=/sync {right}
+FROM busybox
+COPY --from=left /l /l
+COPY --from=right /r /r
+""".format(tag=os.getpid(), left=wait.format(me="l", other="r"),
+           right=wait.format(me="r", other="l"))}, t="par:1")
+        self.assertEqual(run("par:1", ["cat", "/l", "/r"]), (0, "l saw r\nr saw l\n"))
+        # The output reads as if the stages ran one after another.
+        steps = [int(line.split()[1].split("/")[0]) for line in stream(out).splitlines()
+                 if line.startswith("Step ")]
+        self.assertEqual(steps, list(range(1, 8)))
+
     def test_cache_hits_and_misses(self):
         files = {"Dockerfile": """
 FROM busybox
@@ -306,6 +327,14 @@ RUN rm -rf /d && rm /etc/group
         status, body = build({"Dockerfile": "FROM busybox\n"}, dockerfile="Other.dockerfile")
         self.assertEqual(status, 400)
         self.assertIn("Other.dockerfile", body["message"])
+        # A failing stage among parallel ones: its error, the others stopped, nothing left.
+        status, out = build({"Dockerfile": "FROM busybox AS a\nRUN exit 4\nFROM busybox AS b\n"
+                                           "RUN sleep 1\nRUN echo never-after-the-failure\n"
+                                           "FROM busybox\nCOPY --from=a /etc/passwd /a\n"
+                                           "COPY --from=b /etc/passwd /b\n"})
+        err = [m for m in out if "error" in m]
+        self.assertEqual(err[0]["errorDetail"]["code"], 4, out)
+        self.assertNotIn("never-after-the-failure", stream(out))
         self.assertEqual(DAEMON.api("GET", "/images/json")[1], before)
 
     def test_buildkit_and_remote_refused(self):
@@ -353,7 +382,7 @@ RUN test ! -e /cache/log && test ! -e /data/f && test ! -e /t/x && echo clean
         self.assertNotIn("Using cache", stream(out))
         self.assertIn("again", stream(out))
         _, vols = DAEMON.api("GET", "/volumes?filters=" + quote(json.dumps(
-            {"label": ["berth.build-cache"]})))
+            {"label": ["berth.build-cache=/cache"]})))
         self.assertEqual(len(vols["Volumes"]), 1)
         status, out = build({"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=s cat /run/secrets/s\n"})
         self.assertIn("secret", json.dumps([m for m in out if "error" in m]))
