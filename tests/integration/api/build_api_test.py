@@ -329,7 +329,7 @@ RUN rm -rf /d && rm /etc/group
         self.assertIn("Other.dockerfile", body["message"])
         # A failing stage among parallel ones: its error, the others stopped, nothing left.
         status, out = build({"Dockerfile": "FROM busybox AS a\nRUN exit 4\nFROM busybox AS b\n"
-                                           "RUN sleep 1\nRUN echo never-after-the-failure\n"
+                                           "RUN sleep 3\nRUN echo never-after-the-failure\n"
                                            "FROM busybox\nCOPY --from=a /etc/passwd /a\n"
                                            "COPY --from=b /etc/passwd /b\n"})
         err = [m for m in out if "error" in m]
