@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,7 +197,8 @@ class Run {
         o_(options),
         message_(message),
         dir_(std::move(dir)),
-        context_dir_(JoinPath(dir_, "context")) {}
+        context_dir_(JoinPath(dir_, "context")),
+        secrets_dir_(JoinPath(dir_, "secrets")) {}
 
   ~Run() {
     for (const std::string& id : containers_left_) {
@@ -352,6 +354,23 @@ class Run {
       ThrowInvalid(std::string("the build context is not a tar archive: ") + e.what());
     }
     unlink(tar.c_str());
+    // `berth build --secret` sends each secret as <kSecretsDir>/<id> in the context; they
+    // leave it before anything reads the context (no COPY, no cache key sees them).
+    std::string secrets = JoinPath(context_dir_, kSecretsDir);
+    struct stat sst;
+    if (lstat(secrets.c_str(), &sst) == 0) {
+      if (!S_ISDIR(sst.st_mode) || rename(secrets.c_str(), secrets_dir_.c_str()) < 0) {
+        ThrowInvalid(std::string("the build context's ") + kSecretsDir + " is not a directory");
+      }
+      // Readable by the step's root, which is an unprivileged id on the host.
+      if (DIR* d = opendir(secrets_dir_.c_str())) {
+        while (struct dirent* de = readdir(d)) {
+          std::string file = JoinPath(secrets_dir_, de->d_name);
+          if (de->d_type == DT_REG) chmod(file.c_str(), 0444);
+        }
+        closedir(d);
+      }
+    }
   }
 
   // The base of a stage: a stage built before, scratch, or an image (pulled when missing or
@@ -647,13 +666,50 @@ class Run {
           host_config["Tmpfs"][m.target] = opts;
           break;
         }
-        case build::MountType::kSecret:
+        case build::MountType::kSecret: {
+          if (!m.env.empty()) {
+            ThrowInvalid(what + "secret,id=" + m.id +
+                         ",env=: secrets as environment variables are not supported yet");
+          }
+          std::string file = JoinPath(secrets_dir_, m.id);
+          struct stat sb;
+          if (m.id.find('/') != std::string::npos || m.id == "." || m.id == ".." ||
+              lstat(file.c_str(), &sb) < 0 || !S_ISREG(sb.st_mode)) {
+            if (m.required) {
+              ThrowInvalid(what + "secret,id=" + m.id +
+                           ": no such secret (berth build --secret id=" + m.id + ",src=FILE)");
+            }
+            break;  // as BuildKit: an optional secret that was not given is not mounted
+          }
+          std::string target = m.target.empty() ? "/run/secrets/" + m.id : m.target;
+          host_config["Binds"].push_back(file + ":" + target + ":ro");
+          break;
+        }
         case build::MountType::kSsh:
-          ThrowInvalid(what + (m.type == build::MountType::kSecret ? "secret" : "ssh") +
-                       ": secrets and ssh agents are BuildKit's; the classic builder protocol has "
-                       "no way to pass them");
+          ThrowInvalid(what +
+                       "ssh: forwarding an ssh agent is BuildKit's; the classic builder protocol "
+                       "has no way to do it");
       }
     }
+  }
+
+  static std::vector<std::string> MountTargets(const json& host_config) {
+    std::vector<std::string> out;
+    if (host_config.contains("Mounts")) {
+      for (const json& m : host_config["Mounts"]) out.push_back(m["Target"].get<std::string>());
+    }
+    if (host_config.contains("Binds")) {
+      for (const json& b : host_config["Binds"]) {
+        std::string spec = b.get<std::string>();  // host:target:ro
+        size_t a = spec.find(':');
+        size_t z = spec.rfind(':');
+        out.push_back(spec.substr(a + 1, z - a - 1));
+      }
+    }
+    if (host_config.contains("Tmpfs")) {
+      for (const auto& item : host_config["Tmpfs"].items()) out.push_back(item.key());
+    }
+    return out;
   }
 
   void RunStep(StageState& st, const build::ResolvedStep& step, const std::string& key) {
@@ -671,6 +727,15 @@ class Run {
                  {"Labels", json::object()},
                  {"HostConfig", host_config}};
     std::string id = CreateStepContainer(st, body);
+    // The mount targets and their parents, deepest first: where the runtime had to make them,
+    // they are empty entries in the changes, which the layer must not keep.
+    std::vector<std::string> made;
+    for (const std::string& target : MountTargets(host_config)) {
+      for (std::string path = "/" + CleanRelative(AbsoluteDest(st, target)); path != "/";
+           path = Parent(path)) {
+        made.push_back(path);
+      }
+    }
     Say(" ---> Running in " + Short(id) + "\n");
     containers_.Start(id);
     size_t shown = 0;
@@ -703,11 +768,17 @@ class Run {
       if (!w.error.empty()) why = "The command '" + shown_cmd + "' failed: " + w.error;
       throw BuildError(why, static_cast<int>(w.status_code));
     }
+    for (const std::string& path : made) containers_.RemoveMountPoint(id, path);
     BuildStep s;
     s.config = st.config;
-    s.created_by =
-        inst.json ? shown_cmd : "|" + std::to_string(step.Args().size()) + " " + shown_cmd;
-    if (step.Args().empty()) s.created_by = shown_cmd;
+    // Docker's history of a RUN with build args in scope: "|2 A=1 B=2 /bin/sh -c …".
+    std::map<std::string, std::string> args = step.Args();
+    s.created_by = shown_cmd;
+    if (!args.empty()) {
+      std::string prefix = "|" + std::to_string(args.size());
+      for (const auto& [k, v] : args) prefix += " " + k + "=" + v;
+      s.created_by = prefix + " " + shown_cmd;
+    }
     s.container_id = id;
     s.cache_key = key;
     st.image = images_.AddBuildStep(
@@ -1110,6 +1181,7 @@ class Run {
   const MessageFn& message_;
   std::string dir_;
   std::string context_dir_;
+  std::string secrets_dir_;
   std::unique_ptr<build::ContextIndex> context_;
   std::mutex left_mu_;
   std::set<std::string> containers_left_;  // left_mu_

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -1591,6 +1592,44 @@ std::string ContainerService::Commit(const std::string& ref, const nlohmann::jso
     Emit(e->c, "commit");
   }
   return new_id;
+}
+
+void ContainerService::RemoveMountPoint(const std::string& ref, const std::string& path) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::lock_guard<std::mutex> op(e->op);
+  std::string id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e->removed) ThrowNotFound("No such container: " + ref);
+    if (e->c.state.status == ContainerStatus::kRunning) {
+      ThrowConflict("container " + ref + " is running");
+    }
+    id = e->c.id;
+  }
+  UniqueFd upper(open(JoinPath(Dir(id), "rw/upper").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!upper) return;  // never started: nothing was made
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  size_t slash = p.rfind('/');
+  if (slash == std::string::npos || p == "/") return;
+  std::string parent = slash == 0 ? "/" : p.substr(0, slash);
+  std::string name = p.substr(slash + 1);
+  int fd = ResolveInRoot(upper.get(), parent);
+  if (fd < 0) return;  // not in the changes
+  UniqueFd dir(fd);
+  UniqueFd real(openat(dir.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!real) return;
+  struct stat st;
+  if (fstatat(real.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    // An opaque directory hides the image's: empty, it still means something.
+    UniqueFd d(openat(real.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    char v;
+    if (!d || fgetxattr(d.get(), "trusted.overlay.opaque", &v, 1) >= 0) return;
+    unlinkat(real.get(), name.c_str(), AT_REMOVEDIR);  // fails, as it should, unless empty
+  } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+    unlinkat(real.get(), name.c_str(), 0);
+  }
 }
 
 void ContainerService::WriteChanges(const std::string& ref, const image::WriteFn& out) {

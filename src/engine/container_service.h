@@ -132,6 +132,10 @@ class ContainerService {
   // `config` overrides the container's Config fields it sets. Returns the image ID.
   std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
                      CommitOptions options);
+  // Takes `path` out of a stopped container's changes when it is what a mount point the runtime
+  // made looks like there (an empty directory that is not opaque, an empty file): a build
+  // step's mount targets leave no trace in its layer. Anything else stays.
+  void RemoveMountPoint(const std::string& ref, const std::string& path);
   // A stopped (or never started) container's changes as an uncompressed layer tar, ids as
   // the container saw them: a build step's layer.
   void WriteChanges(const std::string& ref, const image::WriteFn& out);

@@ -7,7 +7,8 @@ wildcards, --chown, --chmod, .dockerignore, heredocs); multi-stage builds with C
 --target; the cache (a hit for every step on a rebuild, a miss from exactly the step whose input
 changed, --no-cache); deleted files as whiteouts; ONBUILD triggers run by a child build;
 RUN --mount (a cache that persists across builds, a context bind that is an input of the
-step, a tmpfs; secrets refused); failures (a RUN's exit code in errorDetail, a
+step, a tmpfs; their targets leave nothing in the layer); secrets sent in the context's
+.berth-build-secrets (bound, never copied or kept); failures (a RUN's exit code in errorDetail, a
 parse error as a 400 with file:line:col, a missing COPY source) leaving no container behind;
 builder prune; BuildKit refused clearly.
 
@@ -362,7 +363,7 @@ FROM busybox
 RUN --mount=type=cache,target=/cache echo run >> /cache/log && wc -l < /cache/log
 RUN --mount=type=bind,source=data,target=/data cat /data/f
 RUN --mount=type=tmpfs,target=/t,size=1m grep ' /t ' /proc/mounts && touch /t/x
-RUN test ! -e /cache/log && test ! -e /data/f && test ! -e /t/x && echo clean
+RUN test ! -e /cache && test ! -e /data && test ! -e /t && echo clean
 """, "data/": "", "data/f": "bound\n"}
         _, out = ok_build(files, t="mounts:1")
         text = stream(out)
@@ -384,8 +385,30 @@ RUN test ! -e /cache/log && test ! -e /data/f && test ! -e /t/x && echo clean
         _, vols = DAEMON.api("GET", "/volumes?filters=" + quote(json.dumps(
             {"label": ["berth.build-cache=/cache"]})))
         self.assertEqual(len(vols["Volumes"]), 1)
-        status, out = build({"Dockerfile": "FROM busybox\nRUN --mount=type=secret,id=s cat /run/secrets/s\n"})
-        self.assertIn("secret", json.dumps([m for m in out if "error" in m]))
+        status, out = build({"Dockerfile": "FROM busybox\nRUN --mount=type=ssh cat /x\n"})
+        self.assertIn("ssh", json.dumps([m for m in out if "error" in m]))
+
+    def test_secrets(self):
+        # berth build --secret sends them under .berth-build-secrets/ in the context.
+        files = {"Dockerfile": """
+FROM busybox
+COPY . /ctx
+RUN --mount=type=secret,id=tok cat /run/secrets/tok && echo
+RUN --mount=type=secret,id=tok,target=/s/t wc -c < /s/t
+RUN --mount=type=secret,id=absent test ! -e /run/secrets/absent && echo optional
+RUN test ! -e /ctx/.berth-build-secrets && test ! -e /run/secrets && test ! -e /s && echo gone
+""", ".berth-build-secrets/": "", ".berth-build-secrets/tok": "s3cret"}
+        image, out = ok_build(files, t="sec:1")
+        text = stream(out)
+        self.assertIn("s3cret\n", text)
+        self.assertIn("\n6\n", text)
+        self.assertIn("optional\n", text)
+        self.assertIn("gone\n", text)
+        status, data = DAEMON.api("GET", "/images/sec:1/get")
+        self.assertNotIn(b"s3cret", data)
+        status, out = build({"Dockerfile": "FROM busybox\n"
+                                           "RUN --mount=type=secret,id=need,required=true true\n"})
+        self.assertIn("no such secret", json.dumps([m for m in out if "error" in m]))
 
     def test_zz_builder_prune(self):
         ok_build({"Dockerfile": "FROM busybox\nRUN echo p > /p\nENV X=1\n"}, t="keep:1")
