@@ -23,8 +23,8 @@
 #include "base/file_util.h"
 #include "base/log.h"
 #include "base/path_in_root.h"
-#include "engine/container_service_internal.h"
 #include "engine/container_service.h"
+#include "engine/container_service_internal.h"
 #include "runtime/idmap.h"
 #include "shim/logfile.h"
 

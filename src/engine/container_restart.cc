@@ -9,8 +9,8 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "base/time_text.h"
-#include "engine/container_service_internal.h"
 #include "engine/container_service.h"
+#include "engine/container_service_internal.h"
 #include "engine/restart_policy.h"
 
 namespace berth::engine {
