@@ -67,6 +67,18 @@ std::optional<FileId> StatId(const std::string& path) {
   return FileId{st.st_dev, st.st_ino};
 }
 
+std::optional<FileId> IdOf(const Cursor& c) {
+  return c.valid() ? std::optional<FileId>(c.id) : std::nullopt;
+}
+
+// The log files opened at one instant: `current` is the path (invalid while the writer is
+// between renaming it away and creating the next one), rotated[i] is path.<i+1> (invalid for
+// a name the writer's renames leave empty for a moment).
+struct Snapshot {
+  Cursor current;
+  std::vector<Cursor> rotated;
+};
+
 ssize_t PreadRetry(int fd, char* buf, size_t len, off_t off) {
   for (;;) {
     ssize_t n = ::pread(fd, buf, len, off);
@@ -114,14 +126,18 @@ class Session {
  private:
   void Drain(Cursor& c);
   void HandleLine(std::string_view line);
+  bool OpenSnapshot(Snapshot& s) const;
   void FollowOnce();
-  void Follow(const FollowControl& control);
   std::string Rotated(int i) const { return path_ + "." + std::to_string(i); }
 
   std::string path_;
   const LogReadOptions& options_;
   const LogCallback& callback_;
   Cursor current_;
+  // The last file read to its end while no current one is open: rotated away, or the newest
+  // rotated file when following began without a current file. Its descriptor stays open so
+  // that its inode number cannot be given to a new file while it is looked for by id.
+  Cursor previous_;
   std::vector<char> buf_;  // read buffer, reused across drains
   bool done_ = false;      // passed `until`
 };
@@ -207,27 +223,21 @@ void Session::Run(const FollowControl& control) {
   }
 
   // The writer (another process) may rotate while the files are being opened: retry until
-  // the names still point at what was opened, so no file is read twice or skipped.
-  std::vector<Cursor> files;  // newest first
+  // the names still point at what was opened, so no file is read twice or skipped. A writer
+  // that never pauses leaves the last attempt.
+  Snapshot snapshot;
   for (int attempt = 0; attempt < 8; ++attempt) {
-    files.clear();
-    current_ = OpenCursor(path_);
-    for (int i = 1;; ++i) {
-      Cursor c = OpenCursor(Rotated(i));
-      if (!c.valid()) {
-        break;
-      }
-      files.push_back(std::move(c));
-    }
-    bool stable = current_.valid() ? StatId(path_) == current_.id : !StatId(path_);
-    for (size_t i = 0; stable && i < files.size(); ++i) {
-      stable = StatId(Rotated(static_cast<int>(i) + 1)) == files[i].id;
-    }
-    if (stable) {
+    if (OpenSnapshot(snapshot)) {
       break;
     }
   }
-  std::reverse(files.begin(), files.end());
+  current_ = std::move(snapshot.current);
+  std::vector<Cursor> files;  // oldest first
+  for (auto it = snapshot.rotated.rbegin(); it != snapshot.rotated.rend(); ++it) {
+    if (it->valid()) {
+      files.push_back(std::move(*it));
+    }
+  }
 
   if (options_.tail) {
     size_t remaining = *options_.tail;
@@ -249,6 +259,9 @@ void Session::Run(const FollowControl& control) {
   }
   if (!options_.follow || done_) {
     return;
+  }
+  if (!current_.valid() && !files.empty()) {
+    previous_ = std::move(files.back());
   }
   if (options_.until_ns) {
     timespec now;
@@ -280,49 +293,67 @@ void Session::Run(const FollowControl& control) {
   }
 }
 
-// Reads what was appended and follows a rotation: the writer renames the file to path.1 (or
-// unlinks it with max-file 1) and creates a new one.
+// Opens the current file and the rotated ones, then checks that every name still points at
+// what was opened (or at nothing); false if the writer renamed something in between.
+bool Session::OpenSnapshot(Snapshot& s) const {
+  s.current = OpenCursor(path_);
+  s.rotated.clear();
+  // A rotation renames path.<N-1> to path.<N>, ..., path.1 to path.2, then path to path.1:
+  // while it runs, one name in the chain is missing. Only two missing names in a row end it.
+  for (int missing = 0; missing < 2;) {
+    s.rotated.push_back(OpenCursor(Rotated(static_cast<int>(s.rotated.size()) + 1)));
+    missing = s.rotated.back().valid() ? 0 : missing + 1;
+  }
+  bool stable = StatId(path_) == IdOf(s.current);
+  for (size_t i = 0; stable && i < s.rotated.size(); ++i) {
+    stable = StatId(Rotated(static_cast<int>(i) + 1)) == IdOf(s.rotated[i]);
+  }
+  s.rotated.resize(s.rotated.size() - 2);
+  return stable;
+}
+
+// Reads what was appended and follows rotations: the writer renames the file to path.1 (or
+// unlinks it with max-file 1) and creates a new one, possibly several times between two looks
+// of ours. Files are found by what they are, never by a name looked at earlier: between two
+// looks the writer may have moved everything one name along.
 void Session::FollowOnce() {
   for (int guard = 0; guard < 16 && !done_; ++guard) {
     if (current_.valid()) {
       Drain(current_);
-    }
-    std::optional<FileId> now = StatId(path_);
-    if (current_.valid() && now && *now == current_.id) {
-      return;  // no rotation
-    }
-    if (!current_.valid()) {
-      if (!now) {
-        return;  // waiting for the writer to create the file
+      std::optional<FileId> now = StatId(path_);
+      if (now && *now == current_.id) {
+        return;  // no rotation
       }
-      current_ = OpenCursor(path_);
-      continue;
-    }
-    // Rotated: nothing more is written to the old file. Drop a torn last line, then read the
-    // files rotated after ours (if the writer got ahead by more than one), oldest first.
-    Drain(current_);
-    if (done_) {
-      return;
-    }
-    const FileId old = current_.id;
-    current_ = Cursor();
-    int ours = 0;
-    for (int i = 1;; ++i) {
-      std::optional<FileId> id = StatId(Rotated(i));
-      if (!id) {
-        break;
+      // Rotated: the writer closed the file first, so this reads its last lines (a torn last
+      // line is dropped with the cursor).
+      Drain(current_);
+      if (done_) {
+        return;
       }
-      if (*id == old) {
-        ours = i;
+      previous_ = std::move(current_);
+      current_ = Cursor();
+    }
+    // Read the files rotated after previous_ (if the writer got ahead by more than one),
+    // oldest first, then make the new file current. All of them are newer if previous_ was
+    // deleted (the oldest file goes first) or if there was none.
+    Snapshot s;
+    if (!OpenSnapshot(s) || !s.current.valid()) {
+      return;  // mid-rotation: the writer's next rename or create wakes us
+    }
+    size_t newer = s.rotated.size();
+    for (size_t i = 0; previous_.valid() && i < s.rotated.size(); ++i) {
+      if (s.rotated[i].valid() && s.rotated[i].id == previous_.id) {
+        newer = i;
         break;
       }
     }
-    for (int i = ours - 1; i >= 1 && !done_; --i) {
-      Cursor c = OpenCursor(Rotated(i));
-      if (c.valid()) {
-        Drain(c);
+    for (size_t i = newer; i-- > 0 && !done_;) {
+      if (s.rotated[i].valid()) {
+        Drain(s.rotated[i]);
       }
     }
+    previous_ = Cursor();
+    current_ = std::move(s.current);
   }
 }
 
