@@ -346,14 +346,18 @@ std::string Elapsed(Clock::duration d) {
 // one (or to "Successfully built", or to the error); when it ends, a line of its own:
 //   " => N/M DONE 1.2s", " => N/M CACHED 0.0s" (the daemon said " ---> Using cache"), or
 //   " => N/M ERROR 1.2s".
+// The daemon's lines come in pieces as it writes them (dockerd sends "Step 1/2 : FROM x" and
+// its "\n" apart, berthd each line whole; RUN output in whatever pieces it had), so the marks
+// follow lines, not messages. A step's last line is the daemon's own (" ---> <id>"), so a
+// "Step" or "Successfully built" always starts a line.
 class StepMarks {
  public:
   explicit StepMarks(std::ostream& out) : out_(out) {}
 
-  // A stream message about to be printed. The daemon sends "Step …" and "Successfully built"
-  // lines as messages of their own; RUN output comes in messages of its own too.
+  // A stream message about to be printed.
   void Before(std::string_view text) {
-    if (text.rfind("Step ", 0) == 0 && text.find('\n') == text.size() - 1) {
+    if (open_) return;
+    if (text.rfind("Step ", 0) == 0) {
       size_t colon = text.find(" : ");
       std::string_view number = text.substr(5, colon == std::string_view::npos ? 0 : colon - 5);
       if (!number.empty() && number.find_first_not_of("0123456789/") == std::string_view::npos) {
@@ -367,29 +371,38 @@ class StepMarks {
     }
   }
 
+  // The message once printed: the lines it ends, and what it leaves open.
   void After(std::string_view text) {
-    if (text.empty()) return;
-    if (!step_.empty() && ((line_start_ && text.rfind(" ---> Using cache\n", 0) == 0) ||
-                           text.find("\n ---> Using cache\n") != std::string_view::npos)) {
-      cached_ = true;
+    for (size_t nl; (nl = text.find('\n')) != std::string_view::npos; text.remove_prefix(nl + 1)) {
+      line_.append(text.substr(0, std::min(nl, kKeep)));
+      if (line_ == kUsingCache && !step_.empty()) cached_ = true;
+      line_.clear();
+      open_ = false;
     }
-    line_start_ = text.back() == '\n';
+    if (!text.empty()) open_ = true;
+    line_.append(text.substr(0, kKeep - std::min(kKeep, line_.size())));
   }
 
   void Fail() { End("ERROR"); }
 
  private:
+  static constexpr size_t kKeep = 32;  // enough of a line to tell kUsingCache
+  static constexpr std::string_view kUsingCache = " ---> Using cache";
+
   void End(const char* mark) {
     if (step_.empty()) return;
-    if (!line_start_) out_ << "\n";
+    if (open_) out_ << "\n";
     out_ << " => " << step_ << " " << mark << " " << Elapsed(Clock::now() - start_) << "\n";
-    line_start_ = true;
+    line_.clear();
+    open_ = false;
     step_.clear();
   }
 
   std::ostream& out_;
   std::string step_;  // "3/7"; empty between steps
-  bool cached_ = false, line_start_ = true;
+  bool cached_ = false;
+  std::string line_;   // the start of the line being printed
+  bool open_ = false;  // that line has begun (it may be blank so far: "\r" only)
   Clock::time_point start_;
 };
 
