@@ -23,6 +23,7 @@
 #include "base/file_util.h"
 #include "build/context.h"
 #include "cli/attach.h"
+#include "cli/build_stream.h"
 #include "cli/cli.h"
 #include "cli/progress_display.h"
 #include "cli/units.h"
@@ -79,57 +80,6 @@ std::string ReadAllFd(int fd) {
   return out;
 }
 
-// One regular file as a ustar entry (header and content padded to 512 bytes), owners 0:0.
-std::string TarFile(const std::string& name, std::string_view content, mode_t mode) {
-  std::string h(512, '\0');
-  auto field = [&h](size_t at, size_t width, unsigned long long value) {
-    snprintf(&h[at], width, "%0*llo", static_cast<int>(width - 1), value);
-  };
-  memcpy(&h[0], name.data(), std::min<size_t>(name.size(), 100));
-  field(100, 8, mode & 07777);
-  field(108, 8, 0);
-  field(116, 8, 0);
-  field(124, 12, content.size());
-  field(136, 12, static_cast<unsigned long long>(time(nullptr)));
-  memset(&h[148], ' ', 8);
-  h[156] = '0';
-  memcpy(&h[257],
-         "ustar\0"
-         "00",
-         8);
-  unsigned sum = 0;
-  for (unsigned char c : h) sum += c;
-  snprintf(&h[148], 8, "%06o", sum);  // six digits, NUL, and the space already there
-  std::string out = h;
-  out.append(content);
-  out.append((512 - content.size() % 512) % 512, '\0');
-  return out;
-}
-
-const std::string kTarEnd(1024, '\0');
-
-// The docker CLI's test (moby archive.IsArchive): a compression magic number or a tar header
-// with a valid checksum.
-bool IsArchive(std::string_view head) {
-  auto starts = [&head](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
-  if (starts("\x1f\x8b\x08") || starts("BZh") ||
-      starts(std::string_view("\xfd"
-                              "7zXZ\0",
-                              6)) ||
-      starts("\x28\xb5\x2f\xfd")) {
-    return true;
-  }
-  if (head.size() < 512) return false;
-  unsigned sum = 0;
-  for (size_t i = 0; i < 512; ++i) {
-    sum += (i >= 148 && i < 156) ? ' ' : static_cast<unsigned char>(head[i]);
-  }
-  std::string field(head.substr(148, 8));
-  char* end = nullptr;
-  unsigned long stored = strtoul(field.c_str(), &end, 8);
-  return end != field.c_str() && stored == sum;
-}
-
 std::string Prepare(const std::string& what) { return "unable to prepare context: " + what; }
 
 std::string LowerFirst(std::string text) {
@@ -165,7 +115,8 @@ Body DirWithDockerfile(const std::string& dir, std::string text) {
     std::optional<std::string> ignore = ReadFileIfExists(JoinPath(dir, ".dockerignore"));
     std::string ignore_text = ignore ? *ignore : ".dockerignore";
     ignore_text += "\n" + name + "\n";
-    std::string head = TarFile(".dockerignore", ignore_text, 0600) + TarFile(name, text, 0600);
+    std::string head = TarFile(".dockerignore", ignore_text, 0600, time(nullptr)) +
+                       TarFile(name, text, 0600, time(nullptr));
     write(head.data(), head.size());
     std::vector<build::ContextEntry> entries =
         build::WalkContext(dir, build::LoadDockerignore(dir));
@@ -200,7 +151,7 @@ Body PrepareBody(const BuildFlags& f) {
     std::string text = *head + ReadAllFd(STDIN_FILENO);
     body.dockerfile = "Dockerfile";
     body.produce = [text](const build::TarWriteFn& write) {
-      std::string tar = TarFile("Dockerfile", text, 0600) + kTarEnd;
+      std::string tar = TarFile("Dockerfile", text, 0600, time(nullptr)) + TarEnd();
       write(tar.data(), tar.size());
     };
     return body;
@@ -326,84 +277,6 @@ class PipedBody {
   UniqueFd read_;
   std::shared_ptr<Producer> producer_;
   std::thread thread_;
-};
-
-// ---- The output ----
-
-std::string Elapsed(Clock::duration d) {
-  double s = std::chrono::duration<double>(d).count();
-  char buf[32];
-  if (s < 60) {
-    snprintf(buf, sizeof buf, "%.1fs", s);
-  } else {
-    snprintf(buf, sizeof buf, "%dm%04.1fs", static_cast<int>(s / 60),
-             s - 60 * static_cast<int>(s / 60));
-  }
-  return buf;
-}
-
-// Berth's marks in the classic output. A step runs from its "Step N/M : …" line to the next
-// one (or to "Successfully built", or to the error); when it ends, a line of its own:
-//   " => N/M DONE 1.2s", " => N/M CACHED 0.0s" (the daemon said " ---> Using cache"), or
-//   " => N/M ERROR 1.2s".
-// The daemon's lines come in pieces as it writes them (dockerd sends "Step 1/2 : FROM x" and
-// its "\n" apart, berthd each line whole; RUN output in whatever pieces it had), so the marks
-// follow lines, not messages. A step's last line is the daemon's own (" ---> <id>"), so a
-// "Step" or "Successfully built" always starts a line.
-class StepMarks {
- public:
-  explicit StepMarks(std::ostream& out) : out_(out) {}
-
-  // A stream message about to be printed.
-  void Before(std::string_view text) {
-    if (open_) return;
-    if (text.rfind("Step ", 0) == 0) {
-      size_t colon = text.find(" : ");
-      std::string_view number = text.substr(5, colon == std::string_view::npos ? 0 : colon - 5);
-      if (!number.empty() && number.find_first_not_of("0123456789/") == std::string_view::npos) {
-        End(cached_ ? "CACHED" : "DONE");
-        step_ = number;
-        cached_ = false;
-        start_ = Clock::now();
-      }
-    } else if (text.rfind("Successfully built ", 0) == 0) {
-      End(cached_ ? "CACHED" : "DONE");
-    }
-  }
-
-  // The message once printed: the lines it ends, and what it leaves open.
-  void After(std::string_view text) {
-    for (size_t nl; (nl = text.find('\n')) != std::string_view::npos; text.remove_prefix(nl + 1)) {
-      line_.append(text.substr(0, std::min(nl, kKeep)));
-      if (line_ == kUsingCache && !step_.empty()) cached_ = true;
-      line_.clear();
-      open_ = false;
-    }
-    if (!text.empty()) open_ = true;
-    line_.append(text.substr(0, kKeep - std::min(kKeep, line_.size())));
-  }
-
-  void Fail() { End("ERROR"); }
-
- private:
-  static constexpr size_t kKeep = 32;  // enough of a line to tell kUsingCache
-  static constexpr std::string_view kUsingCache = " ---> Using cache";
-
-  void End(const char* mark) {
-    if (step_.empty()) return;
-    if (open_) out_ << "\n";
-    out_ << " => " << step_ << " " << mark << " " << Elapsed(Clock::now() - start_) << "\n";
-    line_.clear();
-    open_ = false;
-    step_.clear();
-  }
-
-  std::ostream& out_;
-  std::string step_;  // "3/7"; empty between steps
-  bool cached_ = false;
-  std::string line_;   // the start of the line being printed
-  bool open_ = false;  // that line has begun (it may be blank so far: "\r" only)
-  Clock::time_point start_;
 };
 
 int TerminalWidth() {
