@@ -403,7 +403,9 @@ void Build(Context& ctx, const BuildFlags& f) {
 void AddBuildCommand(CLI::App* parent, Context& ctx) {
   auto f = std::make_shared<BuildFlags>();
   CLI::App* cmd = parent->add_subcommand("build", "Build an image from a Dockerfile");
-  cmd->add_option("PATH", f->path, "The context: a directory, or - for a tar on stdin")->required();
+  cmd->add_option("PATH", f->path,
+                  "The context: a directory, or - for stdin (a tar, or a Dockerfile alone)")
+      ->required();
   auto many = [cmd](const std::string& name, std::vector<std::string>& into,
                     const std::string& help) {
     cmd->add_option(name, into, help)->allow_extra_args(false);
@@ -411,7 +413,8 @@ void AddBuildCommand(CLI::App* parent, Context& ctx) {
   many("-t,--tag", f->tags, "Name and optionally a tag in the 'name:tag' format");
   many("--build-arg", f->build_args, "Set build-time variables (KEY=VALUE, or KEY from the env)");
   many("--label", f->labels, "Set metadata for an image");
-  cmd->add_option("-f,--file", f->file, "Name of the Dockerfile (default: 'PATH/Dockerfile')");
+  cmd->add_option("-f,--file", f->file,
+                  "Name of the Dockerfile (default: 'PATH/Dockerfile'; - for stdin)");
   cmd->add_option("--target", f->target, "Set the target build stage to build");
   cmd->add_option("--network", f->network, "Networking mode for the RUN instructions");
   cmd->add_option("--platform", f->platform, "Set platform if server is multi-platform capable");
@@ -419,7 +422,8 @@ void AddBuildCommand(CLI::App* parent, Context& ctx) {
   cmd->add_flag("--no-cache", f->no_cache, "Do not use cache when building the image");
   cmd->add_flag("-q,--quiet", f->quiet, "Suppress the build output and print image ID on success");
   cmd->add_flag("--pull", f->pull, "Always attempt to pull a newer version of the image");
-  cmd->add_flag("--rm", f->rm, "Remove intermediate containers after a successful build");
+  cmd->add_flag("--rm", f->rm,
+                "Remove intermediate containers after a successful build (default true)");
   cmd->add_flag("--force-rm", f->force_rm, "Always remove intermediate containers");
   cmd->callback([&ctx, f] { Build(ctx, *f); });
 }
