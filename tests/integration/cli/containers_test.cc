@@ -547,10 +547,12 @@ TEST_F(CliAgainstDaemon, BuildTagsCachesAndFails) {
   ls = B({"run", "--rm", "--network", "none", outside.out.substr(0, 71)});
   EXPECT_EQ(ls.out, ".dockerignore\nDockerfile\na\nsub\n") << ls.err;
 
-  Result fail = B({"build", "--network", "none", "-"}, "FROM busybox\nRUN echo doing; exit 3\n");
+  Result fail = B({"build", "--network", "none", "--iidfile", dir + "/iid", "-"},
+                  "FROM busybox\nRUN echo doing; exit 3\n");
   EXPECT_EQ(fail.exit_code, 3) << fail.out << fail.err;
   EXPECT_NE(fail.out.find("doing\n => 2/2 ERROR "), std::string::npos) << fail.out;
   EXPECT_NE(fail.err.find("returned a non-zero code: 3"), std::string::npos) << fail.err;
+  EXPECT_FALSE(FileExists(dir + "/iid")) << "the last build's ID is gone";
   Result bad = B({"build", "-"}, "FORM busybox\n");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("FORM"), std::string::npos) << bad.err;
