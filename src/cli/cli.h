@@ -49,6 +49,9 @@ void AddEventsCommand(CLI::App* cmd, Context& ctx);    // `events` and `system e
 // registry.cc: pull and push (top level and under `image`, in the image group), login/logout.
 void AddPullPushCommands(CLI::App* parent, Context& ctx);
 void AddLoginCommands(CLI::App& app, Context& ctx);
+// build.cc: `build` (top level, AddBuildCommands) and `image build`.
+void AddBuildCommand(CLI::App* parent, Context& ctx);
+void AddBuildCommands(CLI::App& app, Context& ctx);
 // Pulls `image` through the daemon with the credentials config.json has for its registry,
 // rendering the progress on `out` as the docker CLI does. `berth pull` ends with the full
 // reference on stdout; run/create (a missing image) show the progress on stderr only.

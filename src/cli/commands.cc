@@ -13,6 +13,7 @@ const std::vector<CommandGroup>& CommandGroups() {
       {AddImageCommands,
        {"image", "images", "rmi", "tag", "load", "save", "import", "history", "pull", "push"}},
       {AddLoginCommands, {"login", "logout"}},
+      {AddBuildCommands, {"build"}},
       {AddSystemCommands, {"version", "info", "system"}},
       {AddVolumeCommands, {"volume"}},
       {AddCpCommand, {"cp"}},

@@ -556,6 +556,7 @@ void AddImageCommands(CLI::App& app, Context& ctx) {
   Commands::Prune(image->add_subcommand("prune", "Remove unused images"), ctx);
   Commands::Tag(
       image->add_subcommand("tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"), ctx);
+  AddBuildCommand(image, ctx);
   Commands::Load(image->add_subcommand("load", "Load an image from a tar archive or STDIN"), ctx);
   Commands::Save(image->add_subcommand("save", "Save one or more images to a tar archive"), ctx);
   Commands::Import(image->add_subcommand(

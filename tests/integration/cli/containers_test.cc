@@ -477,5 +477,95 @@ TEST_F(CliAgainstDaemon, RunInteractiveCopiesPipedStdin) {
   EXPECT_EQ(wc.out, "2\n");
 }
 
+// berth build on a multi-stage context in a temp dir: the tagged image runs, --iidfile and -q
+// give its ID, a second build marks every step the cache gave, -f - and a Dockerfile outside
+// the context go in hidden from COPY, a failing RUN's code is the exit status, a parse error
+// and a missing context exit 1. RUN without a network: the dockerd of this test has no bridge.
+TEST_F(CliAgainstDaemon, BuildTagsCachesAndFails) {
+  char tmpl[] = "/tmp/berth-cli-build.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string ctx = dir + "/ctx";
+  MkdirAll(ctx + "/sub", 0755);
+  WriteFileAtomic(
+      ctx + "/Dockerfile",
+      "FROM busybox AS base\nCOPY a /a\nRUN cp /a /built\n\nFROM busybox\n"
+      "ARG WORD=default\nCOPY --from=base /built /built\nCOPY sub/ /sub/\n"
+      "RUN echo \"$WORD\" > /word\nCMD [\"sh\", \"-c\", \"cat /built /word; ls /sub\"]\n",
+      0644);
+  WriteFileAtomic(ctx + "/a", "A\n", 0644);
+  WriteFileAtomic(ctx + "/sub/f", "F\n", 0644);
+  WriteFileAtomic(ctx + "/sub/ignored", "no\n", 0644);
+  WriteFileAtomic(ctx + "/.dockerignore", "sub/ignored\n", 0644);
+  std::string image = "berthcli-build-" + std::to_string(getpid()) + ":1";
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+
+  Result first = B({"build", "--no-cache", "--network", "none", "-t", image, "--build-arg",
+                    "WORD=hi", "--iidfile", dir + "/iid", ctx},
+                   "", 120);
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  EXPECT_EQ(first.out.rfind("Sending build context to Docker daemon ", 0), 0u) << first.out;
+  EXPECT_NE(first.out.find("Step 3/9 : RUN cp /a /built\n"), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("\n => 3/9 DONE "), std::string::npos) << first.out;
+  EXPECT_EQ(count(first.out, " DONE "), 9u) << first.out;
+  EXPECT_EQ(count(first.out, "CACHED"), 0u) << first.out;
+  std::string iid = ReadFile(dir + "/iid");
+  ASSERT_EQ(iid.size(), 71u) << iid;
+  EXPECT_EQ(iid.rfind("sha256:", 0), 0u) << iid;
+  EXPECT_NE(first.out.find(" => 9/9 DONE "), std::string::npos) << first.out;
+  EXPECT_NE(first.out.find("s\nSuccessfully built " + iid.substr(7, 12) + "\n"), std::string::npos)
+      << first.out;
+  EXPECT_NE(first.out.find("Successfully tagged " + image + "\n"), std::string::npos);
+  Result run = B({"run", "--rm", "--network", "none", image});
+  EXPECT_EQ(run.out, "A\nhi\nf\n") << run.err;
+
+  Result again = B({"build", "--network", "none", "-t", image, "--build-arg", "WORD=hi", ctx});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("Step 3/9 : RUN cp /a /built\n ---> Using cache\n ---> "),
+            std::string::npos)
+      << again.out;
+  EXPECT_NE(again.out.find("\n => 3/9 CACHED "), std::string::npos) << again.out;
+  EXPECT_EQ(count(again.out, " CACHED "), 7u) << again.out;  // all but the two FROMs
+  EXPECT_EQ(count(again.out, " DONE "), 2u) << again.out;
+  Result quiet = B({"build", "-q", "--network", "none", "--build-arg", "WORD=hi", ctx});
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.err;
+  EXPECT_EQ(quiet.out, iid + "\n");
+
+  // A Dockerfile from stdin, and one outside the context: COPY . sees neither.
+  const std::string listing = "FROM busybox\nCOPY . /ctx/\nCMD [\"sh\", \"-c\", \"ls -A /ctx\"]\n";
+  Result from_stdin = B({"build", "-q", "--network", "none", "-f", "-", ctx}, listing);
+  ASSERT_EQ(from_stdin.exit_code, 0) << from_stdin.err;
+  Result ls = B({"run", "--rm", "--network", "none", from_stdin.out.substr(0, 71)});
+  EXPECT_EQ(ls.out, ".dockerignore\nDockerfile\na\nsub\n") << ls.err;
+  WriteFileAtomic(dir + "/Elsewhere", listing, 0644);
+  Result outside = B({"build", "-q", "--network", "none", "-f", dir + "/Elsewhere", ctx});
+  ASSERT_EQ(outside.exit_code, 0) << outside.err;
+  ls = B({"run", "--rm", "--network", "none", outside.out.substr(0, 71)});
+  EXPECT_EQ(ls.out, ".dockerignore\nDockerfile\na\nsub\n") << ls.err;
+
+  Result fail = B({"build", "--network", "none", "--iidfile", dir + "/iid", "-"},
+                  "FROM busybox\nRUN echo doing; exit 3\n");
+  EXPECT_EQ(fail.exit_code, 3) << fail.out << fail.err;
+  EXPECT_NE(fail.out.find("doing\n => 2/2 ERROR "), std::string::npos) << fail.out;
+  EXPECT_NE(fail.err.find("returned a non-zero code: 3"), std::string::npos) << fail.err;
+  EXPECT_FALSE(FileExists(dir + "/iid")) << "the last build's ID is gone";
+  Result bad = B({"build", "-"}, "FORM busybox\n");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("FORM"), std::string::npos) << bad.err;
+  Result missing = B({"build", dir + "/nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.err, "Error: unable to prepare context: path \"" + dir + "/nope\" not found\n");
+
+  for (const std::string& id : {from_stdin.out.substr(0, 71), outside.out.substr(0, 71)}) {
+    B({"rmi", "-f", id});
+  }
+  B({"rmi", image});
+  RemoveAll(dir);
+}
+
 }  // namespace
 }  // namespace berth::testing
