@@ -185,6 +185,29 @@ void Client::Send(std::string_view method, std::string_view target, const ReadFn
     impl_->connected = false;
     throw Error(Kind::kUnavailable, "send to " + host_ + ": " + ec.message());
   };
+  // The daemon may have answered before it read the whole body (a 400 about a query
+  // parameter, with a large build context still on its way) and hung up: its answer says
+  // more than the broken pipe, so it is read if it came.
+  auto answer_or_fail = [&] {
+    beast::error_code read_ec;
+    impl_->parser.emplace();
+    impl_->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+    http::read_header(impl_->socket, impl_->buffer, *impl_->parser, read_ec);
+    if (!read_ec &&
+        (impl_->parser->get().result_int() < 200 || impl_->parser->get().result_int() >= 300)) {
+      Reply reply;
+      reply.status = static_cast<int>(impl_->parser->get().result_int());
+      try {
+        ReadBody([&](std::string_view d) { reply.body.append(d); });
+      } catch (const Error&) {
+        // what arrived of the body is the message
+      }
+      impl_->connected = false;
+      ThrowReply(reply);
+    }
+    impl_->parser.reset();
+    fail();
+  };
   if (read != nullptr) {
     http::request<http::empty_body> req{verb, path, 11};
     SetCommonFields(req, content_type, headers_);
@@ -195,10 +218,10 @@ void Client::Send(std::string_view method, std::string_view target, const ReadFn
     std::vector<char> buf(kChunk);
     while (size_t n = (*read)(buf.data(), buf.size())) {
       asio::write(impl_->socket, http::make_chunk(asio::buffer(buf.data(), n)), ec);
-      if (ec) fail();
+      if (ec) answer_or_fail();
     }
     asio::write(impl_->socket, http::make_chunk_last(), ec);
-    if (ec) fail();
+    if (ec) answer_or_fail();
   } else {
     http::request<http::string_body> req{verb, path, 11};
     SetCommonFields(req, content_type, headers_);

@@ -17,6 +17,11 @@
 
 namespace berth::build {
 
+// Where `berth build --secret id=X,src=F` puts F in the context tar it sends: <dir>/X. berthd
+// takes the directory out of the context before reading it; RUN --mount=type=secret,id=X binds
+// the file read-only (a Berth extension of the classic protocol, which has no secrets).
+inline constexpr const char* kSecretsDir = ".berth-build-secrets";
+
 struct ContextEntry {
   std::string path;  // relative to the context root, '/'-separated, never "." or ".."
   mode_t mode = 0;   // type and permission bits (lstat)

@@ -36,7 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 struct BuildFlags {
   std::string path;
-  std::vector<std::string> tags, build_args, labels;
+  std::vector<std::string> tags, build_args, labels, secrets;
   std::string file, target, network, platform, iidfile;
   bool no_cache = false, quiet = false, pull = false, rm = true, force_rm = false;
 };
@@ -122,6 +122,50 @@ Body DirWithDockerfile(const std::string& dir, std::string text) {
         build::WalkContext(dir, build::LoadDockerignore(dir));
     std::erase_if(entries, [](const build::ContextEntry& e) { return e.path == ".dockerignore"; });
     build::WriteContextTar(dir, entries, write);
+  };
+  return body;
+}
+
+// --secret id=X,src=FILE (BuildKit's syntax; `source` too, `type=file` the only type): the
+// file goes in front of the context as .berth-build-secrets/X, which berthd takes out of the
+// context before anything reads it and binds for RUN --mount=type=secret,id=X only
+// (docs/build.md). Read now, so a missing file fails before anything is sent.
+Body WithSecrets(Body body, const BuildFlags& f) {
+  if (f.secrets.empty()) return body;
+  if (f.path == "-") ThrowInvalid("--secret needs a context directory, not a tar from stdin");
+  auto head = std::make_shared<std::string>();
+  for (const std::string& spec : f.secrets) {
+    std::string id, src;
+    size_t start = 0;
+    while (start <= spec.size()) {
+      size_t comma = spec.find(',', start);
+      std::string part = spec.substr(start, comma == std::string::npos ? comma : comma - start);
+      size_t eq = part.find('=');
+      std::string key = part.substr(0, eq),
+                  value = eq == std::string::npos ? "" : part.substr(eq + 1);
+      if (key == "id") {
+        id = value;
+      } else if (key == "src" || key == "source") {
+        src = value;
+      } else if (!(key == "type" && value == "file")) {
+        ThrowInvalid("--secret " + spec + ": unexpected key \"" + key +
+                     "\" (id=ID,src=FILE is supported)");
+      }
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    if (src.empty()) src = id;
+    if (id.empty() || id.find('/') != std::string::npos || id == "." || id == "..") {
+      ThrowInvalid("--secret " + spec + ": a secret needs an id (a name without /)");
+    }
+    std::optional<std::string> content = ReadFileIfExists(src);
+    if (!content) ThrowInvalid("--secret " + spec + ": cannot read " + src);
+    *head += TarFile(std::string(build::kSecretsDir) + "/" + id, *content, 0400, time(nullptr));
+  }
+  auto inner = std::move(body.produce);
+  body.produce = [head, inner](const build::TarWriteFn& write) {
+    write(head->data(), head->size());
+    inner(write);
   };
   return body;
 }
@@ -328,7 +372,7 @@ void Build(Context& ctx, const BuildFlags& f) {
   if (!f.iidfile.empty() && unlink(f.iidfile.c_str()) != 0 && errno != ENOENT) {
     ThrowErrno("remove the image ID file " + f.iidfile);  // no stale ID if the build fails
   }
-  Body body = PrepareBody(f);
+  Body body = WithSecrets(PrepareBody(f), f);
   std::string target = Target(f, body.dockerfile);
 
   bool tty = isatty(STDOUT_FILENO) != 0;
@@ -413,6 +457,7 @@ void AddBuildCommand(CLI::App* parent, Context& ctx) {
   many("-t,--tag", f->tags, "Name and optionally a tag in the 'name:tag' format");
   many("--build-arg", f->build_args, "Set build-time variables (KEY=VALUE, or KEY from the env)");
   many("--label", f->labels, "Set metadata for an image");
+  many("--secret", f->secrets, "A secret for RUN --mount=type=secret (id=ID,src=FILE)");
   cmd->add_option("-f,--file", f->file,
                   "Name of the Dockerfile (default: 'PATH/Dockerfile'; - for stdin)");
   cmd->add_option("--target", f->target, "Set the target build stage to build");

@@ -356,11 +356,12 @@ class Run {
     unlink(tar.c_str());
     // `berth build --secret` sends each secret as <kSecretsDir>/<id> in the context; they
     // leave it before anything reads the context (no COPY, no cache key sees them).
-    std::string secrets = JoinPath(context_dir_, kSecretsDir);
+    std::string secrets = JoinPath(context_dir_, build::kSecretsDir);
     struct stat sst;
     if (lstat(secrets.c_str(), &sst) == 0) {
       if (!S_ISDIR(sst.st_mode) || rename(secrets.c_str(), secrets_dir_.c_str()) < 0) {
-        ThrowInvalid(std::string("the build context's ") + kSecretsDir + " is not a directory");
+        ThrowInvalid(std::string("the build context's ") + build::kSecretsDir +
+                     " is not a directory");
       }
       // Readable by the step's root, which is an unprivileged id on the host.
       if (DIR* d = opendir(secrets_dir_.c_str())) {

@@ -21,12 +21,6 @@
 
 namespace berth::engine {
 
-// Where `berth build --secret id=X,src=F` puts F in the context tar it sends: <dir>/X. The
-// daemon takes the directory out of the context before reading it; RUN
-// --mount=type=secret,id=X binds the file read-only (a Berth extension of the classic
-// protocol, which has no secrets).
-inline constexpr const char* kSecretsDir = ".berth-build-secrets";
-
 // The label on the volumes RUN --mount=type=cache uses (its value: the cache id).
 inline constexpr const char* kBuildCacheLabel = "berth.build-cache";
 
