@@ -322,6 +322,18 @@ RUN rm -rf /d && rm /etc/group
         self.assertEqual(status, 400)
         self.assertIn("Dockerfile:2:1", body["message"])
         self.assertIn("BOGUS", body["message"])
+        # A cycle between stages: a 400 naming the cycle.
+        status, body = build({"Dockerfile": "FROM busybox AS a\nCOPY --from=b /x /x\n"
+                                            "FROM busybox AS b\nCOPY --from=a /y /y\n"})
+        self.assertEqual(status, 400)
+        self.assertIn("circular dependency between stages", body["message"])
+        # A source outside the context, a context that is not a tar.
+        status, out = build({"Dockerfile": "FROM busybox\nCOPY ../../etc/passwd /\n"})
+        self.assertIn("outside the build context", json.dumps(out))
+        status, body = DAEMON.api("POST", "/build", b"this is not a tar" * 100,
+                                  "application/x-tar")
+        self.assertEqual(status, 400)
+        self.assertIn("not a tar", body["message"])
         # A COPY source that is not there, and a custom Dockerfile name that is not there.
         status, out = build({"Dockerfile": "FROM busybox\nCOPY missing.txt /\n"})
         self.assertIn("missing.txt", json.dumps(out))
