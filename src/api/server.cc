@@ -484,9 +484,13 @@ void Server::Serve(int fd) {
     log::Warn(std::string("connection: ") + e.what());
     forget();
   }
-  std::lock_guard lock(mu_);
-  --active_;
-  idle_.notify_all();
+  bool idle;
+  {
+    std::lock_guard lock(mu_);
+    idle = --active_ == 0;
+    idle_.notify_all();
+  }
+  if (idle && idle_hook_ && !stopping_) idle_hook_();
 }
 
 }  // namespace berth::api

@@ -49,6 +49,9 @@ class Server {
   void Run();
   // From any thread (not from a signal handler).
   void Stop();
+  // Called (from the connection's thread, no lock held) each time the last open connection
+  // ends: berthd gives freed memory back then. Set before Run.
+  void SetIdleHook(std::function<void()> hook) { idle_hook_ = std::move(hook); }
 
  private:
   friend class Connection;
@@ -63,6 +66,7 @@ class Server {
   std::condition_variable idle_;
   std::set<int> connections_;
   int active_ = 0;  // connection threads still running (guarded by mu_)
+  std::function<void()> idle_hook_;
 };
 
 }  // namespace berth::api

@@ -8,8 +8,11 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "api/routes.h"
@@ -147,6 +150,56 @@ void KeepIdleHeapSmall() {
   mallopt(M_TRIM_THRESHOLD, 128 << 10);
 }
 
+// Gives what the connection threads freed back to the kernel (their arenas keep it otherwise:
+// +9 MB after 100 containers) once berthd has had no connection for a second: a busy client
+// never waits for it, and an idle daemon is as small as it can be.
+class IdleTrimmer {
+ public:
+  IdleTrimmer() : thread_([this] { Loop(); }) {}
+  ~IdleTrimmer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  // The last connection ended.
+  void Poke() {
+    {
+      std::lock_guard lock(mu_);
+      due_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      pending_ = true;
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (!pending_) {
+        cv_.wait(lock);
+        continue;
+      }
+      if (cv_.wait_until(lock, due_) == std::cv_status::timeout &&
+          std::chrono::steady_clock::now() >= due_) {
+        pending_ = false;
+        lock.unlock();
+        malloc_trim(0);
+        lock.lock();
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::chrono::steady_clock::time_point due_;
+  bool pending_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -207,6 +260,8 @@ int main(int argc, char** argv) {
     berth::api::AddNetworkRoutes(router, networks, containers);
     berth::api::AddBuildRoutes(router, builder, images, volumes);
     berth::api::Server server(router);
+    IdleTrimmer trimmer;
+    server.SetIdleHook([&trimmer] { trimmer.Poke(); });
     for (const std::string& host : o.hosts) {
       server.Listen(host);
     }
