@@ -39,47 +39,7 @@ IMAGE = os.environ.get("BERTH_BUSYBOX_IMAGE", "")
 
 def api(method, path, body=None):
     """One request on its own connection: (status, parsed JSON or bytes)."""
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(60)
-    s.connect(DAEMON.sock)
-    try:
-        data = b"" if body is None else (body if isinstance(body, bytes)
-                                         else json.dumps(body).encode())
-        head = "%s /v1.41%s HTTP/1.1\r\nHost: docker\r\nContent-Length: %d\r\n" % (
-            method, path, len(data))
-        if body is not None:
-            head += "Content-Type: application/json\r\n"
-        s.sendall(head.encode() + b"Connection: close\r\n\r\n" + data)
-        raw = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            raw += chunk
-    finally:
-        s.close()
-    header, _, rest = raw.partition(b"\r\n\r\n")
-    lines = header.decode().split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, v in
-               (line.split(":", 1) for line in lines[1:])}
-    if headers.get("transfer-encoding") == "chunked":
-        out = b""
-        while rest:
-            size, _, rest = rest.partition(b"\r\n")
-            n = int(size, 16)
-            if n == 0:
-                break
-            out += rest[:n]
-            rest = rest[n + 2:]
-        rest = out
-    if headers.get("content-type", "").startswith("application/json") and rest.strip():
-        try:
-            return status, json.loads(rest)
-        except ValueError:  # a stream of JSON lines (events)
-            return status, [json.loads(line) for line in rest.splitlines() if line.strip()]
-    return status, rest
-
+    return DAEMON.api(method, path, body)
 
 def filters(**f):
     return quote(json.dumps({k: v if isinstance(v, list) else [v] for k, v in f.items()}))
