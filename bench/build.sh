@@ -157,7 +157,7 @@ WORKDIR /src
 COPY tree /src/tree
 COPY big /src/big
 RUN mkdir -p /out && find tree -type f | sort > /out/tree.list && test "\$(wc -l < /out/tree.list)" -eq $FILES
-RUN xargs md5sum < /out/tree.list > /out/tree.md5 && (md5sum big/* 2>/dev/null || true) > /out/big.md5
+RUN find tree -type f -exec md5sum {} + | sort -k 2 > /out/tree.md5 && (md5sum big/* 2>/dev/null || true) > /out/big.md5
 RUN tar -cf /out/tree.tar tree && find /src -type d | wc -l > /out/dirs
 RUN cat /out/tree.md5 /out/big.md5 | md5sum > /out/sum
 
@@ -212,40 +212,34 @@ cleanup_more() {
   timeout 60 "${ARGV[@]}" rmi -af >/dev/null 2>&1
 }
 [ ${#ENGINES[@]} -gt 0 ] || die "no engine came up"
-declare -A BASE_N=() # image count of each store with the base image alone
+declare -A BASE_IDS=() # the images of each store with the base image alone
 
-# images_n ENGINE: how many images (intermediate ones too) the engine's store holds
-images_n() {
-  case $1 in
-    buildah) cli buildah images -aq 2>/dev/null | sort -u | grep -c . ;;
-    *) cli "$1" images -aq 2>/dev/null | sort -u | grep -c . ;;
-  esac
-}
-# reset ENGINE: the engine's store back to the base image alone (untimed)
+# image_ids ENGINE: the IDs of every image in the engine's store (intermediate ones too)
+image_ids() { cli "$1" images -aq 2>/dev/null | sort -u; }
+# reset_store ENGINE: the engine's store back to the base image alone (untimed): the result,
+# then every image that was not there at the start (a failed build's too), a few passes since
+# an image with children goes only after them; then berthd's build cache (it records step
+# images under their keys until `builder prune -a`; dockerd's classic builder and buildah keep
+# nothing but the images).
 reset_store() {
-  local e=$1 i n
-  case $e in
-    buildah)
-      cli buildah rmi -f bdb-out >/dev/null 2>&1
-      for ((i = 0; i < 10; i++)); do
-        cli buildah rmi --prune >/dev/null 2>&1
-        n=$(images_n buildah)
-        [ "$n" -le "${BASE_N[$e]}" ] && break
-      done
-      ;;
-    *)
-      # The result, the dangling builder stage (its untagged parents go with it), then the
-      # build cache: berthd keeps step images as the cache until `builder prune -a`; dockerd's
-      # classic builder keeps none besides the images.
-      cli "$e" rmi -f bdb-out >/dev/null 2>&1
-      env DOCKER_CONFIG="$W/dockercfg" "$DOCKER_BIN" -H "${CLI[$e]##* -H }" image prune -f >/dev/null 2>&1
-      env DOCKER_CONFIG="$W/dockercfg" "$DOCKER_BIN" -H "${CLI[$e]##* -H }" builder prune -af >/dev/null 2>&1
-      ;;
-  esac
-  n=$(images_n "$e")
-  [ "$n" -le "${BASE_N[$e]}" ] || note "$e: $n images left after the reset (the base alone is ${BASE_N[$e]})"
+  local e=$1 i left id
+  cli "$e" rmi -f bdb-out >/dev/null 2>&1
+  for ((i = 0; i < 5; i++)); do
+    left=()
+    for id in $(image_ids "$e"); do
+      [[ " ${BASE_IDS[$e]} " == *" $id "* ]] || left+=("$id")
+    done
+    [ ${#left[@]} -gt 0 ] || break
+    cli "$e" rmi -f "${left[@]}" >/dev/null 2>&1
+  done
+  if [ "$e" = berth ]; then
+    env DOCKER_CONFIG="$W/dockercfg" "$DOCKER_BIN" -H "unix://$W/berth/berth.sock" builder prune -af \
+      >/dev/null 2>&1 || note "berth: builder prune failed"
+  fi
+  [ "$(image_ids "$e" | paste -sd ' ')" = "${BASE_IDS[$e]}" ] ||
+    note "$e: $(image_ids "$e" | grep -c .) images left after the reset (the base alone is $(echo "${BASE_IDS[$e]}" | wc -w))"
 }
-for e in "${ENGINES[@]}"; do BASE_N[$e]=$(images_n "$e"); done
+for e in "${ENGINES[@]}"; do BASE_IDS[$e]=$(image_ids "$e" | paste -sd ' '); done
 
 # stamp.sh TIMES LOG CMD...: CMD once, every line it prints (stdout and stderr) prefixed with
 # the time it arrived; "start end" (s) of CMD to TIMES; CMD's exit status. A TERM or INT
