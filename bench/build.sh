@@ -23,9 +23,10 @@
 #   cold build no slower than the fastest anchor's; cached rebuild under 0.3x berth's own cold
 #   build and at most half the fastest anchor's cached rebuild.
 # Then where the time goes: every line the CLIs print is time-stamped, and the median time
-# from one step's line to the next is printed per step and engine (the first row: from the
-# CLI's start to the first step, i.e. the context sent and unpacked; the last step's row runs
-# to the CLI's exit, i.e. it includes the commit and tag).
+# from one step's line to the next is printed per step and engine (a RUN step's row includes
+# its commit), with three more rows: the CLI's start to its "Sending build context" line
+# (printed once the daemon has taken the context; buildah has none), from there to the first
+# step (what the daemon does with the context first), and the CLI's last line to its exit.
 #
 # Usage (as root, after the release build):   bash bench/build.sh
 #   RUNS=3 bash bench/build.sh                  # quicker
@@ -317,24 +318,37 @@ for mode in cold cached; do
 done
 
 # Where the time goes: per step, the median over the rounds of the time from that step's line
-# to the next (the first row: from the CLI's start to the first step).
-# steps LOG TIMES: "label ms" per segment of one build
+# to the next. Before the steps: from the CLI's start to its "Sending build context" line (the
+# docker CLI prints it when the daemon has taken the whole context; buildah reads the directory
+# itself and has no such line), then to the first step (what the daemon does with the context
+# before it starts). After them: from the CLI's last line to its exit.
+# steps LOG TIMES: "label<TAB>ms" per segment of one build ("" when it has no such segment)
 steps() {
   awk -v times="$2" '
-    BEGIN { getline t < times; split(t, tt, " "); last = tt[1]; label = "start, context"; n = 0 }
+    BEGIN { getline t < times; split(t, tt, " "); last = tt[1]; sent = ""; n = 0 }
     {
       line = substr($0, index($0, " ") + 1)
+      final = $1
+      if (n == 0 && sent == "" && line ~ /Sending build context/) sent = $1
       # docker/berth: "Step 3/15 : COPY tree /src/tree"; buildah: "[1/2] STEP 3/8: COPY tree /src/tree"
       if (match(line, /Step [0-9]+\/[0-9]+ : /) || match(line, /STEP [0-9]+\/[0-9]+: /)) {
-        printf "%s\t%.1f\n", label, ($1 - last) * 1000
+        if (n == 0) {
+          printf "CLI start -> context sent\t%s\n", sent == "" ? "" : sprintf("%.1f", (sent - tt[1]) * 1000)
+          printf "context sent -> first step\t%.1f\n", ($1 - (sent == "" ? tt[1] : sent)) * 1000
+        } else {
+          printf "%s\t%.1f\n", label, ($1 - last) * 1000
+        }
         last = $1; n++
         label = sprintf("%2d %s", n, substr(line, RSTART + RLENGTH, 44))
       }
     }
-    END { printf "%s\t%.1f\n", label, (tt[2] - last) * 1000 }' "$1"
+    END {
+      printf "%s\t%.1f\n", label, (final - last) * 1000
+      printf "last line -> CLI exit\t%.1f\n", (tt[2] - final) * 1000
+    }' "$1"
 }
 echo
-echo "where the time goes (median ms per step over the rounds; a step runs to the next one's line):"
+echo "where the time goes (median ms over the rounds; a step runs to the next line that starts a step, the last to the last line):"
 for mode in cold cached; do
   hdr=$(printf '  %-48s' "$mode")
   for e in "${ENGINES[@]}"; do hdr+=$(printf ' %9s' "$e"); done
@@ -354,7 +368,7 @@ for mode in cold cached; do
     label=$(awk -F'\t' -v i="$i" '$1 == i {print $2; exit}' "$W/out/$ref.$mode.steps")
     line=$(printf '  %-48s' "${label:0:48}")
     for e in "${ENGINES[@]}"; do
-      v=$(awk -F'\t' -v i="$i" '$1 == i {print $3}' "$W/out/$e.$mode.steps" 2>/dev/null | sort -n |
+      v=$(awk -F'\t' -v i="$i" '$1 == i && $3 != "" {print $3}' "$W/out/$e.$mode.steps" 2>/dev/null | sort -n |
         awk '{v[NR] = $1} END {if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}')
       line+=$(printf ' %9s' "${v:--}")
     done
