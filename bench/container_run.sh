@@ -141,98 +141,13 @@ jq '.process.terminal = false | .process.args = ["/bin/true"]' "$W/bundle/config
 mv "$W/config.json.new" "$W/bundle/config.json"
 add_runtime crun "$(command -v crun)" "$CG2_HYBRID" "$W/bundle"
 
-touch "$NS" || die "touch $NS failed"
-unshare --net="$NS" true || die "cannot create a network namespace"
-NS_INODE=$(stat -L -c %i "$NS")
-nsenter --net="$NS" ip link set lo up || die "cannot bring up lo in the netns"
+make_netns
 
 # --- the engines: daemons up, image loaded -------------------------------------------------
-if [ "$BERTH" = 1 ]; then
-  mkdir -p "$W/berth"
-  CLI[berth]="$BERTH_BIN -H unix://$W/berth/berth.sock"
-  ENG_WRAP[berth]=""
-  RUN_OPTS[berth]=""
-  RM_F[berth]="rm -f"
-  start_daemon BERTHD_PID "$W/logs/berthd.log" "$BERTHD" --root "$W/berth/root" \
-    --state "$W/berth/state" -H "unix://$W/berth/berth.sock"
-  if ! wait_for 20 cli berth version; then
-    fail berth "berthd did not start: $(last_line "$W/logs/berthd.log")"
-  elif ! cli berth load -q -i "$IMAGE" >"$W/logs/berth-load.log" 2>&1; then
-    fail berth "berth load: $(last_line "$W/logs/berth-load.log")"
-  else
-    OK[berth]=1
-  fi
-fi
-
-if [ "$DOCKER" = 1 ]; then
-  D=$W/docker
-  mkdir -p "$D"
-  # Debian's /etc/containerd/config.toml (the CRI plugin on), every path moved into $D.
-  cat >"$D/containerd.toml" <<EOF
-version = 2
-root = "$D/containerd-root"
-state = "$D/containerd-state"
-[grpc]
-  address = "$D/containerd.sock"
-[ttrpc]
-  address = "$D/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$D/containerd-opt"
-EOF
-  CLI[docker]="$DOCKER_BIN -H unix://$D/docker.sock"
-  ENG_WRAP[docker]=""
-  RUN_OPTS[docker]=""
-  RM_F[docker]="rm -f"
-  start_daemon CONTAINERD_PID "$W/logs/containerd.log" containerd --config "$D/containerd.toml"
-  if ! wait_for 30 test -S "$D/containerd.sock"; then
-    fail docker "containerd did not start: $(last_line "$W/logs/containerd.log")"
-  else
-    start_daemon DOCKERD_PID "$W/logs/dockerd.log" dockerd --containerd="$D/containerd.sock" \
-      --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
-      -H "unix://$D/docker.sock" --bridge=none --iptables=false --ip-masq=false \
-      --cgroup-parent "/$TAG-docker"
-    if ! wait_for 60 cli docker version; then
-      fail docker "dockerd did not start: $(last_line "$W/logs/dockerd.log")"
-    elif ! cli docker load -q -i "$IMAGE" >"$W/logs/docker-load.log" 2>&1; then
-      fail docker "docker load: $(last_line "$W/logs/docker-load.log")"
-    else
-      OK[docker]=1
-    fi
-  fi
-fi
-
-if [ "$PODMAN" = 1 ]; then
-  P=$W/pm
-  CLI[podman]="podman --root $P/root --runroot $P/run --tmpdir $P/tmp --network-config-dir $P/net --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
-  # podman in our netns, so its conmons are there too. Its runtime is runc: podman's crun
-  # needs cgroup2 hidden in a private mount namespace on this host, and the container's
-  # rootfs mount would then live in a namespace the next `podman rm` does not see.
-  ENG_WRAP[podman]="nsenter --net=$NS"
-  # root here cannot raise RLIMIT_NOFILE past its hard limit, podman caps nproc at 32768
-  # (../shared/ANCHORS.md): podman's defaults for root fail without these.
-  nofile=$(ulimit -Hn)
-  nproc=$(ulimit -Hu)
-  { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
-  RUN_OPTS[podman]="--runtime runc --ulimit nofile=$nofile:$nofile --ulimit nproc=$nproc:$nproc --cgroup-parent /$TAG-podman"
-  # `podman rm -f` waits 10 s for `sleep` (pid 1 ignores SIGTERM); -t 0 kills at once, as
-  # `docker rm -f` does.
-  RM_F[podman]="rm -f -t 0"
-  if ! cli podman load -q -i "$IMAGE" >"$W/logs/podman-load.log" 2>&1; then
-    fail podman "podman load: $(last_line "$W/logs/podman-load.log")"
-  else
-    OK[podman]=1
-  fi
-fi
-
-ENGINES=()
-for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
+start_berth
+start_docker --bridge=none --iptables=false --ip-masq=false
+setup_podman
+engines_up
 
 # --- 3. idle daemon RSS ---------------------------------------------------------------------
 declare -A IDLE=()

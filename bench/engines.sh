@@ -1,8 +1,10 @@
-# bench/engines.sh - sourced by container_run.sh and network.sh after their knobs are read:
-# checks the binaries, makes the work dir (bench/lib.sh's bench_setup, named after BENCH_TAG,
-# on a tmpfs unless DISK=1), installs the cleanup, and starts the engines in isolation
-# (berthd, containerd + dockerd in a network namespace of their own, podman with its own
-# roots). Sets OK[engine], CLI[engine], ENG_WRAP, RUN_OPTS, RM_F and the daemons' pids.
+# bench/engines.sh - sourced by container_run.sh, network.sh and build.sh after their knobs
+# are read: checks the binaries, makes the work dir (bench/lib.sh's bench_setup, named after
+# BENCH_TAG, on a tmpfs unless DISK=1) and installs the cleanup. Its functions then start the
+# engines in isolation: make_netns (a network namespace with only loopback), start_berth
+# (berthd), start_docker (containerd + dockerd), both in that namespace, setup_podman (podman
+# with its own roots), each loading the image; engines_up lists those that came up. They set
+# OK[engine], CLI[engine], ENG_WRAP, RUN_OPTS, RM_F and the daemons' pids.
 # shellcheck shell=bash disable=SC2034 # its variables are the sourcing script's
 [ -f "$IMAGE" ] || die "no image archive at $IMAGE (cmake --build $BUILD --target busybox_image, or set IMAGE)"
 IMAGE=$(realpath "$IMAGE")
@@ -137,6 +139,9 @@ engines_cleanup() {
     done
     [ "$e" = podman ] && timeout 60 "${ARGV[@]}" rmi -af >/dev/null 2>&1
   done
+  # What the sourcing script runs besides these engines (build.sh: buildah's containers and
+  # images), when it defines cleanup_more.
+  declare -F cleanup_more >/dev/null && cleanup_more
   # Daemons, last started first (dockerd before containerd), by pid.
   for ((i = ${#DAEMON_PIDS[@]} - 1; i >= 0; i--)); do stop_pid "${DAEMON_PIDS[i]}"; done
   DAEMON_PIDS=()
@@ -149,9 +154,10 @@ engines_cleanup() {
     [ -z "$(in_our_netns "")" ] && break
     sleep 0.1
   done
-  # Cgroups under our parents (docker's and podman's, with the children they made), and
+  # Cgroups under our parents (docker's, podman's, buildah's, with the children they made), and
   # any named after a berth container id.
-  for d in /sys/fs/cgroup/*/"$TAG-docker" /sys/fs/cgroup/*/"$TAG-podman"; do
+  for d in /sys/fs/cgroup/*/"$TAG-docker" /sys/fs/cgroup/*/"$TAG-podman" \
+    /sys/fs/cgroup/*/"$TAG-buildah"; do
     [ -d "$d" ] && remove_cgroup_tree "$d"
   done
   for id in "${BERTH_IDS[@]}"; do
@@ -221,6 +227,119 @@ cpu_of() {
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null; }
 # last_line FILE: its last two non-empty lines, on one line (a CLI's error, then its hint)
 last_line() { grep -v '^\s*$' "$1" 2>/dev/null | tail -n 2 | paste -sd '|' | sed 's/|/ | /g'; }
+
+# --- starting the engines ------------------------------------------------------------------
+# make_netns: the network namespace $NS (a file in the work dir) with only loopback, up
+make_netns() {
+  touch "$NS" || die "touch $NS failed"
+  unshare --net="$NS" true || die "cannot create a network namespace"
+  NS_INODE=$(stat -L -c %i "$NS")
+  nsenter --net="$NS" ip link set lo up || die "cannot bring up lo in the netns"
+}
+
+# start_berth [BERTHD-ARG...]: when BERTH=1, a berthd of its own (root, state and socket in
+# $W/berth) in our netns, the image loaded with the berth CLI; OK[berth] when that worked.
+# shellcheck disable=SC2120 # its arguments are optional
+start_berth() {
+  [ "$BERTH" = 1 ] || return 0
+  mkdir -p "$W/berth"
+  CLI[berth]="$BERTH_BIN -H unix://$W/berth/berth.sock"
+  ENG_WRAP[berth]=""
+  RUN_OPTS[berth]=""
+  RM_F[berth]="rm -f"
+  start_daemon BERTHD_PID "$W/logs/berthd.log" "$BERTHD" --root "$W/berth/root" \
+    --state "$W/berth/state" -H "unix://$W/berth/berth.sock" "$@"
+  if ! wait_for 20 cli berth version; then
+    fail berth "berthd did not start: $(last_line "$W/logs/berthd.log")"
+  elif ! cli berth load -q -i "$IMAGE" >"$W/logs/berth-load.log" 2>&1; then
+    fail berth "berth load: $(last_line "$W/logs/berth-load.log")"
+  else
+    OK[berth]=1
+  fi
+}
+
+# start_docker [DOCKERD-ARG...]: when DOCKER=1, containerd and dockerd of their own (every
+# root, state dir, socket and pidfile in $W/docker) in our netns, their containers under the
+# cgroup parent $TAG-docker, the image loaded; OK[docker] when that worked.
+# shellcheck disable=SC2120 # its arguments are optional
+start_docker() {
+  [ "$DOCKER" = 1 ] || return 0
+  D=$W/docker
+  mkdir -p "$D"
+  # Debian's /etc/containerd/config.toml (the CRI plugin on), every path moved into $D.
+  cat >"$D/containerd.toml" <<EOF
+version = 2
+root = "$D/containerd-root"
+state = "$D/containerd-state"
+[grpc]
+  address = "$D/containerd.sock"
+[ttrpc]
+  address = "$D/containerd.sock.ttrpc"
+[debug]
+  address = ""
+[plugins]
+  [plugins."io.containerd.grpc.v1.cri"]
+    [plugins."io.containerd.grpc.v1.cri".cni]
+      bin_dir = "/usr/lib/cni"
+      conf_dir = "/etc/cni/net.d"
+  [plugins."io.containerd.internal.v1.opt"]
+    path = "$D/containerd-opt"
+EOF
+  CLI[docker]="$DOCKER_BIN -H unix://$D/docker.sock"
+  ENG_WRAP[docker]=""
+  RUN_OPTS[docker]=""
+  RM_F[docker]="rm -f"
+  start_daemon CONTAINERD_PID "$W/logs/containerd.log" containerd --config "$D/containerd.toml"
+  if ! wait_for 30 test -S "$D/containerd.sock"; then
+    fail docker "containerd did not start: $(last_line "$W/logs/containerd.log")"
+    return 0
+  fi
+  start_daemon DOCKERD_PID "$W/logs/dockerd.log" dockerd --containerd="$D/containerd.sock" \
+    --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
+    -H "unix://$D/docker.sock" "$@" --cgroup-parent "/$TAG-docker"
+  if ! wait_for 60 cli docker version; then
+    fail docker "dockerd did not start: $(last_line "$W/logs/dockerd.log")"
+  elif ! cli docker load -q -i "$IMAGE" >"$W/logs/docker-load.log" 2>&1; then
+    fail docker "docker load: $(last_line "$W/logs/docker-load.log")"
+  else
+    OK[docker]=1
+  fi
+}
+
+# setup_podman: when PODMAN=1, podman with its own roots in $W/pm, run in our netns, its
+# containers under the cgroup parent $TAG-podman, the image loaded; OK[podman] when it worked.
+setup_podman() {
+  [ "$PODMAN" = 1 ] || return 0
+  local nofile nproc
+  P=$W/pm
+  CLI[podman]="podman --root $P/root --runroot $P/run --tmpdir $P/tmp --network-config-dir $P/net --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
+  # podman in our netns, so its conmons are there too. Its runtime is runc: podman's crun
+  # needs cgroup2 hidden in a private mount namespace on this host, and the container's
+  # rootfs mount would then live in a namespace the next `podman rm` does not see.
+  ENG_WRAP[podman]="nsenter --net=$NS"
+  # root here cannot raise RLIMIT_NOFILE past its hard limit, podman caps nproc at 32768
+  # (../shared/ANCHORS.md): podman's defaults for root fail without these.
+  nofile=$(ulimit -Hn)
+  nproc=$(ulimit -Hu)
+  { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
+  RUN_OPTS[podman]="--runtime runc --ulimit nofile=$nofile:$nofile --ulimit nproc=$nproc:$nproc --cgroup-parent /$TAG-podman"
+  # `podman rm -f` waits 10 s for `sleep` (pid 1 ignores SIGTERM); -t 0 kills at once, as
+  # `docker rm -f` does.
+  RM_F[podman]="rm -f -t 0"
+  if ! cli podman load -q -i "$IMAGE" >"$W/logs/podman-load.log" 2>&1; then
+    fail podman "podman load: $(last_line "$W/logs/podman-load.log")"
+  else
+    OK[podman]=1
+  fi
+}
+
+# engines_up: ENGINES, the engines that came up, in the order berth podman docker
+engines_up() {
+  local e
+  ENGINES=()
+  for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
+  return 0
+}
 
 busy_before_run
 host_line

@@ -76,103 +76,18 @@ BENCH_TAG=cnb
 echo "versions: berth $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($BUILD); $(iperf3 --version | head -1); $(podman --version); $($DOCKER_BIN --version); $(containerd --version | awk '{print $1, $3}'); $(hyperfine --version)"
 note "work dir $W ($(findmnt -n -o FSTYPE "$W" || echo disk)), tag $TAG"
 
-# --- the network namespace ---------------------------------------------------------------
-touch "$NS" || die "touch $NS failed"
-unshare --net="$NS" true || die "cannot create a network namespace"
-NS_INODE=$(stat -L -c %i "$NS")
-nsenter --net="$NS" ip link set lo up || die "cannot bring up lo in the netns"
-
-# --- the engines: daemons up, image loaded -------------------------------------------------
+# --- the network namespace and the engines: daemons up, image loaded ------------------------
+make_netns
 if [ "$BERTH" = 1 ]; then
   mkdir -p "$W/berth"
-  CLI[berth]="$BERTH_BIN -H unix://$W/berth/berth.sock"
-  ENG_WRAP[berth]=""
-  RUN_OPTS[berth]=""
-  RM_F[berth]="rm -f"
   echo '{"bridge": "bnb0", "nftables-table": "berthbench", "bridge-prefix": "bnb-"}' \
     >"$W/berth/daemon.json"
-  start_daemon BERTHD_PID "$W/logs/berthd.log" "$BERTHD" --root "$W/berth/root" \
-    --state "$W/berth/state" -H "unix://$W/berth/berth.sock" --config-file "$W/berth/daemon.json"
-  if ! wait_for 20 cli berth version; then
-    fail berth "berthd did not start: $(last_line "$W/logs/berthd.log")"
-  elif ! cli berth load -q -i "$IMAGE" >"$W/logs/berth-load.log" 2>&1; then
-    fail berth "berth load: $(last_line "$W/logs/berth-load.log")"
-  else
-    OK[berth]=1
-  fi
 fi
+start_berth --config-file "$W/berth/daemon.json"
+start_docker
+setup_podman
+engines_up
 
-if [ "$DOCKER" = 1 ]; then
-  D=$W/docker
-  mkdir -p "$D"
-  # Debian's /etc/containerd/config.toml (the CRI plugin on), every path moved into $D.
-  cat >"$D/containerd.toml" <<EOF
-version = 2
-root = "$D/containerd-root"
-state = "$D/containerd-state"
-[grpc]
-  address = "$D/containerd.sock"
-[ttrpc]
-  address = "$D/containerd.sock.ttrpc"
-[debug]
-  address = ""
-[plugins]
-  [plugins."io.containerd.grpc.v1.cri"]
-    [plugins."io.containerd.grpc.v1.cri".cni]
-      bin_dir = "/usr/lib/cni"
-      conf_dir = "/etc/cni/net.d"
-  [plugins."io.containerd.internal.v1.opt"]
-    path = "$D/containerd-opt"
-EOF
-  CLI[docker]="$DOCKER_BIN -H unix://$D/docker.sock"
-  ENG_WRAP[docker]=""
-  RUN_OPTS[docker]=""
-  RM_F[docker]="rm -f"
-  start_daemon CONTAINERD_PID "$W/logs/containerd.log" containerd --config "$D/containerd.toml"
-  if ! wait_for 30 test -S "$D/containerd.sock"; then
-    fail docker "containerd did not start: $(last_line "$W/logs/containerd.log")"
-  else
-    start_daemon DOCKERD_PID "$W/logs/dockerd.log" dockerd --containerd="$D/containerd.sock" \
-      --data-root "$D/data" --exec-root "$D/exec" --pidfile "$D/dockerd.pid" \
-      -H "unix://$D/docker.sock" --cgroup-parent "/$TAG-docker"
-    if ! wait_for 60 cli docker version; then
-      fail docker "dockerd did not start: $(last_line "$W/logs/dockerd.log")"
-    elif ! cli docker load -q -i "$IMAGE" >"$W/logs/docker-load.log" 2>&1; then
-      fail docker "docker load: $(last_line "$W/logs/docker-load.log")"
-    else
-      OK[docker]=1
-    fi
-  fi
-fi
-
-if [ "$PODMAN" = 1 ]; then
-  P=$W/pm
-  CLI[podman]="podman --root $P/root --runroot $P/run --tmpdir $P/tmp --network-config-dir $P/net --storage-driver overlay --cgroup-manager cgroupfs --events-backend none"
-  # podman in our netns, so its conmons are there too. Its runtime is runc: podman's crun
-  # needs cgroup2 hidden in a private mount namespace on this host, and the container's
-  # rootfs mount would then live in a namespace the next `podman rm` does not see.
-  ENG_WRAP[podman]="nsenter --net=$NS"
-  # root here cannot raise RLIMIT_NOFILE past its hard limit, podman caps nproc at 32768
-  # (../shared/ANCHORS.md): podman's defaults for root fail without these.
-  nofile=$(ulimit -Hn)
-  nproc=$(ulimit -Hu)
-  { [ "$nproc" = unlimited ] || [ "$nproc" -gt 32768 ]; } && nproc=32768
-  RUN_OPTS[podman]="--runtime runc --ulimit nofile=$nofile:$nofile --ulimit nproc=$nproc:$nproc --cgroup-parent /$TAG-podman"
-  # `podman rm -f` waits 10 s for `sleep` (pid 1 ignores SIGTERM); -t 0 kills at once, as
-  # `docker rm -f` does.
-  RM_F[podman]="rm -f -t 0"
-  if ! cli podman load -q -i "$IMAGE" >"$W/logs/podman-load.log" 2>&1; then
-    fail podman "podman load: $(last_line "$W/logs/podman-load.log")"
-  else
-    OK[podman]=1
-  fi
-fi
-
-ENGINES=()
-for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
-
-ENGINES=()
-for e in berth podman docker; do [ -n "${OK[$e]:-}" ] && ENGINES+=("$e"); done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 verdict() { # VALUE OP LIMIT: met or MISSED (OP one of < <= >=)
   awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN {ok = (op == "<=") ? v <= l : (op == ">=") ? v >= l : v < l; print ok ? "met" : "MISSED"}'
