@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -330,30 +331,49 @@ class Run {
 
   void UnpackContext(const image::ReadFn& read) {
     MkdirAll(context_dir_, 0755);
-    std::string tar = JoinPath(dir_, "context.tar");
-    {
-      UniqueFd out(open(tar.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-      if (!out) ThrowErrno("build: " + tar);
-      std::vector<char> buf(128 << 10);
-      for (size_t n; (n = read(buf.data(), buf.size())) > 0;) {
-        for (size_t off = 0; off < n;) {
-          ssize_t w = write(out.get(), buf.data() + off, n - off);
-          if (w < 0 && errno == EINTR) continue;
-          if (w < 0) ThrowErrno("build: write " + tar);
-          off += static_cast<size_t>(w);
+    // Unpacked as it arrives: the body goes through a pipe from a thread of its own.
+    std::vector<char> first(128 << 10);
+    size_t got = read(first.data(), first.size());
+    if (got == 0) return;  // an empty context
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) ThrowErrno("build: pipe");
+    UniqueFd in(p[0]);
+    UniqueFd out(p[1]);
+    std::exception_ptr read_error;
+    std::thread feeder([&] {
+      try {
+        std::vector<char> buf = std::move(first);
+        for (size_t n = got; n > 0; n = read(buf.data(), buf.size())) {
+          for (size_t off = 0; off < n;) {
+            ssize_t w = write(out.get(), buf.data() + off, n - off);
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0) return;  // the unpack stopped reading: its error is the one to tell
+            off += static_cast<size_t>(w);
+          }
         }
+      } catch (...) {
+        read_error = std::current_exception();
       }
-    }
-    UniqueFd in(open(tar.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in) ThrowErrno("build: " + tar);
-    struct stat st;
-    if (fstat(in.get(), &st) == 0 && st.st_size == 0) return;  // an empty context
+      out.Reset();
+    });
     try {
       image::ApplyLayer(in.get(), context_dir_, image::WhiteoutMode::kApply, false);
-    } catch (const Error& e) {
-      ThrowInvalid(std::string("the build context is not a tar archive: ") + e.what());
+      // Whatever the tar's end leaves (the docker CLI pads it) is read, so the body is whole.
+      char sink[4096];
+      while (::read(in.get(), sink, sizeof sink) > 0) {
+      }
+    } catch (...) {
+      in.Reset();  // the feeder's next write fails and it ends
+      feeder.join();
+      if (read_error) std::rethrow_exception(read_error);
+      try {
+        throw;
+      } catch (const Error& e) {
+        ThrowInvalid(std::string("the build context is not a tar archive: ") + e.what());
+      }
     }
-    unlink(tar.c_str());
+    feeder.join();
+    if (read_error) std::rethrow_exception(read_error);
     // `berth build --secret` sends each secret as <kSecretsDir>/<id> in the context; they
     // leave it before anything reads the context (no COPY, no cache key sees them).
     std::string secrets = JoinPath(context_dir_, build::kSecretsDir);
@@ -739,13 +759,24 @@ class Run {
     }
     Say(" ---> Running in " + Short(id) + "\n");
     containers_.Start(id);
+    // The output is followed until the container exits: a waiter thread signals the exit on
+    // an eventfd the follower polls, so the step ends when its process does.
+    UniqueFd exited(eventfd(0, EFD_CLOEXEC));
+    if (!exited) ThrowErrno("build: eventfd");
+    WaitResult w;
+    std::thread waiter([&] {
+      w = containers_.WaitFor(id, WaitCondition::kNotRunning, [] { return false; });
+      uint64_t one = 1;
+      ssize_t n = write(exited.get(), &one, sizeof one);
+      (void)n;
+    });
     size_t shown = 0;
     auto show = [&](bool follow) {
       std::pair<std::string, bool> info = containers_.LogInfo(id);
       shim::LogReadOptions lo;
       lo.follow = follow;
       shim::FollowControl control;
-      control.should_stop = [&] { return !containers_.Running(id); };
+      control.stop_fd = exited.get();
       size_t seen = 0;
       shim::LogReader(info.first)
           .Read(
@@ -758,8 +789,13 @@ class Run {
               },
               control);
     };
-    show(true);
-    WaitResult w = containers_.WaitFor(id, WaitCondition::kNotRunning, [] { return false; });
+    try {
+      show(true);
+    } catch (...) {
+      waiter.join();
+      throw;
+    }
+    waiter.join();
     show(false);  // what came after the follow saw the container stop
     std::string shown_cmd;
     for (const std::string& a : cmd) shown_cmd += (shown_cmd.empty() ? "" : " ") + a;
@@ -1215,7 +1251,8 @@ std::string Builder::Build(const image::ReadFn& read, const BuildOptions& option
       Run run(images_, containers_, options, message, dir);
       id = run.Go(read);
     }
-    RemoveAll(dir);
+    // The unpacked context goes after the answer: a large one takes a while to delete.
+    std::thread([dir] { RemoveAll(dir); }).detach();
     return id;
   } catch (...) {
     RemoveAll(dir);
