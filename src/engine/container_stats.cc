@@ -1,10 +1,12 @@
 #include "engine/container_stats.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -21,11 +23,10 @@ namespace {
 
 constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
-// The text of one small file held open, read afresh with pread() at offset 0 into a buffer
-// of its own.
+// The text of one small file, read afresh with pread() at offset 0 into a buffer of its own.
 class Text {
  public:
-  // false when the file is not open (the host lacks it) or cannot be read (the cgroup went).
+  // false when the file is not there (the host lacks it) or cannot be read (the cgroup went).
   bool Read(int fd) {
     len_ = 0;
     buf_[0] = '\0';
@@ -42,10 +43,18 @@ class Text {
     buf_[len_] = '\0';
     return n >= 0;
   }
+  // A file held open, or else opened for this reading from its path.
+  template <typename File>
+  bool Read(const File& f) {
+    if (f.fd.get() >= 0 || f.path.empty()) return Read(f.fd.get());
+    UniqueFd fd(open(f.path.c_str(), O_RDONLY | O_CLOEXEC));
+    return Read(fd.get());
+  }
   std::string_view view() const { return {buf_, len_}; }
   // The number the file holds ("max" is 0: no limit).
-  std::optional<uint64_t> Number(int fd) {
-    if (!Read(fd)) return std::nullopt;
+  template <typename File>
+  std::optional<uint64_t> Number(const File& f) {
+    if (!Read(f)) return std::nullopt;
     return view().rfind("max", 0) == 0 ? 0 : strtoull(buf_, nullptr, 10);
   }
 
@@ -53,6 +62,18 @@ class Text {
   char buf_[32768];
   size_t len_ = 0;
 };
+
+// The ration of descriptors every StatsReader together may hold open.
+std::atomic<int> held_fds{0};
+std::atomic<int> held_limit{-1};  // -1: a quarter of RLIMIT_NOFILE's soft limit
+
+int HeldLimit() {
+  int limit = held_limit.load();
+  if (limit >= 0) return limit;
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 16;
+  return static_cast<int>(std::min<rlim_t>(rl.rlim_cur / 4, 1 << 20));
+}
 
 // The decimal a word starts with, as strtoull reads it (0 when none), without a copy.
 uint64_t ToU64(std::string_view word) {
@@ -110,14 +131,6 @@ void ForEachLine(std::string_view text, Fn fn) {
     if (end == std::string_view::npos) break;
     text = text.substr(end + 1);
   }
-}
-
-// `name` in the directory of `controller`'s files for the cgroup, opened for reading; invalid
-// if the host has no such controller or file.
-UniqueFd OpenControllerFile(const runtime::Cgroup& cg, const char* controller, const char* name) {
-  std::string file = cg.ControllerFile(controller, name);
-  if (file.empty()) return UniqueFd();
-  return UniqueFd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
 }
 
 // The number of CPUs /proc/stat lists ("cpuN" lines: the online ones, which is what
@@ -216,39 +229,60 @@ std::vector<BlkioEntry> BlkioV2Entries(std::string_view io_stat, std::string_vie
   return out;
 }
 
+void StatsReader::SetHeldLimitForTest(int limit) { held_limit.store(limit); }
+
 StatsReader::StatsReader(const runtime::Cgroup& cg, pid_t pid) {
   cpu_v2_ = cg.ControllerOnV2("cpu");
   memory_v2_ = cg.ControllerOnV2("memory");
   io_v2_ = cg.ControllerOnV2("io");
-  cpu_stat_ = OpenControllerFile(cg, "cpu", "cpu.stat");
+  auto file = [&](File& f, const char* controller, const char* name) {
+    f.path = cg.ControllerFile(controller, name);
+  };
+  file(cpu_stat_, "cpu", "cpu.stat");
   if (!cpu_v2_) {
     // cpuacct.usage is the sum of the per-CPU counters: one file gives both.
-    cpuacct_percpu_ = OpenControllerFile(cg, "cpuacct", "cpuacct.usage_percpu");
-    cpuacct_stat_ = OpenControllerFile(cg, "cpuacct", "cpuacct.stat");
+    file(cpuacct_percpu_, "cpuacct", "cpuacct.usage_percpu");
+    file(cpuacct_stat_, "cpuacct", "cpuacct.stat");
   }
   if (memory_v2_) {
-    mem_usage_ = OpenControllerFile(cg, "memory", "memory.current");
-    mem_limit_ = OpenControllerFile(cg, "memory", "memory.max");
+    file(mem_usage_, "memory", "memory.current");
+    file(mem_limit_, "memory", "memory.max");
   } else {
-    mem_usage_ = OpenControllerFile(cg, "memory", "memory.usage_in_bytes");
-    mem_max_ = OpenControllerFile(cg, "memory", "memory.max_usage_in_bytes");
-    mem_failcnt_ = OpenControllerFile(cg, "memory", "memory.failcnt");
-    mem_limit_ = OpenControllerFile(cg, "memory", "memory.limit_in_bytes");
+    file(mem_usage_, "memory", "memory.usage_in_bytes");
+    file(mem_max_, "memory", "memory.max_usage_in_bytes");
+    file(mem_failcnt_, "memory", "memory.failcnt");
+    file(mem_limit_, "memory", "memory.limit_in_bytes");
   }
-  mem_stat_ = OpenControllerFile(cg, "memory", "memory.stat");
-  pids_current_ = OpenControllerFile(cg, "pids", "pids.current");
-  pids_max_ = OpenControllerFile(cg, "pids", "pids.max");
+  file(mem_stat_, "memory", "memory.stat");
+  file(pids_current_, "pids", "pids.current");
+  file(pids_max_, "pids", "pids.max");
   if (io_v2_) {
-    io_stat_ = OpenControllerFile(cg, "io", "io.stat");
+    file(io_stat_, "io", "io.stat");
   } else {
-    io_bytes_ = OpenControllerFile(cg, "blkio", "blkio.throttle.io_service_bytes_recursive");
-    io_ios_ = OpenControllerFile(cg, "blkio", "blkio.throttle.io_serviced_recursive");
+    file(io_bytes_, "blkio", "blkio.throttle.io_service_bytes_recursive");
+    file(io_ios_, "blkio", "blkio.throttle.io_serviced_recursive");
   }
-  if (pid > 0) {
-    std::string net_dev = "/proc/" + std::to_string(pid) + "/net/dev";
-    net_dev_ = UniqueFd(open(net_dev.c_str(), O_RDONLY | O_CLOEXEC));
+  if (pid > 0) net_dev_.path = "/proc/" + std::to_string(pid) + "/net/dev";
+
+  File* files[] = {&cpu_stat_,    &cpuacct_percpu_, &cpuacct_stat_, &mem_usage_,    &mem_max_,
+                   &mem_failcnt_, &mem_limit_,      &mem_stat_,     &pids_current_, &pids_max_,
+                   &io_stat_,     &io_bytes_,       &io_ios_,       &net_dev_};
+  int want = 0;
+  for (File* f : files) want += f->path.empty() ? 0 : 1;
+  if (held_fds.fetch_add(want) + want > HeldLimit()) {
+    held_fds.fetch_sub(want);
+    return;  // opened at each reading
+  }
+  held_ = want;
+  for (File* f : files) {
+    if (f->path.empty()) continue;
+    f->fd = UniqueFd(open(f->path.c_str(), O_RDONLY | O_CLOEXEC));
+    // Missing on this host: not tried again. Out of descriptors: tried at each reading.
+    if (f->fd.get() < 0 && errno != EMFILE && errno != ENFILE) f->path.clear();
   }
 }
+
+StatsReader::~StatsReader() { held_fds.fetch_sub(held_); }
 
 StatsSample StatsReader::Read() {
   StatsSample s;
@@ -257,7 +291,7 @@ StatsSample StatsReader::Read() {
   clock_gettime(CLOCK_REALTIME, &ts);
   s.read_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 
-  if (t.Read(cpu_stat_.get())) {
+  if (t.Read(cpu_stat_)) {
     uint64_t unit = cpu_v2_ ? 1000 : 1;  // v2 counts microseconds
     ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
       if (k == "nr_periods") s.throttle_periods = v;
@@ -269,14 +303,14 @@ StatsSample StatsReader::Read() {
     });
   }
   if (!cpu_v2_) {
-    if (t.Read(cpuacct_percpu_.get())) {
+    if (t.Read(cpuacct_percpu_)) {
       for (std::string_view w : Words(t.view())) {
         if (w == "\n") continue;
         s.percpu.push_back(ToU64(w));
         s.cpu_total += s.percpu.back();
       }
     }
-    if (t.Read(cpuacct_stat_.get())) {
+    if (t.Read(cpuacct_stat_)) {
       static const uint64_t tick = 1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
       ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
         if (k == "user") s.cpu_user = v * tick;
@@ -286,28 +320,28 @@ StatsSample StatsReader::Read() {
   }
 
   s.memory_v2 = memory_v2_;
-  s.mem_usage = t.Number(mem_usage_.get());
+  s.mem_usage = t.Number(mem_usage_);
   if (!memory_v2_) {
-    s.mem_max = t.Number(mem_max_.get());
-    s.mem_failcnt = t.Number(mem_failcnt_.get());
+    s.mem_max = t.Number(mem_max_);
+    s.mem_failcnt = t.Number(mem_failcnt_);
   }
-  s.mem_limit = t.Number(mem_limit_.get()).value_or(0);
-  if (t.Read(mem_stat_.get())) {
+  s.mem_limit = t.Number(mem_limit_).value_or(0);
+  if (t.Read(mem_stat_)) {
     ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
       s.mem_stat.emplace_back(std::string(k), v);
     });
   }
-  s.pids_current = t.Number(pids_current_.get()).value_or(0);
-  s.pids_limit = t.Number(pids_max_.get()).value_or(0);
+  s.pids_current = t.Number(pids_current_).value_or(0);
+  s.pids_limit = t.Number(pids_max_).value_or(0);
 
   if (io_v2_) {
-    if (t.Read(io_stat_.get())) {
+    if (t.Read(io_stat_)) {
       s.io_bytes = BlkioV2Entries(t.view(), "rbytes", "wbytes");
       s.io_ios = BlkioV2Entries(t.view(), "rios", "wios");
     }
   } else {
-    if (t.Read(io_bytes_.get())) s.io_bytes = BlkioV1Entries(t.view());
-    if (t.Read(io_ios_.get())) s.io_ios = BlkioV1Entries(t.view());
+    if (t.Read(io_bytes_)) s.io_bytes = BlkioV1Entries(t.view());
+    if (t.Read(io_ios_)) s.io_ios = BlkioV1Entries(t.view());
   }
 
   std::tie(s.system_ns, s.online_cpus) = SystemCpuNow(t);
@@ -315,7 +349,7 @@ StatsSample StatsReader::Read() {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     s.online_cpus = cpus > 0 ? static_cast<uint32_t>(cpus) : 0;
   }
-  if (t.Read(net_dev_.get())) s.networks = NetDevStats(t.view());
+  if (t.Read(net_dev_)) s.networks = NetDevStats(t.view());
   return s;
 }
 

@@ -57,19 +57,35 @@ struct StatsSample {
 // per file (the kernel formats a cgroup or /proc file afresh for a read at offset 0): no path
 // walk, open or close per reading. The init's /proc/<pid>/net/dev is held open too, which
 // keeps its network namespace alive while the reader lives: drop the reader when the
-// container stops.
+// container stops. Held descriptors are rationed (a quarter of RLIMIT_NOFILE's soft limit for
+// all readers together, 13 at most per reader): past that, a reader opens its files at each
+// reading, so many streams cannot starve the daemon of descriptors.
 class StatsReader {
  public:
   StatsReader(const runtime::Cgroup& cgroup, pid_t pid);
+  ~StatsReader();
+  StatsReader(const StatsReader&) = delete;
+  StatsReader& operator=(const StatsReader&) = delete;
   StatsSample Read();
+  // Whether the files are held open (else opened at each reading).
+  bool held() const { return held_ > 0; }
+
+  // The descriptors all readers may hold together (tests lower it; -1: from RLIMIT_NOFILE).
+  static void SetHeldLimitForTest(int limit);
 
  private:
-  UniqueFd cpu_stat_, cpuacct_percpu_, cpuacct_stat_;
-  UniqueFd mem_usage_, mem_max_, mem_failcnt_, mem_limit_, mem_stat_;
-  UniqueFd pids_current_, pids_max_;
-  UniqueFd io_stat_, io_bytes_, io_ios_;  // v2: io.stat; v1: the two blkio files
-  UniqueFd net_dev_;
+  // One file: held open, or opened from `path` at each reading ("": the host lacks it).
+  struct File {
+    UniqueFd fd;
+    std::string path;
+  };
+  File cpu_stat_, cpuacct_percpu_, cpuacct_stat_;
+  File mem_usage_, mem_max_, mem_failcnt_, mem_limit_, mem_stat_;
+  File pids_current_, pids_max_;
+  File io_stat_, io_bytes_, io_ios_;  // v2: io.stat; v1: the two blkio files
+  File net_dev_;
   bool cpu_v2_ = false, memory_v2_ = false, io_v2_ = false;
+  int held_ = 0;  // descriptors taken from the ration
 };
 
 // The stats document as one line of JSON ("\n" ended) appended to `out`, byte for byte what

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -313,6 +314,29 @@ TEST_F(StatsReaderTest, CgroupOneFilesReadAgainOnEachReading) {
   EXPECT_EQ(later.mem_usage, 123456789u);
   EXPECT_EQ(later.cpu_total, 26u);
   EXPECT_EQ(later.percpu.size(), 4u);
+}
+
+TEST_F(StatsReaderTest, PastTheRationFilesAreOpenedAtEachReading) {
+  runtime::CgroupLayout layout;
+  layout.v2_mount = dir_;
+  layout.v2_controllers = {"cpu", "memory", "pids", "io"};
+  Write("c1/memory.current", "4096\n");
+  Write("c1/pids.current", "1\n");
+  runtime::Cgroup cg(layout, "/c1");
+  StatsReader::SetHeldLimitForTest(7);  // v2 without a pid: 7 files
+  {
+    std::optional<StatsReader> first(std::in_place, cg, 0);
+    EXPECT_TRUE(first->held());
+    StatsReader second(cg, 0);  // the ration is spent
+    EXPECT_FALSE(second.held());
+    EXPECT_EQ(second.Read().mem_usage, 4096u);
+    Write("c1/pids.max", "50\n");  // opened at each reading: seen once it is there
+    EXPECT_EQ(second.Read().pids_limit, 50u);
+    EXPECT_EQ(first->Read().pids_limit, 0u);  // held: missing when it was made
+    first.reset();
+    EXPECT_TRUE(StatsReader(cg, 0).held());  // given back
+  }
+  StatsReader::SetHeldLimitForTest(-1);
 }
 
 TEST_F(StatsReaderTest, CgroupTwoFilesInOneDirectory) {
