@@ -89,7 +89,8 @@ class StatsReader {
 };
 
 // The stats document as one line of JSON ("\n" ended) appended to `out`, byte for byte what
-// nlohmann's dump() of Docker's document would give, written without building a DOM. `now`
+// nlohmann's dump() of Docker's document gave (but for invalid UTF-8 in a name, on which dump()
+// threw: it passes as it is), written without building a DOM. `now`
 // null: a container that is not running (Docker's zero document, name and id only). `prev`
 // null: the first reading of a stream (precpu_stats zero). `machine_memory` stands for the
 // limit of a container without one, as Docker reports it.
