@@ -235,15 +235,14 @@ void AddContainerRoutes(Router& router, engine::ContainerService& containers) {
     std::optional<std::string> stream = req.Query("stream");
     bool streaming = !stream || ParseBool(*stream);  // Docker streams unless told not to
     bool started = false;
-    c.Stats(req.Param("id"), streaming, Flag(req, "one-shot"),
-            [&](const nlohmann::ordered_json& doc) {
-              if (!started) {
-                res.BeginStream(200, "application/json");
-                started = true;
-              }
-              res.Write(doc.dump() + "\n");
-              return !res.client_gone() && !(streaming && res.ClientClosed());
-            });
+    c.Stats(req.Param("id"), streaming, Flag(req, "one-shot"), [&](std::string_view doc) {
+      if (!started) {
+        res.BeginStream(200, "application/json");
+        started = true;
+      }
+      res.Write(doc);
+      return !res.client_gone() && !(streaming && res.ClientClosed());
+    });
     if (started) res.EndStream();
   });
 

@@ -79,15 +79,6 @@ const std::map<std::string, std::string> kPsHeaders = {
 
 namespace {
 
-double Num(const nlohmann::json& j, std::initializer_list<const char*> path) {
-  const nlohmann::json* v = &j;
-  for (const char* key : path) {
-    if (!v->is_object() || !v->contains(key)) return 0;
-    v = &(*v)[key];
-  }
-  return v->is_number() ? v->get<double>() : 0;
-}
-
 std::string Percent(double v) {
   char buf[32];
   snprintf(buf, sizeof(buf), "%.2f%%", v);
@@ -105,58 +96,156 @@ const char* const kStatsDefaultFormat =
     "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t"
     "{{.BlockIO}}\t{{.PIDs}}";
 
-nlohmann::json StatsRow(const nlohmann::json& s, const std::string& container, bool trunc) {
-  double cpu_delta = Num(s, {"cpu_stats", "cpu_usage", "total_usage"}) -
-                     Num(s, {"precpu_stats", "cpu_usage", "total_usage"});
-  double system_delta =
-      Num(s, {"cpu_stats", "system_cpu_usage"}) - Num(s, {"precpu_stats", "system_cpu_usage"});
-  double cpus = Num(s, {"cpu_stats", "online_cpus"});
-  if (cpus == 0 && s.contains("cpu_stats") && s["cpu_stats"].contains("cpu_usage") &&
-      s["cpu_stats"]["cpu_usage"].contains("percpu_usage")) {
-    cpus = static_cast<double>(s["cpu_stats"]["cpu_usage"]["percpu_usage"].size());
+namespace {
+
+// nlohmann's SAX interface, keeping only StatsFigures' fields: the path to each value is a
+// stack of the keys it sits under ("[]" for an array's elements), reused from one document
+// to the next so that a steady stream allocates nothing.
+class StatsScanner {
+ public:
+  using json = nlohmann::json;
+  explicit StatsScanner(StatsFigures& out) : f_(out) {}
+
+  bool null() { return Scalar(0, nullptr); }
+  bool boolean(bool) { return Scalar(0, nullptr); }
+  bool number_integer(json::number_integer_t v) { return Scalar(static_cast<double>(v), nullptr); }
+  bool number_unsigned(json::number_unsigned_t v) {
+    return Scalar(static_cast<double>(v), nullptr);
   }
+  bool number_float(json::number_float_t v, const json::string_t&) { return Scalar(v, nullptr); }
+  bool string(json::string_t& v) { return Scalar(0, &v); }
+  bool binary(json::binary_t&) { return Scalar(0, nullptr); }
+  bool start_object(size_t) { return Push(); }
+  bool key(json::string_t& k) {
+    if (depth_ <= kMaxDepth) keys_[depth_ - 1] = k;
+    return true;
+  }
+  bool end_object() {
+    // The end of one io_service_bytes_recursive entry: its value counts for its op.
+    if (At({"blkio_stats", "io_service_bytes_recursive", "[]", "*"})) {
+      if (entry_op_ == 'r') f_.blkio_read += entry_value_;
+      if (entry_op_ == 'w') f_.blkio_write += entry_value_;
+      entry_op_ = 0;
+      entry_value_ = 0;
+    }
+    return Pop();
+  }
+  bool start_array(size_t) {
+    if (At({"cpu_stats", "cpu_usage", "percpu_usage"})) f_.percpu_count = 0;
+    Push();
+    if (depth_ <= kMaxDepth) keys_[depth_ - 1] = "[]";
+    return true;
+  }
+  bool end_array() { return Pop(); }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  static constexpr size_t kMaxDepth = 8;  // deeper than any field read: skipped
+
+  bool Push() {
+    if (depth_ < kMaxDepth) keys_[depth_].clear();
+    depth_++;
+    return true;
+  }
+  bool Pop() {
+    depth_--;
+    return true;
+  }
+  // Whether the value now seen sits at `path` under the document's object ("*": any key of
+  // an object, not an array's element).
+  bool At(std::initializer_list<std::string_view> path) const {
+    if (depth_ != path.size() || depth_ > kMaxDepth) return false;
+    size_t i = 0;
+    for (std::string_view k : path) {
+      if (k == "*" ? keys_[i] == "[]" : keys_[i] != k) return false;
+      i++;
+    }
+    return true;
+  }
+  bool Scalar(double v, const std::string* text) {
+    if (depth_ == 1 && text != nullptr) {
+      if (keys_[0] == "id") f_.id = *text;
+      if (keys_[0] == "name") f_.name = *text;
+    } else if (At({"cpu_stats", "cpu_usage", "total_usage"})) {
+      f_.cpu_total = v;
+    } else if (At({"precpu_stats", "cpu_usage", "total_usage"})) {
+      f_.precpu_total = v;
+    } else if (At({"cpu_stats", "system_cpu_usage"})) {
+      f_.system = v;
+    } else if (At({"precpu_stats", "system_cpu_usage"})) {
+      f_.presystem = v;
+    } else if (At({"cpu_stats", "online_cpus"})) {
+      f_.online_cpus = v;
+    } else if (At({"cpu_stats", "cpu_usage", "percpu_usage", "[]"})) {
+      f_.percpu_count++;
+    } else if (At({"memory_stats", "usage"})) {
+      f_.mem_usage = v;
+    } else if (At({"memory_stats", "limit"})) {
+      f_.mem_limit = v;
+    } else if (At({"memory_stats", "stats", "total_inactive_file"})) {
+      f_.has_total_inactive_file = true;
+      f_.total_inactive_file = v;
+    } else if (At({"memory_stats", "stats", "inactive_file"})) {
+      f_.inactive_file = v;
+    } else if (At({"networks", "*", "rx_bytes"})) {
+      f_.net_rx += v;
+    } else if (At({"networks", "*", "tx_bytes"})) {
+      f_.net_tx += v;
+    } else if (At({"blkio_stats", "io_service_bytes_recursive", "[]", "op"})) {
+      entry_op_ = text && !text->empty()
+                      ? static_cast<char>(tolower(static_cast<unsigned char>((*text)[0])))
+                      : 0;
+    } else if (At({"blkio_stats", "io_service_bytes_recursive", "[]", "value"})) {
+      entry_value_ = v;
+    } else if (At({"pids_stats", "current"})) {
+      f_.pids = v;
+    }
+    return true;
+  }
+
+  StatsFigures& f_;
+  std::string keys_[kMaxDepth];  // keys_[i]: the current key of the object at depth i + 1
+  size_t depth_ = 0;
+  char entry_op_ = 0;
+  double entry_value_ = 0;
+};
+
+}  // namespace
+
+bool ParseStatsFigures(std::string_view doc, StatsFigures& out) {
+  out = StatsFigures{std::move(out.id), std::move(out.name)};  // their buffers reused
+  out.id.clear();
+  out.name.clear();
+  StatsScanner scanner(out);
+  return nlohmann::json::sax_parse(doc.begin(), doc.end(), &scanner);
+}
+
+nlohmann::json StatsRow(const StatsFigures& s, const std::string& container, bool trunc) {
+  double cpu_delta = s.cpu_total - s.precpu_total;
+  double system_delta = s.system - s.presystem;
+  double cpus = s.online_cpus == 0 ? s.percpu_count : s.online_cpus;
   double cpu = system_delta > 0 && cpu_delta > 0 ? cpu_delta / system_delta * cpus * 100 : 0;
 
-  double usage = Num(s, {"memory_stats", "usage"});
-  const nlohmann::json& stats = s.contains("memory_stats") && s["memory_stats"].contains("stats")
-                                    ? s["memory_stats"]["stats"]
-                                    : nlohmann::json::object();
-  if (stats.contains("total_inactive_file") && Num(stats, {"total_inactive_file"}) < usage) {
-    usage -= Num(stats, {"total_inactive_file"});  // cgroup v1
-  } else if (Num(stats, {"inactive_file"}) < usage) {
-    usage -= Num(stats, {"inactive_file"});
+  double usage = s.mem_usage;
+  if (s.has_total_inactive_file && s.total_inactive_file < usage) {
+    usage -= s.total_inactive_file;  // cgroup v1
+  } else if (s.inactive_file < usage) {
+    usage -= s.inactive_file;
   }
-  double limit = Num(s, {"memory_stats", "limit"});
-
-  double rx = 0, tx = 0;
-  if (s.contains("networks") && s["networks"].is_object()) {
-    for (const auto& item : s["networks"].items()) {
-      rx += Num(item.value(), {"rx_bytes"});
-      tx += Num(item.value(), {"tx_bytes"});
-    }
-  }
-  double read = 0, write = 0;
-  if (s.contains("blkio_stats") && s["blkio_stats"].contains("io_service_bytes_recursive") &&
-      s["blkio_stats"]["io_service_bytes_recursive"].is_array()) {
-    for (const nlohmann::json& e : s["blkio_stats"]["io_service_bytes_recursive"]) {
-      std::string op = e.value("op", "");
-      char c = op.empty() ? 0 : static_cast<char>(tolower(static_cast<unsigned char>(op[0])));
-      if (c == 'r') read += Num(e, {"value"});
-      if (c == 'w') write += Num(e, {"value"});
-    }
-  }
-  std::string id = s.value("id", "");
-  std::string name = s.value("name", "");
+  double limit = s.mem_limit;
+  std::string name = s.name;
   if (!name.empty() && name[0] == '/') name.erase(0, 1);
-  return {{"Container", container},
-          {"Name", name},
-          {"ID", trunc ? TruncateId(id) : id},
-          {"CPUPerc", Percent(cpu)},
-          {"MemUsage", BytesSize(usage) + " / " + BytesSize(limit)},
-          {"MemPerc", Percent(limit > 0 ? usage / limit * 100 : 0)},
-          {"NetIO", HumanSizeWithPrecision(rx, 3) + " / " + HumanSizeWithPrecision(tx, 3)},
-          {"BlockIO", HumanSizeWithPrecision(read, 3) + " / " + HumanSizeWithPrecision(write, 3)},
-          {"PIDs", std::to_string(static_cast<uint64_t>(Num(s, {"pids_stats", "current"})))}};
+  return {
+      {"Container", container},
+      {"Name", name},
+      {"ID", trunc ? TruncateId(s.id) : s.id},
+      {"CPUPerc", Percent(cpu)},
+      {"MemUsage", BytesSize(usage) + " / " + BytesSize(limit)},
+      {"MemPerc", Percent(limit > 0 ? usage / limit * 100 : 0)},
+      {"NetIO", HumanSizeWithPrecision(s.net_rx, 3) + " / " + HumanSizeWithPrecision(s.net_tx, 3)},
+      {"BlockIO",
+       HumanSizeWithPrecision(s.blkio_read, 3) + " / " + HumanSizeWithPrecision(s.blkio_write, 3)},
+      {"PIDs", std::to_string(static_cast<uint64_t>(s.pids))}};
 }
 
 std::string PsDefaultFormat(bool size) {

@@ -23,12 +23,31 @@ extern const std::map<std::string, std::string> kPsHeaders;
 // `ps`'s default table (with SIZE for -s).
 std::string PsDefaultFormat(bool size);
 
-// The `stats` columns of one stats document (GET /containers/{id}/stats), as docker's
-// formatter computes them (cli/command/container/stats_helpers.go, formatter/stats.go):
-// Container (`container` as the user named it), Name, ID, CPUPerc (the CPU time's share of
-// the host's between this reading and the previous one, times the online CPUs), MemUsage
-// (usage less inactive file pages, over the limit), MemPerc, NetIO, BlockIO, PIDs.
-nlohmann::json StatsRow(const nlohmann::json& stats, const std::string& container, bool trunc);
+// What the `stats` columns are computed from, out of one stats document (GET
+// /containers/{id}/stats): a stream brings one a second per container, so the document is
+// scanned for these figures instead of being built into a DOM. A figure the document lacks
+// (or holds as something other than a number) is 0.
+struct StatsFigures {
+  std::string id, name;
+  double cpu_total = 0, precpu_total = 0;    // cpu_usage.total_usage
+  double system = 0, presystem = 0;          // system_cpu_usage
+  double online_cpus = 0, percpu_count = 0;  // cpu_stats' online_cpus, percpu_usage's length
+  double mem_usage = 0, mem_limit = 0;
+  bool has_total_inactive_file = false;  // cgroup v1's key
+  double total_inactive_file = 0, inactive_file = 0;
+  double net_rx = 0, net_tx = 0;           // summed over the devices
+  double blkio_read = 0, blkio_write = 0;  // io_service_bytes_recursive, by op
+  double pids = 0;
+};
+// false when `doc` is not one JSON value (`out` then holds what was read before the error).
+bool ParseStatsFigures(std::string_view doc, StatsFigures& out);
+
+// The `stats` columns of one document's figures, as docker's formatter computes them
+// (cli/command/container/stats_helpers.go, formatter/stats.go): Container (`container` as
+// the user named it), Name, ID, CPUPerc (the CPU time's share of the host's between this
+// reading and the previous one, times the online CPUs), MemUsage (usage less inactive file
+// pages, over the limit), MemPerc, NetIO, BlockIO, PIDs.
+nlohmann::json StatsRow(const StatsFigures& stats, const std::string& container, bool trunc);
 extern const std::map<std::string, std::string> kStatsHeaders;
 extern const char* const kStatsDefaultFormat;
 

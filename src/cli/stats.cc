@@ -43,7 +43,7 @@ void Stats(Context& ctx, const StatsFlags& f) {
   const std::string format = f.format.empty() ? kStatsDefaultFormat : f.format;
   const std::string host = ctx.resolved_host();
   std::mutex mu;
-  std::map<std::string, json> latest;  // name → its newest document
+  std::map<std::string, StatsFigures> latest;  // name → the figures of its newest document
   std::map<std::string, std::string> failed;
   size_t running = names.size();  // streams still open
   auto read = [&](const std::string& name) {
@@ -51,11 +51,26 @@ void Stats(Context& ctx, const StatsFlags& f) {
         "/containers/" + QueryEscape(name) + "/stats?stream=" + (f.no_stream ? "0" : "1");
     try {
       api::Client client(host);
-      api::JsonStreamSplitter splitter([&](const json& doc) {
-        std::lock_guard<std::mutex> lock(mu);
-        latest[name] = doc;
+      // One document per line: each is scanned for the figures the columns need (no DOM),
+      // into buffers reused from one document to the next.
+      std::string pending;
+      StatsFigures figures;
+      client.Stream("GET", target, nullptr, "", [&](std::string_view data) {
+        pending.append(data);
+        size_t start = 0, nl;
+        while ((nl = pending.find('\n', start)) != std::string::npos) {
+          std::string_view line(pending.data() + start, nl - start);
+          start = nl + 1;
+          if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+          if (line.empty()) continue;
+          if (!ParseStatsFigures(line, figures)) {
+            throw Error(Kind::kInternal, "malformed message in the daemon's stream");
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          std::swap(latest[name], figures);
+        }
+        pending.erase(0, start);
       });
-      client.Stream("GET", target, nullptr, "", [&](std::string_view d) { splitter.Feed(d); });
     } catch (const Error& e) {
       std::lock_guard<std::mutex> lock(mu);
       failed[name] = e.what();

@@ -1652,7 +1652,7 @@ void ContainerService::WriteChanges(const std::string& ref, const image::WriteFn
 }
 
 void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
-                             const std::function<bool(const nlohmann::ordered_json&)>& emit) {
+                             const std::function<bool(std::string_view)>& emit) {
   std::shared_ptr<Entry> e = Find(ref);
   static const uint64_t machine_memory = [] {
     std::istringstream in(ReadFileIfExists("/proc/meminfo").value_or(""));
@@ -1664,6 +1664,7 @@ void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
   std::optional<StatsSample> prev;
   std::string started;  // the run `reader` belongs to
   std::optional<StatsReader> reader;
+  std::string doc;  // one document, its buffer reused
   while (true) {
     std::string id, name, started_at;
     bool running;
@@ -1676,6 +1677,7 @@ void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
       started_at = e->c.state.started_at;
     }
     std::optional<StatsSample> now;
+    if (!running) reader.reset();  // it holds the files open, the network namespace too
     if (running) {
       try {
         if (!reader || started != started_at) {
@@ -1692,13 +1694,13 @@ void ContainerService::Stats(const std::string& ref, bool stream, bool one_shot,
     bool again = stream || (now && !prev && !one_shot);
     if (stream || !again) {
       std::string bare = !name.empty() && name[0] == '/' ? name.substr(1) : name;
-      if (!emit(DockerStats(now ? &*now : nullptr, prev ? &*prev : nullptr, bare, id,
-                            machine_memory))) {
-        return;
-      }
+      doc.clear();
+      AppendDockerStats(doc, now ? &*now : nullptr, prev ? &*prev : nullptr, bare, id,
+                        machine_memory);
+      if (!emit(doc)) return;
     }
     if (!again) return;
-    prev = now;
+    prev = std::move(now);
     // A stream reads on whole seconds of the monotonic clock, so all streams read together
     // (and share the host's CPU line), the next whole second at least half a second away (no
     // reading a moment after the first, whose CPU % would be noise); a single reading waits

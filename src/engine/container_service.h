@@ -139,12 +139,12 @@ class ContainerService {
   // A stopped (or never started) container's changes as an uncompressed layer tar, ids as
   // the container saw them: a build step's layer.
   void WriteChanges(const std::string& ref, const image::WriteFn& out);
-  // Docker's stats documents (container_stats.h) to `emit`, which returns false when the
-  // client is gone. `stream`: one a second until then or the daemon stops. Else one: after a
-  // second reading a second later for precpu_stats, unless `one_shot`. A container that is
-  // not running gets Docker's zero document.
+  // Docker's stats documents (container_stats.h), each one line of JSON ending in "\n", to
+  // `emit`, which returns false when the client is gone. `stream`: one a second until then or
+  // the daemon stops. Else one: after a second reading a second later for precpu_stats,
+  // unless `one_shot`. A container that is not running gets Docker's zero document.
   void Stats(const std::string& ref, bool stream, bool one_shot,
-             const std::function<bool(const nlohmann::ordered_json&)>& emit);
+             const std::function<bool(std::string_view)>& emit);
   nlohmann::json Prune(const Filters& filters);
   // The container's log and whether it has a TTY (logs are raw then).
   std::pair<std::string, bool> LogInfo(const std::string& ref);

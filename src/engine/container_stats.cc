@@ -1,51 +1,60 @@
 #include "engine/container_stats.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <tuple>
+#include <utility>
 
 #include "runtime/cgroups.h"
 #include "shim/logfile.h"
 
 namespace berth::engine {
 
-using nlohmann::ordered_json;
-
 namespace {
 
 constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
 
-// The text of one small file, read with one openat into a buffer of its own.
+// The text of one small file, read afresh with pread() at offset 0 into a buffer of its own.
 class Text {
  public:
-  // false when `name` cannot be opened under `dir` (the host lacks it).
-  bool Read(int dir, const char* name) {
+  // false when the file is not there (the host lacks it) or cannot be read (the cgroup went).
+  bool Read(int fd) {
     len_ = 0;
     buf_[0] = '\0';
-    int fd = dir >= 0 || dir == AT_FDCWD ? openat(dir, name, O_RDONLY | O_CLOEXEC) : -1;
     if (fd < 0) return false;
     // Pseudo-files hand out their whole text in one read when it fits: a short read is the
-    // end (one syscall per file, not two).
+    // end (one syscall per file).
     ssize_t n;
     size_t want;
     do {
       want = sizeof(buf_) - 1 - len_;
-      n = want > 0 ? read(fd, buf_ + len_, want) : 0;
+      n = want > 0 ? pread(fd, buf_ + len_, want, static_cast<off_t>(len_)) : 0;
       if (n > 0) len_ += static_cast<size_t>(n);
     } while (n > 0 && static_cast<size_t>(n) == want);
-    close(fd);
     buf_[len_] = '\0';
-    return true;
+    return n >= 0;
+  }
+  // A file held open, or else opened for this reading from its path.
+  template <typename File>
+  bool Read(const File& f) {
+    if (f.fd.get() >= 0 || f.path.empty()) return Read(f.fd.get());
+    UniqueFd fd(open(f.path.c_str(), O_RDONLY | O_CLOEXEC));
+    return Read(fd.get());
   }
   std::string_view view() const { return {buf_, len_}; }
   // The number the file holds ("max" is 0: no limit).
-  std::optional<uint64_t> Number(int dir, const char* name) {
-    if (!Read(dir, name)) return std::nullopt;
+  template <typename File>
+  std::optional<uint64_t> Number(const File& f) {
+    if (!Read(f)) return std::nullopt;
     return view().rfind("max", 0) == 0 ? 0 : strtoull(buf_, nullptr, 10);
   }
 
@@ -53,6 +62,28 @@ class Text {
   char buf_[32768];
   size_t len_ = 0;
 };
+
+// The ration of descriptors every StatsReader together may hold open.
+std::atomic<int> held_fds{0};
+std::atomic<int> held_limit{-1};  // -1: a quarter of RLIMIT_NOFILE's soft limit
+
+int HeldLimit() {
+  int limit = held_limit.load();
+  if (limit >= 0) return limit;
+  rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 1 << 16;
+  return static_cast<int>(std::min<rlim_t>(rl.rlim_cur / 4, 1 << 20));
+}
+
+// The decimal a word starts with, as strtoull reads it (0 when none), without a copy.
+uint64_t ToU64(std::string_view word) {
+  uint64_t v = 0;
+  for (char c : word) {
+    if (c < '0' || c > '9') break;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return v;
+}
 
 // Each "key value" line of `text` (memory.stat, cpu.stat, cpuacct.stat).
 template <typename Fn>
@@ -63,8 +94,7 @@ void ForEachKeyValue(std::string_view text, Fn fn) {
     text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
     size_t space = line.find(' ');
     if (space == std::string_view::npos) continue;
-    std::string value(line.substr(space + 1));
-    fn(line.substr(0, space), strtoull(value.c_str(), nullptr, 10));
+    fn(line.substr(0, space), ToU64(line.substr(space + 1)));
   }
 }
 
@@ -103,58 +133,37 @@ void ForEachLine(std::string_view text, Fn fn) {
   }
 }
 
-uint64_t ToU64(std::string_view word) { return strtoull(std::string(word).c_str(), nullptr, 10); }
-
-// The directory of `controller`'s files for the cgroup, opened O_PATH; invalid if none.
-UniqueFd OpenControllerDir(const runtime::Cgroup& cg, const char* controller) {
-  std::string file = cg.ControllerFile(controller, "x");
-  if (file.empty()) return UniqueFd();
-  file.resize(file.size() - 2);
-  return UniqueFd(open(file.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+// The number of CPUs /proc/stat lists ("cpuN" lines: the online ones, which is what
+// sysconf(_SC_NPROCESSORS_ONLN) counts, without its open of /sys/devices/system/cpu/online).
+uint32_t OnlineCpus(std::string_view proc_stat) {
+  uint32_t n = 0;
+  ForEachLine(proc_stat, [&](std::string_view line) {
+    if (line.size() > 3 && line.compare(0, 3, "cpu") == 0 && line[3] >= '0' && line[3] <= '9') n++;
+  });
+  return n;
 }
 
-ordered_json CpuStats(const StatsSample* s) {
-  ordered_json usage;
-  usage["total_usage"] = s ? s->cpu_total : 0;
-  if (s && !s->percpu.empty()) usage["percpu_usage"] = s->percpu;
-  usage["usage_in_kernelmode"] = s ? s->cpu_kernel : 0;
-  usage["usage_in_usermode"] = s ? s->cpu_user : 0;
-  ordered_json out;
-  out["cpu_usage"] = usage;
-  if (s && s->system_ns) out["system_cpu_usage"] = s->system_ns;
-  if (s && s->online_cpus) out["online_cpus"] = s->online_cpus;
-  out["throttling_data"] = {{"periods", s ? s->throttle_periods : 0},
-                            {"throttled_periods", s ? s->throttled_periods : 0},
-                            {"throttled_time", s ? s->throttled_ns : 0}};
-  return out;
-}
-
-ordered_json Entries(const std::optional<std::vector<BlkioEntry>>& entries) {
-  if (!entries) return nullptr;
-  ordered_json out = ordered_json::array();
-  for (const BlkioEntry& e : *entries) {
-    out.push_back({{"major", e.major}, {"minor", e.minor}, {"op", e.op}, {"value", e.value}});
-  }
-  return out;
-}
-
-// The host's CPU time, read at most once per 10 ms for every reader: streams wake together
-// on whole seconds (ContainerService::Stats), so one read of /proc/stat, which the kernel
-// builds by summing every interrupt's counters, serves all of them, as Docker's collector
-// reads it once per round.
-uint64_t SystemCpuNow(Text& t) {
+// The host's CPU time and online CPUs, read at most once per 10 ms for every reader: streams
+// wake together on whole seconds (ContainerService::Stats), so one read of /proc/stat, which
+// the kernel builds by summing every interrupt's counters, serves all of them, as Docker's
+// collector reads it once per round. /proc/stat stays open for the daemon's life.
+std::pair<uint64_t, uint32_t> SystemCpuNow(Text& t) {
   static std::mutex mu;
   static int64_t read_at = 0;
   static uint64_t value = 0;
+  static uint32_t cpus = 0;
+  static const int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   int64_t now = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
   std::lock_guard<std::mutex> lock(mu);
   if (read_at == 0 || now - read_at > 10000000) {
-    value = t.Read(AT_FDCWD, "/proc/stat") ? SystemCpuNanos(t.view()) : 0;
+    bool ok = t.Read(fd);
+    value = ok ? SystemCpuNanos(t.view()) : 0;
+    cpus = ok ? OnlineCpus(t.view()) : 0;
     read_at = now;
   }
-  return value;
+  return {value, cpus};
 }
 
 }  // namespace
@@ -220,47 +229,88 @@ std::vector<BlkioEntry> BlkioV2Entries(std::string_view io_stat, std::string_vie
   return out;
 }
 
-StatsReader::StatsReader(const runtime::Cgroup& cg, pid_t pid) : pid_(pid) {
+void StatsReader::SetHeldLimitForTest(int limit) { held_limit.store(limit); }
+
+StatsReader::StatsReader(const runtime::Cgroup& cg, pid_t pid) {
   cpu_v2_ = cg.ControllerOnV2("cpu");
   memory_v2_ = cg.ControllerOnV2("memory");
   io_v2_ = cg.ControllerOnV2("io");
-  cpu_ = OpenControllerDir(cg, "cpu");
-  if (!cpu_v2_) cpuacct_ = OpenControllerDir(cg, "cpuacct");
-  memory_ = OpenControllerDir(cg, "memory");
-  pids_ = OpenControllerDir(cg, "pids");
-  io_ = OpenControllerDir(cg, io_v2_ ? "io" : "blkio");
+  auto file = [&](File& f, const char* controller, const char* name) {
+    f.path = cg.ControllerFile(controller, name);
+  };
+  file(cpu_stat_, "cpu", "cpu.stat");
+  if (!cpu_v2_) {
+    // cpuacct.usage is the sum of the per-CPU counters: one file gives both.
+    file(cpuacct_percpu_, "cpuacct", "cpuacct.usage_percpu");
+    file(cpuacct_stat_, "cpuacct", "cpuacct.stat");
+  }
+  if (memory_v2_) {
+    file(mem_usage_, "memory", "memory.current");
+    file(mem_limit_, "memory", "memory.max");
+  } else {
+    file(mem_usage_, "memory", "memory.usage_in_bytes");
+    file(mem_max_, "memory", "memory.max_usage_in_bytes");
+    file(mem_failcnt_, "memory", "memory.failcnt");
+    file(mem_limit_, "memory", "memory.limit_in_bytes");
+  }
+  file(mem_stat_, "memory", "memory.stat");
+  file(pids_current_, "pids", "pids.current");
+  file(pids_max_, "pids", "pids.max");
+  if (io_v2_) {
+    file(io_stat_, "io", "io.stat");
+  } else {
+    file(io_bytes_, "blkio", "blkio.throttle.io_service_bytes_recursive");
+    file(io_ios_, "blkio", "blkio.throttle.io_serviced_recursive");
+  }
+  if (pid > 0) net_dev_.path = "/proc/" + std::to_string(pid) + "/net/dev";
+
+  File* files[] = {&cpu_stat_,    &cpuacct_percpu_, &cpuacct_stat_, &mem_usage_,    &mem_max_,
+                   &mem_failcnt_, &mem_limit_,      &mem_stat_,     &pids_current_, &pids_max_,
+                   &io_stat_,     &io_bytes_,       &io_ios_,       &net_dev_};
+  int want = 0;
+  for (File* f : files) want += f->path.empty() ? 0 : 1;
+  if (held_fds.fetch_add(want) + want > HeldLimit()) {
+    held_fds.fetch_sub(want);
+    return;  // opened at each reading
+  }
+  held_ = want;
+  for (File* f : files) {
+    if (f->path.empty()) continue;
+    f->fd = UniqueFd(open(f->path.c_str(), O_RDONLY | O_CLOEXEC));
+    // Missing on this host: not tried again. Out of descriptors: tried at each reading.
+    if (f->fd.get() < 0 && errno != EMFILE && errno != ENFILE) f->path.clear();
+  }
 }
 
-StatsSample StatsReader::Read() const {
+StatsReader::~StatsReader() { held_fds.fetch_sub(held_); }
+
+StatsSample StatsReader::Read() {
   StatsSample s;
   Text t;
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   s.read_ns = static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 
-  auto cpu_stat = [&](bool v2) {
-    if (!t.Read(cpu_.get(), "cpu.stat")) return;
-    uint64_t unit = v2 ? 1000 : 1;  // v2 counts microseconds
+  if (t.Read(cpu_stat_)) {
+    uint64_t unit = cpu_v2_ ? 1000 : 1;  // v2 counts microseconds
     ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
       if (k == "nr_periods") s.throttle_periods = v;
       if (k == "nr_throttled") s.throttled_periods = v;
       if (k == "throttled_time" || k == "throttled_usec") s.throttled_ns = v * unit;
-      if (v2 && k == "usage_usec") s.cpu_total = v * unit;
-      if (v2 && k == "user_usec") s.cpu_user = v * unit;
-      if (v2 && k == "system_usec") s.cpu_kernel = v * unit;
+      if (cpu_v2_ && k == "usage_usec") s.cpu_total = v * unit;
+      if (cpu_v2_ && k == "user_usec") s.cpu_user = v * unit;
+      if (cpu_v2_ && k == "system_usec") s.cpu_kernel = v * unit;
     });
-  };
-  cpu_stat(cpu_v2_);
+  }
   if (!cpu_v2_) {
-    // cpuacct.usage is the sum of the per-CPU counters: one file gives both.
-    if (t.Read(cpuacct_.get(), "cpuacct.usage_percpu")) {
+    if (t.Read(cpuacct_percpu_)) {
       for (std::string_view w : Words(t.view())) {
         if (w == "\n") continue;
         s.percpu.push_back(ToU64(w));
         s.cpu_total += s.percpu.back();
       }
     }
-    if (t.Read(cpuacct_.get(), "cpuacct.stat")) {
+    if (t.Read(cpuacct_stat_)) {
       static const uint64_t tick = 1000000000ULL / static_cast<uint64_t>(sysconf(_SC_CLK_TCK));
       ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
         if (k == "user") s.cpu_user = v * tick;
@@ -270,100 +320,233 @@ StatsSample StatsReader::Read() const {
   }
 
   s.memory_v2 = memory_v2_;
-  int mem = memory_.get();
-  if (memory_v2_) {
-    s.mem_usage = t.Number(mem, "memory.current");
-    s.mem_limit = t.Number(mem, "memory.max").value_or(0);
-  } else {
-    s.mem_usage = t.Number(mem, "memory.usage_in_bytes");
-    s.mem_max = t.Number(mem, "memory.max_usage_in_bytes");
-    s.mem_failcnt = t.Number(mem, "memory.failcnt");
-    s.mem_limit = t.Number(mem, "memory.limit_in_bytes").value_or(0);
+  s.mem_usage = t.Number(mem_usage_);
+  if (!memory_v2_) {
+    s.mem_max = t.Number(mem_max_);
+    s.mem_failcnt = t.Number(mem_failcnt_);
   }
-  if (t.Read(mem, "memory.stat")) {
+  s.mem_limit = t.Number(mem_limit_).value_or(0);
+  if (t.Read(mem_stat_)) {
     ForEachKeyValue(t.view(), [&](std::string_view k, uint64_t v) {
       s.mem_stat.emplace_back(std::string(k), v);
     });
   }
-  s.pids_current = t.Number(pids_.get(), "pids.current").value_or(0);
-  s.pids_limit = t.Number(pids_.get(), "pids.max").value_or(0);
+  s.pids_current = t.Number(pids_current_).value_or(0);
+  s.pids_limit = t.Number(pids_max_).value_or(0);
 
   if (io_v2_) {
-    if (t.Read(io_.get(), "io.stat")) {
+    if (t.Read(io_stat_)) {
       s.io_bytes = BlkioV2Entries(t.view(), "rbytes", "wbytes");
       s.io_ios = BlkioV2Entries(t.view(), "rios", "wios");
     }
   } else {
-    if (t.Read(io_.get(), "blkio.throttle.io_service_bytes_recursive")) {
-      s.io_bytes = BlkioV1Entries(t.view());
-    }
-    if (t.Read(io_.get(), "blkio.throttle.io_serviced_recursive")) {
-      s.io_ios = BlkioV1Entries(t.view());
-    }
+    if (t.Read(io_bytes_)) s.io_bytes = BlkioV1Entries(t.view());
+    if (t.Read(io_ios_)) s.io_ios = BlkioV1Entries(t.view());
   }
 
-  s.system_ns = SystemCpuNow(t);
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  s.online_cpus = cpus > 0 ? static_cast<uint32_t>(cpus) : 0;
-  if (pid_ > 0 && t.Read(AT_FDCWD, ("/proc/" + std::to_string(pid_) + "/net/dev").c_str())) {
-    s.networks = NetDevStats(t.view());
+  std::tie(s.system_ns, s.online_cpus) = SystemCpuNow(t);
+  if (s.online_cpus == 0) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s.online_cpus = cpus > 0 ? static_cast<uint32_t>(cpus) : 0;
   }
+  if (t.Read(net_dev_)) s.networks = NetDevStats(t.view());
   return s;
 }
 
-ordered_json DockerStats(const StatsSample* now, const StatsSample* prev, const std::string& name,
-                         const std::string& id, uint64_t machine_memory) {
-  ordered_json out;
-  out["read"] = now ? shim::FormatJsonTime(now->read_ns) : kZeroTime;
-  out["preread"] = prev ? shim::FormatJsonTime(prev->read_ns) : kZeroTime;
-  ordered_json pids = ordered_json::object();
-  if (now && now->pids_current) pids["current"] = now->pids_current;
-  if (now && now->pids_limit) pids["limit"] = now->pids_limit;
-  out["pids_stats"] = pids;
-  ordered_json blkio;
-  blkio["io_service_bytes_recursive"] = now ? Entries(now->io_bytes) : nullptr;
-  blkio["io_serviced_recursive"] = now ? Entries(now->io_ios) : nullptr;
-  for (const char* key :
-       {"io_queue_recursive", "io_service_time_recursive", "io_wait_time_recursive",
-        "io_merged_recursive", "io_time_recursive", "sectors_recursive"}) {
-    blkio[key] = nullptr;
+namespace {
+
+// Writes JSON the way nlohmann's dump() does without indentation: no blanks, numbers in
+// decimal, strings escaped as it escapes them (", \ and control characters; UTF-8 as is).
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+  JsonWriter& Raw(std::string_view text) {
+    out_.append(text);
+    return *this;
   }
-  out["blkio_stats"] = blkio;
-  out["num_procs"] = 0;
-  out["storage_stats"] = ordered_json::object();
-  out["cpu_stats"] = CpuStats(now);
-  out["precpu_stats"] = CpuStats(prev);
-  ordered_json memory = ordered_json::object();
+  // `"key":`, after a comma unless it opens its object (`first`).
+  JsonWriter& Key(std::string_view key, bool first = false) {
+    if (!first) out_ += ',';
+    String(key);
+    out_ += ':';
+    return *this;
+  }
+  JsonWriter& Number(uint64_t v) {
+    char buf[24];
+    char* end = buf + sizeof(buf);
+    char* p = end;
+    do {
+      *--p = static_cast<char>('0' + v % 10);
+      v /= 10;
+    } while (v);
+    out_.append(p, static_cast<size_t>(end - p));
+    return *this;
+  }
+  JsonWriter& String(std::string_view s) {
+    out_ += '"';
+    for (char c : s) {
+      switch (c) {
+        case '"':
+          out_ += "\\\"";
+          break;
+        case '\\':
+          out_ += "\\\\";
+          break;
+        case '\b':
+          out_ += "\\b";
+          break;
+        case '\f':
+          out_ += "\\f";
+          break;
+        case '\n':
+          out_ += "\\n";
+          break;
+        case '\r':
+          out_ += "\\r";
+          break;
+        case '\t':
+          out_ += "\\t";
+          break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            snprintf(buf, sizeof(buf), "\\u%04x", static_cast<unsigned>(c));
+            out_ += buf;
+          } else {
+            out_ += c;
+          }
+      }
+    }
+    out_ += '"';
+    return *this;
+  }
+
+ private:
+  std::string& out_;
+};
+
+void WriteEntries(JsonWriter& w, const std::optional<std::vector<BlkioEntry>>& entries) {
+  if (!entries) {
+    w.Raw("null");
+    return;
+  }
+  w.Raw("[");
+  bool first = true;
+  for (const BlkioEntry& e : *entries) {
+    w.Raw(first ? "" : ",");
+    first = false;
+    w.Raw("{").Key("major", true).Number(e.major).Key("minor").Number(e.minor);
+    w.Key("op").String(e.op).Key("value").Number(e.value).Raw("}");
+  }
+  w.Raw("]");
+}
+
+void WriteCpuStats(JsonWriter& w, const StatsSample* s) {
+  w.Raw("{").Key("cpu_usage", true).Raw("{");
+  w.Key("total_usage", true).Number(s ? s->cpu_total : 0);
+  if (s && !s->percpu.empty()) {
+    w.Key("percpu_usage").Raw("[");
+    for (size_t i = 0; i < s->percpu.size(); i++) w.Raw(i ? "," : "").Number(s->percpu[i]);
+    w.Raw("]");
+  }
+  w.Key("usage_in_kernelmode").Number(s ? s->cpu_kernel : 0);
+  w.Key("usage_in_usermode").Number(s ? s->cpu_user : 0).Raw("}");
+  if (s && s->system_ns) w.Key("system_cpu_usage").Number(s->system_ns);
+  if (s && s->online_cpus) w.Key("online_cpus").Number(s->online_cpus);
+  w.Key("throttling_data").Raw("{").Key("periods", true).Number(s ? s->throttle_periods : 0);
+  w.Key("throttled_periods").Number(s ? s->throttled_periods : 0);
+  w.Key("throttled_time").Number(s ? s->throttled_ns : 0).Raw("}}");
+}
+
+void WriteMemoryStats(JsonWriter& w, const StatsSample& s, uint64_t machine_memory) {
+  bool first = true;
+  auto key = [&](std::string_view k) -> JsonWriter& {
+    w.Key(k, first);
+    first = false;
+    return w;
+  };
+  w.Raw("{");
+  if (s.mem_usage.value_or(0)) key("usage").Number(*s.mem_usage);
+  if (s.mem_max.value_or(0)) key("max_usage").Number(*s.mem_max);
+  if (!s.mem_stat.empty()) {
+    // Go writes a map's keys sorted; the first of a repeated key keeps its place and the
+    // last value, as assigning into an ordered object does.
+    std::vector<const std::pair<std::string, uint64_t>*> sorted;
+    sorted.reserve(s.mem_stat.size());
+    for (const auto& kv : s.mem_stat) sorted.push_back(&kv);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) { return *a < *b; });
+    key("stats").Raw("{");
+    for (size_t i = 0; i < sorted.size(); i++) {
+      if (i + 1 < sorted.size() && sorted[i + 1]->first == sorted[i]->first) continue;
+      w.Key(sorted[i]->first, i == 0).Number(sorted[i]->second);
+    }
+    w.Raw("}");
+  }
+  if (s.mem_failcnt.value_or(0)) key("failcnt").Number(*s.mem_failcnt);
+  // No limit (v2 "max", v1's page-counter maximum): the host's memory, as Docker reports.
+  uint64_t limit = s.mem_limit;
+  if (machine_memory && (limit == 0 || limit > machine_memory)) limit = machine_memory;
+  if (limit) key("limit").Number(limit);
+  w.Raw("}");
+}
+
+}  // namespace
+
+void AppendDockerStats(std::string& out, const StatsSample* now, const StatsSample* prev,
+                       std::string_view name, std::string_view id, uint64_t machine_memory) {
+  JsonWriter w(out);
+  w.Raw("{").Key("read", true).String(now ? shim::FormatJsonTime(now->read_ns) : kZeroTime);
+  w.Key("preread").String(prev ? shim::FormatJsonTime(prev->read_ns) : kZeroTime);
+  w.Key("pids_stats").Raw("{");
+  bool pids_first = true;
+  if (now && now->pids_current) {
+    w.Key("current", true).Number(now->pids_current);
+    pids_first = false;
+  }
+  if (now && now->pids_limit) w.Key("limit", pids_first).Number(now->pids_limit);
+  w.Raw("}").Key("blkio_stats").Raw("{").Key("io_service_bytes_recursive", true);
   if (now) {
-    if (now->mem_usage.value_or(0)) memory["usage"] = *now->mem_usage;
-    if (now->mem_max.value_or(0)) memory["max_usage"] = *now->mem_max;
-    if (!now->mem_stat.empty()) {
-      auto sorted = now->mem_stat;  // Go writes a map's keys sorted
-      std::sort(sorted.begin(), sorted.end());
-      ordered_json stats = ordered_json::object();
-      for (const auto& kv : sorted) stats[kv.first] = kv.second;
-      memory["stats"] = stats;
-    }
-    if (now->mem_failcnt.value_or(0)) memory["failcnt"] = *now->mem_failcnt;
-    // No limit (v2 "max", v1's page-counter maximum): the host's memory, as Docker reports.
-    uint64_t limit = now->mem_limit;
-    if (machine_memory && (limit == 0 || limit > machine_memory)) limit = machine_memory;
-    if (limit) memory["limit"] = limit;
+    WriteEntries(w, now->io_bytes);
+  } else {
+    w.Raw("null");
   }
-  out["memory_stats"] = memory;
-  out["name"] = "/" + name;
-  out["id"] = id;
+  w.Key("io_serviced_recursive");
+  if (now) {
+    WriteEntries(w, now->io_ios);
+  } else {
+    w.Raw("null");
+  }
+  w.Raw(
+      ",\"io_queue_recursive\":null,\"io_service_time_recursive\":null,"
+      "\"io_wait_time_recursive\":null,\"io_merged_recursive\":null,"
+      "\"io_time_recursive\":null,\"sectors_recursive\":null}");
+  w.Raw(",\"num_procs\":0,\"storage_stats\":{}");
+  w.Key("cpu_stats");
+  WriteCpuStats(w, now);
+  w.Key("precpu_stats");
+  WriteCpuStats(w, prev);
+  w.Key("memory_stats");
+  if (now) {
+    WriteMemoryStats(w, *now, machine_memory);
+  } else {
+    w.Raw("{}");
+  }
+  w.Key("name").String("/" + std::string(name));
+  w.Key("id").String(id);
   if (now && !now->networks.empty()) {
-    ordered_json nets = ordered_json::object();
+    w.Key("networks").Raw("{");
+    bool first = true;
     for (const NetDevCounters& d : now->networks) {
-      nets[d.name] = {{"rx_bytes", d.rx_bytes},   {"rx_packets", d.rx_packets},
-                      {"rx_errors", d.rx_errors}, {"rx_dropped", d.rx_dropped},
-                      {"tx_bytes", d.tx_bytes},   {"tx_packets", d.tx_packets},
-                      {"tx_errors", d.tx_errors}, {"tx_dropped", d.tx_dropped}};
+      w.Key(d.name, first).Raw("{").Key("rx_bytes", true).Number(d.rx_bytes);
+      first = false;
+      w.Key("rx_packets").Number(d.rx_packets).Key("rx_errors").Number(d.rx_errors);
+      w.Key("rx_dropped").Number(d.rx_dropped).Key("tx_bytes").Number(d.tx_bytes);
+      w.Key("tx_packets").Number(d.tx_packets).Key("tx_errors").Number(d.tx_errors);
+      w.Key("tx_dropped").Number(d.tx_dropped).Raw("}");
     }
-    out["networks"] = nets;
+    w.Raw("}");
   }
-  return out;
+  out += "}\n";
 }
 
 }  // namespace berth::engine

@@ -9,8 +9,6 @@
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "base/fd.h"
 
 namespace berth::runtime {
@@ -54,26 +52,50 @@ struct StatsSample {
   std::vector<NetDevCounters> networks;  // every device but lo
 };
 
-// Reads a running container's figures, holding its cgroup directories open for a stream of
-// readings (one path walk per controller, not one per file per reading): only the files
-// Docker's document needs, each read with one openat and one read.
+// Reads a running container's figures for a stream of readings. Every file Docker's document
+// needs is opened once, when the reader is made, and each reading is one pread() at offset 0
+// per file (the kernel formats a cgroup or /proc file afresh for a read at offset 0): no path
+// walk, open or close per reading. The init's /proc/<pid>/net/dev is held open too, which
+// keeps its network namespace alive while the reader lives: drop the reader when the
+// container stops. Held descriptors are rationed (a quarter of RLIMIT_NOFILE's soft limit for
+// all readers together, 13 at most per reader): past that, a reader opens its files at each
+// reading, so many streams cannot starve the daemon of descriptors.
 class StatsReader {
  public:
   StatsReader(const runtime::Cgroup& cgroup, pid_t pid);
-  StatsSample Read() const;
+  ~StatsReader();
+  StatsReader(const StatsReader&) = delete;
+  StatsReader& operator=(const StatsReader&) = delete;
+  StatsSample Read();
+  // Whether the files are held open (else opened at each reading).
+  bool held() const { return held_ > 0; }
+
+  // The descriptors all readers may hold together (tests lower it; -1: from RLIMIT_NOFILE).
+  static void SetHeldLimitForTest(int limit);
 
  private:
-  UniqueFd cpu_, cpuacct_, memory_, pids_, io_;
+  // One file: held open, or opened from `path` at each reading ("": the host lacks it).
+  struct File {
+    UniqueFd fd;
+    std::string path;
+  };
+  File cpu_stat_, cpuacct_percpu_, cpuacct_stat_;
+  File mem_usage_, mem_max_, mem_failcnt_, mem_limit_, mem_stat_;
+  File pids_current_, pids_max_;
+  File io_stat_, io_bytes_, io_ios_;  // v2: io.stat; v1: the two blkio files
+  File net_dev_;
   bool cpu_v2_ = false, memory_v2_ = false, io_v2_ = false;
-  pid_t pid_;
+  int held_ = 0;  // descriptors taken from the ration
 };
 
-// The stats document. `now` null: a container that is not running (Docker's zero document,
-// name and id only). `prev` null: the first reading of a stream (precpu_stats zero).
-// `machine_memory` stands for the limit of a container without one, as Docker reports it.
-nlohmann::ordered_json DockerStats(const StatsSample* now, const StatsSample* prev,
-                                   const std::string& name, const std::string& id,
-                                   uint64_t machine_memory);
+// The stats document as one line of JSON ("\n" ended) appended to `out`, byte for byte what
+// nlohmann's dump() of Docker's document gave (but for invalid UTF-8 in a name, on which dump()
+// threw: it passes as it is), written without building a DOM. `now`
+// null: a container that is not running (Docker's zero document, name and id only). `prev`
+// null: the first reading of a stream (precpu_stats zero). `machine_memory` stands for the
+// limit of a container without one, as Docker reports it.
+void AppendDockerStats(std::string& out, const StatsSample* now, const StatsSample* prev,
+                       std::string_view name, std::string_view id, uint64_t machine_memory);
 
 // Parsers of the host's files, for the tests.
 // /proc/stat's first line ("cpu user nice system idle iowait irq softirq steal …") in

@@ -539,6 +539,49 @@ class StatsTest(unittest.TestCase):
         self.assertEqual(doc["id"], cid)
         self.assertEqual(api("GET", "/containers/nosuchstats/stats?stream=0")[0], 404)
 
+    def test_stream_follows_a_stop_and_a_restart(self):
+        # A stream holds the container's files open for its run: stopped, it sends the zero
+        # document; started again, it reads the new run's cgroup, not the old one's files.
+        cid = create(["sleep", "30"], name="statsrestart")
+        self.addCleanup(api, "DELETE", "/containers/%s?force=1" % cid)
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        c = Conn()
+        self.addCleanup(c.close)
+        c.send("GET", "/containers/%s/stats" % cid)
+        self.assertEqual(c.head()[0], 200)
+
+        def next_doc():
+            doc = json.loads(c._exact(int(c._line(), 16)))
+            c._line()
+            return doc
+
+        first = next_doc()
+        self.assertNotEqual(first["read"], self.ZERO)
+        self.assertGreaterEqual(first["pids_stats"]["current"], 1)
+        api("POST", "/containers/%s/kill" % cid)
+        api("POST", "/containers/%s/wait" % cid)
+        for _ in range(10):
+            doc = next_doc()
+            if doc["read"] == self.ZERO:
+                break
+        self.assertEqual((doc["read"], doc["memory_stats"], doc["pids_stats"]),
+                         (self.ZERO, {}, {}))
+        self.assertEqual(doc["id"], cid)
+
+        self.assertEqual(api("POST", "/containers/%s/start" % cid)[0], 204)
+        for _ in range(10):
+            doc = next_doc()
+            if doc["read"] != self.ZERO:
+                break
+        self.assertNotEqual(doc["read"], self.ZERO)
+        self.assertGreaterEqual(doc["pids_stats"]["current"], 1)
+        self.assertGreater(doc["memory_stats"]["usage"], 0)
+        doc = next_doc()  # a reading of the new run with the one before as precpu
+        self.assertNotEqual(doc["preread"], self.ZERO)
+        self.assertGreaterEqual(doc["cpu_stats"]["cpu_usage"]["total_usage"],
+                                doc["precpu_stats"]["cpu_usage"]["total_usage"])
+        self.assertGreaterEqual(doc["pids_stats"]["current"], 1)
+
 
 class FilesystemTest(unittest.TestCase):
     def test_changes_commit_export(self):

@@ -120,6 +120,13 @@ TEST(EventLine, DockersDefaultLayout) {
             "2024-01-02T03:04:05.000000042Z container start abc (image=busybox, name=web)");
 }
 
+// The row of a document as the CLI reads it off the stream.
+json StatsRow(const json& doc, const std::string& container, bool trunc) {
+  StatsFigures f;
+  EXPECT_TRUE(ParseStatsFigures(doc.dump(), f));
+  return berth::cli::StatsRow(f, container, trunc);
+}
+
 // The columns docker's formatter computes from one stats document.
 TEST(StatsRow, DockerColumns) {
   json s = {
@@ -166,6 +173,44 @@ TEST(StatsRow, ZeroDocumentAndCgroupTwo) {
   json v2 = {
       {"memory_stats", {{"usage", 4096}, {"limit", 8192}, {"stats", {{"inactive_file", 2048}}}}}};
   EXPECT_EQ(StatsRow(v2, "x", true)["MemUsage"], "2KiB / 8KiB");
+}
+
+TEST(StatsRow, FiguresFromWhereDockerPutsThemOnly) {
+  json s = {
+      {"id", "abc"},
+      {"cpu_stats",
+       {{"cpu_usage", {{"total_usage", 300}, {"percpu_usage", {1, 2, 3, 4}}}},
+        {"system_cpu_usage", 1000}}},
+      {"precpu_stats", {{"cpu_usage", {{"total_usage", 100}}}, {"system_cpu_usage", 500}}},
+      // The same names elsewhere do not count.
+      {"usage", 999},
+      {"memory_stats",
+       {{"usage", 4096.0},
+        {"limit", "8192"},
+        {"stats", {{"total_inactive_file", 8192}, {"inactive_file", 1024}}}}},
+      {"networks", {{"eth0", {{"rx_bytes", 1}, {"tx_bytes", 2}, {"deeper", {{"rx_bytes", 7}}}}}}},
+      {"blkio_stats",
+       {{"io_service_bytes_recursive",
+         {{{"value", 10}, {"op", "read"}}, {{"op", "WRITE"}, {"value", 5}}, {{"op", 1}}}},
+        {"io_serviced_recursive", {{{"op", "Read"}, {"value", 99}}}}}}};
+  StatsFigures f;
+  f.name = "stale";  // a figure of the previous document
+  ASSERT_TRUE(ParseStatsFigures(s.dump(), f));
+  EXPECT_EQ(f.id, "abc");
+  EXPECT_EQ(f.name, "");
+  EXPECT_EQ(f.percpu_count, 4);
+  EXPECT_EQ(f.online_cpus, 0);
+  EXPECT_EQ(f.mem_usage, 4096);
+  EXPECT_EQ(f.mem_limit, 0);  // not a number
+  EXPECT_TRUE(f.has_total_inactive_file);
+  EXPECT_EQ(f.net_rx, 1);
+  EXPECT_EQ(f.net_tx, 2);
+  EXPECT_EQ(f.blkio_read, 10);
+  EXPECT_EQ(f.blkio_write, 5);
+  json row = berth::cli::StatsRow(f, "abc", true);
+  EXPECT_EQ(row["CPUPerc"], "160.00%");     // 200 of 500, times the 4 per-CPU counters
+  EXPECT_EQ(row["MemUsage"], "3KiB / 0B");  // total_inactive_file too large: inactive_file
+  EXPECT_FALSE(ParseStatsFigures("{\"id\":", f));
 }
 
 }  // namespace
