@@ -50,6 +50,7 @@ struct EndpointRequest {
   std::string network;  // name, id or id prefix
   std::vector<std::string> aliases;
   std::string ipv4;  // IPAMConfig.IPv4Address; "" = dynamic
+  std::string ipv6;  // IPAMConfig.IPv6Address (--ip6); only on an IPv6 network
 };
 
 // One endpoint, ready for the container's start: what AttachEndpoint and the /etc files need.
@@ -59,6 +60,9 @@ struct EndpointLease {
   std::string bridge;
   network::IpPrefix address;  // with the subnet's length
   network::IpAddress gateway;
+  // On an IPv6 network (--ipv6) also its IPv6 address and gateway.
+  std::optional<network::IpPrefix> address6;
+  std::optional<network::IpAddress> gateway6;
   bool internal = false;
   bool user_defined = false;  // names resolve through the embedded DNS server
   int mtu = 0;
