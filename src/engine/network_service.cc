@@ -1,5 +1,6 @@
 #include "engine/network_service.h"
 
+#include <fcntl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "network/netlink.h"
 #include "network/nft_rules.h"
 #include "network/nftables.h"
+#include "network/port_proxy.h"
 #include "shim/logfile.h"
 
 namespace berth::engine {
@@ -69,8 +71,10 @@ std::string Str(const json& j, const char* key) {
 // keeps other binds out). The DNAT rules take the traffic before it could reach these
 // sockets; they only hold the ports. sctp ports are not held. `dual`: the container is on an
 // IPv6 network, so a port on every address is held on [::] as well (IPV6_V6ONLY, beside the
-// 0.0.0.0 one), as Docker's -p 8080:80 listens on both.
-std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports, bool dual) {
+// 0.0.0.0 one), as Docker's -p 8080:80 listens on both. `v6_tcp` gets the index of each
+// IPv6 tcp socket with its container port: on ::1 those get the connections no DNAT takes.
+std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports, bool dual,
+                                std::vector<std::pair<size_t, uint16_t>>* v6_tcp) {
   std::vector<UniqueFd> held;
   std::vector<std::pair<network::PublishedPort, bool>> wanted;  // the port, on [::]
   for (const auto& p : ports) {
@@ -111,6 +115,7 @@ std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports
                   "Bind for " + host + ":" + std::to_string(p.host_port) + " failed: " +
                       (err == EADDRINUSE ? "address already in use" : std::string(strerror(err))));
     }
+    if (v6 && type == SOCK_STREAM) v6_tcp->emplace_back(held.size(), p.container_port);
     held.push_back(std::move(fd));
   }
   return held;
@@ -284,6 +289,7 @@ NetworkService::NetworkService(const std::string& root, NetworkDaemonConfig conf
       events_(events),
       db_(JoinPath(root, "networks.db")),
       ports_(std::make_unique<network::PortAllocator>()),
+      proxy_(std::make_unique<network::PortProxy>()),
       dns_table_(std::make_unique<network::DnsTable>()) {
   // WAL without an fsync per commit: a power loss may cost the last endpoint changes, but
   // nothing runs after one and Reconcile rebuilds the endpoints from the running containers;
@@ -532,6 +538,23 @@ void NetworkService::EnsureBridgeLocked(Net& n) {
       }
     }
   }
+}
+
+void NetworkService::HoldLocked(const std::string& container_id,
+                                const std::vector<network::PublishedPort>& ports,
+                                const std::optional<IpAddress>& address6) {
+  std::vector<std::pair<size_t, uint16_t>> v6_tcp;
+  std::vector<UniqueFd> fds = HoldPorts(ports, address6.has_value(), &v6_tcp);
+  if (address6) {
+    // Connections to ::1 reach these sockets (no DNAT can serve them): relayed to the
+    // container's IPv6 address, as Docker's userland proxy does.
+    for (const auto& [index, container_port] : v6_tcp) {
+      UniqueFd copy(fcntl(fds[index].get(), F_DUPFD_CLOEXEC, 0));
+      if (!copy) ThrowErrno("dup a published port's socket");
+      proxy_->Add(container_id, std::move(copy), *address6, container_port);
+    }
+  }
+  held_[container_id] = std::move(fds);
 }
 
 void NetworkService::ApplyRulesLocked() {
@@ -1069,8 +1092,11 @@ std::vector<EndpointLease> NetworkService::Allocate(
     if (!mine.empty() && only_network.empty() && !bindings.empty()) {
       published = ports_->Allocate(bindings);
       try {
-        held_[container_id] = HoldPorts(published, leases[0].address6.has_value());
+        HoldLocked(
+            container_id, published,
+            leases[0].address6 ? std::optional(leases[0].address6->address()) : std::nullopt);
       } catch (...) {
+        proxy_->Remove(container_id);
         ports_->Release(published);
         throw;
       }
@@ -1157,7 +1183,10 @@ void NetworkService::ReleaseLocked(const std::string& container_id, const std::s
     if (n) n->pools.at(0).Release(ep->address->address());
     if (n && ep->address6 && n->pool6()) n->pool6()->Release(ep->address6->address());
     ports_->Release(ep->ports);
-    if (!ep->ports.empty()) held_.erase(container_id);
+    if (!ep->ports.empty()) {
+      proxy_->Remove(container_id);
+      held_.erase(container_id);
+    }
     dns_table_->Remove(ep->network_id + "/" + ep->container_id);
     if (ep->attached && n) Emit(*n, "disconnect", container_id);
     ep->address.reset();
@@ -1212,7 +1241,8 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
     try {
       ports_->Reserve(ep->ports);
       if (!ep->ports.empty()) {
-        held_[ep->container_id] = HoldPorts(ep->ports, ep->address6.has_value());
+        HoldLocked(ep->container_id, ep->ports,
+                   ep->address6 ? std::optional(ep->address6->address()) : std::nullopt);
       }
     } catch (const Error& e) {
       log::Warn("container " + ep->container_id.substr(0, 12) + ": " + e.what());
@@ -1278,8 +1308,15 @@ std::vector<network::PublishedPort> NetworkService::PublishedPorts(
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<network::PublishedPort> out;
   for (auto& ep : endpoints_) {
-    if (ep->container_id == container_id && ep->attached) {
-      out.insert(out.end(), ep->ports.begin(), ep->ports.end());
+    if (ep->container_id != container_id || !ep->attached) continue;
+    for (const auto& p : ep->ports) {
+      out.push_back(p);
+      if (!p.host_ip && ep->address6) {
+        // Held and DNATed on IPv6 as well: Docker lists it twice, 0.0.0.0 and ::.
+        network::PublishedPort any6 = p;
+        any6.host_ip = IpAddress::Parse("::");
+        out.push_back(any6);
+      }
     }
   }
   return out;

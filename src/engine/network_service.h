@@ -28,6 +28,7 @@ struct SubnetPool;
 class DnsServer;
 class DnsTable;
 class Netlink;
+class PortProxy;
 }  // namespace berth::network
 
 namespace berth::engine {
@@ -133,6 +134,9 @@ class NetworkService {
   void DeleteEndpoint(const std::string& container_id, const std::string& network_id);
   void EnsureBridgeLocked(Net& n);
   void ApplyRulesLocked();
+  // Binds the container's published host ports (held_) and relays ::1 to its IPv6 address.
+  void HoldLocked(const std::string& container_id, const std::vector<network::PublishedPort>& ports,
+                  const std::optional<network::IpAddress>& address6);
   void UpdateDnsLocked(const Endpoint& ep);
   void RefreshDnsLocked(const std::string& container_id);
   void ReleaseLocked(const std::string& container_id, const std::string& only_network,
@@ -154,6 +158,7 @@ class NetworkService {
   // Per container, a socket bound to each host port it publishes (tcp, udp): a host process
   // cannot take the port meanwhile, and one that has it already makes the start fail.
   std::map<std::string, std::vector<UniqueFd>> held_;
+  std::unique_ptr<network::PortProxy> proxy_;  // ::1 on IPv6 networks (port_proxy.h)
   std::unique_ptr<network::DnsTable> dns_table_;
   std::unique_ptr<network::DnsServer> dns_;
 };

@@ -181,6 +181,9 @@ class DockerCliNetworkTest(unittest.TestCase):
             port = self.docker(docker, "port", web, "80").stdout
             host_port = port.split()[0].rsplit(":", 1)[1]
             wait_http("http://[%s::fe]:%s/" % (prefix, host_port), "hello-from-")
+            wait_http("http://[::1]:%s/" % host_port, "hello-from-")
+            # Listed on :: as well, as Docker does (20.10 prints ":::N", 28 "[::]:N").
+            self.assertTrue(":::" + host_port in port or "[::]:" + host_port in port, port)
             # --ip6 outside the subnet.
             bad = self.docker(docker, "run", "--rm", "--network", net, "--ip6", "fd00:1:2:3::5",
                               "busybox", "true", check=False)

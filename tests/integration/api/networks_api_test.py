@@ -548,6 +548,19 @@ class NetworkTest(unittest.TestCase):
         wait_http("http://[%s::1]:%d/" % (prefix, port), "hello-from-")
         self.assertIn("ip6 daddr != ::1 tcp dport %d dnat ip6 to [%s]:8080" % (port, fixed),
                       " ".join(nft_rules()))
+        # Docker lists it on both families.
+        self.assertEqual([b["HostIp"] for b in info["Ports"]["8080/tcp"]], ["0.0.0.0", "::"])
+        # ::1, which no DNAT can serve: berthd's socket on [::] relays it.
+        wait_http("http://[::1]:%d/" % port, "hello-from-")
+        # And a port published on [::1] only.
+        lo = self.srv("web6lo", "nt6p", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostIp": "::1", "HostPort": ""}]}})
+        binding = inspect(lo)["NetworkSettings"]["Ports"]["8080/tcp"]
+        self.assertEqual(binding[0]["HostIp"], "::1")
+        wait_http("http://[::1]:%s/" % binding[0]["HostPort"], "hello-from-")
+        ok(api("POST", "/containers/%s/stop?t=1" % lo), 204)
+        with self.assertRaises(OSError):  # released with the container
+            urllib.request.urlopen("http://[::1]:%s/" % binding[0]["HostPort"], timeout=2)
         # berthd holds the port on [::] too.
         s = socket.socket(socket.AF_INET6)
         try:
