@@ -574,6 +574,23 @@ class NetworkTest(unittest.TestCase):
         self.containers.append(other)
         self.assertEqual(start(other)[0] // 100, 4)
 
+    def test_ipv6_networks_are_isolated(self):
+        self.v6net("nt6i1", 6)
+        self.v6net("nt6i2", 7)
+        cid = self.srv("web6i", "nt6i1")
+        addr6 = inspect(cid)["NetworkSettings"]["Networks"]["nt6i1"]["GlobalIPv6Address"]
+        # Routed v6 takes a moment after a container's start (its link-local is still
+        # tentative): a few tries, each bounded.
+        probe = ("for i in 1 2 3 4; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | "
+                 "nc -w 1 %s 8080 && break; sleep 1; done; echo rc=$?" % addr6)
+        self.assertIn("hello-from-", run(probe, network="nt6i1")[1])
+        self.assertNotIn("hello-from-", run(probe, network="nt6i2")[1])
+        # The isolation rules are what stops it: without them (this berthd's own table; the
+        # rules come back at the networks' removal) the host routes it.
+        subprocess.run(["nft", "flush", "chain", "inet", DAEMON.nft_table, "forward"],
+                       check=True)
+        self.assertIn("hello-from-", run(probe, network="nt6i2")[1])
+
     def test_ipv4_only_network_has_no_ipv6(self):
         self.net("nt4only")
         for network in ("nt4only", "default"):
