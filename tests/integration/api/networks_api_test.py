@@ -645,6 +645,25 @@ class NetworkTest(unittest.TestCase):
         self.assertEqual(sorted(DAEMON.links()), before_links)
         self.assertEqual(nft_rules(), before_rules)
 
+    def test_zy_ipv6_survives_kill9_restart(self):
+        _, subnet = self.v6net("nt6k", 8)
+        cid = self.srv("k6web", "nt6k", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostIp": "::1", "HostPort": ""}]}})
+        port = inspect(cid)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"]
+        addr6 = inspect(cid)["NetworkSettings"]["Networks"]["nt6k"]["GlobalIPv6Address"]
+        wait_http("http://[::1]:%s/" % port, "hello-from-")
+        DAEMON.kill9()
+        DAEMON.start()
+        # The held [::1] socket and its relay come back with the records.
+        wait_http("http://[::1]:%s/" % port, "hello-from-")
+        self.assertEqual(inspect(cid)["NetworkSettings"]["Networks"]["nt6k"][
+            "GlobalIPv6Address"], addr6)
+        code, out = run("nslookup -type=AAAA k6web", network="nt6k")
+        self.assertIn("Address: " + addr6, out)
+        ok(api("POST", "/containers/%s/stop?t=1" % cid), 204)
+        with self.assertRaises(OSError):
+            urllib.request.urlopen("http://[::1]:%s/" % port, timeout=2)
+
     def test_zz_kill9_restart_keeps_rules_and_connectivity(self):
         self.net("ntK")
         cid = self.srv("kweb", "ntK", HostConfig={
