@@ -591,6 +591,45 @@ class NetworkTest(unittest.TestCase):
                        check=True)
         self.assertIn("hello-from-", run(probe, network="nt6i2")[1])
 
+    def test_ipv6_berth_cli(self):
+        berth = os.path.join(os.path.dirname(BERTHD), "berth")
+        if not os.access(berth, os.X_OK):
+            self.skipTest("no berth CLI beside berthd")
+
+        def b(*args):
+            return subprocess.run([berth, "-H", DAEMON.host] + list(args), capture_output=True,
+                                  text=True, timeout=60)
+        subnet6, subnet4 = DAEMON.user_subnet6(9), DAEMON.user_subnet(0)
+        prefix = subnet6.split("::")[0]
+        # Gateways and ranges pair with the subnet of their family, in any order.
+        r = b("network", "create", "--ipv6", "--subnet", subnet4, "--subnet", subnet6,
+              "--gateway", prefix + "::fe", "--gateway", subnet4.rsplit(".", 1)[0] + ".254",
+              "nt6cli")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.networks.append("nt6cli")
+        r = b("network", "inspect", "-f",
+              "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}}={{.Gateway}}{{end}}", "nt6cli")
+        self.assertEqual(r.stdout.split(), ["true", "%s=%s.254" % (
+            subnet4, subnet4.rsplit(".", 1)[0]), "%s=%s::fe" % (subnet6, prefix)])
+        r = b("run", "-d", "--name", "web6cli", "--network", "nt6cli", "--ip6", prefix + "::77",
+              "busybox", "sleep", "60")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.containers.append(r.stdout.strip())
+        r = b("inspect", "-f", "{{(index .NetworkSettings.Networks \"nt6cli\").GlobalIPv6Address}}",
+              "web6cli")
+        self.assertEqual(r.stdout.strip(), prefix + "::77")
+        # A second network's --ip6 on connect.
+        self.v6net("nt6cli2", 12)
+        p2 = DAEMON.user_subnet6(12).split("::")[0]
+        r = b("network", "connect", "--ip6", p2 + "::88", "nt6cli2", "web6cli")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = b("inspect", "-f", "{{(index .NetworkSettings.Networks \"nt6cli2\").GlobalIPv6Address}}",
+              "web6cli")
+        self.assertEqual(r.stdout.strip(), p2 + "::88")
+        r = b("network", "create", "--subnet", subnet6, "--gateway", "10.0.0.1", "nt6clibad")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("no matching subnet for gateway 10.0.0.1", r.stderr)
+
     def test_ipv4_only_network_has_no_ipv6(self):
         self.net("nt4only")
         for network in ("nt4only", "default"):
