@@ -62,7 +62,10 @@ void AddNetworkRoutes(Router& router, engine::NetworkService& networks,
       }
     }
     json ipam = settings.value("IPAMConfig", json::object());
-    if (ipam.is_object()) r.ipv4 = ipam.value("IPv4Address", "");
+    if (ipam.is_object()) {
+      r.ipv4 = ipam.value("IPv4Address", "");
+      r.ipv6 = ipam.value("IPv6Address", "");
+    }
     containers.ConnectNetwork(ContainerOf(body), req.Param("id"), r);
     res.Empty(200);
   });

@@ -342,6 +342,7 @@ void AddContainerFlags(CLI::App* cmd, ContainerOptions& o) {
   cmd->add_flag("-P,--publish-all", o.publish_all, "Publish all exposed ports to random ports");
   Repeated(cmd, "--expose", o.expose, "Expose a port or a range of ports");
   cmd->add_option("--ip", o.ip, "IPv4 address (e.g., 172.30.100.104)");
+  cmd->add_option("--ip6", o.ip6, "IPv6 address (e.g., 2001:db8::33)");
   Repeated(cmd, "--network-alias,--net-alias", o.network_aliases,
            "Add network-scoped alias for the container");
   Repeated(cmd, "--dns", o.dns, "Set custom DNS servers");
@@ -610,11 +611,12 @@ void SetNetworking(json& body, const ContainerOptions& o) {
   host["DnsOptions"] = o.dns_options;
   if (!o.add_hosts.empty()) host["ExtraHosts"] = o.add_hosts;
   json endpoint = json::object();
-  if (!o.ip.empty()) endpoint["IPAMConfig"] = {{"IPv4Address", o.ip}};
+  if (!o.ip.empty()) endpoint["IPAMConfig"]["IPv4Address"] = o.ip;
+  if (!o.ip6.empty()) endpoint["IPAMConfig"]["IPv6Address"] = o.ip6;
   if (!o.network_aliases.empty()) endpoint["Aliases"] = o.network_aliases;
   if (!endpoint.empty()) {
     if (o.network.empty() || o.network == "default") {
-      ThrowInvalid(!o.ip.empty()
+      ThrowInvalid(!o.ip.empty() || !o.ip6.empty()
                        ? "user specified IP address is supported on user defined networks only"
                        : "network-scoped alias is supported only for containers in user defined "
                          "networks");

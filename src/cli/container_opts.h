@@ -31,7 +31,7 @@ struct ContainerOptions {
       tmpfs, ulimits, devices, log_opts, sysctls, group_add, volumes, mounts, volumes_from;
   // Networking: -p, --expose, --network-alias, --dns*, --add-host; -P and --ip.
   bool publish_all = false;
-  std::string ip;
+  std::string ip, ip6;  // --ip, --ip6
   std::vector<std::string> publish, expose, network_aliases, dns, dns_search, dns_options,
       add_hosts;
   // --health-*: durations as Go writes them ("30s", "1m30s"), retries a count.

@@ -33,10 +33,38 @@ json KeyValues(const std::vector<std::string>& items) {
 }
 
 struct CreateOptions {
-  std::string name, driver = "bridge", subnet, gateway, ip_range;
+  std::string name, driver = "bridge";
+  std::vector<std::string> subnets, gateways, ip_ranges;  // one IPv4 and one IPv6 at most
   bool internal = false, attachable = false, ipv6 = false;
   std::vector<std::string> labels, options;
 };
+
+// The docker CLI's consolidateIpam: each gateway and ip-range goes with a subnet. berthd takes
+// one subnet per family, so they pair by family (":" is IPv6); berthd checks containment.
+json IpamConfig(const std::vector<std::string>& subnets, const std::vector<std::string>& gateways,
+                const std::vector<std::string>& ranges) {
+  if (subnets.size() < ranges.size() || subnets.size() < gateways.size()) {
+    ThrowInvalid("every ip-range or gateway must have a corresponding subnet");
+  }
+  auto v6 = [](const std::string& s) { return s.find(':') != std::string::npos; };
+  json out = json::array();
+  for (const std::string& s : subnets) out.push_back({{"Subnet", s}});
+  auto place = [&](const std::string& value, const char* key, const char* what) {
+    for (size_t i = 0; i < subnets.size(); ++i) {
+      if (v6(subnets[i]) != v6(value)) continue;
+      if (out[i].contains(key)) {
+        ThrowInvalid(std::string("cannot configure multiple ") + what + "s (" + value + ", " +
+                     out[i][key].get<std::string>() + ") on the same subnet (" + subnets[i] + ")");
+      }
+      out[i][key] = value;
+      return;
+    }
+    ThrowInvalid(std::string("no matching subnet for ") + what + " " + value);
+  };
+  for (const std::string& r : ranges) place(r, "IPRange", "range");
+  for (const std::string& g : gateways) place(g, "Gateway", "gateway");
+  return out;
+}
 
 void Create(Context& ctx, const CreateOptions& o) {
   json body = {{"Name", o.name},
@@ -48,14 +76,7 @@ void Create(Context& ctx, const CreateOptions& o) {
                {"Options", KeyValues(o.options)},
                {"Labels", KeyValues(o.labels)}};
   json ipam = {{"Driver", "default"}, {"Options", json::object()}, {"Config", json::array()}};
-  if (!o.subnet.empty()) {
-    json c = {{"Subnet", o.subnet}};
-    if (!o.gateway.empty()) c["Gateway"] = o.gateway;
-    if (!o.ip_range.empty()) c["IPRange"] = o.ip_range;
-    ipam["Config"].push_back(c);
-  } else if (!o.gateway.empty() || !o.ip_range.empty()) {
-    ThrowInvalid("every ip-range or gateway must have a corresponding subnet");
-  }
+  ipam["Config"] = IpamConfig(o.subnets, o.gateways, o.ip_ranges);
   body["IPAM"] = ipam;
   json out = ctx.client().Json("POST", "/networks/create", &body);
   std::cout << out.value("Id", "") << "\n";
@@ -124,9 +145,11 @@ void Remove(Context& ctx, const std::vector<std::string>& names) {
 }
 
 void Connect(Context& ctx, const std::string& network, const std::string& container,
-             const std::string& ip, const std::vector<std::string>& aliases) {
+             const std::string& ip, const std::string& ip6,
+             const std::vector<std::string>& aliases) {
   json settings = json::object();
-  if (!ip.empty()) settings["IPAMConfig"] = {{"IPv4Address", ip}};
+  if (!ip.empty()) settings["IPAMConfig"]["IPv4Address"] = ip;
+  if (!ip6.empty()) settings["IPAMConfig"]["IPv6Address"] = ip6;
   if (!aliases.empty()) settings["Aliases"] = aliases;
   json body = {{"Container", container}, {"EndpointConfig", settings}};
   ctx.client().Json("POST", Path("/networks/", network, "/connect"), &body);
@@ -195,9 +218,12 @@ void AddNetworkCommands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = net->add_subcommand("create", "Create a network");
     cmd->add_option("name", o->name, "NETWORK")->required();
     cmd->add_option("-d,--driver", o->driver, "Driver to manage the Network");
-    cmd->add_option("--subnet", o->subnet, "Subnet in CIDR format that represents a network");
-    cmd->add_option("--gateway", o->gateway, "IPv4 Gateway for the master subnet");
-    cmd->add_option("--ip-range", o->ip_range, "Allocate container ip from a sub-range");
+    cmd->add_option("--subnet", o->subnets, "Subnet in CIDR format that represents a network")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--gateway", o->gateways, "IPv4 or IPv6 Gateway for the master subnet")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    cmd->add_option("--ip-range", o->ip_ranges, "Allocate container ip from a sub-range")
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     cmd->add_flag("--internal", o->internal, "Restrict external access to the network");
     cmd->add_flag("--attachable", o->attachable, "Enable manual container attachment");
     cmd->add_flag("--ipv6", o->ipv6, "Enable IPv6 networking");
@@ -240,7 +266,7 @@ void AddNetworkCommands(CLI::App& app, Context& ctx) {
   }
   {
     struct O {
-      std::string network, container, ip;
+      std::string network, container, ip, ip6;
       std::vector<std::string> aliases;
     };
     auto o = std::make_shared<O>();
@@ -248,9 +274,10 @@ void AddNetworkCommands(CLI::App& app, Context& ctx) {
     cmd->add_option("network", o->network, "NETWORK")->required();
     cmd->add_option("container", o->container, "CONTAINER")->required();
     cmd->add_option("--ip", o->ip, "IPv4 address (e.g., 172.30.100.104)");
+    cmd->add_option("--ip6", o->ip6, "IPv6 address (e.g., 2001:db8::33)");
     cmd->add_option("--alias", o->aliases, "Add network-scoped alias for the container")
         ->take_all();
-    cmd->callback([&ctx, o] { Connect(ctx, o->network, o->container, o->ip, o->aliases); });
+    cmd->callback([&ctx, o] { Connect(ctx, o->network, o->container, o->ip, o->ip6, o->aliases); });
   }
   {
     struct O {

@@ -57,6 +57,7 @@ EndpointRequest RequestFrom(const std::string& network, const json& settings) {
   r.aliases = Strings(settings, "Aliases");
   if (settings.is_object()) {
     r.ipv4 = Str(settings.value("IPAMConfig", json()), "IPv4Address");
+    r.ipv6 = Str(settings.value("IPAMConfig", json()), "IPv6Address");
   }
   return r;
 }
@@ -190,6 +191,9 @@ void ContainerService::PrepareNetwork(Entry& e, json& spec) {
     ho.hostname = hostname;
     ho.domainname = Str(c.config, "Domainname");
     for (const EndpointLease& l : leases) ho.addresses.push_back(l.address.address());
+    for (const EndpointLease& l : leases) {
+      if (l.address6) ho.addresses.push_back(l.address6->address());
+    }
     for (const std::string& h : Strings(c.host_config, "ExtraHosts")) {
       ho.extra_hosts.push_back(network::ParseExtraHost(h, leases[0].gateway));
     }

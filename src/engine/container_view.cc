@@ -372,11 +372,11 @@ ordered_json InspectJson(const Container& c, const InspectExtras& x) {
                             {"SecondaryIPv6Addresses", nullptr},
                             {"EndpointID", bridge["EndpointID"]},
                             {"Gateway", bridge["Gateway"]},
-                            {"GlobalIPv6Address", ""},
-                            {"GlobalIPv6PrefixLen", 0},
+                            {"GlobalIPv6Address", bridge["GlobalIPv6Address"]},
+                            {"GlobalIPv6PrefixLen", bridge["GlobalIPv6PrefixLen"]},
                             {"IPAddress", bridge["IPAddress"]},
                             {"IPPrefixLen", bridge["IPPrefixLen"]},
-                            {"IPv6Gateway", ""},
+                            {"IPv6Gateway", bridge["IPv6Gateway"]},
                             {"MacAddress", bridge["MacAddress"]},
                             {"Networks", networks}};
   return out;

@@ -1,5 +1,6 @@
 #include "engine/network_service.h"
 
+#include <fcntl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "network/netlink.h"
 #include "network/nft_rules.h"
 #include "network/nftables.h"
+#include "network/port_proxy.h"
 #include "shim/logfile.h"
 
 namespace berth::engine {
@@ -67,24 +69,33 @@ std::string Str(const json& j, const char* key) {
 // Binds every published host port, tcp ones listening (with SO_REUSEADDR, so only another
 // listener is a clash, not a connection that happens to use the port; and a listener is what
 // keeps other binds out). The DNAT rules take the traffic before it could reach these
-// sockets; they only hold the ports. sctp ports are not held.
-std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports) {
+// sockets; they only hold the ports. sctp ports are not held. `dual`: the container is on an
+// IPv6 network, so a port on every address is held on [::] as well (IPV6_V6ONLY, beside the
+// 0.0.0.0 one), as Docker's -p 8080:80 listens on both. `v6_tcp` gets the index of each
+// IPv6 tcp socket with its container port: on ::1 those get the connections no DNAT takes.
+std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports, bool dual,
+                                std::vector<std::pair<size_t, uint16_t>>* v6_tcp) {
   std::vector<UniqueFd> held;
+  std::vector<std::pair<network::PublishedPort, bool>> wanted;  // the port, on [::]
   for (const auto& p : ports) {
+    wanted.emplace_back(p, p.host_ip && p.host_ip->is_v6());
+    if (dual && !p.host_ip) wanted.emplace_back(p, true);
+  }
+  for (const auto& [p, v6] : wanted) {
     if (p.proto == network::Proto::kSctp) continue;
-    bool v6 = p.host_ip && p.host_ip->is_v6();
     int type = p.proto == network::Proto::kTcp ? SOCK_STREAM : SOCK_DGRAM;
     UniqueFd fd(socket(v6 ? AF_INET6 : AF_INET, type | SOCK_CLOEXEC, 0));
     if (!fd) ThrowErrno("socket for a published port");
     int one = 1;
     if (type == SOCK_STREAM) setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (v6) setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     sockaddr_storage ss{};
     socklen_t len;
     if (v6) {
       auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
       a->sin6_family = AF_INET6;
       a->sin6_port = htons(p.host_port);
-      memcpy(&a->sin6_addr, p.host_ip->data(), 16);
+      if (p.host_ip) memcpy(&a->sin6_addr, p.host_ip->data(), 16);  // else [::]
       len = sizeof(*a);
     } else {
       auto* a = reinterpret_cast<sockaddr_in*>(&ss);
@@ -96,17 +107,37 @@ std::vector<UniqueFd> HoldPorts(const std::vector<network::PublishedPort>& ports
     if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0 ||
         (type == SOCK_STREAM && listen(fd.get(), 1) < 0)) {
       int err = errno;
+      std::string any = v6 ? "[::]" : "0.0.0.0";
+      std::string host = !p.host_ip ? any
+                         : v6       ? "[" + p.host_ip->String() + "]"
+                                    : p.host_ip->String();
       throw Error(Kind::kConflict,
-                  "Bind for " + (p.host_ip ? p.host_ip->String() : "0.0.0.0") + ":" +
-                      std::to_string(p.host_port) + " failed: " +
+                  "Bind for " + host + ":" + std::to_string(p.host_port) + " failed: " +
                       (err == EADDRINUSE ? "address already in use" : std::string(strerror(err))));
     }
+    if (v6 && type == SOCK_STREAM) v6_tcp->emplace_back(held.size(), p.container_port);
     held.push_back(std::move(fd));
   }
   return held;
 }
 
+// As dockerd does for an IPv6 network: containers' IPv6 traffic leaving their bridge is routed
+// by the host. A host that learns its own IPv6 route from router advertisements needs
+// accept_ra=2 on that interface once forwarding is on (dockerd has the same requirement).
+void EnableIpv6Forwarding() {
+  try {
+    network::WriteSysctl("net/ipv6/conf/all/forwarding", "1");
+  } catch (const Error& e) {
+    log::Warn(std::string("IPv6 forwarding: ") + e.what());
+  }
+}
+
 bool Truthy(const std::string& v) { return v == "true" || v == "1" || v == "True"; }
+
+bool Bool(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
 
 json StringMap(const json& j, const char* what) {
   if (j.is_null()) return json::object();
@@ -124,6 +155,7 @@ json StringMap(const json& j, const char* what) {
 struct NetworkService::Net {
   std::string id, name, driver, created;
   bool internal = false, attachable = false, icc = true, masquerade = true;
+  bool ipv6 = false;  // EnableIPv6: pools holds an IPv6 subnet after the IPv4 one
   json labels = json::object();
   json options = json::object();
   std::string bridge;
@@ -133,6 +165,13 @@ struct NetworkService::Net {
   bool is_bridge() const { return driver == "bridge"; }
   bool predefined() const { return name == "bridge" || name == "host" || name == "none"; }
   bool user_defined() const { return is_bridge() && name != "bridge"; }
+  // pools[0] is the IPv4 subnet; an IPv6 network's v6 subnet follows it.
+  AddressPool* pool6() {
+    for (AddressPool& p : pools) {
+      if (p.family() == IpAddress::Family::kV6) return &p;
+    }
+    return nullptr;
+  }
 
   json ToDoc() const {
     json pj = json::array();
@@ -142,6 +181,7 @@ struct NetworkService::Net {
             {"Driver", driver},
             {"Created", created},
             {"Internal", internal},
+            {"EnableIPv6", ipv6},
             {"Attachable", attachable},
             {"ICC", icc},
             {"Masquerade", masquerade},
@@ -158,6 +198,7 @@ struct NetworkService::Net {
     n->driver = Str(d, "Driver");
     n->created = Str(d, "Created");
     n->internal = d.value("Internal", false);
+    n->ipv6 = d.value("EnableIPv6", false);
     n->attachable = d.value("Attachable", false);
     n->icc = d.value("ICC", true);
     n->masquerade = d.value("Masquerade", true);
@@ -177,10 +218,12 @@ struct NetworkService::Endpoint {
   int64_t seq = 0;  // declaration order
   std::vector<std::string> aliases;
   std::string static_ipv4;
+  std::string static_ipv6;
   // While the container runs (Allocate .. Release):
   std::string container_name;
   std::string endpoint_id;
   std::optional<IpPrefix> address;
+  std::optional<IpPrefix> address6;  // on an IPv6 network
   std::string host_veth;
   std::string mac;
   bool attached = false;
@@ -199,9 +242,11 @@ struct NetworkService::Endpoint {
     for (const auto& u : upstreams) up.push_back(u.String());
     return {{"Aliases", aliases},
             {"StaticIPv4", static_ipv4},
+            {"StaticIPv6", static_ipv6},
             {"Name", container_name},
             {"EndpointID", endpoint_id},
             {"Address", address ? address->String() : ""},
+            {"Address6", address6 ? address6->String() : ""},
             {"HostVeth", host_veth},
             {"MacAddress", mac},
             {"Attached", attached},
@@ -211,10 +256,13 @@ struct NetworkService::Endpoint {
   void FromDoc(const json& d) {
     aliases = d.value("Aliases", std::vector<std::string>{});
     static_ipv4 = Str(d, "StaticIPv4");
+    static_ipv6 = Str(d, "StaticIPv6");
     container_name = Str(d, "Name");
     endpoint_id = Str(d, "EndpointID");
     std::string a = Str(d, "Address");
     if (!a.empty()) address = IpPrefix::ParseOrThrow(a);
+    std::string a6 = Str(d, "Address6");
+    if (!a6.empty()) address6 = IpPrefix::ParseOrThrow(a6);
     host_veth = Str(d, "HostVeth");
     mac = Str(d, "MacAddress");
     attached = d.value("Attached", false);
@@ -241,6 +289,7 @@ NetworkService::NetworkService(const std::string& root, NetworkDaemonConfig conf
       events_(events),
       db_(JoinPath(root, "networks.db")),
       ports_(std::make_unique<network::PortAllocator>()),
+      proxy_(std::make_unique<network::PortProxy>()),
       dns_table_(std::make_unique<network::DnsTable>()) {
   // WAL without an fsync per commit: a power loss may cost the last endpoint changes, but
   // nothing runs after one and Reconcile rebuilds the endpoints from the running containers;
@@ -491,6 +540,23 @@ void NetworkService::EnsureBridgeLocked(Net& n) {
   }
 }
 
+void NetworkService::HoldLocked(const std::string& container_id,
+                                const std::vector<network::PublishedPort>& ports,
+                                const std::optional<IpAddress>& address6) {
+  std::vector<std::pair<size_t, uint16_t>> v6_tcp;
+  std::vector<UniqueFd> fds = HoldPorts(ports, address6.has_value(), &v6_tcp);
+  if (address6) {
+    // Connections to ::1 reach these sockets (no DNAT can serve them): relayed to the
+    // container's IPv6 address, as Docker's userland proxy does.
+    for (const auto& [index, container_port] : v6_tcp) {
+      UniqueFd copy(fcntl(fds[index].get(), F_DUPFD_CLOEXEC, 0));
+      if (!copy) ThrowErrno("dup a published port's socket");
+      proxy_->Add(container_id, std::move(copy), *address6, container_port);
+    }
+  }
+  held_[container_id] = std::move(fds);
+}
+
 void NetworkService::ApplyRulesLocked() {
   network::NftState state;
   state.table = config_.nft_table;
@@ -507,6 +573,7 @@ void NetworkService::ApplyRulesLocked() {
       if (!n->icc && !ep->host_veth.empty()) b.ports.push_back(ep->host_veth);
       for (const auto& p : ep->ports) {
         state.published.push_back({p, ep->address->address(), n->bridge});
+        if (ep->address6) state.published.push_back({p, ep->address6->address(), n->bridge});
       }
     }
     state.bridges.push_back(std::move(b));
@@ -533,10 +600,12 @@ void NetworkService::UpdateDnsLocked(const Endpoint& ep) {
     d.names.push_back(ep.container_id.substr(0, 12));
   }
   d.addresses = {ep.address->address()};
+  if (ep.address6) d.addresses.push_back(ep.address6->address());  // AAAA
   d.upstreams = ep.upstreams;
   for (auto& other : endpoints_) {
     if (other->container_id == ep.container_id && other.get() != &ep && other->attached) {
       d.sources.push_back(other->address->address());
+      if (other->address6) d.sources.push_back(other->address6->address());
     }
   }
   dns_table_->Upsert(ep.network_id + "/" + ep.container_id, std::move(d));
@@ -566,10 +635,8 @@ json NetworkService::Create(const json& body) {
                 "only one instance of \"" + driver + "\" network is allowed");
   }
   if (driver != "bridge") ThrowNotFound("plugin \"" + driver + "\" not found");
-  if (body.value("EnableIPv6", false)) {
-    throw Error(Kind::kNotImplemented, "IPv6 networks are not implemented yet");
-  }
   auto n = std::make_unique<Net>();
+  n->ipv6 = Bool(body, "EnableIPv6");
   n->name = name;
   n->driver = driver;
   n->internal = body.value("Internal", false);
@@ -602,14 +669,32 @@ json NetworkService::Create(const json& body) {
   if (!ipam_driver.empty() && ipam_driver != "default") {
     ThrowNotFound("plugin \"" + ipam_driver + "\" not found");
   }
-  for (const auto& c : ipam.value("Config", json::array())) {
-    configs.push_back(network::PoolConfigFromJson(c));
-    if (configs.back().subnet.family() != IpAddress::Family::kV4) {
-      throw Error(Kind::kNotImplemented, "IPv6 subnets are not implemented yet");
+  std::optional<network::PoolConfig> config6;
+  json ipam_config = ipam.value("Config", json::array());
+  if (!ipam_config.is_array()) ipam_config = json::array();
+  for (const auto& c : ipam_config) {
+    network::PoolConfig pc = network::PoolConfigFromJson(c);
+    bool v6 = pc.subnet.family() == IpAddress::Family::kV6;
+    if (v6 && !n->ipv6) {
+      // Docker 20.10 ignores such an entry silently; a subnet that is asked for and then not
+      // there is a surprise, so Berth refuses it (docs/network.md, IPv6).
+      ThrowInvalid("invalid subnet " + pc.subnet.String() + ": IPv6 has not been enabled");
+    }
+    if (v6 ? config6.has_value() : !configs.empty()) {
+      throw Error(Kind::kNotImplemented, std::string("more than one ") + (v6 ? "IPv6" : "IPv4") +
+                                             " subnet per network is not supported");
+    }
+    if (v6) {
+      config6 = pc;
+    } else {
+      configs.push_back(pc);
     }
   }
-  if (configs.size() > 1) {
-    throw Error(Kind::kNotImplemented, "more than one IPv4 subnet per network is not supported");
+  if (n->ipv6 && !config6) {
+    // API 1.41 (Docker 20.10): no default IPv6 pools, --ipv6 needs --subnet.
+    ThrowInvalid(
+        "could not find an available, non-overlapping IPv6 address pool among the defaults to "
+        "assign to the network");
   }
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -638,16 +723,19 @@ json NetworkService::Create(const json& body) {
     network::PoolConfig pc;
     pc.subnet = *picked;
     configs.push_back(pc);
-  } else {
-    try {
-      network::CheckNoOverlap(existing, {configs[0].subnet.Masked()});
-    } catch (const Error& e) {
-      if (e.kind() != Kind::kConflict) throw;
-      // libnetwork's ipamapi.ErrPoolOverlap is a ForbiddenError: 403.
-      throw Error(Kind::kPermissionDenied, "Pool overlaps with other one on this address space");
-    }
+  }
+  std::vector<IpPrefix> asked;
+  for (const auto& pc : configs) asked.push_back(pc.subnet.Masked());
+  if (config6) asked.push_back(config6->subnet.Masked());
+  try {
+    network::CheckNoOverlap(existing, asked);
+  } catch (const Error& e) {
+    if (e.kind() != Kind::kConflict) throw;
+    // libnetwork's ipamapi.ErrPoolOverlap is a ForbiddenError: 403.
+    throw Error(Kind::kPermissionDenied, "Pool overlaps with other one on this address space");
   }
   for (const auto& pc : configs) n->pools.emplace_back(pc);
+  if (config6) n->pools.emplace_back(*config6);  // validated here: gateway, range
   n->id = RandomHex(32);
   n->created = Now();
   if (n->bridge.empty()) {
@@ -665,6 +753,7 @@ json NetworkService::Create(const json& body) {
     throw;
   }
   SaveNet(*n);
+  if (n->ipv6 && !n->internal) EnableIpv6Forwarding();
   Net& added = *n;
   nets_.push_back(std::move(n));
   try {
@@ -724,7 +813,7 @@ json NetworkService::NetJson(const Net& n, bool with_containers) {
                                       {"EndpointID", ep->endpoint_id},
                                       {"MacAddress", ep->mac},
                                       {"IPv4Address", ep->address->String()},
-                                      {"IPv6Address", ""}};
+                                      {"IPv6Address", ep->address6 ? ep->address6->String() : ""}};
     }
   }
   return {{"Name", n.name},
@@ -732,7 +821,7 @@ json NetworkService::NetJson(const Net& n, bool with_containers) {
           {"Created", n.created},
           {"Scope", "local"},
           {"Driver", n.driver},
-          {"EnableIPv6", false},
+          {"EnableIPv6", n.ipv6},
           {"IPAM", {{"Driver", "default"}, {"Options", nullptr}, {"Config", config}}},
           {"Internal", n.internal},
           {"Attachable", n.attachable},
@@ -873,12 +962,24 @@ void NetworkService::Declare(const std::string& container_id,
                      n.pools[0].subnet().String() + ")");
       }
     }
+    if (!r.ipv6.empty()) {
+      if (!n.user_defined()) {
+        ThrowInvalid("user specified IP address is supported on user defined networks only");
+      }
+      IpAddress a = IpAddress::ParseOrThrow(r.ipv6, "IPv6 address");
+      AddressPool* p6 = n.pool6();
+      if (!a.is_v6() || !p6 || !p6->subnet().Contains(a)) {
+        ThrowInvalid("Address " + r.ipv6 + " does not belong to any of the network's subnets" +
+                     (p6 ? " (" + p6->subnet().String() + ")" : std::string(" (no IPv6 subnet)")));
+      }
+    }
     auto ep = std::make_unique<Endpoint>();
     ep->container_id = container_id;
     ep->network_id = n.id;
     ep->seq = seq++;
     ep->aliases = r.aliases;
     ep->static_ipv4 = r.ipv4;
+    ep->static_ipv6 = r.ipv6;
     added.push_back(std::move(ep));
   }
   Transaction tx(db_);
@@ -943,7 +1044,8 @@ std::vector<EndpointLease> NetworkService::Allocate(
   }
   std::sort(mine.begin(), mine.end(), [](Endpoint* a, Endpoint* b) { return a->seq < b->seq; });
   std::vector<EndpointLease> leases;
-  std::vector<std::pair<Net*, IpAddress>> taken;
+  std::vector<std::pair<AddressPool*, IpAddress>> taken;
+  std::vector<Net*> nets;
   std::vector<network::PublishedPort> published;
   try {
     for (Endpoint* ep : mine) {
@@ -961,7 +1063,8 @@ std::vector<EndpointLease> NetworkService::Allocate(
       } else {
         a = pool.Allocate();
       }
-      taken.emplace_back(n, a);
+      taken.emplace_back(&pool, a);
+      nets.push_back(n);
       EndpointLease l;
       l.network_id = n->id;
       l.network_name = n->name;
@@ -972,19 +1075,34 @@ std::vector<EndpointLease> NetworkService::Allocate(
       l.user_defined = n->user_defined();
       l.mtu = n->mtu;
       l.aliases = ep->aliases;
+      if (AddressPool* p6 = n->ipv6 ? n->pool6() : nullptr) {
+        IpAddress a6;
+        if (!ep->static_ipv6.empty()) {
+          a6 = IpAddress::ParseOrThrow(ep->static_ipv6);
+          p6->AllocateSpecific(a6);
+        } else {
+          a6 = p6->Allocate();
+        }
+        taken.emplace_back(p6, a6);
+        l.address6 = IpPrefix(a6, p6->subnet().length());
+        l.gateway6 = p6->gateway();
+      }
       leases.push_back(l);
     }
     if (!mine.empty() && only_network.empty() && !bindings.empty()) {
       published = ports_->Allocate(bindings);
       try {
-        held_[container_id] = HoldPorts(published);
+        HoldLocked(
+            container_id, published,
+            leases[0].address6 ? std::optional(leases[0].address6->address()) : std::nullopt);
       } catch (...) {
+        proxy_->Remove(container_id);
         ports_->Release(published);
         throw;
       }
     }
   } catch (...) {
-    for (auto& t : taken) t.first->pools.at(0).Release(t.second);
+    for (auto& t : taken) t.first->Release(t.second);
     throw;
   }
   Transaction tx(db_);
@@ -993,12 +1111,13 @@ std::vector<EndpointLease> NetworkService::Allocate(
     ep->container_name = container_name;
     ep->endpoint_id = RandomHex(32);
     ep->address = leases[i].address;
+    ep->address6 = leases[i].address6;
     ep->attached = false;
     ep->host_veth.clear();
     ep->upstreams = upstreams;
     ep->ports = i == 0 ? published : std::vector<network::PublishedPort>{};
     SaveEndpoint(*ep);
-    SaveNet(*taken[i].first);
+    SaveNet(*nets[i]);
   }
   tx.Commit();
   return leases;
@@ -1016,6 +1135,8 @@ void NetworkService::Attach(const std::string& container_id, int netns_fd,
     network::EndpointConfig cfg;
     cfg.bridge_index = nl.LinkIndexOrThrow(n->bridge);
     cfg.addresses = {*ep->address};
+    if (ep->address6) cfg.addresses.push_back(*ep->address6);
+    cfg.ipv6 = ep->address6.has_value();
     cfg.mtu = n->mtu;
     // eth0, eth1, … in the order the container joined its networks; the default route goes
     // through the first one that is not --internal (one default route per namespace).
@@ -1027,7 +1148,10 @@ void NetworkService::Attach(const std::string& container_id, int netns_fd,
       Net* on = FindByIdLocked(other->network_id);
       routed = routed || (on && !on->internal);
     }
-    if (!n->internal && !routed) cfg.gateway4 = n->pools.at(0).gateway();
+    if (!n->internal && !routed) {
+      cfg.gateway4 = n->pools.at(0).gateway();
+      if (ep->address6 && n->pool6()) cfg.gateway6 = n->pool6()->gateway();
+    }
     cfg.ifname = "eth" + std::to_string(index);
     // Docker's MAC for the address (02:42:…), set at creation: no read-back needed.
     cfg.mac = network::MacForAddress(ep->address->address());
@@ -1057,11 +1181,16 @@ void NetworkService::ReleaseLocked(const std::string& container_id, const std::s
       }
     }
     if (n) n->pools.at(0).Release(ep->address->address());
+    if (n && ep->address6 && n->pool6()) n->pool6()->Release(ep->address6->address());
     ports_->Release(ep->ports);
-    if (!ep->ports.empty()) held_.erase(container_id);
+    if (!ep->ports.empty()) {
+      proxy_->Remove(container_id);
+      held_.erase(container_id);
+    }
     dns_table_->Remove(ep->network_id + "/" + ep->container_id);
     if (ep->attached && n) Emit(*n, "disconnect", container_id);
     ep->address.reset();
+    ep->address6.reset();
     ep->host_veth.clear();
     ep->mac.clear();
     ep->attached = false;
@@ -1096,10 +1225,11 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
     if (ep->allocated() && !alive.count(ep->container_id)) stale.insert(ep->container_id);
   }
   for (const std::string& id : stale) ReleaseLocked(id, "", true);
-  bool forward = false;
+  bool forward = false, forward6 = false;
   for (auto& n : nets_) {
     if (!n->is_bridge()) continue;
     forward = forward || !n->internal;
+    forward6 = forward6 || (!n->internal && n->ipv6);
     try {
       EnsureBridgeLocked(*n);
     } catch (const Error& e) {
@@ -1110,7 +1240,10 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
     if (!ep->allocated()) continue;
     try {
       ports_->Reserve(ep->ports);
-      if (!ep->ports.empty()) held_[ep->container_id] = HoldPorts(ep->ports);
+      if (!ep->ports.empty()) {
+        HoldLocked(ep->container_id, ep->ports,
+                   ep->address6 ? std::optional(ep->address6->address()) : std::nullopt);
+      }
     } catch (const Error& e) {
       log::Warn("container " + ep->container_id.substr(0, 12) + ": " + e.what());
     }
@@ -1123,6 +1256,7 @@ void NetworkService::Reconcile(const std::vector<std::string>& running) {
       log::Warn(std::string("ip_forward: ") + e.what());
     }
   }
+  if (forward6) EnableIpv6Forwarding();
   try {
     ApplyRulesLocked();
   } catch (const Error& e) {
@@ -1148,20 +1282,23 @@ json NetworkService::ContainerNetworks(const std::string& container_id) {
       aliases.push_back(container_id.substr(0, 12));
     }
     bool on = ep->attached && ep->address;
-    out[name] = {
-        {"IPAMConfig", ep->static_ipv4.empty() ? json() : json{{"IPv4Address", ep->static_ipv4}}},
-        {"Links", nullptr},
-        {"Aliases", aliases},
-        {"NetworkID", ep->network_id},
-        {"EndpointID", on ? ep->endpoint_id : ""},
-        {"Gateway", on && n ? n->pools.at(0).gateway().String() : ""},
-        {"IPAddress", on ? ep->address->address().String() : ""},
-        {"IPPrefixLen", on ? ep->address->length() : 0},
-        {"IPv6Gateway", ""},
-        {"GlobalIPv6Address", ""},
-        {"GlobalIPv6PrefixLen", 0},
-        {"MacAddress", on ? ep->mac : ""},
-        {"DriverOpts", nullptr}};
+    bool on6 = on && ep->address6 && n && n->pool6();
+    json ipam = nullptr;
+    if (!ep->static_ipv4.empty()) ipam["IPv4Address"] = ep->static_ipv4;
+    if (!ep->static_ipv6.empty()) ipam["IPv6Address"] = ep->static_ipv6;
+    out[name] = {{"IPAMConfig", ipam},
+                 {"Links", nullptr},
+                 {"Aliases", aliases},
+                 {"NetworkID", ep->network_id},
+                 {"EndpointID", on ? ep->endpoint_id : ""},
+                 {"Gateway", on && n ? n->pools.at(0).gateway().String() : ""},
+                 {"IPAddress", on ? ep->address->address().String() : ""},
+                 {"IPPrefixLen", on ? ep->address->length() : 0},
+                 {"IPv6Gateway", on6 ? n->pool6()->gateway().String() : ""},
+                 {"GlobalIPv6Address", on6 ? ep->address6->address().String() : ""},
+                 {"GlobalIPv6PrefixLen", on6 ? ep->address6->length() : 0},
+                 {"MacAddress", on ? ep->mac : ""},
+                 {"DriverOpts", nullptr}};
   }
   return out;
 }
@@ -1171,8 +1308,15 @@ std::vector<network::PublishedPort> NetworkService::PublishedPorts(
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<network::PublishedPort> out;
   for (auto& ep : endpoints_) {
-    if (ep->container_id == container_id && ep->attached) {
-      out.insert(out.end(), ep->ports.begin(), ep->ports.end());
+    if (ep->container_id != container_id || !ep->attached) continue;
+    for (const auto& p : ep->ports) {
+      out.push_back(p);
+      if (!p.host_ip && ep->address6) {
+        // Held and DNATed on IPv6 as well: Docker lists it twice, 0.0.0.0 and ::.
+        network::PublishedPort any6 = p;
+        any6.host_ip = IpAddress::Parse("::");
+        out.push_back(any6);
+      }
     }
   }
   return out;

@@ -28,6 +28,7 @@ struct SubnetPool;
 class DnsServer;
 class DnsTable;
 class Netlink;
+class PortProxy;
 }  // namespace berth::network
 
 namespace berth::engine {
@@ -50,6 +51,7 @@ struct EndpointRequest {
   std::string network;  // name, id or id prefix
   std::vector<std::string> aliases;
   std::string ipv4;  // IPAMConfig.IPv4Address; "" = dynamic
+  std::string ipv6;  // IPAMConfig.IPv6Address (--ip6); only on an IPv6 network
 };
 
 // One endpoint, ready for the container's start: what AttachEndpoint and the /etc files need.
@@ -59,6 +61,9 @@ struct EndpointLease {
   std::string bridge;
   network::IpPrefix address;  // with the subnet's length
   network::IpAddress gateway;
+  // On an IPv6 network (--ipv6) also its IPv6 address and gateway.
+  std::optional<network::IpPrefix> address6;
+  std::optional<network::IpAddress> gateway6;
   bool internal = false;
   bool user_defined = false;  // names resolve through the embedded DNS server
   int mtu = 0;
@@ -129,6 +134,9 @@ class NetworkService {
   void DeleteEndpoint(const std::string& container_id, const std::string& network_id);
   void EnsureBridgeLocked(Net& n);
   void ApplyRulesLocked();
+  // Binds the container's published host ports (held_) and relays ::1 to its IPv6 address.
+  void HoldLocked(const std::string& container_id, const std::vector<network::PublishedPort>& ports,
+                  const std::optional<network::IpAddress>& address6);
   void UpdateDnsLocked(const Endpoint& ep);
   void RefreshDnsLocked(const std::string& container_id);
   void ReleaseLocked(const std::string& container_id, const std::string& only_network,
@@ -150,6 +158,7 @@ class NetworkService {
   // Per container, a socket bound to each host port it publishes (tcp, udp): a host process
   // cannot take the port meanwhile, and one that has it already makes the start fail.
   std::map<std::string, std::vector<UniqueFd>> held_;
+  std::unique_ptr<network::PortProxy> proxy_;  // ::1 on IPv6 networks (port_proxy.h)
   std::unique_ptr<network::DnsTable> dns_table_;
   std::unique_ptr<network::DnsServer> dns_;
 };

@@ -1,9 +1,12 @@
 #include "network/bridge.h"
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <random>
 
 #include "base/error.h"
+#include "network/netns.h"
 
 namespace berth::network {
 
@@ -62,6 +65,13 @@ std::string AttachEndpoint(Netlink& host, int netns_fd, const EndpointConfig& co
       .CreateVeth(veth, config.ifname, config.mtu, netns_fd, config.bridge_index, config.mac)
       .Commit();
   try {
+    // Before the addresses: a disabled interface refuses IPv6 ones.
+    std::string key = "net/ipv6/conf/" + config.ifname + "/disable_ipv6";
+    RunInNetns(netns_fd, [&] {
+      if (config.ipv6 || access(("/proc/sys/" + key).c_str(), F_OK) == 0) {
+        WriteSysctl(key, config.ipv6 ? "0" : "1");  // absent: a kernel without IPv6
+      }
+    });
     Netlink ns = Netlink::InNetns(netns_fd);
     int index = ns.LinkIndexOrThrow(config.ifname);
     Netlink::Batch b(ns);

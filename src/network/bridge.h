@@ -35,6 +35,10 @@ struct EndpointConfig {
   std::optional<IpAddress> gateway4, gateway6;
   int mtu = 0;
   std::optional<std::array<uint8_t, 6>> mac;  // the container end's; nullopt: the kernel's
+  // The kernel's IPv6 on the container end (net.ipv6.conf.<ifname>.disable_ipv6): on only on
+  // an IPv6 network, as Docker does (an IPv4-only endpoint would otherwise join IPv6
+  // multicast groups and accept router advertisements from its peers).
+  bool ipv6 = false;
 };
 
 // Docker's MAC address for a container's IPv4 address: 02:42 and the four address bytes.

@@ -52,9 +52,17 @@ std::string PublishRule(const NftPublish& p) {
     if (p.port.host_ip->family() != p.container_ip.family()) {
       return "";
     }
+    if (p.port.host_ip->is_v6() && p.port.host_ip->IsLoopback()) {
+      return "";  // ::1 cannot be NATed to a bridge (see below)
+    }
     rule = fam + " daddr " + p.port.host_ip->String() + " ";
+  } else if (p.container_ip.is_v4()) {
+    rule = "meta nfproto ipv4 ";
   } else {
-    rule = std::string("meta nfproto ") + (p.container_ip.is_v4() ? "ipv4" : "ipv6") + " ";
+    // A reply to ::1 coming back from a bridge is dropped by the kernel's input route lookup
+    // (loopback destinations must match the loopback device; IPv6 has no route_localnet), so
+    // connections to ::1 are left to the socket berthd holds on the port.
+    rule = "ip6 daddr != ::1 ";
   }
   std::string proto(ProtoName(p.port.proto));
   rule += proto + " dport " + std::to_string(p.port.host_port) + " dnat " + fam + " to ";
@@ -115,7 +123,8 @@ std::string RenderRuleset(const NftState& state) {
       // Hairpin: a container reaching a published port of its own bridge must see the answer
       // come back through the host, or it would come straight from the peer's address.
       out += "    oifname " + br + " ct status dnat " + fam + " saddr " + net + " masquerade\n";
-      if (!b.internal && b.masquerade) {
+      // IPv6 leaves unNATed, as in Docker 20.10: the subnet is meant to be routed to the host.
+      if (!b.internal && b.masquerade && s.address().is_v4()) {
         out += "    " + fam + " saddr " + net + " oifname != " + br + " masquerade\n";
       }
     }

@@ -44,6 +44,35 @@ def _routes():
     return nets
 
 
+def _routes6():
+    out = subprocess.run(["ip", "-6", "route", "show", "table", "all"], capture_output=True,
+                         text=True).stdout
+    nets = []
+    for line in out.splitlines():
+        word = line.split()[0] if line.split() else ""
+        if word in ("local", "anycast", "multicast", "unreachable", "blackhole", "prohibit"):
+            word = line.split()[1] if len(line.split()) > 1 else ""
+        try:
+            if word != "default":
+                nets.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            pass
+    return nets
+
+
+def _free_block6():
+    """A random /48 of fd00::/8 (a unique local prefix: never routable) that overlaps no route
+    of the host (this one's own fd00::/64, for one)."""
+    taken = _routes6()
+    for _ in range(100):
+        b = ipaddress.ip_network("fd%02x:%04x:%04x::/48" % (random.getrandbits(8),
+                                                         random.getrandbits(16),
+                                                         random.getrandbits(16)))
+        if not any(b.overlaps(t) for t in taken):
+            return b
+    raise RuntimeError("no free IPv6 block in fd00::/8")
+
+
 def _free_block(base, prefixlen, taken):
     """A random subnet of `base` with `prefixlen` that overlaps no route of the host."""
     blocks = list(ipaddress.ip_network(base).subnets(new_prefix=prefixlen))
@@ -70,6 +99,12 @@ class TestNetwork:
         # Networks created without --subnet take /24s from the start of this /20; tests that
         # pick their own use user_subnet(n) from its end.
         self.pool = _free_block("198.19.0.0/16", 20, taken + [self.subnet])
+        # IPv6 subnets (--ipv6 --subnet) for the tests: /64s of a random unique-local /48.
+        self.pool6 = _free_block6()
+
+    def user_subnet6(self, n):
+        """The n-th /64 of this berthd's IPv6 block."""
+        return str(ipaddress.ip_network("%s/64" % (self.pool6.network_address + (n << 64))))
 
     def config(self):
         """The daemon.json keys that keep a berthd's networking to itself."""
@@ -106,6 +141,7 @@ class Berthd:
         self.nft_table = self.net.nft_table
         self.subnet = self.net.subnet
         self.pool = self.net.pool
+        self.user_subnet6 = self.net.user_subnet6
         self.config = os.path.join(self.dir, "daemon.json")
         with open(self.config, "w") as f:
             json.dump(self.net.config(), f)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """berthd's networking under the unchanged docker CLIs (Debian's 20.10 and the 28.2 client)
 and docker-py: network create/ls/inspect/connect/disconnect/rm/prune, run -p and port, a
-published busybox httpd answering on 127.0.0.1, and a peer resolved by name.
+published busybox httpd answering on 127.0.0.1, and a peer resolved by name; IPv6 networks
+(create --ipv6 --subnet --gateway, run --ip6, inspect's v6 fields, AAAA, the refusals).
 
 Environment: BERTHD, BERTH_BUSYBOX_IMAGE. Needs root. berthd has its own bridges, nftables
 table and subnets (berthd_fixture.py); traffic goes only to 127.0.0.1 and the test's bridges.
@@ -141,6 +142,67 @@ class DockerCliNetworkTest(unittest.TestCase):
         self.docker(docker, "network", "rm", net)
         pruned = self.docker(docker, "network", "prune", "-f").stdout
         self.assertIn(other, pruned)
+
+    def check_ipv6(self, docker, tag, n):
+        net, web = "c6net" + tag, "c6web" + tag
+        subnet = DAEMON.user_subnet6(n)
+        prefix = subnet.split("::")[0]
+        fixed = prefix + "::c:1"
+        try:
+            # A v6 subnet without --ipv6, and --ipv6 without one: refused, nothing created.
+            bad = self.docker(docker, "network", "create", "--subnet", subnet, net, check=False)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("IPv6 has not been enabled", bad.stderr)
+            bad = self.docker(docker, "network", "create", "--ipv6", net, check=False)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("IPv6 address pool", bad.stderr)
+            self.assertNotIn(net, self.docker(docker, "network", "ls").stdout)
+
+            self.docker(docker, "network", "create", "--ipv6", "--subnet", subnet, "--gateway",
+                        prefix + "::fe", net)
+            fmt = self.docker(docker, "network", "inspect", "-f",
+                              "{{.EnableIPv6}}{{range .IPAM.Config}} {{.Subnet}}={{.Gateway}}"
+                              "{{end}}", net).stdout.split()
+            self.assertEqual(fmt[0], "true")
+            self.assertIn("%s=%s::fe" % (subnet, prefix), fmt)
+            self.docker(docker, "run", "-d", "--name", web, "--network", net, "--ip6", fixed,
+                        "-p", "80", "busybox", "sh", "-c", HTTPD)
+            got = self.docker(docker, "inspect", "-f",
+                              "{{with index .NetworkSettings.Networks \"%s\"}}"
+                              "{{.GlobalIPv6Address}} {{.GlobalIPv6PrefixLen}} {{.IPv6Gateway}}"
+                              "{{end}}" % net, web).stdout.split()
+            self.assertEqual(got, [fixed, "64", prefix + "::fe"])
+            # A peer by v6 address and by name (AAAA), then the published port over IPv6 on
+            # the network's own gateway address.
+            out = self.docker(docker, "run", "--rm", "--network", net, "busybox", "sh", "-c",
+                              FETCH % fixed + "; nslookup -type=AAAA " + web).stdout
+            self.assertIn("hello-from-", out)
+            self.assertIn("Address: " + fixed, out)
+            port = self.docker(docker, "port", web, "80").stdout
+            host_port = port.split()[0].rsplit(":", 1)[1]
+            wait_http("http://[%s::fe]:%s/" % (prefix, host_port), "hello-from-")
+            wait_http("http://[::1]:%s/" % host_port, "hello-from-")
+            # Listed on :: as well, as Docker does (20.10 prints ":::N", 28 "[::]:N").
+            self.assertTrue(":::" + host_port in port or "[::]:" + host_port in port, port)
+            # --ip6 outside the subnet.
+            bad = self.docker(docker, "run", "--rm", "--network", net, "--ip6", "fd00:1:2:3::5",
+                              "busybox", "true", check=False)
+            self.assertNotEqual(bad.returncode, 0)
+            self.assertIn("does not belong to any of the network's subnets", bad.stderr)
+        finally:
+            self.docker(docker, "rm", "-f", web, check=False)
+            self.docker(docker, "network", "rm", net, check=False)
+        self.assertNotIn(net, self.docker(docker, "network", "ls").stdout)
+
+    def test_ipv6_docker_20_10(self):
+        if "/usr/bin/docker" not in DOCKERS:
+            self.skipTest("Debian's docker CLI is not installed")
+        self.check_ipv6("/usr/bin/docker", "a", 10)
+
+    def test_ipv6_docker_28(self):
+        if "/usr/local/bin/docker" not in DOCKERS:
+            self.skipTest("the docker 28 CLI is not installed")
+        self.check_ipv6("/usr/local/bin/docker", "b", 11)
 
     def test_docker_20_10(self):
         if "/usr/bin/docker" not in DOCKERS:
