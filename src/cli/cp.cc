@@ -438,6 +438,7 @@ void ToContainer(Context& ctx, const std::string& src, const std::string& id,
         std::string_view piece;
         PutArchive(ctx, id, target, archive_ids, [&](void* buf, size_t size) -> size_t {
           if (piece.empty()) piece = pipe.Next();
+          if (piece.empty()) return 0;  // the end (and no data pointer to copy from)
           size_t n = std::min(size, piece.size());
           memcpy(buf, piece.data(), n);
           piece.remove_prefix(n);
