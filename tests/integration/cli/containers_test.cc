@@ -17,6 +17,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -466,6 +467,13 @@ TEST_F(CliAgainstDaemon, CpStreamsLargeTreesBothWaysAndThroughStdio) {
   char tmpl[] = "/tmp/berth-cli-cp.XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
   std::string tmp = tmpl;
+  struct Cleanup {  // also when an assertion ends the test early
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    RemoveAll(tmp);
+    B({"rm", "-f", name});
+  }};
   MkdirAll(tmp + "/src/sub", 0755);
   std::vector<std::string> content;
   for (int i = 0; i < 10; ++i) {
@@ -504,8 +512,6 @@ TEST_F(CliAgainstDaemon, CpStreamsLargeTreesBothWaysAndThroughStdio) {
   Result clash = B({"cp", name + ":/tmp/src", tmp + "/clash"}, "", 30);
   EXPECT_NE(clash.exit_code, 0);
   EXPECT_NE(clash.err.find("directory"), std::string::npos) << clash.err;
-  RemoveAll(tmp);
-  B({"rm", "-f", name});
 }
 
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
