@@ -269,6 +269,9 @@ void Client::ReadBody(const DataFn& on_data) {
   auto& parser = *impl_->parser;
   beast::error_code ec;
   std::vector<char> buf(kChunk);
+  // Beast reads as much as the buffer has room for: from its small default, a large body
+  // (cp's tar, export, save) would come ~512 bytes per read (as the server's ReadBody notes).
+  if (impl_->buffer.capacity() < kChunk) impl_->buffer.reserve(kChunk);
   while (!parser.is_done()) {
     parser.get().body().data = buf.data();
     parser.get().body().size = buf.size();

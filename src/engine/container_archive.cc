@@ -190,10 +190,14 @@ class TarOut {
  private:
   static la_ssize_t Write(struct archive*, void* self, const void* buf, size_t size) {
     auto* t = static_cast<TarOut*>(self);
+    // After a failed write (the client went away) libarchive still writes the archive's end
+    // when it is freed: that goes nowhere.
+    if (t->failed_) return -1;
     try {
       t->out_(buf, size);
       return static_cast<la_ssize_t>(size);
     } catch (const std::exception& e) {
+      t->failed_ = true;
       t->error_ = e.what();
       return -1;
     }
@@ -204,8 +208,9 @@ class TarOut {
   }
 
   const std::function<void(const void*, size_t)>& out_;
+  bool failed_ = false;
+  std::string error_;  // before a_: freeing a_ may still call Write
   std::unique_ptr<struct archive, ArchiveWriteFree> a_;
-  std::string error_;
 };
 
 // One pass over a tar spooled in `fd` (rewound for each pass).

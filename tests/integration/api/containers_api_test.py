@@ -754,6 +754,30 @@ class BadInputTest(unittest.TestCase):
         self.assertTrue(state["Running"])
         self.assertEqual(api("DELETE", "/containers/%s?force=1" % cid)[0], 204)
 
+    def test_client_hangs_up_mid_archive(self):
+        # A `docker cp` out of a container stopped early: berthd's tar writer is left with a
+        # client that is gone (it once wrote its error into freed memory and crashed).
+        cid = create(["true"])
+        big = io.BytesIO()
+        with tarfile.open(fileobj=big, mode="w") as tar:
+            info = tarfile.TarInfo("big")
+            info.size = 16 << 20
+            tar.addfile(info, io.BytesIO(bytes(info.size)))
+        self.assertEqual(api("PUT", "/containers/%s/archive?path=/" % cid, big.getvalue())[0],
+                         200)
+        for _ in range(5):
+            c = Conn()
+            c.send("GET", "/containers/%s/archive?path=/big" % cid)
+            self.assertEqual(c.head()[0], 200)
+            c._exact(1000)
+            c.close()
+        time.sleep(0.3)
+        status, data = api("GET", "/containers/%s/archive?path=/big" % cid)
+        self.assertEqual(status, 200)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            self.assertEqual(tar.getmember("big").size, 16 << 20)
+        self.assertEqual(api("DELETE", "/containers/%s" % cid)[0], 204)
+
 
 class ConcurrencyTest(unittest.TestCase):
     def test_50_concurrent_run_rm(self):

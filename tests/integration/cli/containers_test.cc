@@ -10,12 +10,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -452,6 +454,64 @@ TEST_F(CliAgainstDaemon, CpBothWaysWithAbsoluteHostPaths) {
   EXPECT_EQ(ReadFile(tmp + "/dot/sub/f"), "into\n");
   RemoveAll(tmp);
   B({"rm", "-f", name});
+}
+
+// cp streams the tar (made on one thread while the other sends it; unpacked while it
+// arrives): more than the pieces it holds in flight, both ways, through stdin and stdout, and
+// an unpacking that fails early ends the copy instead of leaving it waiting.
+TEST_F(CliAgainstDaemon, CpStreamsLargeTreesBothWaysAndThroughStdio) {
+  std::string name = Name();
+  ASSERT_EQ(
+      B({"run", "-d", "--name", name, "--network", "none", "busybox", "sleep", "1000"}).exit_code,
+      0);
+  char tmpl[] = "/tmp/berth-cli-cp.XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string tmp = tmpl;
+  struct Cleanup {  // also when an assertion ends the test early
+    std::function<void()> run;
+    ~Cleanup() { run(); }
+  } cleanup{[&] {
+    RemoveAll(tmp);
+    B({"rm", "-f", name});
+  }};
+  MkdirAll(tmp + "/src/sub", 0755);
+  std::vector<std::string> content;
+  for (int i = 0; i < 10; ++i) {
+    std::string data;
+    for (int j = 0; data.size() < size_t{1 << 20} + 333 * static_cast<size_t>(i); ++j) {
+      data += std::to_string(i) + ":" + std::to_string(j) + "\n";
+    }
+    content.push_back(data);
+    WriteFileAtomic(tmp + "/src/sub/f" + std::to_string(i), data, 0640);
+  }
+  ASSERT_EQ(symlink("sub/f3", (tmp + "/src/link").c_str()), 0);
+  Result in = B({"cp", tmp + "/src", name + ":/tmp/"});
+  ASSERT_EQ(in.exit_code, 0) << in.err;
+  Result out = B({"cp", name + ":/tmp/src", tmp + "/back"});
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(ReadFile(tmp + "/back/sub/f" + std::to_string(i)), content[i]) << i;
+  }
+  struct stat st;
+  ASSERT_EQ(stat((tmp + "/back/sub/f0").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  char link[64] = {};
+  EXPECT_EQ(readlink((tmp + "/back/link").c_str(), link, sizeof(link) - 1), 6);
+  EXPECT_STREQ(link, "sub/f3");
+  // A tar to stdout, and that tar back in through stdin.
+  Result tar = B({"cp", name + ":/tmp/src", "-"});
+  ASSERT_EQ(tar.exit_code, 0) << tar.err;
+  EXPECT_GT(tar.out.size(), size_t{10} << 20);
+  EXPECT_NE(tar.out.find("src/sub/f9"), std::string::npos);
+  ASSERT_EQ(B({"exec", name, "mkdir", "/tmp/again"}).exit_code, 0);
+  Result piped = B({"cp", "-", name + ":/tmp/again"}, tar.out);
+  ASSERT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(B({"exec", name, "head", "-c", "8", "/tmp/again/src/sub/f7"}).out, "7:0\n7:1\n");
+  // A directory in the way of the first file: the copy fails at once, with the reason.
+  MkdirAll(tmp + "/clash/src/link/x", 0755);
+  Result clash = B({"cp", name + ":/tmp/src", tmp + "/clash"}, "", 30);
+  EXPECT_NE(clash.exit_code, 0);
+  EXPECT_NE(clash.err.find("directory"), std::string::npos) << clash.err;
 }
 
 TEST_F(CliAgainstDaemon, WaitPrintsTheExitCode) {
