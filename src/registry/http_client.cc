@@ -188,7 +188,11 @@ struct Handle {
 
 }  // namespace
 
-ClientReply Perform(const ClientRequest& req) {
+namespace {
+
+// One attempt; `retryable` tells whether it failed before anything of an answer arrived.
+ClientReply PerformOnce(const ClientRequest& req, bool* retryable) {
+  *retryable = false;
   const CurlApi& curl = Curl();
   thread_local Handle handle;
   CURL* h = handle.h;
@@ -240,9 +244,27 @@ ClientReply Perform(const ClientRequest& req) {
     std::string why = t.too_long  ? "answer too long"
                       : t.aborted ? "transfer aborted"
                                   : curl.easy_strerror(rc);
+    *retryable = !t.too_long && !t.aborted && !t.announced && reply.status == 0;
     throw Error(Kind::kUnavailable, req.method + " " + req.url + ": " + why);
   }
   return reply;
+}
+
+}  // namespace
+
+ClientReply Perform(const ClientRequest& req) {
+  // A GET or HEAD that failed before any of an answer arrived (a kept-alive connection the
+  // server had just closed, a proxy that hung up) is sent once more: nothing of it reached
+  // the caller. Bodies are not sent twice.
+  bool idempotent = req.method == "GET" || req.method == "HEAD";
+  for (int attempt = 1;; ++attempt) {
+    bool retryable = false;
+    try {
+      return PerformOnce(req, &retryable);
+    } catch (const Error&) {
+      if (!idempotent || !retryable || attempt >= 2) throw;
+    }
+  }
 }
 
 std::string ResolveUrl(const std::string& base, const std::string& location) {
