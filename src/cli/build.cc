@@ -473,6 +473,39 @@ void AddBuildCommand(CLI::App* parent, Context& ctx) {
   cmd->callback([&ctx, f] { Build(ctx, *f); });
 }
 
-void AddBuildCommands(CLI::App& app, Context& ctx) { AddBuildCommand(&app, ctx); }
+// `builder prune`: the build cache's step images no name and no container holds; with -a
+// also every cache key and RUN --mount=type=cache volumes (docs/build.md).
+void BuilderPrune(Context& ctx, bool all, bool force) {
+  if (!force) {
+    std::cerr << "WARNING! This will remove all dangling build cache. Are you sure you want to "
+                 "continue? [y/N] "
+              << std::flush;
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y") return;
+  }
+  nlohmann::json out =
+      ctx.client().Json("POST", std::string("/build/prune") + (all ? "?all=1" : ""));
+  const nlohmann::json deleted = out.value("CachesDeleted", nlohmann::json::array());
+  if (deleted.is_array() && !deleted.empty()) {
+    std::cout << "Deleted build cache objects:\n";
+    for (const nlohmann::json& id : deleted) std::cout << id.get<std::string>() << "\n";
+    std::cout << "\n";
+  }
+  std::cout << "Total reclaimed space: " << HumanSize(out.value("SpaceReclaimed", 0.0)) << "\n";
+}
+
+void AddBuildCommands(CLI::App& app, Context& ctx) {
+  AddBuildCommand(&app, ctx);
+  CLI::App* builder = app.add_subcommand("builder", "Manage builds");
+  builder->require_subcommand(1);
+  AddBuildCommand(builder, ctx);
+  auto all = std::make_shared<bool>(false);
+  auto force = std::make_shared<bool>(false);
+  CLI::App* prune = builder->add_subcommand("prune", "Remove build cache");
+  prune->add_flag("-a,--all", *all, "Remove all unused build cache, not just dangling ones");
+  prune->add_flag("-f,--force", *force, "Do not prompt for confirmation");
+  prune->callback([&ctx, all, force] { BuilderPrune(ctx, *all, *force); });
+}
 
 }  // namespace berth::cli

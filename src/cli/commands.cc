@@ -13,7 +13,7 @@ const std::vector<CommandGroup>& CommandGroups() {
       {AddImageCommands,
        {"image", "images", "rmi", "tag", "load", "save", "import", "history", "pull", "push"}},
       {AddLoginCommands, {"login", "logout"}},
-      {AddBuildCommands, {"build"}},
+      {AddBuildCommands, {"build", "builder"}},
       {AddSystemCommands, {"version", "info", "system"}},
       {AddVolumeCommands, {"volume"}},
       {AddCpCommand, {"cp"}},

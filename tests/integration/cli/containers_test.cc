@@ -620,6 +620,10 @@ TEST_F(CliAgainstDaemon, BuildTagsCachesAndFails) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_EQ(missing.err, "Error: unable to prepare context: path \"" + dir + "/nope\" not found\n");
 
+  Result prune = B({"builder", "prune", "-a", "-f"});
+  EXPECT_EQ(prune.exit_code, 0) << prune.err;
+  EXPECT_NE(prune.out.find("Total reclaimed space: "), std::string::npos) << prune.out;
+
   for (const std::string& id : {from_stdin.out.substr(0, 71), outside.out.substr(0, 71)}) {
     B({"rmi", "-f", id});
   }
