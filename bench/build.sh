@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # bench/build.sh - image builds (issue 8), side by side in one run on the same context: a cold
 # build and a fully cached rebuild of one multi-stage Dockerfile with
-#   * berth: the docker 20.10 CLI (/usr/bin/docker, which picks the classic builder against
-#     berthd's Builder-Version 1) against a berthd of its own (`berth build` does not exist
-#     yet; when it does, it should replace the docker CLI here);
+#   * berth: `berth build` against a berthd of its own (BERTH_CLI=docker: the docker 20.10 CLI
+#     instead, /usr/bin/docker, which picks the classic builder against berthd's
+#     Builder-Version 1);
 #   * docker: the same CLI with DOCKER_BUILDKIT=0 against Debian's dockerd + containerd;
 #   * buildah: `buildah bud --layers` (runc, oci isolation, its own storage).
 # The context is made in the work dir (deterministic): FILES small files (100 B - 4 KB) in
@@ -43,6 +43,7 @@
 #   FILES=3000     small files in the context's tree
 #   BIG=4 BIG_MB=8 larger files in the context, and the size of each
 #   BERTH=1 DOCKER=1 BUILDAH=1   0 leaves that engine out
+#   BERTH_CLI=berth              berth's builds through `berth build`, or docker (the 20.10 CLI)
 #   BUILDAH_DRIVER=overlay       buildah's storage driver (vfs works too, slower)
 #   BUILDAH_ISOLATION=oci        oci (runc) or chroot
 #   DISK=1         keep the stores on the disk instead of a tmpfs
@@ -76,6 +77,7 @@ BIG_MB=${BIG_MB:-8}
 BERTH=${BERTH:-1}
 DOCKER=${DOCKER:-1}
 BUILDAH=${BUILDAH:-1}
+BERTH_CLI=${BERTH_CLI:-berth} # or docker: the docker 20.10 CLI drives berthd's builds too
 PODMAN=0 # engines.sh's; buildah is this script's own
 BUILDAH_DRIVER=${BUILDAH_DRIVER:-overlay}
 BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-oci}
@@ -114,7 +116,7 @@ fi
 BENCH_TAG=bdb
 # shellcheck source=bench/engines.sh
 . "$top/bench/engines.sh"
-echo "versions: berth $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($BUILD), driven by $($DOCKER_BIN --version); $(dockerd --version); $(containerd --version | awk '{print $1, $3}'); $(buildah --version 2>/dev/null | awk '{print $1, $3}') ($BUILDAH_DRIVER, $BUILDAH_ISOLATION isolation, $(runc --version 2>/dev/null | head -1))"
+echo "versions: berth $(git -C "$top" rev-parse --short HEAD 2>/dev/null) ($BUILD), built with ${BERTH_CLI} build; $($DOCKER_BIN --version); $(dockerd --version); $(containerd --version | awk '{print $1, $3}'); $(buildah --version 2>/dev/null | awk '{print $1, $3}') ($BUILDAH_DRIVER, $BUILDAH_ISOLATION isolation, $(runc --version 2>/dev/null | head -1))"
 note "work dir $W ($(findmnt -n -o FSTYPE "$W" || echo disk)), tag $TAG"
 
 # --- the context ---------------------------------------------------------------------------
@@ -181,9 +183,14 @@ engines_up
 mkdir -p "$W/dockercfg"
 echo '{}' >"$W/dockercfg/config.json"
 declare -A BUILD_CMD=()
-# The docker CLI builds for berth and docker: the classic builder, its own config dir.
+# The docker CLI builds for docker (the classic builder, its own config dir); berth's own CLI
+# for berth unless BERTH_CLI=docker.
 for e in "${ENGINES[@]}"; do
-  BUILD_CMD[$e]="env DOCKER_BUILDKIT=0 DOCKER_CONFIG=$W/dockercfg ${CLI[$e]/$BERTH_BIN/$DOCKER_BIN} build --network none"
+  if [ "$e" = berth ] && [ "$BERTH_CLI" = berth ]; then
+    BUILD_CMD[$e]="${CLI[$e]} build --network none"
+  else
+    BUILD_CMD[$e]="env DOCKER_BUILDKIT=0 DOCKER_CONFIG=$W/dockercfg ${CLI[$e]/$BERTH_BIN/$DOCKER_BIN} build --network none"
+  fi
 done
 if [ "$BUILDAH" = 1 ]; then
   B=$W/bh
