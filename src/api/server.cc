@@ -484,13 +484,17 @@ void Server::Serve(int fd) {
     log::Warn(std::string("connection: ") + e.what());
     forget();
   }
-  bool idle;
+  // The hook runs while this thread still counts as active, so Run() cannot return (and the
+  // server go) under it.
+  bool last;
   {
     std::lock_guard lock(mu_);
-    idle = --active_ == 0;
-    idle_.notify_all();
+    last = active_ == 1;
   }
-  if (idle && idle_hook_ && !stopping_) idle_hook_();
+  if (last && idle_hook_ && !stopping_) idle_hook_();
+  std::lock_guard lock(mu_);
+  --active_;
+  idle_.notify_all();
 }
 
 }  // namespace berth::api

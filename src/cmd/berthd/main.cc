@@ -259,8 +259,8 @@ int main(int argc, char** argv) {
     berth::api::AddArchiveRoutes(router, containers);
     berth::api::AddNetworkRoutes(router, networks, containers);
     berth::api::AddBuildRoutes(router, builder, images, volumes);
+    IdleTrimmer trimmer;  // before the server: its threads may poke it until Run returns
     berth::api::Server server(router);
-    IdleTrimmer trimmer;
     server.SetIdleHook([&trimmer] { trimmer.Poke(); });
     for (const std::string& host : o.hosts) {
       server.Listen(host);
