@@ -100,22 +100,34 @@ struct Owner {
   uint32_t uid = 0, gid = 0;
 };
 
-// --chown: numeric "uid[:gid]", or root. Names would need the image's /etc/passwd: refused
-// with a clear message for now (docs/build.md).
-Owner ParseChown(const std::string& spec) {
+// --chown: "user[:group]", names or numbers. A user without a group gives the group the same
+// number as the user (the Dockerfile reference's rule). Names are looked up in the step
+// container's /etc/passwd and /etc/group, so an empty (scratch) stage takes numbers only.
+Owner ResolveOwner(const std::string& spec, ContainerService& containers, const std::string& cid) {
   Owner o;
   if (spec.empty()) return o;
-  auto number = [&](const std::string& part, const char* what) -> uint32_t {
-    if (part == "root") return 0;
-    if (part.empty() || !std::all_of(part.begin(), part.end(), ::isdigit) || part.size() > 9) {
-      ThrowInvalid(std::string("--chown=") + spec +
-                   ": only numeric ids (or root) are supported for the " + what + " here");
-    }
-    return static_cast<uint32_t>(std::stoul(part));
-  };
   size_t colon = spec.find(':');
-  o.uid = number(spec.substr(0, colon), "user");
-  o.gid = colon == std::string::npos ? o.uid : number(spec.substr(colon + 1), "group");
+  std::string user = spec.substr(0, colon);
+  std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  auto number = [](const std::string& s) {
+    return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), ::isdigit);
+  };
+  if (user.empty() || (colon != std::string::npos && group.empty())) {
+    ThrowInvalid("--chown=" + spec + ": expected user[:group]");
+  }
+  if (number(user) && (group.empty() || number(group))) {
+    o.uid = static_cast<uint32_t>(std::stoul(user));
+    o.gid = group.empty() ? o.uid : static_cast<uint32_t>(std::stoul(group));
+    return o;
+  }
+  if (cid.empty()) {
+    ThrowInvalid("--chown=" + spec +
+                 ": names need the image's /etc/passwd; an empty stage takes "
+                 "numeric ids");
+  }
+  std::pair<uint32_t, uint32_t> ids = containers.LookupOwner(cid, user, group);
+  o.uid = ids.first;
+  o.gid = group.empty() ? o.uid : ids.second;
   return o;
 }
 
@@ -875,8 +887,8 @@ class Run {
     std::vector<std::string> sources(inst.args.begin(), inst.args.end() - 1);
     std::string raw_dest = inst.args.back();
     bool is_add = inst.command == build::Command::kAdd;
-    Owner owner;
-    if (const build::Flag* f = inst.FindFlag("chown")) owner = ParseChown(f->value);
+    std::string chown;
+    if (const build::Flag* f = inst.FindFlag("chown")) chown = f->value;
     std::optional<uint32_t> chmod;
     if (const build::Flag* f = inst.FindFlag("chmod")) {
       chmod = static_cast<uint32_t>(std::stoul(f->value, nullptr, 8));
@@ -890,7 +902,7 @@ class Run {
     }
     const build::Flag* from = inst.FindFlag("from");
     if (from) {
-      CopyFrom(rb, st, step, key, done, *from, sources, raw_dest, owner, chmod);
+      CopyFrom(rb, st, step, key, done, *from, sources, raw_dest, chown, chmod);
       return;
     }
 
@@ -899,6 +911,7 @@ class Run {
     std::string cid;
     if (!st.image.empty())
       cid = CreateStepContainer(st, {{"Cmd", {"true"}}, {"Entrypoint", json::array()}});
+    Owner owner = ResolveOwner(chown, containers_, cid);
 
     // Which entries go where.
     std::vector<CopyItem> items;
@@ -908,7 +921,9 @@ class Run {
     for (const std::string& src : sources) {
       if (HasWildcard(src)) many = true;
     }
-    bool dest_dir = dest_slash || many || (!cid.empty() && IsDirIn(cid, dest));
+    const build::Flag* parents_flag = inst.FindFlag("parents");
+    bool parents = parents_flag != nullptr && parents_flag->value != "false";
+    bool dest_dir = dest_slash || many || parents || (!cid.empty() && IsDirIn(cid, dest));
     std::string dest_root = CleanRelative(dest);
     dest_root = "/" + dest_root;
     for (const std::string& src : sources) {
@@ -957,6 +972,20 @@ class Run {
         item.mtime = e->mtime;
         item.link = e->link_target;
         item.source = JoinPath(context_dir_, e->path);
+        if (parents) {
+          // --parents: the path below the context (or below a "/./" in the source) is kept.
+          std::string rel = e->path;
+          if (size_t pv = src.find("/./"); pv != std::string::npos) {
+            std::string pivot = CleanRelative(src.substr(0, pv));
+            if (!pivot.empty()) {
+              if (rel == pivot) continue;
+              rel = rel.substr(pivot.size() + 1);
+            }
+          }
+          item.target = (dest_root == "/" ? "" : dest_root) + "/" + rel;
+          items.push_back(item);
+          continue;
+        }
         if (root_is_dir) {
           if (e->path == root) continue;  // the directory itself: its contents go to dest
           std::string rel = root.empty() ? e->path : e->path.substr(root.size() + 1);
@@ -1091,7 +1120,8 @@ class Run {
   void CopyFrom(const build::ResolvedBuild& rb, StageState& st, const build::ResolvedStep& step,
                 const std::string& key, const std::map<int, StageState>& done,
                 const build::Flag& from, const std::vector<std::string>& sources,
-                const std::string& raw_dest, Owner owner, std::optional<uint32_t> chmod) {
+                const std::string& raw_dest, const std::string& chown,
+                std::optional<uint32_t> chmod) {
     std::string source_image;
     if (std::optional<int> s = rb.FindStage(from.value)) {
       source_image = done.at(*s).image;
@@ -1111,6 +1141,7 @@ class Run {
       ThrowInvalid(step.inst.text +
                    ": COPY --from onto an empty (scratch) stage is not supported yet");
     }
+    Owner owner = ResolveOwner(chown, containers_, cid);
     std::string dest = "/" + CleanRelative(AbsoluteDest(st, raw_dest));
     bool dest_dir =
         (!raw_dest.empty() && raw_dest.back() == '/') || sources.size() > 1 || IsDirIn(cid, dest);

@@ -373,6 +373,20 @@ PathStat ContainerService::StatPath(const std::string& ref, const std::string& p
   return st;
 }
 
+std::pair<uint32_t, uint32_t> ContainerService::LookupOwner(const std::string& ref,
+                                                            const std::string& user,
+                                                            const std::string& group) {
+  std::shared_ptr<Entry> e = Find(ref);
+  std::unique_lock<std::mutex> op(e->op);
+  bool mounted = MountRootfsForArchive(*e);
+  RootfsAccess access(std::move(op), JoinPath(Dir(e->c.id), "rootfs"), mounted);
+  UserLookup lookup;
+  lookup.user = user;
+  lookup.group = group;
+  ResolvedUser r = ResolveUser(JoinPath(Dir(e->c.id), "rootfs"), lookup);
+  return {r.uid, r.gid};
+}
+
 void ContainerService::ArchivePath(const std::string& ref, const std::string& path,
                                    const std::function<void(const PathStat&)>& begin,
                                    const std::function<void(const void*, size_t)>& out) {

@@ -190,10 +190,7 @@ bool IsNumber(const std::string& s) {
   return !s.empty() && s.size() < 11 && std::all_of(s.begin(), s.end(), ::isdigit);
 }
 
-struct ResolvedUser {
-  uint32_t uid = 0, gid = 0;
-  std::vector<uint32_t> groups;
-};
+}  // namespace
 
 ResolvedUser ResolveUser(const std::string& rootfs, const UserLookup& lookup) {
   UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -252,6 +249,8 @@ ResolvedUser ResolveUser(const std::string& rootfs, const UserLookup& lookup) {
   }
   return r;
 }
+
+namespace {
 
 // Every device node under /dev for a privileged container (as Docker's GetHostDevices), minus
 // the pty and shm trees the runtime makes itself.

@@ -132,6 +132,10 @@ class ContainerService {
   // `config` overrides the container's Config fields it sets. Returns the image ID.
   std::string Commit(const std::string& ref, const nlohmann::json& config, bool pause,
                      CommitOptions options);
+  // The ids of `user` and `group` ("" = the user's primary group) in the container's
+  // /etc/passwd and /etc/group (numbers pass); kInvalidArgument naming what is not there.
+  std::pair<uint32_t, uint32_t> LookupOwner(const std::string& ref, const std::string& user,
+                                            const std::string& group);
   // Takes `path` out of a stopped container's changes when it is what a mount point the runtime
   // made looks like there (an empty directory that is not opaque, an empty file): a build
   // step's mount targets leave no trace in its layer. Anything else stays.

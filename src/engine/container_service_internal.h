@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/container_service.h"
+#include "engine/container_spec.h"
 #include "shim/client.h"
 
 // ContainerService's per-container and per-exec records, shared by its .cc files
@@ -40,5 +41,13 @@ struct ContainerService::Entry {
   std::vector<std::string> exec_ids;
   int64_t backoff_ms = 0;  // the restart policy's last wait; 0 = none yet
 };
+
+struct ResolvedUser {
+  uint32_t uid = 0, gid = 0;
+  std::vector<uint32_t> groups;
+};
+// A user and groups by name or number in the container's /etc/passwd and /etc/group, read
+// inside `rootfs` (container_service.cc).
+ResolvedUser ResolveUser(const std::string& rootfs, const UserLookup& lookup);
 
 }  // namespace berth::engine

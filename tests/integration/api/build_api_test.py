@@ -189,10 +189,14 @@ COPY a.txt b.txt dir1/
 COPY src /tree/
 COPY src/*.c /globbed/
 COPY --chown=1000:2000 --chmod=600 a.txt /owned
+COPY --chown=daemon:tty a.txt /named
+COPY --chown=nobody a.txt /byname
+COPY --parents src/deep/z.c src/x.c /kept/
+COPY --parents ./src/./deep /pivot/
 COPY <<EOF /here.txt
 from a heredoc
 EOF
-RUN ls -ln /owned | awk '{print $1, $3, $4}' && find /w /tree /globbed | sort && cat /here.txt
+RUN ls -ln /owned /named /byname | awk '{print $1, $3, $4}' && find /w /tree /globbed /kept /pivot | sort && cat /here.txt
 """,
             "a.txt": "A\n", "b.txt": "B\n", "secret.txt": "no\n",
             "src/": "", "src/x.c": "x", "src/y.h": "y", "src/deep/": "", "src/deep/z.c": "z",
@@ -201,12 +205,21 @@ RUN ls -ln /owned | awk '{print $1, $3, $4}' && find /w /tree /globbed | sort &&
         image, out = ok_build(files)
         text = stream(out)
         self.assertIn("-rw------- 1000 2000", text)
+        self.assertIn("-rw-r--r-- 1 5", text)  # daemon:tty by name
+        self.assertIn("-rw-r--r-- 65534 65534", text)  # a user alone: the group of its number
+        for path in ("/kept/src/deep/z.c", "/kept/src/x.c", "/pivot/deep/z.c"):
+            self.assertIn(path + "\n", text)
+        self.assertNotIn("/pivot/src", text)
         for path in ("/w/renamed.txt", "/w/dir1/a.txt", "/w/dir1/b.txt", "/tree/x.c",
                      "/tree/y.h", "/tree/deep/z.c", "/globbed/x.c"):
             self.assertIn(path + "\n", text)
         self.assertNotIn("/tree/src", text)
         self.assertNotIn("/globbed/y.h", text)
         self.assertIn("from a heredoc", text)
+        # A name the image does not have.
+        status, out = build({"Dockerfile": "FROM busybox\nCOPY --chown=nosuchuser a /a\n",
+                             "a": "x"})
+        self.assertIn("unable to find user nosuchuser", json.dumps(out))
         # .dockerignore hides secret.txt from COPY.
         status, out = build({"Dockerfile": "FROM busybox\nCOPY secret.txt /\n",
                              "secret.txt": "no\n", ".dockerignore": "secret.txt\n"})
