@@ -1593,18 +1593,19 @@ std::string ContainerService::Commit(const std::string& ref, const nlohmann::jso
   return new_id;
 }
 
+Container ContainerService::Stopped(Entry& e, const std::string& ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (e.removed) ThrowNotFound("No such container: " + ref);
+  if (e.c.state.status == ContainerStatus::kRunning) {
+    ThrowConflict("container " + ref + " is running: its changes are still being made");
+  }
+  return e.c;
+}
+
 void ContainerService::RemoveMountPoint(const std::string& ref, const std::string& path) {
   std::shared_ptr<Entry> e = Find(ref);
   std::lock_guard<std::mutex> op(e->op);
-  std::string id;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (e->removed) ThrowNotFound("No such container: " + ref);
-    if (e->c.state.status == ContainerStatus::kRunning) {
-      ThrowConflict("container " + ref + " is running");
-    }
-    id = e->c.id;
-  }
+  std::string id = Stopped(*e, ref).id;
   UniqueFd upper(open(JoinPath(Dir(id), "rw/upper").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!upper) return;  // never started: nothing was made
   std::string p = path;
@@ -1634,18 +1635,9 @@ void ContainerService::RemoveMountPoint(const std::string& ref, const std::strin
 void ContainerService::WriteChanges(const std::string& ref, const image::WriteFn& out) {
   std::shared_ptr<Entry> e = Find(ref);
   std::lock_guard<std::mutex> op(e->op);
-  std::string id;
-  image::IdShift shift;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (e->removed) ThrowNotFound("No such container: " + ref);
-    if (e->c.state.status == ContainerStatus::kRunning) {
-      ThrowConflict("container " + ref + " is running: its changes are still being made");
-    }
-    id = e->c.id;
-    shift = {e->c.userns_base, e->c.userns_base ? kUsernsSize : 0};
-  }
-  std::string upper = JoinPath(Dir(id), "rw/upper");
+  Container c = Stopped(*e, ref);
+  image::IdShift shift = {c.userns_base, c.userns_base ? kUsernsSize : 0};
+  std::string upper = JoinPath(Dir(c.id), "rw/upper");
   MkdirAll(upper, 0755);
   image::WriteLayerFromUpper(upper, out, image::Compression::kNone, shift);
 }

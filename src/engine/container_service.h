@@ -198,6 +198,9 @@ class ContainerService {
   };
 
   std::shared_ptr<Entry> Find(const std::string& ref);
+  // A copy of the container's record, under its operation lock (the caller holds it), when it
+  // is not running (kConflict) and not removed (kNotFound).
+  Container Stopped(Entry& e, const std::string& ref);
   std::shared_ptr<Entry> FindExec(const std::string& exec_id, std::shared_ptr<ExecInfo>* exec);
   void Save(const Container& c);
   void Save(Entry& e);  // a consistent copy, taken under mu_
