@@ -58,7 +58,6 @@ void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageServi
     o.quiet = Flag(req, "q");
     o.pull = Flag(req, "pull");
     o.remove = !req.Query("rm") || Flag(req, "rm");
-    o.force_remove = Flag(req, "forcerm");
     o.network = req.Query("networkmode").value_or("default");
     o.platform = req.Query("platform").value_or("");
     auto send = [&res](const json& m) {

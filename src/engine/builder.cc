@@ -647,6 +647,11 @@ class Run {
     return r.id;
   }
 
+  void KeepStepContainer(const std::string& id) {
+    std::lock_guard lock(left_mu_);
+    containers_left_.erase(id);
+  }
+
   void RemoveStepContainer(const std::string& id) {
     containers_.Remove(id, true, true);
     std::lock_guard lock(left_mu_);
@@ -835,6 +840,8 @@ class Run {
     if (o_.remove) {
       RemoveStepContainer(id);
       Say("Removing intermediate container " + Short(id) + "\n");
+    } else {
+      KeepStepContainer(id);  // rm=0: it outlives the build, as Docker's
     }
   }
 

@@ -31,10 +31,11 @@ struct BuildOptions {
   std::map<std::string, std::string> build_args;
   std::map<std::string, std::string> labels;  // --label: added to the final image
   bool no_cache = false;
-  bool quiet = false;               // only the final ID is streamed
-  bool pull = false;                // --pull: fetch base images even when present
-  bool remove = true;               // rm: remove the step containers after a successful step
-  bool force_remove = false;        // forcerm: also after a failed one (Berth always does)
+  bool quiet = false;  // only the final ID is streamed
+  bool pull = false;   // --pull: fetch base images even when present
+  // rm: remove a RUN's container after its step succeeded (a failed step's always goes, so
+  // forcerm changes nothing here).
+  bool remove = true;
   std::string network = "default";  // RUN's network: default, none, host, or a network name
   std::string platform;             // "" or this host's platform
 };

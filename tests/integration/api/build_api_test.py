@@ -314,6 +314,13 @@ RUN rm -rf /d && rm /etc/group
         self.assertIn(".wh.d", names)
         self.assertIn("etc/.wh.group", names)
 
+    def test_rm_0_keeps_the_run_containers(self):
+        _, out = ok_build({"Dockerfile": "FROM busybox\nRUN echo kept\n"}, rm="0")
+        self.assertNotIn("Removing intermediate container", stream(out))
+        left = containers()
+        self.assertEqual(len(left), 1, left)
+        DAEMON.api("DELETE", "/containers/%s?force=1" % left[0]["Id"])
+
     def test_heredoc_run(self):
         _, out = ok_build({"Dockerfile": "FROM busybox\nRUN <<EOF\necho one\necho two\nEOF\n"
                                          "RUN cat <<X\nthree\nX\n"})
