@@ -280,6 +280,7 @@ void AddHostDevices(nlohmann::json& spec, const std::string& dir) {
 // Docker makes a missing working directory at start (daemon's SetupWorkingDirectory): 0755,
 // owned by the container's root. Made through the rootfs, resolved inside it.
 void MakeWorkingDir(const std::string& rootfs, const std::string& cwd, uint64_t owner) {
+  if (cwd.empty() || cwd == "/") return;  // most containers: nothing to look at on the start path
   UniqueFd root(open(rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) ThrowErrno("open " + rootfs);
   std::string prefix;
