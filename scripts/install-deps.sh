@@ -10,6 +10,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libseccomp-dev libcap-dev libssl-dev nettle-dev
   libarchive-dev libzstd-dev zlib1g-dev libsqlite3-dev libmnl-dev libnftables-dev
   libacl1-dev libbz2-dev liblzma-dev  # libarchive.a links them (src/image)
+  libisal-dev  # ISA-L's inflate: a pull's gunzip (src/image/layer.cc)
   libcurl4-openssl-dev libcrypt-dev openssl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev hyperfine jq iperf3

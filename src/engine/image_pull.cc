@@ -1,11 +1,10 @@
 // Pull and push: the engine's side of the registry client (DistributionClient). A pull
 // fetches the manifest (the host's platform out of an index), the config, then the layers on
 // `max_concurrent_downloads` threads; each layer's bytes go to the content store (hashed,
-// committed only when its digest checks out) and, through a socket pair, to the snapshot
+// committed only when its digest checks out) and, through a ByteRing, to the snapshot
 // unpack running beside the download, which renames the snapshot into place only when its
 // diffID matches the config.
 
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -18,6 +17,7 @@
 #include <exception>
 #include <thread>
 
+#include "base/byte_ring.h"
 #include "base/error.h"
 #include "base/fd.h"
 #include "base/log.h"
@@ -32,6 +32,10 @@ namespace {
 using nlohmann::json;
 
 constexpr uint64_t kProgressStep = 512 << 10;  // a Downloading/Pushing message every 512 KiB
+// A layer's bytes between its download and its unpack.
+constexpr size_t kUnpackRing = 4 << 20;
+// Layers from this size on are unpacked while they download.
+constexpr uint64_t kStreamUnpackFrom = 1 << 20;
 
 std::string ShortDigest(const std::string& digest) {
   size_t colon = digest.find(':');
@@ -68,21 +72,6 @@ std::pair<std::string, bool> MirrorHost(std::string url) {
   }
   url = url.substr(0, url.find('/'));
   return {url, plain};
-}
-
-bool SendAll(int fd, const char* data, size_t len) {
-  while (len > 0) {
-    ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data += n;
-    len -= static_cast<size_t>(n);
-  }
-  return true;
 }
 
 // Messages from several download threads go out one at a time.
@@ -291,45 +280,44 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
     std::string id = ShortDigest(layer.digest);
     uint64_t total = static_cast<uint64_t>(layer.size);
     bool need_snapshot = !snapshots_.Has(chain[i]);
+    // A small layer is unpacked after its download, from the content store: for it the
+    // threads and hand-offs of unpacking beside the download cost more than they save.
+    bool have_blob = content_.Has(layer.digest);
+    bool stream = need_snapshot && !have_blob && total >= kStreamUnpackFrom;
     std::optional<image::ApplyResult> applied;
-    if (!content_.Has(layer.digest)) {
+    if (!have_blob) {
       image::ContentStore::Writer writer = content_.Ingest();
       writer.set_sync(image::ContentStore::Writer::Sync::kDeferred);
-      UniqueFd to_unpack, from_download;
+      std::optional<ByteRing> to_unpack;
       std::thread unpacker;
       std::exception_ptr unpack_error;
-      if (need_snapshot) {
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-          ThrowErrno("socketpair for layer " + layer.digest);
-        }
-        from_download.Reset(sv[0]);
-        to_unpack.Reset(sv[1]);
-        int buf = 4 << 20;
-        setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+      if (stream) {
+        to_unpack.emplace(kUnpackRing);
         const std::string& chain_id = chain[i];
         const std::string& diff_id = config.diff_ids[i];
-        int rfd = from_download.get();
-        unpacker = std::thread([this, &applied, &unpack_error, chain_id, diff_id, rfd] {
+        ByteRing* ring = &*to_unpack;
+        unpacker = std::thread([this, &applied, &unpack_error, chain_id, diff_id, ring] {
           try {
             // The content store's writer hashes the blob: the unpack hashes only the tar.
-            applied = snapshots_.Unpack(chain_id, diff_id, rfd, /*hash_input=*/false);
+            applied = snapshots_.Unpack(
+                chain_id, diff_id, [ring](void* buf, size_t len) { return ring->Read(buf, len); },
+                /*hash_input=*/false);
           } catch (...) {
             unpack_error = std::current_exception();
           }
-          // Whatever is still sent is not wanted: a send to a closed peer fails at once.
-          shutdown(rfd, SHUT_RD);
+          // Whatever is still written is not wanted: the download's writes fail at once.
+          ring->Stop();
         });
       }
       uint64_t done = 0, reported = 0;
-      bool unpack_open = need_snapshot;
+      bool unpack_open = stream;
       try {
         source.client->GetBlob(source.repo, layer.digest, [&](const char* data, size_t len) {
           if (failed) {
             return false;
           }
           writer.Write(data, len);
-          if (unpack_open && !SendAll(to_unpack.get(), data, len)) {
+          if (unpack_open && !to_unpack->Write(data, len)) {
             unpack_open = false;  // the unpack stopped early: its result tells why
           }
           done += len;
@@ -340,13 +328,17 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
           return true;
         });
       } catch (...) {
-        to_unpack.Reset();
+        if (to_unpack) {
+          to_unpack->Close();
+        }
         if (unpacker.joinable()) {
           unpacker.join();
         }
         throw;
       }
-      to_unpack.Reset();
+      if (to_unpack) {
+        to_unpack->Close();
+      }
       log::Debug("pull: layer " + layer.digest + ": " + std::to_string(done) + " bytes in " +
                  std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
                                     std::chrono::steady_clock::now() - started)
@@ -372,13 +364,15 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
           throw e.WithContext("layer " + layer.digest);
         }
       }
-    } else if (need_snapshot) {
+    }
+    if (need_snapshot && !stream) {
       UniqueFd fd(open(content_.PathOf(layer.digest).c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd) {
         ThrowErrno("open layer " + layer.digest);
       }
       try {
-        applied = snapshots_.Unpack(chain[i], config.diff_ids[i], fd.get());
+        // Verified as it came in (or when it was stored): the unpack hashes only the tar.
+        applied = snapshots_.Unpack(chain[i], config.diff_ids[i], fd.get(), /*hash_input=*/false);
       } catch (const Error& e) {
         throw e.WithContext("layer " + layer.digest);
       }

@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <isa-l/igzip_lib.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -13,12 +14,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
+#include <unordered_set>
 #include <vector>
 
+#include "base/byte_ring.h"
 #include "base/digest.h"
 #include "base/error.h"
 #include "base/fd.h"
@@ -29,6 +37,12 @@ namespace berth::image {
 namespace {
 
 constexpr size_t kChunk = 1 << 17;
+constexpr size_t kTarRing = 1 << 20;  // decoded tar between the decoding thread and the unpack
+// Layer files smaller than this are decoded on the unpacking thread.
+constexpr off_t kInlineBelow = 1 << 20;
+// Regular files up to this size go to writer threads, once a layer has had this many.
+constexpr la_int64_t kQueuedFileMax = 1 << 20;
+constexpr size_t kWritersAfter = 64;  // decoded tar between the decoding thread and the unpack
 
 [[noreturn]] void Bad(const std::string& what) { ThrowInvalid("layer: " + what); }
 
@@ -50,38 +64,63 @@ struct StreamHashes {
   }
 };
 
-// The input side of the pipeline: compressed bytes from the fd, hashed as read, inflated (or
-// passed through), the output hashed again for the diffID.
+const char* IsalError(int rc) {
+  switch (rc) {
+    case ISAL_INVALID_BLOCK:
+      return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL:
+      return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK:
+      return "invalid distance too far back";
+    case ISAL_INVALID_WRAPPER:
+      return "invalid gzip header";
+    case ISAL_UNSUPPORTED_METHOD:
+      return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+      return "incorrect data check";
+    case ISAL_NEED_DICT:
+      return "needs a preset dictionary";
+    default:
+      return "error";
+  }
+}
+
+// The input side of the pipeline: compressed bytes read, hashed as read, inflated (or passed
+// through), the output hashed again for the diffID.
 class Source {
  public:
-  Source(int fd, bool hash_input) : fd_(fd), hash_input_(hash_input), in_(kChunk), out_(kChunk) {}
+  Source(const ReadFn& read, bool hash_input) : read_(read), hash_input_(hash_input), in_(kChunk) {}
   ~Source() {
-    if (gz_) {
-      inflateEnd(&z_);
-    }
     if (zstd_ != nullptr) {
       ZSTD_freeDStream(zstd_);
     }
   }
 
-  // The next piece of uncompressed tar; empty at the end of the stream.
-  std::string_view Next() {
+  // The next piece of uncompressed tar into `out` (at most `cap` bytes); 0 at the end of the
+  // stream.
+  size_t Read(char* out, size_t cap) {
     if (!started_) {
       Start();
     }
     while (true) {
-      if (in_pos_ == in_len_ && !eof_) {
-        Fill();
+      size_t n;
+      if (kind_ == Kind::kTar && in_pos_ == in_len_ && !eof_) {
+        n = ReadInput(out, cap);  // a plain tar goes straight where it is wanted
+        eof_ = n == 0;
+      } else {
+        if (in_pos_ == in_len_ && !eof_) {
+          Fill();
+        }
+        n = Decode(out, cap);
       }
-      std::string_view piece = Decode();
-      if (!piece.empty()) {
-        hashes_.diff.Update(piece);
-        hashes_.uncompressed += piece.size();
-        return piece;
+      if (n > 0) {
+        hashes_.diff.Update(out, n);
+        hashes_.uncompressed += n;
+        return n;
       }
       if (eof_ && in_pos_ == in_len_) {
         Finish();
-        return {};
+        return 0;
       }
     }
   }
@@ -97,21 +136,19 @@ class Source {
  private:
   enum class Kind { kTar, kGzip, kZstd };
 
+  size_t ReadInput(void* buf, size_t len) {
+    size_t n = read_(buf, len);
+    hashes_.compressed += n;
+    return n;
+  }
+
   void Fill() {
-    ssize_t n;
-    do {
-      n = read(fd_, in_.data(), in_.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      ThrowErrno("layer: read");
-    }
     in_pos_ = 0;
-    in_len_ = static_cast<size_t>(n);
-    eof_ = n == 0;
+    in_len_ = ReadInput(in_.data(), in_.size());
+    eof_ = in_len_ == 0;
     if (kind_ != Kind::kTar && hash_input_) {
       hashes_.raw.Update(in_.data(), in_len_);
     }
-    hashes_.compressed += in_len_;
   }
 
   void Start() {
@@ -120,11 +157,9 @@ class Source {
     const unsigned char* b = in_.data();
     if (in_len_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
       kind_ = Kind::kGzip;
-      memset(&z_, 0, sizeof(z_));
-      if (inflateInit2(&z_, 15 + 16) != Z_OK) {
-        Bad("cannot start gzip decompression");
-      }
-      gz_ = true;
+      gz_ = std::make_unique<inflate_state>();
+      isal_inflate_init(gz_.get());
+      gz_->crc_flag = ISAL_GZIP;  // the header parsed, the trailer's CRC-32 and size checked
     } else if (in_len_ >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) {
       kind_ = Kind::kZstd;
       zstd_ = ZSTD_createDStream();
@@ -140,56 +175,57 @@ class Source {
     }
   }
 
-  std::string_view Decode() {
-    if (in_pos_ == in_len_ && kind_ != Kind::kZstd) {
-      return {};
+  size_t Decode(char* out, size_t cap) {
+    // Decoders can hold output back for want of room: they are asked again without input
+    // (a gzip member not yet ended, zstd always).
+    if (in_pos_ == in_len_ && (kind_ == Kind::kTar || (kind_ == Kind::kGzip && !in_member_))) {
+      return 0;
     }
     switch (kind_) {
       case Kind::kTar: {
-        std::string_view piece(reinterpret_cast<const char*>(in_.data()) + in_pos_,
-                               in_len_ - in_pos_);
-        in_pos_ = in_len_;
-        return piece;
+        size_t n = std::min(cap, in_len_ - in_pos_);
+        memcpy(out, in_.data() + in_pos_, n);
+        in_pos_ += n;
+        return n;
       }
       case Kind::kGzip: {
         if (member_done_) {
           // Another gzip member follows (concatenated gzip is still one stream).
-          if (inflateReset(&z_) != Z_OK) {
-            Bad("corrupt gzip stream");
-          }
+          isal_inflate_reset(gz_.get());
+          gz_->crc_flag = ISAL_GZIP;
           member_done_ = false;
         }
-        z_.next_in = in_.data() + in_pos_;
-        z_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
-        z_.next_out = out_.data();
-        z_.avail_out = static_cast<uInt>(out_.size());
-        int rc = inflate(&z_, Z_NO_FLUSH);
-        in_pos_ = in_len_ - z_.avail_in;
-        if (rc == Z_STREAM_END) {
-          member_done_ = true;
-        } else if (rc != Z_OK && rc != Z_BUF_ERROR) {
-          Bad(std::string("corrupt gzip stream: ") + (z_.msg != nullptr ? z_.msg : "error"));
+        gz_->next_in = in_.data() + in_pos_;
+        gz_->avail_in = static_cast<uint32_t>(in_len_ - in_pos_);
+        gz_->next_out = reinterpret_cast<uint8_t*>(out);
+        gz_->avail_out = static_cast<uint32_t>(std::min<size_t>(cap, UINT32_MAX));
+        uint32_t avail = gz_->avail_out;
+        int rc = isal_inflate(gz_.get());
+        in_pos_ = in_len_ - gz_->avail_in;
+        if (rc != ISAL_DECOMP_OK) {
+          Bad(std::string("corrupt gzip stream: ") + IsalError(rc));
         }
+        member_done_ = gz_->block_state == ISAL_BLOCK_FINISH;
         in_member_ = !member_done_;
-        return {reinterpret_cast<const char*>(out_.data()), out_.size() - z_.avail_out};
+        return avail - gz_->avail_out;
       }
       case Kind::kZstd: {
         ZSTD_inBuffer in = {in_.data() + in_pos_, in_len_ - in_pos_, 0};
-        ZSTD_outBuffer out = {out_.data(), out_.size(), 0};
-        size_t rc = ZSTD_decompressStream(zstd_, &out, &in);
+        ZSTD_outBuffer zout = {out, cap, 0};
+        size_t rc = ZSTD_decompressStream(zstd_, &zout, &in);
         if (ZSTD_isError(rc)) {
           Bad(std::string("corrupt zstd stream: ") + ZSTD_getErrorName(rc));
         }
         in_pos_ += in.pos;
-        if (in.pos > 0 || out.pos > 0) {
+        if (in.pos > 0 || zout.pos > 0) {
           // 0: the frame is complete and flushed. (With nothing to do, a finished decoder
           // already asks for the next frame's header, which is not a truncation.)
           zstd_pending_ = rc != 0;
         }
-        return {reinterpret_cast<const char*>(out_.data()), out.pos};
+        return zout.pos;
       }
     }
-    return {};
+    return 0;
   }
 
   void Finish() {
@@ -201,32 +237,99 @@ class Source {
     }
   }
 
-  int fd_;
+  const ReadFn& read_;
   bool hash_input_;
-  std::vector<unsigned char> in_, out_;
+  std::vector<unsigned char> in_;
   size_t in_pos_ = 0, in_len_ = 0;
   bool eof_ = false, started_ = false;
   Kind kind_ = Kind::kTar;
-  z_stream z_;
-  bool gz_ = false, member_done_ = false, in_member_ = false;
+  std::unique_ptr<inflate_state> gz_;  // ~100 KB: on the heap
+  bool member_done_ = false, in_member_ = false;
   ZSTD_DStream* zstd_ = nullptr;
   bool zstd_pending_ = false;
   StreamHashes hashes_;
 };
 
+// The uncompressed tar as libarchive reads it, decoded on a thread of its own (a large or
+// streamed layer: on many small files decoding and unpacking cost about the same) or on the
+// caller's (a small file, where a thread's start and hand-offs cost more than they save).
+class TarStream {
+ public:
+  TarStream(const ReadFn& read, bool hash_input, bool threaded) : source_(read, hash_input) {
+    if (!threaded) {
+      buf_.resize(kChunk);
+      return;
+    }
+    ring_.emplace(kTarRing);
+    decoder_ = std::thread([this] {
+      try {
+        while (true) {
+          std::span<char> space = ring_->WriteSpace(kChunk);
+          if (space.empty()) {
+            return;  // the unpack stopped early
+          }
+          size_t n = source_.Read(space.data(), space.size());
+          if (n == 0) {
+            ring_->Close();
+            return;
+          }
+          ring_->Commit(n);
+        }
+      } catch (...) {
+        ring_->Close(std::current_exception());
+      }
+    });
+  }
+  ~TarStream() {
+    if (decoder_.joinable()) {  // left early: stop the decoding and wait for it
+      ring_->Stop();
+      decoder_.join();
+    }
+  }
+
+  // The next piece, lent until the next call; empty at the end.
+  std::span<const char> Next() {
+    if (!ring_) {
+      return {buf_.data(), source_.Read(buf_.data(), buf_.size())};
+    }
+    ring_->Consume(lent_);
+    std::span<const char> piece = ring_->ReadSpan();
+    lent_ = piece.size();
+    return piece;
+  }
+
+  // Reads to the end (the diffID covers the whole stream, padding after the tar's end
+  // included) and returns the digests.
+  ApplyResult Finish() {
+    while (!Next().empty()) {
+    }
+    if (decoder_.joinable()) {
+      decoder_.join();
+    }
+    return source_.Result();
+  }
+
+ private:
+  Source source_;
+  std::optional<ByteRing> ring_;
+  std::thread decoder_;
+  size_t lent_ = 0;
+  std::vector<char> buf_;
+};
+
 struct ReadContext {
-  Source* source;
-  std::string error;  // an exception's text, carried across libarchive's C frames
+  TarStream* tar;
+  std::exception_ptr error;  // carried across libarchive's C frames
 };
 
 la_ssize_t ReadCallback(struct archive*, void* data, const void** buf) {
   auto* ctx = static_cast<ReadContext*>(data);
   try {
-    std::string_view piece = ctx->source->Next();
+    std::span<const char> piece = ctx->tar->Next();
     *buf = piece.data();
     return static_cast<la_ssize_t>(piece.size());
-  } catch (const Error& e) {
-    ctx->error = e.what();
+  } catch (...) {
+    ctx->error = std::current_exception();
     return -1;
   }
 }
@@ -317,6 +420,163 @@ mode_t ProcessUmask() {
   return static_cast<mode_t>(strtoul(status->c_str() + at + 7, nullptr, 8)) & 0777;
 }
 
+// A regular file to create, handed from the unpack to a FileWriters thread.
+struct FileJob {
+  std::shared_ptr<UniqueFd> dir;  // its directory, open until the last job in it is done
+  std::string name, shown;
+  std::string data;
+  mode_t perm = 0;
+  bool mode_at_create = false;  // created with `perm`, no chmod
+  bool chown = false;           // creation does not give it the tar's owner
+  uid_t uid = 0;
+  gid_t gid = 0;
+  struct timespec mtime = {};
+  std::vector<std::pair<std::string, std::string>> xattrs;  // the ones kept
+};
+
+// Regular files of a layer unpacked into an empty directory, created and written by a few
+// threads beside the unpack: on a layer of many small files, creating them is most of the
+// work (four system calls each, mostly the create). The unpack hands over only files whose
+// names cannot exist yet, and drains the queue before anything that could touch a file
+// still queued (see Unpacker::Entry).
+class FileWriters {
+ public:
+  explicit FileWriters(size_t threads) {
+    for (size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
+  }
+  ~FileWriters() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+      queue_.clear();
+    }
+    work_cv_.notify_all();
+    for (std::thread& t : threads_) {
+      t.join();
+    }
+  }
+
+  // Queues a file; rethrows a writer's earlier failure. Waits while too much data is queued.
+  void Add(FileJob job) {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [this] { return error_ || queued_bytes_ < kMaxQueued; });
+    if (error_) {
+      std::rethrow_exception(error_);
+    }
+    queued_bytes_ += job.data.size();
+    queue_.push_back(std::move(job));
+    if (idle_ > 0) {
+      work_cv_.notify_one();
+    }
+  }
+
+  // Waits until every queued file is written; rethrows the first failure.
+  void Drain() {
+    std::unique_lock lock(mu_);
+    done_cv_.wait(lock, [this] { return error_ || (queue_.empty() && busy_ == 0); });
+    if (error_) {
+      std::rethrow_exception(error_);
+    }
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 16 << 20;
+
+  void Run() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      ++idle_;
+      work_cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+      --idle_;
+      if (stop_) {
+        return;
+      }
+      FileJob job = std::move(queue_.front());
+      queue_.pop_front();
+      ++busy_;
+      lock.unlock();
+      std::exception_ptr failed;
+      try {
+        Write(job);
+      } catch (...) {
+        failed = std::current_exception();
+      }
+      size_t bytes = job.data.size();
+      job = FileJob();  // the directory and the data go before the lock is taken
+      lock.lock();
+      --busy_;
+      queued_bytes_ -= bytes;
+      if (failed && !error_) {
+        error_ = failed;
+      }
+      done_cv_.notify_all();
+    }
+  }
+
+  static void Write(const FileJob& j) {
+    UniqueFd fd(openat(j.dir->get(), j.name.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       j.mode_at_create ? j.perm : 0600));
+    if (!fd) {
+      ThrowErrno("layer: create " + j.shown);
+    }
+    const char* p = j.data.data();
+    size_t left = j.data.size();
+    while (left > 0) {
+      ssize_t n = write(fd.get(), p, left);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n < 0) {
+        ThrowErrno("layer: write " + j.shown);
+      }
+      p += n;
+      left -= static_cast<size_t>(n);
+    }
+    // As Unpacker::Entry: chown before chmod, xattrs, then the time.
+    if (j.chown && fchown(fd.get(), j.uid, j.gid) < 0) {
+      ThrowErrno("layer: chown " + j.shown);
+    }
+    if ((j.chown || !j.mode_at_create) && fchmod(fd.get(), j.perm) < 0) {
+      ThrowErrno("layer: chmod " + j.shown);
+    }
+    for (const auto& [name, value] : j.xattrs) {
+      if (fsetxattr(fd.get(), name.c_str(), value.data(), value.size(), 0) < 0 &&
+          errno != ENOTSUP) {
+        ThrowErrno("layer: set xattr " + name + " on " + j.shown);
+      }
+    }
+    struct timespec ts[2] = {j.mtime, j.mtime};
+    futimens(fd.get(), ts);
+  }
+
+  std::mutex mu_;
+  std::condition_variable work_cv_, done_cv_;
+  std::deque<FileJob> queue_;
+  size_t queued_bytes_ = 0, busy_ = 0, idle_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+  std::vector<std::thread> threads_;
+};
+
+bool IsEmptyDir(const std::string& path) {
+  DIR* d = opendir(path.c_str());
+  if (d == nullptr) {
+    return false;
+  }
+  bool empty = true;
+  while (struct dirent* e = readdir(d)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
 class Unpacker {
  public:
   Unpacker(const std::string& root, WhiteoutMode mode) : mode_(mode) {
@@ -324,6 +584,7 @@ class Unpacker {
     if (!root_) {
       ThrowErrno("layer: open target " + root);
     }
+    empty_root_ = IsEmptyDir(root);
   }
 
   // The archive ended right after the last entry's data, without padding or end blocks.
@@ -338,11 +599,15 @@ class Unpacker {
     std::string shown = Join(parts, parts.size());
     int parent = Parent(Join(parts, parts.size() - 1), shown);
     if (name.rfind(".wh.", 0) == 0) {
+      DrainWriters();
       return Whiteout(parent, parts, name);
     }
-    created_.insert(shown);
+    bool fresh = created_.insert(shown).second;  // no earlier entry of this layer made it
     const char* hardlink = archive_entry_hardlink(e);
     mode_t type = archive_entry_filetype(e);
+    if (!fresh || hardlink != nullptr) {
+      DrainWriters();  // the name, or the link's target, may be a file still queued
+    }
     // A regular file is created first and looked at only when the name is taken (the
     // common case, a new name, costs one call instead of two).
     // Created with its final mode where the umask leaves it whole (no chmod then; layers
@@ -350,6 +615,10 @@ class Unpacker {
     // bits only ever by chmod after the chown.
     mode_t perm = archive_entry_perm(e) & 07777;
     bool mode_at_create = (perm & 07000) == 0 && (perm & umask_) == 0;
+    if (type == AE_IFREG && hardlink == nullptr && fresh && empty_root_ &&
+        Queue(a, e, name, shown, perm, mode_at_create)) {
+      return;
+    }
     UniqueFd created;
     if (type == AE_IFREG && hardlink == nullptr) {
       created.Reset(openat(parent, name.c_str(),
@@ -451,9 +720,18 @@ class Unpacker {
   // the previous entry is still the one it names.
   int Parent(const std::string& path, const std::string& shown) {
     if (parent_ && path == parent_path_) {
-      return parent_.get();
+      return parent_->get();
     }
-    parent_.Reset();
+    parent_.reset();
+    // A queued file on the way would be made a directory here, or fail to be created.
+    for (size_t slash = path.find('/', 1); !queued_.empty(); slash = path.find('/', slash + 1)) {
+      if (queued_.count(path.substr(0, slash))) {
+        DrainWriters();
+      }
+      if (slash == std::string::npos) {
+        break;
+      }
+    }
     UniqueFd fd(ResolveInRoot(root_.get(), path, CreateMode::kDirs));
     if (!fd) {
       errno = -fd.get();
@@ -461,13 +739,14 @@ class Unpacker {
     }
     struct stat st;
     parent_gid_ = fstat(fd.get(), &st) == 0 ? st.st_gid : static_cast<gid_t>(-1);
-    parent_ = std::move(fd);
+    parent_ = std::make_shared<UniqueFd>(std::move(fd));
     parent_path_ = path;
-    return parent_.get();
+    return parent_->get();
   }
 
   // Directory times last: every entry written into a directory changes its mtime.
   void Finish() {
+    DrainWriters();
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
       UniqueFd d(ResolveInRoot(root_.get(), it->path));
       if (!d) {
@@ -540,7 +819,11 @@ class Unpacker {
     }
   }
 
-  void WriteData(struct archive* a, struct archive_entry* e, int fd, const std::string& shown) {
+  // An entry's data, block by block, to `put` (bytes, length, offset in the file).
+  // Returns where the data ended.
+  template <typename Put>
+  la_int64_t ReadData(struct archive* a, struct archive_entry* e, const std::string& shown,
+                      Put put) {
     const void* buf;
     size_t size;
     la_int64_t offset;
@@ -562,7 +845,14 @@ class Unpacker {
         }
         Bad("read " + shown + ": " + (why != nullptr ? why : "error"));
       }
-      const char* p = static_cast<const char*>(buf);
+      put(static_cast<const char*>(buf), size, offset);
+      end = offset + static_cast<la_int64_t>(size);
+    }
+    return end;
+  }
+
+  void WriteData(struct archive* a, struct archive_entry* e, int fd, const std::string& shown) {
+    la_int64_t end = ReadData(a, e, shown, [&](const char* p, size_t size, la_int64_t offset) {
       size_t done = 0;
       while (done < size) {
         ssize_t n = pwrite(fd, p + done, size - done, offset + static_cast<la_int64_t>(done));
@@ -574,12 +864,64 @@ class Unpacker {
         }
         done += static_cast<size_t>(n);
       }
-      end = offset + static_cast<la_int64_t>(size);
-    }
+    });
     // A sparse file may end in a hole: its size comes from the entry, not the last block.
     if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
         ftruncate(fd, static_cast<off_t>(archive_entry_size(e))) < 0) {
       ThrowErrno("layer: size " + shown);
+    }
+  }
+
+  // Hands a new small regular file to the writer threads (started once a layer has shown
+  // enough of them to be worth it). False: the caller writes it itself.
+  bool Queue(struct archive* a, struct archive_entry* e, const std::string& name,
+             const std::string& shown, mode_t perm, bool mode_at_create) {
+    if (!archive_entry_size_is_set(e) || archive_entry_size(e) > kQueuedFileMax ||
+        archive_entry_sparse_count(e) > 0) {
+      return false;
+    }
+    if (!writers_) {
+      if (++small_files_ < kWritersAfter) {
+        return false;
+      }
+      writers_ = std::make_unique<FileWriters>(
+          std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4));
+    }
+    FileJob job;
+    job.dir = parent_;
+    job.name = name;
+    job.shown = shown;
+    job.data.resize(static_cast<size_t>(archive_entry_size(e)));
+    ReadData(a, e, shown, [&](const char* p, size_t size, la_int64_t offset) {
+      if (offset < 0 || static_cast<uint64_t>(offset) + size > job.data.size()) {
+        Bad("read " + shown + ": data beyond the entry's size");
+      }
+      memcpy(job.data.data() + offset, p, size);
+    });
+    job.perm = perm;
+    job.mode_at_create = mode_at_create;
+    job.uid = static_cast<uid_t>(archive_entry_uid(e));
+    job.gid = static_cast<gid_t>(archive_entry_gid(e));
+    job.chown = !(job.uid == euid_ && job.gid == egid_ && parent_gid_ == egid_);
+    job.mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    const char* xname;
+    const void* value;
+    size_t size;
+    archive_entry_xattr_reset(e);
+    while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
+      if (KeepXattr(xname)) {
+        job.xattrs.emplace_back(xname, std::string(static_cast<const char*>(value), size));
+      }
+    }
+    queued_.insert(shown);
+    writers_->Add(std::move(job));
+    return true;
+  }
+
+  void DrainWriters() {
+    if (writers_) {
+      writers_->Drain();
+      queued_.clear();
     }
   }
 
@@ -599,7 +941,7 @@ class Unpacker {
   }
 
   UniqueFd root_;
-  UniqueFd parent_;  // the previous entry's directory, its path and group
+  std::shared_ptr<UniqueFd> parent_;  // the previous entry's directory, its path and group
   std::string parent_path_;
   gid_t parent_gid_ = static_cast<gid_t>(-1);
   uid_t euid_ = geteuid();
@@ -609,21 +951,48 @@ class Unpacker {
   bool tail_missing_ = false;
   std::set<std::string> created_;
   std::vector<DirTime> dirs_;
+  bool empty_root_ = false;  // nothing there but what this layer makes
+  size_t small_files_ = 0;
+  std::unique_ptr<FileWriters> writers_;
+  std::unordered_set<std::string> queued_;  // files handed to writers_ since the last drain
 };
 
 }  // namespace
 
-ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
-                       bool hash_input) {
-  Source source(in_fd, hash_input);
-  ReadContext ctx{&source, ""};
+ReadFn ReadFd(int fd) {
+  return [fd](void* buf, size_t len) {
+    ssize_t n;
+    do {
+      n = read(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      ThrowErrno("layer: read");
+    }
+    return static_cast<size_t>(n);
+  };
+}
+
+namespace {
+
+ApplyResult ApplyTar(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
+                     bool hash_input, bool threaded) {
+  TarStream tar(read, hash_input, threaded);
+  ReadContext ctx{&tar};
+  auto fail = [&ctx](const std::string& what) {
+    if (ctx.error) {
+      try {
+        std::rethrow_exception(ctx.error);
+      } catch (const Error& e) {
+        ThrowInvalid(e.what());  // a broken stream is bad input, whatever the reader said
+      }
+    }
+    Bad(what);
+  };
   std::unique_ptr<struct archive, ArchiveFree> a(archive_read_new());
   archive_read_support_format_tar(a.get());
   if (archive_read_open(a.get(), &ctx, nullptr, ReadCallback, nullptr) != ARCHIVE_OK) {
-    if (!ctx.error.empty()) {
-      ThrowInvalid(ctx.error);
-    }
-    Bad(std::string("not a tar: ") + archive_error_string(a.get()));
+    const char* why = archive_error_string(a.get());
+    fail(std::string("not a tar: ") + (why != nullptr ? why : "error"));
   }
   Unpacker unpacker(root, whiteouts);
   uint64_t entries = 0;
@@ -634,25 +1003,40 @@ ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteout
       break;
     }
     if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-      if (!ctx.error.empty()) {
-        ThrowInvalid(ctx.error);
-      }
-      Bad(std::string("malformed tar after ") + std::to_string(entries) +
-          " entries: " + (archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
+      fail(std::string("malformed tar after ") + std::to_string(entries) + " entries: " +
+           (archive_error_string(a.get()) ? archive_error_string(a.get()) : "error"));
     }
-    unpacker.Entry(a.get(), e);
+    try {
+      unpacker.Entry(a.get(), e);
+    } catch (const Error&) {
+      if (ctx.error) {
+        fail("");  // the stream broke under the entry: that is the cause to name
+      }
+      throw;
+    }
     ++entries;
     if (unpacker.tail_missing()) {
       break;
     }
   }
   unpacker.Finish();
-  // The diffID covers the whole uncompressed stream, padding after the tar's end included.
-  while (!source.Next().empty()) {
-  }
-  ApplyResult result = source.Result();
+  ApplyResult result = tar.Finish();
   result.entries = entries;
   return result;
+}
+
+}  // namespace
+
+ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input) {
+  struct stat st;
+  bool small = fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < kInlineBelow;
+  return ApplyTar(ReadFd(in_fd), root, whiteouts, hash_input, !small);
+}
+
+ApplyResult ApplyLayer(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input) {
+  return ApplyTar(read, root, whiteouts, hash_input, true);
 }
 
 namespace {

@@ -39,6 +39,15 @@ struct ApplyResult {
 // hashes them itself (a pull tees the download into the content store, which verifies it).
 ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
                        bool hash_input = true);
+// Where a layer's bytes come from: fills up to `len` bytes of `buf`, returns how many, 0 at
+// the end; throws on failure.
+using ReadFn = std::function<size_t(void* buf, size_t len)>;
+// read(2) from `fd` as a ReadFn.
+ReadFn ReadFd(int fd);
+// The same, the layer's bytes read through `read` (a pull hands them over from its download).
+// The decompression and both hashes run on a thread of their own beside the unpack.
+ApplyResult ApplyLayer(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
+                       bool hash_input = true);
 
 // The other direction, for commit and build: the changes an overlayfs upper directory holds,
 // written to `out_fd` as a layer tar compressed as asked. A whiteout device becomes

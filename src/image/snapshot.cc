@@ -86,6 +86,12 @@ bool Snapshots::Has(const std::string& chain_id) const {
 std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
                                              const std::string& diff_id, int layer_fd,
                                              bool hash_input) {
+  return Unpack(chain_id, diff_id, ReadFd(layer_fd), hash_input);
+}
+
+std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
+                                             const std::string& diff_id, const ReadFn& read,
+                                             bool hash_input) {
   if (!chain_id.empty() && Has(chain_id)) {
     return std::nullopt;
   }
@@ -95,7 +101,7 @@ std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
   }
   try {
     MkdirAll(tmpl + "/fs", 0755);
-    ApplyResult r = ApplyLayer(layer_fd, tmpl + "/fs", WhiteoutMode::kOverlay, hash_input);
+    ApplyResult r = ApplyLayer(read, tmpl + "/fs", WhiteoutMode::kOverlay, hash_input);
     if (!diff_id.empty() && r.diff_id != diff_id) {
       ThrowInvalid("layer" + (r.digest.empty() ? "" : " " + r.digest) + ": its diffID is " +
                    r.diff_id + ", the image says " + diff_id);

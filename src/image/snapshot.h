@@ -31,6 +31,8 @@ class Snapshots {
   // `hash_input` as ApplyLayer's.
   std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
                                     int layer_fd, bool hash_input = true);
+  std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
+                                    const ReadFn& read, bool hash_input = true);
   // Flushes the snapshots' filesystem (syncfs): unpacked files are not synced one by one.
   void SyncAll() const;
   // Every complete snapshot's chain ID, sorted.

@@ -12,10 +12,12 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <dirent.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -47,18 +49,37 @@ class LayerTest : public testing::RootTempDirTest {
     root_ = dir_ + "/root";
     MkdirAll(root_, 0755);
   }
+  // A small layer file is decoded on the unpacking thread; a stream (as a pull hands one
+  // over) on a thread of its own. `streamed_` picks the second for every Apply.
   ApplyResult Apply(const std::string& tar, WhiteoutMode mode = WhiteoutMode::kOverlay) {
+    if (streamed_) {
+      size_t at = 0;
+      return ApplyLayer(
+          [&](void* buf, size_t len) {
+            size_t n = std::min(len, std::min<size_t>(tar.size() - at, 5000));
+            memcpy(buf, tar.data() + at, n);
+            at += n;
+            return n;
+          },
+          root_, mode);
+    }
     UniqueFd fd = MemFd(tar);
     return ApplyLayer(fd.get(), root_, mode);
   }
   void ExpectRefused(const std::string& tar, const std::string& needle) {
-    try {
-      Apply(tar);
-      ADD_FAILURE() << "applied, expected an error containing: " << needle;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    for (bool streamed : {false, true}) {
+      streamed_ = streamed;
+      try {
+        Apply(tar);
+        ADD_FAILURE() << "applied, expected an error containing: " << needle
+                      << (streamed ? " (streamed)" : "");
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+      }
     }
+    streamed_ = false;
   }
+  bool streamed_ = false;
   struct stat Lstat(const std::string& rel) {
     struct stat st;
     memset(&st, 0, sizeof(st));
@@ -92,8 +113,10 @@ std::vector<E> EveryKind() {
 
 TEST_F(LayerTest, EveryKindOfEntryInEveryCompression) {
   std::string plain = MakeTar(EveryKind(), Filter::kNone);
-  for (Filter f : {Filter::kNone, Filter::kGzip, Filter::kZstd}) {
-    SCOPED_TRACE(static_cast<int>(f));
+  for (int run = 0; run < 6; ++run) {
+    Filter f = std::array{Filter::kNone, Filter::kGzip, Filter::kZstd}[run % 3];
+    streamed_ = run >= 3;
+    SCOPED_TRACE(std::to_string(static_cast<int>(f)) + (streamed_ ? " streamed" : ""));
     RemoveAll(root_);
     MkdirAll(root_, 0755);
     std::string tar = MakeTar(EveryKind(), f);
@@ -253,6 +276,59 @@ TEST_F(LayerTest, CorruptAndTruncatedStreamsAreClearErrors) {
   ExpectRefused(std::string(4096, 'x'), "layer:");
 }
 
+// One gzip member of `data`, its header naming a file as gzip(1) writes it.
+std::string Gzip(const std::string& data, const char* name) {
+  z_stream z{};
+  EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  gz_header h{};
+  h.name = reinterpret_cast<Bytef*>(const_cast<char*>(name));
+  h.os = 3;
+  EXPECT_EQ(deflateSetHeader(&z, &h), Z_OK);
+  std::string out(deflateBound(&z, data.size()) + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+  out.resize(z.total_out);
+  deflateEnd(&z);
+  return out;
+}
+
+// What a decoder keeps back for want of room, gzip written by other tools (a named header,
+// several members), and a wrong trailer.
+TEST_F(LayerTest, GzipOfEveryShape) {
+  std::string noise(1 << 20, '\0');
+  for (size_t i = 0; i < noise.size(); ++i) {
+    noise[i] = static_cast<char>((i * 2654435761u) >> 13);
+  }
+  std::string plain = MakeTar({{.path = "zeros", .data = std::string(6 << 20, '\0')},
+                               {.path = "noise", .data = noise},
+                               {.path = "last", .data = "the end\n"}},
+                              Filter::kNone);
+  // 6 MB of zeros inflate from a few KB: far more than one read's worth of output.
+  size_t half = plain.size() / 2;
+  for (int run = 0; run < 4; ++run) {
+    std::string gz = run % 2 == 0
+                         ? Gzip(plain, "layer.tar")
+                         : Gzip(plain.substr(0, half), "a") + Gzip(plain.substr(half), "b");
+    streamed_ = run >= 2;
+    RemoveAll(root_);
+    MkdirAll(root_, 0755);
+    ApplyResult r = Apply(gz);
+    EXPECT_EQ(r.diff_id, Sha256Digest(plain));
+    EXPECT_EQ(r.digest, Sha256Digest(gz));
+    EXPECT_EQ(Lstat("zeros").st_size, 6 << 20);
+    EXPECT_TRUE(ReadFile(root_ + "/noise") == noise);
+    EXPECT_EQ(ReadFile(root_ + "/last"), "the end\n");
+  }
+  streamed_ = false;
+  std::string bad_crc = Gzip(plain, "x");
+  bad_crc[bad_crc.size() - 6] ^= 1;  // the trailer: CRC-32, then the size
+  ExpectRefused(bad_crc, "gzip");
+  ExpectRefused(Gzip(plain, "x") + "trailing garbage", "gzip");
+}
+
 TEST_F(LayerTest, ATarWithoutItsPaddingAndEndBlocksEndsAfterItsLastEntry) {
   // umoci 0.4 writes layers like this: the last file's data, then nothing.
   std::string tar = MakeTar({{.path = "hello.txt", .data = "made by umoci\n"}}, Filter::kNone);
@@ -296,6 +372,54 @@ std::string Describe(const std::string& dir, const std::string& prefix = "") {
     if (S_ISDIR(st.st_mode)) out += Describe(p, prefix + n + "/");
   }
   return out;
+}
+
+// A layer of many small files is written by threads beside the unpack when its target starts
+// empty: the result must be what one thread makes (the same layer applied where the target
+// already holds something), through every case that must wait for the queued files.
+TEST_F(LayerTest, ManySmallFilesOnWriterThreadsMatchOneThread) {
+  std::vector<E> entries;
+  for (int d = 0; d < 4; ++d) {
+    std::string dir = "d" + std::to_string(d);
+    entries.push_back({.path = dir, .type = AE_IFDIR, .perm = 0755});
+    for (int f = 0; f < 60; ++f) {
+      E e{.path = dir + "/f" + std::to_string(f), .data = dir + " file " + std::to_string(f)};
+      e.perm = f % 3 == 0 ? 0644 : f % 3 == 1 ? 04750 : 0600;
+      e.uid = f % 4 == 0 ? 1000 : 0;
+      e.gid = f % 5 == 0 ? 1000 : 0;
+      if (f == 11) e.xattrs = {{"user.note", "queued"}, {"trusted.overlay.redirect", "/x"}};
+      entries.push_back(e);
+    }
+  }
+  entries.push_back({.path = "d1/link", .link = "d0/f5", .hard = true});
+  entries.push_back({.path = "d2/f7", .data = "the second d2/f7 wins"});
+  entries.push_back({.path = "d3/f1", .type = AE_IFDIR, .perm = 0700});  // a file becomes a dir
+  entries.push_back({.path = "d3/f1/inside", .data = "in the new dir"});
+  entries.push_back({.path = "d1/.wh.f3"});
+  entries.push_back({.path = "big", .data = std::string((1 << 20) + 1, 'b')});
+  std::string tar = MakeTar(entries, Filter::kGzip);
+
+  ApplyResult threaded = Apply(tar);  // root_ starts empty
+  std::string alone = dir_ + "/alone";
+  MkdirAll(alone + "/zz-not-empty", 0755);
+  UniqueFd fd = MemFd(tar);
+  ApplyResult inline_ = ApplyLayer(fd.get(), alone, WhiteoutMode::kOverlay);
+  RemoveAll(alone + "/zz-not-empty");
+
+  EXPECT_EQ(threaded.diff_id, inline_.diff_id);
+  std::string want = Describe(alone);
+  EXPECT_EQ(Describe(root_), want);
+  EXPECT_NE(want.find("d2/f7 33188 0:0 0 [the second d2/f7 wins]"), std::string::npos);
+  EXPECT_NE(want.find("user.note=queued"), std::string::npos);
+  EXPECT_TRUE(S_ISCHR(Lstat("d1/f3").st_mode)) << "the whiteout replaced a queued file";
+  EXPECT_EQ(Lstat("d1/link").st_ino, Lstat("d0/f5").st_ino);
+  EXPECT_EQ(Lstat("d0/f1").st_mode & 07777, 04750u);
+  EXPECT_EQ(Lstat("d0/f4").st_uid, 1000u);
+  EXPECT_EQ(Lstat("d0/f5").st_gid, 1000u);
+  for (int f = 0; f < 60; ++f) {
+    EXPECT_EQ(Lstat("d2/f" + std::to_string(f)).st_mtime, 1700000000) << f;
+  }
+  EXPECT_EQ(Lstat("d0").st_mtime, 1700000000) << "directory times after the queued files";
 }
 
 TEST_F(LayerTest, UpperDirectoryBackToALayer) {
