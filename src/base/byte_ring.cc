@@ -6,13 +6,17 @@
 namespace berth {
 
 ByteRing::ByteRing(size_t capacity)
-    : buf_(new char[std::max<size_t>(capacity, 1)]), size_(std::max<size_t>(capacity, 1)) {}
+    : buf_(new char[std::max<size_t>(capacity, 1)]),
+      size_(std::max<size_t>(capacity, 1)),
+      batch_(std::clamp<size_t>(size_ / 4, 1, 64 << 10)) {}
 
 std::span<char> ByteRing::WriteSpace(size_t max) {
   std::unique_lock lock(mu_);
-  while (!stopped_ && written_ - read_ == size_) {
+  // A side that waits is woken when a batch is there, not for every byte: a wake-up costs
+  // about what copying 64 KiB does.
+  if (!stopped_ && written_ - read_ == size_) {
     writer_waits_ = true;
-    cv_.wait(lock);
+    cv_.wait(lock, [this] { return stopped_ || size_ - (written_ - read_) >= batch_; });
     writer_waits_ = false;
   }
   if (stopped_) {
@@ -26,7 +30,7 @@ std::span<char> ByteRing::WriteSpace(size_t max) {
 void ByteRing::Commit(size_t n) {
   std::lock_guard lock(mu_);
   written_ += n;
-  if (reader_waits_) {
+  if (reader_waits_ && written_ - read_ >= batch_) {
     cv_.notify_all();
   }
 }
@@ -55,9 +59,9 @@ void ByteRing::Close(std::exception_ptr error) {
 
 std::span<const char> ByteRing::ReadSpan() {
   std::unique_lock lock(mu_);
-  while (written_ == read_ && !closed_) {
+  if (written_ == read_ && !closed_) {
     reader_waits_ = true;
-    cv_.wait(lock);
+    cv_.wait(lock, [this] { return closed_ || written_ - read_ >= batch_; });
     reader_waits_ = false;
   }
   if (written_ == read_) {
@@ -74,7 +78,7 @@ std::span<const char> ByteRing::ReadSpan() {
 void ByteRing::Consume(size_t n) {
   std::lock_guard lock(mu_);
   read_ += n;
-  if (writer_waits_) {
+  if (writer_waits_ && size_ - (written_ - read_) >= batch_) {
     cv_.notify_all();
   }
 }

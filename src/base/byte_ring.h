@@ -17,7 +17,8 @@
 // The writer ends the stream with Close(), or with Close(error) to hand the reader an
 // exception instead of an end; the reader gives up with Stop(), after which the writer's calls
 // fail at once (a broken pipe, without the signal). Either side blocks only while the ring is
-// full (writer) or empty (reader).
+// full (writer) or empty (reader), and is then woken for a batch (a quarter of the ring, at
+// most 64 KiB) or the end, not for every byte: a stream, not a request/response channel.
 namespace berth {
 
 class ByteRing {
@@ -49,6 +50,7 @@ class ByteRing {
  private:
   std::unique_ptr<char[]> buf_;  // not zeroed: a page is touched only when bytes reach it
   size_t size_;
+  size_t batch_;  // a waiting side is woken once this much is there (or free), or at the end
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t written_ = 0, read_ = 0;  // totals: positions are these modulo the size

@@ -7,20 +7,32 @@
 
 namespace berth {
 
-// Streaming SHA-256 (nettle's, with the CPU's SHA instructions where it has them): feed bytes
-// as they arrive, then take the digest in the OCI form "sha256:<64 lowercase hex>". nettle
-// rather than OpenSSL: libarchive maps it anyway, and libcrypto alone costs berthd 3.4 MB of
-// resident memory at rest.
+// Streaming SHA-256: feed bytes as they arrive, then take the digest in the OCI form
+// "sha256:<64 lowercase hex>". nettle's (with the CPU's SHA instructions where it has them)
+// rather than OpenSSL's by default: libarchive maps nettle anyway, and linking libcrypto
+// costs berthd 3.4 MB of resident memory at rest. When the process has libcrypto mapped
+// already (berthd once libcurl is loaded for a pull or push; berth-registry, which links it
+// for TLS), its SHA-256 is used instead: 10-15% faster on the same instructions, and at
+// those moments the hashing of every byte pulled or pushed is a third of the work.
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(Sha256&& other) noexcept;
+  Sha256& operator=(Sha256&& other) noexcept;
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+
   void Update(const void* data, size_t size);
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // The digest of everything fed so far ("sha256:…"); the hasher can go on afterwards.
   std::string Digest() const;
+  // Whether OpenSSL's SHA-256 does the work (see above).
+  bool openssl() const { return evp_ != nullptr; }
 
  private:
-  sha256_ctx ctx_;
+  sha256_ctx ctx_{};
+  void* evp_ = nullptr;  // OpenSSL's EVP_MD_CTX, when libcrypto was there at construction
 };
 
 // The digest of `data` in one call.

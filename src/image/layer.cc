@@ -467,7 +467,8 @@ class FileWriters {
     }
     queued_bytes_ += job.data.size();
     queue_.push_back(std::move(job));
-    if (idle_ > 0) {
+    // Waking a thread costs about what writing a small file does: they are woken for a batch.
+    if (idle_ > 0 && (queue_.size() >= kWakeJobs || queued_bytes_ >= kWakeBytes)) {
       work_cv_.notify_one();
     }
   }
@@ -475,6 +476,7 @@ class FileWriters {
   // Waits until every queued file is written; rethrows the first failure.
   void Drain() {
     std::unique_lock lock(mu_);
+    work_cv_.notify_all();
     done_cv_.wait(lock, [this] { return error_ || (queue_.empty() && busy_ == 0); });
     if (error_) {
       std::rethrow_exception(error_);
@@ -483,6 +485,7 @@ class FileWriters {
 
  private:
   static constexpr size_t kMaxQueued = 16 << 20;
+  static constexpr size_t kWakeJobs = 16, kWakeBytes = 256 << 10;
 
   void Run() {
     std::unique_lock lock(mu_);
