@@ -83,14 +83,6 @@ void ByteRing::Consume(size_t n) {
   }
 }
 
-size_t ByteRing::Read(void* buf, size_t len) {
-  std::span<const char> ready = ReadSpan();
-  size_t n = std::min(len, ready.size());
-  memcpy(buf, ready.data(), n);
-  Consume(n);
-  return n;
-}
-
 void ByteRing::Stop() {
   std::lock_guard lock(mu_);
   stopped_ = true;

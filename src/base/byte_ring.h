@@ -11,8 +11,8 @@
 // A bounded byte stream from one writer thread to one reader thread inside the process: what a
 // pipe or socket pair would carry, without the two copies through the kernel and a system
 // call per piece. Both sides can work in place: the writer fills the span WriteSpace() lends
-// and commits it, the reader reads the span ReadSpan() lends and consumes it; Write/Read copy
-// for callers that have their own buffers.
+// and commits it (or copies with Write), the reader reads the span ReadSpan() lends and
+// consumes it.
 //
 // The writer ends the stream with Close(), or with Close(error) to hand the reader an
 // exception instead of an end; the reader gives up with Stop(), after which the writer's calls
@@ -42,8 +42,6 @@ class ByteRing {
   std::span<const char> ReadSpan();
   // Frees the first `n` bytes of the last span for the writer.
   void Consume(size_t n);
-  // Copies up to `len` bytes out; 0 at the end.
-  size_t Read(void* buf, size_t len);
   // The reader wants nothing more: the writer's waits end and its calls fail.
   void Stop();
 

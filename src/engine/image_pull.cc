@@ -298,10 +298,16 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
         ByteRing* ring = &*to_unpack;
         unpacker = std::thread([this, &applied, &unpack_error, chain_id, diff_id, ring] {
           try {
+            // The unpack reads the ring in place, each piece lent until it asks for the next.
+            size_t lent = 0;
+            auto next = [ring, &lent] {
+              ring->Consume(lent);
+              std::span<const char> piece = ring->ReadSpan();
+              lent = piece.size();
+              return piece;
+            };
             // The content store's writer hashes the blob: the unpack hashes only the tar.
-            applied = snapshots_.Unpack(
-                chain_id, diff_id, [ring](void* buf, size_t len) { return ring->Read(buf, len); },
-                /*hash_input=*/false);
+            applied = snapshots_.Unpack(chain_id, diff_id, next, /*hash_input=*/false);
           } catch (...) {
             unpack_error = std::current_exception();
           }

@@ -46,6 +46,23 @@ constexpr size_t kWritersAfter = 64;  // decoded tar between the decoding thread
 
 [[noreturn]] void Bad(const std::string& what) { ThrowInvalid("layer: " + what); }
 
+// Fills up to `len` bytes of `buf`, returns how many, 0 at the end; throws on failure.
+using ReadFn = std::function<size_t(void* buf, size_t len)>;
+
+// read(2) from `fd` as a ReadFn.
+ReadFn ReadFd(int fd) {
+  return [fd](void* buf, size_t len) {
+    ssize_t n;
+    do {
+      n = read(fd, buf, len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      ThrowErrno("layer: read");
+    }
+    return static_cast<size_t>(n);
+  };
+}
+
 // What both directions count and hash: the bytes as stored (digest) and as a tar (diffID).
 struct StreamHashes {
   Sha256 raw, diff;
@@ -89,7 +106,9 @@ const char* IsalError(int rc) {
 // through), the output hashed again for the diffID.
 class Source {
  public:
-  Source(const ReadFn& read, bool hash_input) : read_(read), hash_input_(hash_input), in_(kChunk) {}
+  Source(const ReadFn& read, bool hash_input)
+      : read_(&read), hash_input_(hash_input), in_(kChunk) {}
+  Source(const PieceFn& pieces, bool hash_input) : pieces_(&pieces), hash_input_(hash_input) {}
   ~Source() {
     if (zstd_ != nullptr) {
       ZSTD_freeDStream(zstd_);
@@ -104,8 +123,9 @@ class Source {
     }
     while (true) {
       size_t n;
-      if (kind_ == Kind::kTar && in_pos_ == in_len_ && !eof_) {
-        n = ReadInput(out, cap);  // a plain tar goes straight where it is wanted
+      if (kind_ == Kind::kTar && in_pos_ == in_len_ && !eof_ && read_ != nullptr) {
+        n = (*read_)(out, cap);  // a plain tar goes straight where it is wanted
+        hashes_.compressed += n;
         eof_ = n == 0;
       } else {
         if (in_pos_ == in_len_ && !eof_) {
@@ -136,25 +156,41 @@ class Source {
  private:
   enum class Kind { kTar, kGzip, kZstd };
 
-  size_t ReadInput(void* buf, size_t len) {
-    size_t n = read_(buf, len);
-    hashes_.compressed += n;
-    return n;
-  }
-
+  // The next input: read into in_, or a piece lent by the caller (no copy).
   void Fill() {
     in_pos_ = 0;
-    in_len_ = ReadInput(in_.data(), in_.size());
+    if (pieces_ != nullptr) {
+      std::span<const char> piece = (*pieces_)();
+      in_ptr_ = reinterpret_cast<const unsigned char*>(piece.data());
+      in_len_ = piece.size();
+    } else {
+      in_ptr_ = in_.data();
+      in_len_ = (*read_)(in_.data(), in_.size());
+    }
+    hashes_.compressed += in_len_;
     eof_ = in_len_ == 0;
     if (kind_ != Kind::kTar && hash_input_) {
-      hashes_.raw.Update(in_.data(), in_len_);
+      hashes_.raw.Update(in_ptr_, in_len_);
     }
   }
 
   void Start() {
     started_ = true;
     Fill();
-    const unsigned char* b = in_.data();
+    // The format is told by the first four bytes: a shorter first piece is gathered with
+    // what follows.
+    if (in_len_ < 4 && !eof_) {
+      std::vector<unsigned char> head(in_ptr_, in_ptr_ + in_len_);
+      while (head.size() < 4 && !eof_) {
+        Fill();
+        head.insert(head.end(), in_ptr_, in_ptr_ + in_len_);
+      }
+      in_ = std::move(head);
+      in_ptr_ = in_.data();
+      in_len_ = in_.size();
+      in_pos_ = 0;
+    }
+    const unsigned char* b = in_ptr_;
     if (in_len_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
       kind_ = Kind::kGzip;
       gz_ = std::make_unique<inflate_state>();
@@ -171,7 +207,7 @@ class Source {
     if (kind_ == Kind::kTar) {
       hashes_.one = true;
     } else if (hash_input_) {
-      hashes_.raw.Update(in_.data(), in_len_);
+      hashes_.raw.Update(in_ptr_, in_len_);
     }
   }
 
@@ -184,7 +220,7 @@ class Source {
     switch (kind_) {
       case Kind::kTar: {
         size_t n = std::min(cap, in_len_ - in_pos_);
-        memcpy(out, in_.data() + in_pos_, n);
+        memcpy(out, in_ptr_ + in_pos_, n);
         in_pos_ += n;
         return n;
       }
@@ -195,7 +231,7 @@ class Source {
           gz_->crc_flag = ISAL_GZIP;
           member_done_ = false;
         }
-        gz_->next_in = in_.data() + in_pos_;
+        gz_->next_in = const_cast<uint8_t*>(in_ptr_ + in_pos_);  // isal does not write it
         gz_->avail_in = static_cast<uint32_t>(in_len_ - in_pos_);
         gz_->next_out = reinterpret_cast<uint8_t*>(out);
         gz_->avail_out = static_cast<uint32_t>(std::min<size_t>(cap, UINT32_MAX));
@@ -210,7 +246,7 @@ class Source {
         return avail - gz_->avail_out;
       }
       case Kind::kZstd: {
-        ZSTD_inBuffer in = {in_.data() + in_pos_, in_len_ - in_pos_, 0};
+        ZSTD_inBuffer in = {in_ptr_ + in_pos_, in_len_ - in_pos_, 0};
         ZSTD_outBuffer zout = {out, cap, 0};
         size_t rc = ZSTD_decompressStream(zstd_, &zout, &in);
         if (ZSTD_isError(rc)) {
@@ -237,9 +273,11 @@ class Source {
     }
   }
 
-  const ReadFn& read_;
+  const ReadFn* read_ = nullptr;
+  const PieceFn* pieces_ = nullptr;
   bool hash_input_;
   std::vector<unsigned char> in_;
+  const unsigned char* in_ptr_ = nullptr;  // in_, or the piece lent
   size_t in_pos_ = 0, in_len_ = 0;
   bool eof_ = false, started_ = false;
   Kind kind_ = Kind::kTar;
@@ -255,7 +293,9 @@ class Source {
 // caller's (a small file, where a thread's start and hand-offs cost more than they save).
 class TarStream {
  public:
-  TarStream(const ReadFn& read, bool hash_input, bool threaded) : source_(read, hash_input) {
+  // `in` is a ReadFn or a PieceFn.
+  template <typename In>
+  TarStream(const In& in, bool hash_input, bool threaded) : source_(in, hash_input) {
     if (!threaded) {
       buf_.resize(kChunk);
       return;
@@ -962,24 +1002,12 @@ class Unpacker {
 
 }  // namespace
 
-ReadFn ReadFd(int fd) {
-  return [fd](void* buf, size_t len) {
-    ssize_t n;
-    do {
-      n = read(fd, buf, len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      ThrowErrno("layer: read");
-    }
-    return static_cast<size_t>(n);
-  };
-}
-
 namespace {
 
-ApplyResult ApplyTar(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
-                     bool hash_input, bool threaded) {
-  TarStream tar(read, hash_input, threaded);
+template <typename In>
+ApplyResult ApplyTar(const In& in, const std::string& root, WhiteoutMode whiteouts, bool hash_input,
+                     bool threaded) {
+  TarStream tar(in, hash_input, threaded);
   ReadContext ctx{&tar};
   auto fail = [&ctx](const std::string& what) {
     if (ctx.error) {
@@ -1034,12 +1062,13 @@ ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteout
                        bool hash_input) {
   struct stat st;
   bool small = fstat(in_fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size < kInlineBelow;
-  return ApplyTar(ReadFd(in_fd), root, whiteouts, hash_input, !small);
+  ReadFn read = ReadFd(in_fd);
+  return ApplyTar(read, root, whiteouts, hash_input, !small);
 }
 
-ApplyResult ApplyLayer(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
+ApplyResult ApplyLayer(const PieceFn& next, const std::string& root, WhiteoutMode whiteouts,
                        bool hash_input) {
-  return ApplyTar(read, root, whiteouts, hash_input, true);
+  return ApplyTar(next, root, whiteouts, hash_input, true);
 }
 
 namespace {

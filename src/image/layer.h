@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 
 #include "image/manifest.h"
@@ -39,14 +40,13 @@ struct ApplyResult {
 // hashes them itself (a pull tees the download into the content store, which verifies it).
 ApplyResult ApplyLayer(int in_fd, const std::string& root, WhiteoutMode whiteouts,
                        bool hash_input = true);
-// Where a layer's bytes come from: fills up to `len` bytes of `buf`, returns how many, 0 at
-// the end; throws on failure.
-using ReadFn = std::function<size_t(void* buf, size_t len)>;
-// read(2) from `fd` as a ReadFn.
-ReadFn ReadFd(int fd);
-// The same, the layer's bytes read through `read` (a pull hands them over from its download).
-// The decompression and both hashes run on a thread of their own beside the unpack.
-ApplyResult ApplyLayer(const ReadFn& read, const std::string& root, WhiteoutMode whiteouts,
+// Where a streamed layer's bytes come from: the next piece, lent until the next call; empty
+// at the end. Throws on failure.
+using PieceFn = std::function<std::span<const char>()>;
+// The same, the layer's bytes handed over piece by piece (a pull hands them over from its
+// download, without copying them again). The decompression and both hashes run on a thread
+// of their own beside the unpack.
+ApplyResult ApplyLayer(const PieceFn& next, const std::string& root, WhiteoutMode whiteouts,
                        bool hash_input = true);
 
 // The other direction, for commit and build: the changes an overlayfs upper directory holds,

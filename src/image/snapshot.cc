@@ -86,12 +86,22 @@ bool Snapshots::Has(const std::string& chain_id) const {
 std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
                                              const std::string& diff_id, int layer_fd,
                                              bool hash_input) {
-  return Unpack(chain_id, diff_id, ReadFd(layer_fd), hash_input);
+  return Unpack(chain_id, diff_id, [&](const std::string& fs) {
+    return ApplyLayer(layer_fd, fs, WhiteoutMode::kOverlay, hash_input);
+  });
 }
 
 std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
-                                             const std::string& diff_id, const ReadFn& read,
+                                             const std::string& diff_id, const PieceFn& next,
                                              bool hash_input) {
+  return Unpack(chain_id, diff_id, [&](const std::string& fs) {
+    return ApplyLayer(next, fs, WhiteoutMode::kOverlay, hash_input);
+  });
+}
+
+std::optional<ApplyResult> Snapshots::Unpack(
+    const std::string& chain_id, const std::string& diff_id,
+    const std::function<ApplyResult(const std::string& fs)>& apply) {
   if (!chain_id.empty() && Has(chain_id)) {
     return std::nullopt;
   }
@@ -101,7 +111,7 @@ std::optional<ApplyResult> Snapshots::Unpack(const std::string& chain_id,
   }
   try {
     MkdirAll(tmpl + "/fs", 0755);
-    ApplyResult r = ApplyLayer(read, tmpl + "/fs", WhiteoutMode::kOverlay, hash_input);
+    ApplyResult r = apply(tmpl + "/fs");
     if (!diff_id.empty() && r.diff_id != diff_id) {
       ThrowInvalid("layer" + (r.digest.empty() ? "" : " " + r.digest) + ": its diffID is " +
                    r.diff_id + ", the image says " + diff_id);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,7 +33,7 @@ class Snapshots {
   std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
                                     int layer_fd, bool hash_input = true);
   std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
-                                    const ReadFn& read, bool hash_input = true);
+                                    const PieceFn& next, bool hash_input = true);
   // Flushes the snapshots' filesystem (syncfs): unpacked files are not synced one by one.
   void SyncAll() const;
   // Every complete snapshot's chain ID, sorted.
@@ -62,6 +63,9 @@ class Snapshots {
   void Remove(const std::string& chain_id) const;
 
  private:
+  // Unpack's work, `apply` unpacking the layer into the directory it is given.
+  std::optional<ApplyResult> Unpack(const std::string& chain_id, const std::string& diff_id,
+                                    const std::function<ApplyResult(const std::string& fs)>& apply);
   std::string root_;
 };
 

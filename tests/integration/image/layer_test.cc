@@ -53,13 +53,14 @@ class LayerTest : public testing::RootTempDirTest {
   // over) on a thread of its own. `streamed_` picks the second for every Apply.
   ApplyResult Apply(const std::string& tar, WhiteoutMode mode = WhiteoutMode::kOverlay) {
     if (streamed_) {
+      // Pieces of 3 bytes first (too short to tell the format by), then of 5000.
       size_t at = 0;
       return ApplyLayer(
-          [&](void* buf, size_t len) {
-            size_t n = std::min(len, std::min<size_t>(tar.size() - at, 5000));
-            memcpy(buf, tar.data() + at, n);
+          [&] {
+            size_t n = std::min<size_t>(tar.size() - at, at < 6 ? 3 : 5000);
+            std::span<const char> piece(tar.data() + at, n);
             at += n;
-            return n;
+            return piece;
           },
           root_, mode);
     }
