@@ -1,6 +1,7 @@
 #pragma once
 
 #include <nettle/sha2.h>
+#include <openssl/sha.h>
 
 #include <string>
 #include <string_view>
@@ -17,22 +18,22 @@ namespace berth {
 class Sha256 {
  public:
   Sha256();
-  ~Sha256();
-  Sha256(Sha256&& other) noexcept;
-  Sha256& operator=(Sha256&& other) noexcept;
-  Sha256(const Sha256&) = delete;
-  Sha256& operator=(const Sha256&) = delete;
 
   void Update(const void* data, size_t size);
   void Update(std::string_view data) { Update(data.data(), data.size()); }
   // The digest of everything fed so far ("sha256:…"); the hasher can go on afterwards.
   std::string Digest() const;
   // Whether OpenSSL's SHA-256 does the work (see above).
-  bool openssl() const { return evp_ != nullptr; }
+  bool openssl() const { return openssl_; }
 
  private:
-  sha256_ctx ctx_{};
-  void* evp_ = nullptr;  // OpenSSL's EVP_MD_CTX, when libcrypto was there at construction
+  // OpenSSL's low-level SHA-256 (its EVP layer would allocate, fetch the algorithm and keep
+  // per-thread error state for every hasher), when libcrypto was there at construction.
+  bool openssl_ = false;
+  union {
+    sha256_ctx nettle_;
+    SHA256_CTX ossl_;
+  };
 };
 
 // The digest of `data` in one call.

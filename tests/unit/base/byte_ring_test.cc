@@ -16,7 +16,9 @@ namespace {
 size_t Read(ByteRing& ring, void* buf, size_t len) {
   std::span<const char> ready = ring.ReadSpan();
   size_t n = std::min(len, ready.size());
-  memcpy(buf, ready.data(), n);
+  if (n > 0) {
+    memcpy(buf, ready.data(), n);
+  }
   ring.Consume(n);
   return n;
 }
