@@ -35,6 +35,8 @@ using nlohmann::json;
 
 namespace {
 
+// Ephemeral host ports tried for a container before a bind that keeps failing is reported.
+constexpr int kBindAttempts = 16;
 constexpr const char* kBridgeNameOpt = "com.docker.network.bridge.name";
 constexpr const char* kIccOpt = "com.docker.network.bridge.enable_icc";
 constexpr const char* kMasqOpt = "com.docker.network.bridge.enable_ip_masquerade";
@@ -1090,15 +1092,30 @@ std::vector<EndpointLease> NetworkService::Allocate(
       leases.push_back(l);
     }
     if (!mine.empty() && only_network.empty() && !bindings.empty()) {
-      published = ports_->Allocate(bindings);
-      try {
-        HoldLocked(
-            container_id, published,
-            leases[0].address6 ? std::optional(leases[0].address6->address()) : std::nullopt);
-      } catch (...) {
-        proxy_->Remove(container_id);
-        ports_->Release(published);
-        throw;
+      // A port picked from the ephemeral range may be held by another process (a client's
+      // own ephemeral port, another daemon): the allocator's round robin offers the next.
+      bool ephemeral =
+          std::any_of(bindings.begin(), bindings.end(),
+                      [](const network::PortBinding& b) { return b.host_port_first == 0; });
+      for (int attempt = 1;; ++attempt) {
+        published = ports_->Allocate(bindings);
+        try {
+          HoldLocked(
+              container_id, published,
+              leases[0].address6 ? std::optional(leases[0].address6->address()) : std::nullopt);
+          break;
+        } catch (const Error& e) {
+          proxy_->Remove(container_id);
+          ports_->Release(published);
+          if (e.kind() == Kind::kConflict && ephemeral && attempt < kBindAttempts) {
+            continue;
+          }
+          throw;
+        } catch (...) {
+          proxy_->Remove(container_id);
+          ports_->Release(published);
+          throw;
+        }
       }
     }
   } catch (...) {

@@ -4,8 +4,14 @@ and the foreign clients found on this machine.
 Stopped by pid (SIGTERM, then SIGKILL after 10 s) and its directory removed by stop(), which
 returns berthd's exit status and log (a sanitizer's report lands there). kill9() and start()
 let a test kill it hard and start it again on the same directories (live restore).
+
+berthd turns IP forwarding on (net.ipv4.ip_forward, net.ipv6.conf.all.forwarding), as dockerd
+does, and leaves it on. The tests put the host's values back: ForwardingGuard counts the test
+daemons alive on the machine (test modules run side by side) and restores what was there
+before the first once the last one stops.
 """
 
+import fcntl
 import ipaddress
 import json
 import os
@@ -126,6 +132,62 @@ class TestNetwork:
                            capture_output=True)
 
 
+class ForwardingGuard:
+    """The forwarding sysctls as they were before the first test daemon of a run."""
+
+    SYSCTLS = ("/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv6/conf/all/forwarding")
+    STATE = "/run/berth-test-forwarding.json"
+
+    @classmethod
+    def _update(cls, change):
+        with open(cls.STATE + ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                with open(cls.STATE) as f:
+                    state = json.load(f)
+            except (OSError, ValueError):
+                state = {"pids": [], "saved": {}}
+            # A test process that died without stop() no longer counts.
+            state["pids"] = [p for p in state["pids"] if os.path.exists("/proc/%d" % p)]
+            change(state)
+            if state["pids"]:
+                with open(cls.STATE, "w") as f:
+                    json.dump(state, f)
+            else:
+                for path, value in state["saved"].items():
+                    try:
+                        with open(path, "w") as f:
+                            f.write(value)
+                    except OSError:
+                        pass
+                for path in (cls.STATE, cls.STATE + ".lock"):
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+
+    @classmethod
+    def enter(cls):
+        def change(state):
+            if not state["pids"]:
+                state["saved"] = {}
+                for path in cls.SYSCTLS:
+                    try:
+                        with open(path) as f:
+                            state["saved"][path] = f.read().strip()
+                    except OSError:
+                        pass
+            state["pids"].append(os.getpid())
+        cls._update(change)
+
+    @classmethod
+    def leave(cls):
+        def change(state):
+            if os.getpid() in state["pids"]:
+                state["pids"].remove(os.getpid())
+        cls._update(change)
+
+
 class Berthd:
     """A berthd of the test's own, with its own networking (TestNetwork)."""
 
@@ -145,6 +207,7 @@ class Berthd:
         self.config = os.path.join(self.dir, "daemon.json")
         with open(self.config, "w") as f:
             json.dump(self.net.config(), f)
+        ForwardingGuard.enter()
         self.start()
 
     def user_subnet(self, n):
@@ -246,6 +309,7 @@ class Berthd:
             log = f.read()
         self.remove_network_state()
         shutil.rmtree(self.dir, ignore_errors=True)
+        ForwardingGuard.leave()
         return self.proc.returncode, log
 
     def links(self):

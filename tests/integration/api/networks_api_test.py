@@ -303,6 +303,34 @@ class NetworkTest(unittest.TestCase):
         finally:
             listener.close()
 
+    def test_ephemeral_ports_another_process_holds_are_passed_over(self):
+        # The ephemeral range is shared with every process on the host (clients' own ports,
+        # other daemons): a port the round robin offers that something listens on is skipped.
+        first = self.srv("eph1", "default", HostConfig={
+            "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}})
+        port = int(inspect(first)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+        ok(api("DELETE", "/containers/%s?force=1" % first), 204)
+        held = []
+        try:
+            for p in range(port + 1, port + 9):  # the next ones the daemon would offer
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    s.bind(("127.0.0.1", p))
+                    s.listen(1)
+                    held.append(s)
+                except OSError:
+                    s.close()
+            self.assertGreater(len(held), 4)
+            second = self.srv("eph2", "default", HostConfig={
+                "PortBindings": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}})
+            got = int(inspect(second)["NetworkSettings"]["Ports"]["8080/tcp"][0]["HostPort"])
+            self.assertNotIn(got, [s.getsockname()[1] for s in held])
+            wait_http("http://127.0.0.1:%d/" % got, "hello-from-")
+        finally:
+            for s in held:
+                s.close()
+
     def test_rule_changes_leave_no_libnftables_or_libcurl_mapped(self):
         # An idle berthd stays small: libnftables is loaded for each rule change only, and
         # libcurl (with its TLS stack) only once something is pulled or pushed.
