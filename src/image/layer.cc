@@ -42,7 +42,7 @@ constexpr size_t kTarRing = 1 << 20;  // decoded tar between the decoding thread
 constexpr off_t kInlineBelow = 1 << 20;
 // Regular files up to this size go to writer threads, once a layer has had this many.
 constexpr la_int64_t kQueuedFileMax = 1 << 20;
-constexpr size_t kWritersAfter = 64;  // decoded tar between the decoding thread and the unpack
+constexpr size_t kWritersAfter = 64;
 
 [[noreturn]] void Bad(const std::string& what) { ThrowInvalid("layer: " + what); }
 
@@ -999,10 +999,6 @@ class Unpacker {
   std::unique_ptr<FileWriters> writers_;
   std::unordered_set<std::string> queued_;  // files handed to writers_ since the last drain
 };
-
-}  // namespace
-
-namespace {
 
 template <typename In>
 ApplyResult ApplyTar(const In& in, const std::string& root, WhiteoutMode whiteouts, bool hash_input,
