@@ -6,6 +6,7 @@
 #include "base/error.h"
 #include "build/dockerfile.h"
 #include "engine/builder.h"
+#include "registry/auth_config.h"
 
 namespace berth::api {
 namespace {
@@ -60,6 +61,7 @@ void AddBuildRoutes(Router& router, engine::Builder& builder, engine::ImageServi
     o.remove = !req.Query("rm") || Flag(req, "rm");
     o.network = req.Query("networkmode").value_or("default");
     o.platform = req.Query("platform").value_or("");
+    o.registry_auths = registry::DecodeRegistryConfig(req.Header("X-Registry-Config"));
     auto send = [&res](const json& m) {
       if (!res.streaming()) res.BeginStream(200, "application/json");
       res.Write(m.dump() + "\r\n");

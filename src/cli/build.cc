@@ -25,6 +25,7 @@
 #include "cli/attach.h"
 #include "cli/build_stream.h"
 #include "cli/cli.h"
+#include "cli/docker_config.h"
 #include "cli/progress_display.h"
 #include "cli/units.h"
 
@@ -410,6 +411,14 @@ void Build(Context& ctx, const BuildFlags& f) {
     marks.After(text);
   });
 
+  // Every credential config.json has, as the docker CLI sends them: a base image from a
+  // private registry is pulled with them.
+  try {
+    ctx.client().SetHeader("X-Registry-Config",
+                           registry::EncodeRegistryConfig(DockerConfig().GetAll()));
+  } catch (const Error& e) {
+    std::cerr << "WARNING: " << e.what() << "\n";
+  }
   PipedBody piped(body, !f.quiet);
   api::Client::ReadFn read = [&piped](void* buf, size_t size) { return piped.Read(buf, size); };
   try {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "base/error.h"
 #include "base/fd.h"
@@ -33,20 +34,6 @@ std::string RegistryOfImage(const std::string& image) {
     return "docker.io";
   }
   return first;
-}
-
-std::string NormalizeServer(const std::string& server) {
-  std::string s = server;
-  for (const char* prefix : {"https://", "http://"}) {
-    if (s.rfind(prefix, 0) == 0) {
-      s = s.substr(strlen(prefix));
-    }
-  }
-  s = s.substr(0, s.find('/'));
-  if (s == "index.docker.io") {
-    s = "docker.io";
-  }
-  return s;
 }
 
 std::string DockerConfig::DefaultPath() {
@@ -88,7 +75,7 @@ const json* AuthsEntry(const json& doc, const std::string& server) {
     return nullptr;
   }
   for (const auto& item : auths->items()) {
-    if (NormalizeServer(item.key()) == server) {
+    if (registry::NormalizeServer(item.key()) == server) {
       return &item.value();
     }
   }
@@ -143,6 +130,42 @@ std::optional<registry::AuthConfig> DockerConfig::Get(const std::string& server)
   return auth.empty() ? std::nullopt : std::optional(auth);
 }
 
+std::map<std::string, registry::AuthConfig> DockerConfig::GetAll() const {
+  std::set<std::string> servers;
+  for (const char* section : {"auths", "credHelpers"}) {
+    if (doc_.contains(section) && doc_[section].is_object()) {
+      for (const auto& item : doc_[section].items()) {
+        servers.insert(registry::NormalizeServer(item.key()));
+      }
+    }
+  }
+  if (doc_.contains("credsStore") && doc_["credsStore"].is_string()) {
+    try {
+      json listed = json::parse(
+          RunCredentialHelper(doc_["credsStore"].get<std::string>(), "list", ""), nullptr, false);
+      if (listed.is_object()) {
+        for (const auto& item : listed.items()) {
+          servers.insert(registry::NormalizeServer(item.key()));
+        }
+      }
+    } catch (const Error&) {
+      // No list from the store: the registries named in the file are still sent.
+    }
+  }
+  std::map<std::string, registry::AuthConfig> out;
+  for (const std::string& server : servers) {
+    try {
+      if (std::optional<registry::AuthConfig> auth = Get(server)) {
+        auth->server_address = server;
+        out[server] = *auth;
+      }
+    } catch (const Error&) {
+      // A helper that fails for one registry does not keep the build from the others.
+    }
+  }
+  return out;
+}
+
 void DockerConfig::Store(const std::string& server, const registry::AuthConfig& auth) {
   std::string helper = HelperFor(server);
   if (!helper.empty()) {
@@ -163,7 +186,7 @@ void DockerConfig::Store(const std::string& server, const registry::AuthConfig& 
       doc_["auths"] = json::object();
     }
     for (auto it = doc_["auths"].begin(); it != doc_["auths"].end();) {
-      it = NormalizeServer(it.key()) == server ? doc_["auths"].erase(it) : std::next(it);
+      it = registry::NormalizeServer(it.key()) == server ? doc_["auths"].erase(it) : std::next(it);
     }
     doc_["auths"][server] = entry;
   }
@@ -182,7 +205,7 @@ bool DockerConfig::Erase(const std::string& server) {
   }
   if (doc_.contains("auths") && doc_["auths"].is_object()) {
     for (auto it = doc_["auths"].begin(); it != doc_["auths"].end();) {
-      if (NormalizeServer(it.key()) == server) {
+      if (registry::NormalizeServer(it.key()) == server) {
         it = doc_["auths"].erase(it);
         found = true;
       } else {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 
@@ -17,10 +18,8 @@
 namespace berth::cli {
 
 // The registry part of an image name ("127.0.0.1:5000/app:1" → "127.0.0.1:5000"; a name
-// without a registry → "docker.io"), and of a login argument ("https://reg:5000/v2/" →
-// "reg:5000").
+// without a registry → "docker.io"); a login argument's is registry::NormalizeServer.
 std::string RegistryOfImage(const std::string& image);
-std::string NormalizeServer(const std::string& server);
 
 class DockerConfig {
  public:
@@ -33,6 +32,9 @@ class DockerConfig {
   std::string HelperFor(const std::string& server) const;
   // The stored credentials for `server`, if any (from the helper or `auths`).
   std::optional<registry::AuthConfig> Get(const std::string& server) const;
+  // Every registry's credentials, by normalized server (`auths`, `credHelpers` and what the
+  // `credsStore` helper lists), for X-Registry-Config; a helper that fails is passed over.
+  std::map<std::string, registry::AuthConfig> GetAll() const;
   // Stores them (through the helper, else in `auths`) and writes the file.
   void Store(const std::string& server, const registry::AuthConfig& auth);
   // Removes them; false when there were none.

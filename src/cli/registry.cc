@@ -134,7 +134,7 @@ void Login(Context& ctx, std::string server, std::string user, std::string passw
   } else if (!password.empty()) {
     std::cerr << "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n";
   }
-  server = NormalizeServer(server.empty() ? "docker.io" : server);
+  server = registry::NormalizeServer(server.empty() ? "docker.io" : server);
   DockerConfig config;
   if (user.empty() || password.empty()) {
     std::optional<registry::AuthConfig> stored = config.Get(server);
@@ -197,7 +197,7 @@ void Login(Context& ctx, std::string server, std::string user, std::string passw
 }
 
 void Logout(const std::string& server_arg) {
-  std::string server = NormalizeServer(server_arg.empty() ? "docker.io" : server_arg);
+  std::string server = registry::NormalizeServer(server_arg.empty() ? "docker.io" : server_arg);
   DockerConfig config;
   if (!config.Erase(server)) {
     std::cout << "Not logged in to " << server << "\n";

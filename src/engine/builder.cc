@@ -28,6 +28,7 @@
 #include "build/stage_graph.h"
 #include "engine/dockerfile_changes.h"
 #include "image/layer.h"
+#include "image/reference.h"
 #include "shim/logfile.h"
 
 namespace berth::engine {
@@ -429,6 +430,10 @@ class Run {
     if (!have || o_.pull) {
       PullOptions p;
       p.from_image = stage.base;
+      auto auth = o_.registry_auths.find(image::ParseReference(stage.base).domain);
+      if (auth != o_.registry_auths.end()) {
+        p.auth = auth->second;
+      }
       try {
         images_.Pull(p, [this](const json& m) {
           if (m.contains("status") && m["status"].is_string() && !m.contains("progressDetail")) {

@@ -38,6 +38,8 @@ struct BuildOptions {
   bool remove = true;
   std::string network = "default";  // RUN's network: default, none, host, or a network name
   std::string platform;             // "" or this host's platform
+  // X-Registry-Config: credentials per registry (normalized host[:port]) for pulling bases.
+  std::map<std::string, registry::AuthConfig> registry_auths;
 };
 
 // A failing build step: what() is Docker's message; `code` the RUN's exit status (0 when

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -24,5 +25,16 @@ struct AuthConfig {
 // credentials; anything that does not decode is kInvalidArgument.
 AuthConfig DecodeRegistryAuth(std::string_view header);
 std::string EncodeRegistryAuth(const AuthConfig& auth);
+
+// A registry as config.json and the docker CLI name it, reduced to the host[:port] Berth
+// compares: "https://reg:5000/v2/" → "reg:5000", "https://index.docker.io/v1/" → "docker.io".
+std::string NormalizeServer(const std::string& server);
+
+// X-Registry-Config (POST /build): base64 (either alphabet) of a JSON object from registry
+// (as config.json keys them) to credentials, every one the CLI has; keys are normalized
+// (NormalizeServer). Empty, "{}" or "null" is none; anything that does not decode is
+// kInvalidArgument.
+std::map<std::string, AuthConfig> DecodeRegistryConfig(std::string_view header);
+std::string EncodeRegistryConfig(const std::map<std::string, AuthConfig>& auths);
 
 }  // namespace berth::registry

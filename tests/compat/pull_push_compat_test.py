@@ -175,6 +175,16 @@ class PullPushCompatTest(unittest.TestCase):
                 r = run([docker, "pull", name + ":missing"], env, check=False)
                 self.assertNotEqual(r.returncode, 0)
                 self.assertIn("not found", r.stderr)
+                # The classic builder pulls a private base with the credentials the CLI
+                # sends in X-Registry-Config.
+                run([docker, "rmi", "-f", image_id], env)
+                ctx = tempfile.mkdtemp(prefix="berth-compat-ctx.", dir=self.tmp)
+                with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+                    f.write("FROM %s\nLABEL from=private\n" % ref)
+                env_build = dict(env, DOCKER_BUILDKIT="0")
+                run([docker, "build", "-t", "fromprivate:1", ctx], env_build)
+                self.assertEqual(run([docker, "inspect", "-f", "{{.Config.Labels.from}}",
+                                      "fromprivate:1"], env).stdout.strip(), "private")
                 run([docker, "logout", reg.addr], env)
 
     @unittest.skipIf(not DOCKER_REGISTRY, "docker-registry is not installed")
@@ -209,6 +219,16 @@ class PullPushCompatTest(unittest.TestCase):
                          image_id)
         r = run(berth + ["pull", "-q", ref], env)
         self.assertEqual(r.stdout.strip(), ref)
+        # berth build sends every stored credential (X-Registry-Config) for a private base.
+        run(berth + ["rmi", "-f", image_id], env)
+        ctx = tempfile.mkdtemp(prefix="berth-compat-ctx.", dir=self.tmp)
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write("FROM %s\nLABEL from=private\n" % ref)
+        run(berth + ["build", "-q", "-t", "fromprivate:1", ctx], env)
+        self.assertEqual(run(berth + ["inspect", "-f", "{{.Config.Labels.from}}",
+                                      "fromprivate:1"], env).stdout.strip(), "private")
+        run(berth + ["rmi", "fromprivate:1"], env)
+        run(berth + ["pull", "-q", ref], env)
         # run pulls a missing image (with the stored credentials), progress on stderr.
         run(berth + ["rmi", "-f", image_id], env)
         r = run(berth + ["run", "--rm", ref, "echo", "hi"], env)

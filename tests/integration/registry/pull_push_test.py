@@ -14,6 +14,7 @@ kernel picks; every server is stopped by pid and its directory removed.
 import base64
 import hashlib
 import http.client
+import io
 import json
 import os
 import shutil
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -95,6 +97,22 @@ class Daemon:
         if status != 200:
             return status, [json.loads(data)]
         return status, [json.loads(line) for line in data.decode().split("\r\n") if line]
+
+    def build(self, dockerfile, registry_config=None, tag=None):
+        """POST /build of a context holding only `dockerfile`: the stream's messages."""
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            info = tarfile.TarInfo("Dockerfile")
+            info.size = len(dockerfile.encode())
+            t.addfile(info, io.BytesIO(dockerfile.encode()))
+        headers = {"Content-Type": "application/x-tar"}
+        if registry_config is not None:
+            headers["X-Registry-Config"] = base64.urlsafe_b64encode(
+                json.dumps(registry_config).encode()).decode()
+        status, data = self.request("POST", "/build" + ("?t=" + tag if tag else ""),
+                                    body=buf.getvalue(), headers=headers)
+        assert status == 200, data
+        return [json.loads(line) for line in data.decode().split("\r\n") if line]
 
     def json(self, method, path, body=None):
         status, data = self.request(method, path, body=body)
@@ -445,6 +463,18 @@ class PullPushTest(unittest.TestCase):
         self.assertEqual(st, 200, msgs)
         self.assertFalse([m for m in msgs if "error" in m], msgs)
         self.assert_clean(d2)
+        # A build whose base is only in that registry pulls it with the X-Registry-Config
+        # credentials (every registry's, keyed as config.json keys them).
+        d3 = self.daemon()
+        for config in (None, {"other.lan:5000": good}, {"http://%s/v2/" % reg.addr: bad}):
+            msgs = d3.build("FROM %s/t/bb:1\nLABEL built=yes\n" % reg.addr, config)
+            self.assertTrue(any("error" in m for m in msgs), msgs)
+        msgs = d3.build("FROM %s/t/bb:1\nLABEL built=yes\n" % reg.addr,
+                        {"https://index.docker.io/v1/": bad, "http://%s/v2/" % reg.addr: good},
+                        tag="built:1")
+        self.assertFalse([m for m in msgs if "error" in m], msgs)
+        st, built = d3.json("GET", "/images/built:1/json")
+        self.assertEqual(built["Config"]["Labels"]["built"], "yes")
 
     def htpasswd(self):
         path = os.path.join(self.tmp, "htpasswd")

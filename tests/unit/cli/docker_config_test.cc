@@ -26,9 +26,9 @@ TEST(DockerConfigNames, RegistryOfImageAndServer) {
   EXPECT_EQ(RegistryOfImage("127.0.0.1:5000/a/b"), "127.0.0.1:5000");
   EXPECT_EQ(RegistryOfImage("localhost/a"), "localhost");
   EXPECT_EQ(RegistryOfImage("reg.lan/a"), "reg.lan");
-  EXPECT_EQ(NormalizeServer("https://reg.lan:5000/v2/"), "reg.lan:5000");
-  EXPECT_EQ(NormalizeServer("http://127.0.0.1:5000"), "127.0.0.1:5000");
-  EXPECT_EQ(NormalizeServer("reg.lan"), "reg.lan");
+  EXPECT_EQ(registry::NormalizeServer("https://reg.lan:5000/v2/"), "reg.lan:5000");
+  EXPECT_EQ(registry::NormalizeServer("http://127.0.0.1:5000"), "127.0.0.1:5000");
+  EXPECT_EQ(registry::NormalizeServer("reg.lan"), "reg.lan");
 }
 
 TEST(DockerConfigNames, DefaultPathFollowsDockerConfig) {

@@ -59,6 +59,27 @@ TEST(RegistryAuthTest, DecodesWhatTheDockerCliSends) {
   EXPECT_THROW(DecodeRegistryAuth(Base64Encode("[1]")), Error);
 }
 
+TEST(RegistryAuthTest, BuildsRegistryConfigEveryCredentialPerRegistry) {
+  // docker build: every credential the CLI has, keyed as config.json keys them; a key may
+  // carry only config.json's "auth" (base64 of user:password).
+  std::string json = R"({"https://index.docker.io/v1/":{"username":"hub","password":"h"},)"
+                     R"("127.0.0.1:5000":{"auth":")" +
+                     Base64Encode("alice:pa:ss") +
+                     R"("},"http://reg.lan:5001/v2/":{"identitytoken":"tok"},)"
+                     R"("empty.lan":{}})";
+  std::map<std::string, AuthConfig> m = DecodeRegistryConfig(Base64Encode(json, true));
+  ASSERT_EQ(m.size(), 3u) << "an entry without credentials is none";
+  EXPECT_EQ(m["docker.io"].username, "hub");
+  EXPECT_EQ(m["127.0.0.1:5000"].username, "alice");
+  EXPECT_EQ(m["127.0.0.1:5000"].password, "pa:ss");
+  EXPECT_EQ(m["reg.lan:5001"].identity_token, "tok");
+  EXPECT_TRUE(DecodeRegistryConfig("").empty());
+  EXPECT_TRUE(DecodeRegistryConfig("e30=").empty());      // {}
+  EXPECT_TRUE(DecodeRegistryConfig("bnVsbA==").empty());  // null: what a 20.10 CLI sends
+  EXPECT_THROW(DecodeRegistryConfig(Base64Encode(R"({"a":"b"})")), Error);
+  EXPECT_THROW(DecodeRegistryConfig("!!!"), Error);
+}
+
 TEST(RegistryAuthTest, EncodeRoundTrips) {
   AuthConfig a;
   a.username = "u";
