@@ -32,9 +32,33 @@ namespace net = boost::asio;
 
 namespace {
 
+// Whether the peer is on this host (loopback, or one of our own addresses, which the kernel
+// also routes over loopback).
+bool SameHost(int fd, const struct sockaddr_storage& peer) {
+  struct sockaddr_storage local;
+  socklen_t len = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &len) < 0 ||
+      local.ss_family != peer.ss_family) {
+    return false;
+  }
+  if (peer.ss_family == AF_INET) {
+    const auto& p = reinterpret_cast<const struct sockaddr_in&>(peer).sin_addr;
+    const auto& l = reinterpret_cast<const struct sockaddr_in&>(local).sin_addr;
+    return (ntohl(p.s_addr) >> 24) == 127 || p.s_addr == l.s_addr;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto& p = reinterpret_cast<const struct sockaddr_in6&>(peer).sin6_addr;
+    const auto& l = reinterpret_cast<const struct sockaddr_in6&>(local).sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&p) || std::memcmp(&p, &l, sizeof(p)) == 0 ||
+           (IN6_IS_ADDR_V4MAPPED(&p) && p.s6_addr[12] == 127);
+  }
+  return false;
+}
+
 class PlainTransport : public Transport {
  public:
-  explicit PlainTransport(int fd) : fd_(fd) {}
+  // `same_host`: the peer is on this machine (see SendFile).
+  PlainTransport(int fd, bool same_host) : fd_(fd), same_host_(same_host) {}
   ssize_t Read(void* buf, size_t size) override {
     while (true) {
       ssize_t n = recv(fd_, buf, size, 0);
@@ -60,6 +84,9 @@ class PlainTransport : public Transport {
     return true;
   }
   bool SendFile(int fd, uint64_t offset, uint64_t length) override {
+    if (same_host_) {
+      return CopyFile(fd, offset, length);
+    }
     off_t off = static_cast<off_t>(offset);
     while (length > 0) {
       ssize_t n = sendfile(fd_, fd, &off, std::min<uint64_t>(length, 1 << 30));
@@ -75,7 +102,30 @@ class PlainTransport : public Transport {
   }
 
  private:
+  // sendfile saves us a copy when a network card sends the file's pages. Over loopback there
+  // is no card: the client's recv copies straight from the page cache, cold, and the queued
+  // pages are pushed out by the client's own ACKs, in its time slice. Read and sent in 64 KiB
+  // pieces, the data reaches the client hot in the cache and the transmit work is ours: skopeo
+  // pulls a 170 MB image ~10% faster (bench/README.md, registry.sh), for ~15 ms more of our CPU.
+  bool CopyFile(int fd, uint64_t offset, uint64_t length) {
+    char buf[64 << 10];
+    while (length > 0) {
+      ssize_t n =
+          pread(fd, buf, std::min<uint64_t>(length, sizeof(buf)), static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0 || !Write(buf, static_cast<size_t>(n), false)) {
+        return false;
+      }
+      offset += static_cast<uint64_t>(n);
+      length -= static_cast<uint64_t>(n);
+    }
+    return true;
+  }
+
   int fd_;
+  bool same_host_;
 };
 
 class TlsTransport : public Transport {
@@ -680,7 +730,8 @@ void HttpServer::Run() {
         connections_.insert(fd);
         ++active_;
         std::string remote = std::string(ip) + ":" + std::to_string(port);
-        std::thread([this, fd, remote] { Serve(fd, remote); }).detach();
+        bool same_host = SameHost(fd, ss);
+        std::thread([this, fd, remote, same_host] { Serve(fd, remote, same_host); }).detach();
       }
     });
   }
@@ -702,14 +753,14 @@ void HttpServer::Stop() {
   }
 }
 
-void HttpServer::Serve(int fd, std::string remote) {
+void HttpServer::Serve(int fd, std::string remote, bool same_host) {
   try {
     std::unique_ptr<Transport> transport;
     std::string error;
     if (tls_ != nullptr) {
       transport = tls_->Accept(fd, &error);
     } else {
-      transport = std::make_unique<PlainTransport>(fd);
+      transport = std::make_unique<PlainTransport>(fd, same_host);
     }
     if (transport) {
       Connection conn(handler_, *transport, remote, tls_ != nullptr);
