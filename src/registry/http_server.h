@@ -17,7 +17,8 @@
 #include <vector>
 
 // The registry's HTTP/1.1 server: TCP (HOST:PORT), optionally TLS, one thread per connection,
-// keep-alive. Requests are parsed by Beast's parser (as berthd's); responses are written here,
+// keep-alive. Request headers are parsed by Beast's parser (as berthd's), and chunked bodies;
+// a body with a Content-Length is read straight from the socket. Responses are written here,
 // blobs with sendfile(2) to remote peers on plain connections (with read + send to peers on
 // this host: http_server.cc says why). berthd's server (src/api) speaks Docker's dialect over
 // unix sockets; this one speaks the distribution spec's over TCP and shares only the parser and
