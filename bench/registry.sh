@@ -107,7 +107,8 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
 TICK_MS=$((1000 / $(getconf CLK_TCK)))
 cpu_ms() { awk -v t="$TICK_MS" '{print ($14 + $15) * t}' "/proc/$1/stat" 2>/dev/null; }
 # timed_sk KEY ARGS...: skopeo ARGS; its wall time (ms) to times/KEY, its CPU time (user + sys)
-# to times/KEY.skopeo_cpu and the server's ($SPID) CPU time over the copy to times/KEY.server_cpu.
+# to times/KEY.skopeo_cpu and the server's ($SPID) CPU time over the copy to times/KEY.server_cpu
+# (from /proc/PID/stat: in steps of a clock tick, 10 ms).
 timed_sk() {
   local key=$1 t0 c0 rc
   shift
