@@ -11,7 +11,9 @@
 #      after the runs.
 # Prints the median of each figure (MB/s for the large image), the docker-registry/berth ratio
 # of each timing (above 1: berth-registry is faster) and the targets next to them: every row
-# at least 1.2x docker-registry; berth-registry's RSS under docker-registry's 22 MB.
+# at least 1.2x docker-registry; berth-registry's RSS under docker-registry's 22 MB. Then the
+# CPU time of each push and pull (median): skopeo's and the server's, which shows when a row is
+# bound by the client (skopeo's CPU about its wall time) rather than by the server.
 #
 # Usage (as root, after a build):   bash bench/registry.sh
 #   BUILD=build/dev RUNS=3 bash bench/registry.sh
@@ -102,6 +104,24 @@ free_port() {
 ms_now() { date +%s%N | cut -c1-13; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+cpu_ms() { awk -v t="$TICK_MS" '{print ($14 + $15) * t}' "/proc/$1/stat" 2>/dev/null; }
+# timed_sk KEY ARGS...: skopeo ARGS; its wall time (ms) to times/KEY, its CPU time (user + sys)
+# to times/KEY.skopeo_cpu and the server's ($SPID) CPU time over the copy to times/KEY.server_cpu
+# (from /proc/PID/stat: in steps of a clock tick, 10 ms).
+timed_sk() {
+  local key=$1 t0 c0 rc
+  shift
+  c0=$(cpu_ms "$SPID")
+  t0=$(ms_now)
+  TIMEFORMAT='%3U %3S'
+  { time sk "$@"; } 2>"$W/cpu.last"
+  rc=$?
+  echo $(($(ms_now) - t0)) >>"$W/times/$key"
+  echo $(($(cpu_ms "$SPID") - c0)) >>"$W/times/$key.server_cpu"
+  awk '{printf "%d\n", ($1 + $2) * 1000}' "$W/cpu.last" >>"$W/times/$key.skopeo_cpu"
+  return $rc
+}
 
 # start_server NAME ROOT: the server's pid in SPID, its address in ADDR.
 start_server() {
@@ -191,10 +211,9 @@ for img in mixed fifty; do
   for r in $(seq "$RUNS"); do
     for name in berth docker; do
       start_server "$name" "$W/$name-push"
-      t0=$(ms_now)
-      sk copy --dest-tls-verify=false "oci:$W/img/$img:1" "docker://$ADDR/bench/$img:1" ||
+      timed_sk "$name.push.$img" copy --dest-tls-verify=false "oci:$W/img/$img:1" \
+        "docker://$ADDR/bench/$img:1" ||
         die "$name: push of $img failed: $(tail -n 2 "$W/logs/skopeo.log")"
-      echo $(($(ms_now) - t0)) >>"$W/times/$name.push.$img"
       stop_server
       rm -rf "$W/$name-push"
     done
@@ -216,10 +235,9 @@ for img in mixed fifty; do
   for r in $(seq "$RUNS"); do
     for name in berth docker; do
       rm -rf "$W/out"
-      t0=$(ms_now)
-      sk copy --src-tls-verify=false "docker://${AD[$name]}/bench/$img:1" "dir:$W/out" ||
-        die "$name: pull of $img failed: $(tail -n 2 "$W/logs/skopeo.log")"
-      echo $(($(ms_now) - t0)) >>"$W/times/$name.pull.$img"
+      SPID=${SP[$name]}
+      timed_sk "$name.pull.$img" copy --src-tls-verify=false "docker://${AD[$name]}/bench/$img:1" \
+        "dir:$W/out" || die "$name: pull of $img failed: $(tail -n 2 "$W/logs/skopeo.log")"
     done
   done
   rm -rf "$W/out"
@@ -280,3 +298,16 @@ printf '%-34s %11s kB %11s kB %7sx  %s\n' "idle RSS" "$b" "$d" "$(ratio "$b" "$d
   "$([ "$b" -lt 22528 ] && echo "meets (< 22 MB)" || echo "misses (>= 22 MB)")"
 printf '%-34s %11s kB %11s kB %7sx\n' "RSS after the runs" "${RES[berth.rss_after]}" \
   "${RES[docker.rss_after]}" "$(ratio "${RES[berth.rss_after]}" "${RES[docker.rss_after]}")"
+# Whose CPU a row is made of: skopeo's CPU time (user + sys) near its wall time above means the
+# client bounds the row, whatever the server does.
+echo
+printf '%-34s %14s %14s %14s %15s\n' "CPU of one copy (median, ms)" "skopeo>berth" berth-registry \
+  "skopeo>docker" docker-registry
+cpu_row() { # LABEL KEY
+  printf '%-34s %14s %14s %14s %15s\n' "$1" "${RES[berth.$2.skopeo_cpu]}" \
+    "${RES[berth.$2.server_cpu]}" "${RES[docker.$2.skopeo_cpu]}" "${RES[docker.$2.server_cpu]}"
+}
+cpu_row "push mixed (${MB[mixed]} MB)" push.mixed
+cpu_row "pull mixed (${MB[mixed]} MB)" pull.mixed
+cpu_row "push fifty (50 layers)" push.fifty
+cpu_row "pull fifty (50 layers)" pull.fifty

@@ -32,9 +32,33 @@ namespace net = boost::asio;
 
 namespace {
 
+// Whether the peer is on this host (loopback, or one of our own addresses, which the kernel
+// also routes over loopback).
+bool SameHost(int fd, const struct sockaddr_storage& peer) {
+  struct sockaddr_storage local;
+  socklen_t len = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&local), &len) < 0 ||
+      local.ss_family != peer.ss_family) {
+    return false;
+  }
+  if (peer.ss_family == AF_INET) {
+    const auto& p = reinterpret_cast<const struct sockaddr_in&>(peer).sin_addr;
+    const auto& l = reinterpret_cast<const struct sockaddr_in&>(local).sin_addr;
+    return (ntohl(p.s_addr) >> 24) == 127 || p.s_addr == l.s_addr;
+  }
+  if (peer.ss_family == AF_INET6) {
+    const auto& p = reinterpret_cast<const struct sockaddr_in6&>(peer).sin6_addr;
+    const auto& l = reinterpret_cast<const struct sockaddr_in6&>(local).sin6_addr;
+    return IN6_IS_ADDR_LOOPBACK(&p) || std::memcmp(&p, &l, sizeof(p)) == 0 ||
+           (IN6_IS_ADDR_V4MAPPED(&p) && p.s6_addr[12] == 127);
+  }
+  return false;
+}
+
 class PlainTransport : public Transport {
  public:
-  explicit PlainTransport(int fd) : fd_(fd) {}
+  // `same_host`: the peer is on this machine (see SendFile).
+  PlainTransport(int fd, bool same_host) : fd_(fd), same_host_(same_host) {}
   ssize_t Read(void* buf, size_t size) override {
     while (true) {
       ssize_t n = recv(fd_, buf, size, 0);
@@ -60,6 +84,9 @@ class PlainTransport : public Transport {
     return true;
   }
   bool SendFile(int fd, uint64_t offset, uint64_t length) override {
+    if (same_host_) {
+      return CopyFile(fd, offset, length);
+    }
     off_t off = static_cast<off_t>(offset);
     while (length > 0) {
       ssize_t n = sendfile(fd_, fd, &off, std::min<uint64_t>(length, 1 << 30));
@@ -75,7 +102,30 @@ class PlainTransport : public Transport {
   }
 
  private:
+  // sendfile saves us a copy when a network card sends the file's pages. Over loopback there
+  // is no card: the client's recv copies straight from the page cache, cold, and the queued
+  // pages are pushed out by the client's own ACKs, in its time slice. Read and sent in 64 KiB
+  // pieces, the data reaches the client hot in the cache and the transmit work is ours: skopeo
+  // pulls a 170 MB image ~10% faster (bench/README.md, registry.sh), for ~15 ms more of our CPU.
+  bool CopyFile(int fd, uint64_t offset, uint64_t length) {
+    char buf[64 << 10];
+    while (length > 0) {
+      ssize_t n =
+          pread(fd, buf, std::min<uint64_t>(length, sizeof(buf)), static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0 || !Write(buf, static_cast<size_t>(n), false)) {
+        return false;
+      }
+      offset += static_cast<uint64_t>(n);
+      length -= static_cast<uint64_t>(n);
+    }
+    return true;
+  }
+
   int fd_;
+  bool same_host_;
 };
 
 class TlsTransport : public Transport {
@@ -206,6 +256,12 @@ constexpr uint64_t kDrainLimit = 1 << 20;
 // The read buffer of a connection (Beast's flat_buffer).
 constexpr size_t kReadBuffer = 128 << 10;
 
+// Coalescing of body reads (Connection::ReadDirect): after a read of less than kCoalesceBelow
+// bytes, wait kCoalesceMicros before the next, unless at most kCoalesceAbove bytes are left.
+constexpr size_t kCoalesceBelow = 64 << 10;
+constexpr int kCoalesceMicros = 1000;
+constexpr uint64_t kCoalesceAbove = 1 << 20;
+
 // Half-closes, then reads and drops what the client still sends (at most 64 MiB or 2 s), so
 // that our close does not reset the connection under the answer already written.
 void LingeringClose(int fd) {
@@ -293,7 +349,7 @@ class Connection {
   // Whether the connection ends with request bytes unread (an early error answer to a large
   // upload): the socket must then linger, or the client's unsent bytes turn our close into a
   // reset that may destroy the answer before the client reads it.
-  bool unread_body() const { return parser_ && !parser_->is_done(); }
+  bool unread_body() const { return parser_ && !body_done(); }
 
   size_t ReadBody(void* buf, size_t size) {
     if (expect_continue_) {
@@ -303,6 +359,9 @@ class Connection {
         keep_alive_ = false;
         throw Error(Kind::kInvalidArgument, "read request body: the client is gone");
       }
+    }
+    if (direct_left_) {
+      return ReadDirect(buf, size);
     }
     while (!parser_->is_done()) {
       auto& body = parser_->get().body();
@@ -343,7 +402,7 @@ class Connection {
   // Decides, before the response goes out, whether the connection survives it: a body the
   // handler did not read must be skippable (small, and not held back by Expect: 100-continue).
   void SettleBody() {
-    if (parser_->is_done()) {
+    if (body_done()) {
       return;
     }
     if (expect_continue_) {
@@ -405,9 +464,12 @@ class Connection {
     if (q != std::string::npos) {
       req.query_ = api::ParseQuery(std::string_view(req.target_).substr(q + 1));
     }
+    direct_left_.reset();
+    drained_ = false;
     if (auto len = parser_->content_length()) {
       req.content_length_ = *len;
       req.has_body_ = *len > 0;
+      direct_left_ = *len;
     } else {
       req.has_body_ = parser_->chunked();
     }
@@ -422,7 +484,7 @@ class Connection {
     if (!keep_alive_) {
       return false;
     }
-    if (!parser_->is_done()) {
+    if (!body_done()) {
       char scratch[64 << 10];
       try {
         while (ReadBody(scratch, sizeof(scratch)) > 0) {
@@ -434,6 +496,50 @@ class Connection {
     return keep_alive_;
   }
 
+  bool body_done() const { return direct_left_ ? *direct_left_ == 0 : parser_->is_done(); }
+
+  // A body of known length is read past Beast's parser: first what the header's read left in
+  // the buffer, then straight from the transport into the caller's buffer. Through the parser
+  // every byte was copied once more, and each read was only as large as the parser buffer's
+  // free space (a 120 MB upload: ~12% less of our CPU this way).
+  //
+  // Reads of a large body are coalesced: after a read that found the socket nearly drained,
+  // we wait kCoalesceMicros before the next instead of sleeping on the socket. A client that
+  // sends slower than we write and hash (skopeo: ~400 MB/s, 32 KiB writes) otherwise wakes us
+  // for every write it makes, and pays for each wake-up in its own time slice (~4% of skopeo's
+  // CPU on a 120 MB push). At most one wait per kCoalesceMicros, so a fast client loses
+  // nothing (the socket buffer holds far more than it sends in that time), and none in the
+  // last kCoalesceAbove bytes, so a body's end is not delayed. SO_RCVLOWAT would be the
+  // kernel's way; set per read to min(mark, bytes left) it still stalled skopeo's uploads for
+  // good on Linux 6.18, at random points.
+  size_t ReadDirect(void* buf, size_t size) {
+    uint64_t& left = *direct_left_;
+    size = static_cast<size_t>(std::min<uint64_t>(size, left));
+    if (size == 0) {
+      return 0;
+    }
+    if (buffer_.size() > 0) {
+      size_t n = std::min(size, buffer_.size());
+      std::memcpy(buf, buffer_.data().data(), n);
+      buffer_.consume(n);
+      left -= n;
+      return n;
+    }
+    if (drained_ && left > kCoalesceAbove) {
+      usleep(kCoalesceMicros);
+    }
+    ssize_t n = transport_.Read(buf, size);
+    // (A TLS read returns one record at most, whatever the socket holds: not a sign.)
+    drained_ = !tls_ && n > 0 && static_cast<size_t>(n) < std::min<size_t>(size, kCoalesceBelow);
+    if (n <= 0) {
+      keep_alive_ = false;
+      throw Error(Kind::kInvalidArgument, n == 0 ? "read request body: partial message"
+                                                 : "read request body: connection reset");
+    }
+    left -= static_cast<uint64_t>(n);
+    return static_cast<size_t>(n);
+  }
+
   const HttpHandler& handler_;
   Transport& transport_;
   Stream stream_;
@@ -441,6 +547,9 @@ class Connection {
   bool tls_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::buffer_body>> parser_;
+  // The bytes of a Content-Length body not yet read (ReadDirect); unset with chunked framing.
+  std::optional<uint64_t> direct_left_;
+  bool drained_ = false;  // the last read left the socket (nearly) empty
   bool keep_alive_ = true;
   bool head_ = false;
   bool expect_continue_ = false;
@@ -680,7 +789,8 @@ void HttpServer::Run() {
         connections_.insert(fd);
         ++active_;
         std::string remote = std::string(ip) + ":" + std::to_string(port);
-        std::thread([this, fd, remote] { Serve(fd, remote); }).detach();
+        bool same_host = SameHost(fd, ss);
+        std::thread([this, fd, remote, same_host] { Serve(fd, remote, same_host); }).detach();
       }
     });
   }
@@ -702,14 +812,14 @@ void HttpServer::Stop() {
   }
 }
 
-void HttpServer::Serve(int fd, std::string remote) {
+void HttpServer::Serve(int fd, std::string remote, bool same_host) {
   try {
     std::unique_ptr<Transport> transport;
     std::string error;
     if (tls_ != nullptr) {
       transport = tls_->Accept(fd, &error);
     } else {
-      transport = std::make_unique<PlainTransport>(fd);
+      transport = std::make_unique<PlainTransport>(fd, same_host);
     }
     if (transport) {
       Connection conn(handler_, *transport, remote, tls_ != nullptr);

@@ -17,10 +17,12 @@
 #include <vector>
 
 // The registry's HTTP/1.1 server: TCP (HOST:PORT), optionally TLS, one thread per connection,
-// keep-alive. Requests are parsed by Beast's parser (as berthd's); responses are written here,
-// blobs with sendfile(2) on plain connections. berthd's server (src/api) speaks Docker's
-// dialect over unix sockets; this one speaks the distribution spec's over TCP and shares only
-// the parser and the query decoding with it.
+// keep-alive. Request headers are parsed by Beast's parser (as berthd's), and chunked bodies;
+// a body with a Content-Length is read straight from the socket. Responses are written here,
+// blobs with sendfile(2) to remote peers on plain connections (with read + send to peers on
+// this host: http_server.cc says why). berthd's server (src/api) speaks Docker's dialect over
+// unix sockets; this one speaks the distribution spec's over TCP and shares only the parser and
+// the query decoding with it.
 
 namespace berth::registry {
 
@@ -131,7 +133,7 @@ class HttpServer {
   void set_idle_timeout(int seconds) { idle_timeout_ = seconds; }
 
  private:
-  void Serve(int fd, std::string remote);
+  void Serve(int fd, std::string remote, bool same_host);
 
   HttpHandler handler_;
   const TlsContext* tls_;
