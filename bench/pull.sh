@@ -20,7 +20,7 @@
 #   KEEP=DIR              keep the logs and the raw timings there
 # Isolation: everything lives in /tmp/pullbench.XXXXXX with a tmpfs mounted there (this
 # machine's disk is a throttled virtual device; fsync is free on the tmpfs, for both tools);
-# berthd has its own --root, --state and socket there; the registry listens on a free
+# berthd has its own --root, --state, socket, bridge and nftables table; the registry listens on a free
 # 127.0.0.1 port. The registry holds the layers as skopeo writes them into an OCI layout
 # (gzip), so berth's pull inflates them; berth pushes the image as `berth load` stored it from
 # the docker-save archive (uncompressed layers: it does not compress on push), skopeo the gzip
@@ -77,6 +77,10 @@ cleanup() {
   if grep -q " $W/" /proc/self/mounts; then
     left="$left mounts under $W"
   fi
+  if [ -n "${NETTAG:-}" ]; then
+    ip link del "$NETTAG-0" 2>/dev/null
+    nft delete table inet "$NETTAG" 2>/dev/null
+  fi
   if [ "$MOUNTED" = 1 ]; then
     umount "$W" || umount -l "$W" || left="$left mount $W"
   fi
@@ -100,6 +104,8 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 ms_now() { date +%s%N | cut -c1-13; }
+TICK_MS=$((1000 / $(getconf CLK_TCK)))
+cpu_ms() { awk -v t="$TICK_MS" '{print ($14 + $15) * t}' "/proc/$1/stat" 2>/dev/null; }
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 # start_registry ROOT: docker-registry's pid in RPID, its address in ADDR.
@@ -155,9 +161,14 @@ for img in mixed fifty; do
 done
 note "images: mixed ${MB[mixed]} MB, fifty ${MB[fifty]} MB"
 
+# berthd's default bridge and nftables table under names of this run's own (never the
+# installation's berth0 and `table inet berth`), removed by cleanup; it runs no container.
+NETTAG="bpl$((RANDOM % 100000))"
+echo "{\"bridge\": \"$NETTAG-0\", \"nftables-table\": \"$NETTAG\", \"bridge-prefix\": \"$NETTAG-\", \"default-address-pools\": [{\"base\": \"198.18.0.0/15\", \"size\": 24}]}" >"$W/daemon.json"
 "$BERTHD" --root "$W/berth-root" --state "$W/berth-state" -H "unix://$SOCK" \
-  >>"$W/logs/berthd.log" 2>&1 &
-PIDS+=($!)
+  --config-file "$W/daemon.json" >>"$W/logs/berthd.log" 2>&1 &
+BERTHD_PID=$!
+PIDS+=("$BERTHD_PID")
 for _ in $(seq 100); do berth version >/dev/null 2>&1 && break; sleep 0.05; done
 berth version >/dev/null 2>&1 || die "berthd did not start: $(tail -n 3 "$W/logs/berthd.log")"
 
@@ -172,16 +183,20 @@ for img in mixed fifty; do
   note "pull $img x$RUNS"
   for r in $(seq "$RUNS"); do
     ref=$PULL_ADDR/bench/$img:1
+    c0=$(cpu_ms "$BERTHD_PID")
     t0=$(ms_now)
     berth pull -q "$ref" >>"$W/logs/berth.log" 2>&1 || die "berth pull of $img failed: $(tail -n 3 "$W/logs/berth.log")"
     echo $(($(ms_now) - t0)) >>"$W/times/berth.pull.$img"
+    echo $(($(cpu_ms "$BERTHD_PID") - c0)) >>"$W/times/berth.pull.$img.cpu"
     berth rmi -f "$(berth inspect -f '{{.Id}}' "$ref")" >>"$W/logs/berth.log" 2>&1
     [ -z "$(ls "$W/berth-root/content/blobs/sha256" 2>/dev/null)" ] || die "berth's store is not empty after rmi"
     rm -rf "$W/out"
     t0=$(ms_now)
-    sk copy --src-tls-verify=false "docker://$ref" "dir:$W/out" ||
+    TIMEFORMAT='%3U %3S'
+    { time sk copy --src-tls-verify=false "docker://$ref" "dir:$W/out"; } 2>"$W/cpu.last" ||
       die "skopeo pull of $img failed: $(tail -n 2 "$W/logs/skopeo.log")"
     echo $(($(ms_now) - t0)) >>"$W/times/skopeo.pull.$img"
+    awk '{printf "%d\n", ($1 + $2) * 1000}' "$W/cpu.last" >>"$W/times/skopeo.pull.$img.cpu"
     rm -rf "$W/out"
   done
 done
@@ -241,3 +256,11 @@ row "pull mixed (${MB[mixed]} MB), +unpack" pull.mixed 1.25 "${MB[mixed]}"
 row "pull fifty (50 layers), +unpack" pull.fifty 1.25
 row "push mixed (${MB[mixed]} MB)" push.mixed 1.2 "${MB[mixed]}"
 row "push fifty (50 layers)" push.fifty 1.2
+# Whose CPU a pull is made of: berthd's (from /proc, in clock ticks of 10 ms) does the unpack
+# too; skopeo's (user + sys) only downloads, hashes and writes the blobs. On two cores a pull
+# cannot take less wall time than its CPU time over two.
+echo
+printf '%-30s %18s %18s\n' "CPU of one pull (median, ms)" berthd skopeo
+for img in mixed fifty; do
+  printf '%-30s %18s %18s\n' "pull $img" "${RES[berth.pull.$img.cpu]}" "${RES[skopeo.pull.$img.cpu]}"
+done
