@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/sendfile.h>
@@ -833,6 +834,10 @@ void HttpServer::Serve(int fd, std::string remote, bool same_host) {
   } catch (const std::exception& e) {
     log::Warn(remote + ": " + e.what());
   }
+  // OpenSSL's state for this thread (TLS, the pull-through cache's libcurl) goes now: it is
+  // otherwise freed at thread exit, which a detached thread may not reach before the process
+  // ends once Run has seen the last connection go.
+  OPENSSL_thread_stop();
   std::lock_guard lock(mu_);
   connections_.erase(fd);
   close(fd);
