@@ -15,6 +15,7 @@
 #include <ctime>
 #include <deque>
 #include <exception>
+#include <shared_mutex>
 #include <thread>
 
 #include "base/byte_ring.h"
@@ -129,8 +130,7 @@ void ImageService::Pull(const PullOptions& options, const MessageFn& message) {
     hosts.emplace_back(ref.domain, registry::AllowsPlainHttp(ref.domain, registry_.insecure));
   }
 
-  std::lock_guard write(write_mu_);
-  std::exception_ptr last;
+  std::shared_lock ingest(write_mu_);
   for (size_t h = 0; h < hosts.size(); ++h) {
     Source source;
     source.client = std::make_unique<registry::DistributionClient>(hosts[h].first, hosts[h].second,
@@ -156,6 +156,10 @@ void ImageService::Pull(const PullOptions& options, const MessageFn& message) {
     } catch (const Error& e) {
       // A mirror that fails gives way to the next one.
       if (h + 1 == hosts.size()) {
+        // What this pull stored and no image names goes; the collection waits for the
+        // other pulls under way, whose blobs are not named yet either.
+        ingest.unlock();
+        std::lock_guard write(write_mu_);
         CollectGarbage();
         throw;
       }

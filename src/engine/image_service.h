@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -196,9 +197,11 @@ class ImageService {
   image::ContentStore content_;
   image::Snapshots snapshots_;
   // Writers (load, import, tag, remove, prune, check) hold write_mu_ throughout, so a
-  // garbage collection never sees half a load; every use of the one SQLite connection holds
-  // db_mu_ (briefly: readers are not held up by a long load).
-  std::mutex write_mu_;
+  // garbage collection never sees half a load; pulls hold it shared, so that several run side
+  // by side (what they write goes in by atomic renames, and only a collection, which waits for
+  // them, removes anything). Every use of the one SQLite connection holds db_mu_ (briefly:
+  // readers are not held up by a long load).
+  std::shared_mutex write_mu_;
   std::mutex db_mu_;
   Db db_;
   std::function<std::vector<std::string>()> in_use_;

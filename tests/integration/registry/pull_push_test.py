@@ -154,11 +154,14 @@ class CuttingProxy:
     """Forwards 127.0.0.1:<port> to the registry; cuts a connection after `cut` bytes of a
     blob GET's answer, `times` times (-1: always)."""
 
-    def __init__(self, upstream_port, cut, times):
+    def __init__(self, upstream_port, cut, times, hold=None):
         self.upstream = upstream_port
         self.cut = cut
         self.times = times
         self.cuts = 0
+        # hold: a threading.Event the answer to a blob GET waits for (`held` counts them).
+        self.hold = hold
+        self.held = 0
         self.lock = threading.Lock()
         self.srv = socket.socket()
         self.srv.bind(("127.0.0.1", 0))
@@ -217,6 +220,10 @@ class CuttingProxy:
                 break
             if not data:
                 break
+            if state["blob"] and self.hold is not None and state["sent"] == 0:
+                with self.lock:
+                    self.held += 1
+                self.hold.wait()
             if state["blob"]:
                 left = self.cut - state["sent"]
                 with self.lock:
@@ -503,6 +510,46 @@ class PullPushTest(unittest.TestCase):
         self.assertFalse([m for m in msgs if "error" in m], msgs)
         self.assertEqual(proxy.cuts, 2)
         st, a = d.json("GET", "/images/%s/t/bb:1/json" % reg.addr)
+        st, b = d2.json("GET", "/images/127.0.0.1:%d/t/bb:1/json" % proxy.port)
+        self.assertEqual(a["Id"], b["Id"])
+        self.assert_clean(d2)
+
+    def test_pulls_run_side_by_side(self):
+        # A pull held up inside a layer does not hold up another one: pulls share the image
+        # store's lock (only a garbage collection waits for them all).
+        reg = self.registry()
+        d = self.daemon()
+        st, msgs = self.push_busybox(d, reg.addr)
+        self.assertFalse([m for m in msgs if "error" in m], msgs)
+        hold = threading.Event()
+        proxy = CuttingProxy(reg.port, cut=1 << 62, times=0, hold=hold)
+        self.servers.append(proxy)
+        d2 = self.daemon()
+        results = {}
+
+        def pull(key, host):
+            results[key] = d2.stream("POST", "/images/create?fromImage=%s/t/bb&tag=1" % host)
+
+        slow = threading.Thread(target=pull, args=("slow", "127.0.0.1:%d" % proxy.port))
+        slow.start()
+        try:
+            deadline = time.time() + 20
+            while not proxy.held and time.time() < deadline:
+                time.sleep(0.02)
+            self.assertTrue(proxy.held, "the first pull never reached a layer")
+            fast = threading.Thread(target=pull, args=("fast", reg.addr))
+            fast.start()
+            fast.join(30)
+            self.assertFalse(fast.is_alive(), "the second pull waited for the held one")
+            self.assertTrue(slow.is_alive(), "the held pull ended first")
+        finally:
+            hold.set()
+            slow.join(60)
+        for key in ("fast", "slow"):
+            st, msgs = results[key]
+            self.assertEqual(st, 200, msgs)
+            self.assertFalse([m for m in msgs if "error" in m], msgs)
+        st, a = d2.json("GET", "/images/%s/t/bb:1/json" % reg.addr)
         st, b = d2.json("GET", "/images/127.0.0.1:%d/t/bb:1/json" % proxy.port)
         self.assertEqual(a["Id"], b["Id"])
         self.assert_clean(d2)
