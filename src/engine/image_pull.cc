@@ -448,6 +448,8 @@ void ImageService::Push(const std::string& name, const std::string& tag,
                                         ": Berth does not push to docker.io; tag the image "
                                         "with a registry host (host:port/name)");
   }
+  // Shared, as a pull: no collection removes a blob while it is being sent.
+  std::shared_lock reading(write_mu_);
   std::vector<std::string> tags;
   if (!ref.tag.empty()) {
     Resolve(ref.String());  // a missing image is a 404 before anything streams
@@ -581,10 +583,7 @@ void ImageService::PushOne(registry::DistributionClient& client, const std::stri
   }
   push_blob(manifest.config, true);
   std::string digest = client.PutManifest(repo, tag, manifest_bytes, manifest.media_type);
-  {
-    std::lock_guard write(write_mu_);
-    Record(row->manifest, row->id, row->created, row->size, {name + "@" + digest});
-  }
+  Record(row->manifest, row->id, row->created, row->size, {name + "@" + digest});
   send(StatusMessage(tag + ": digest: " + digest +
                      " size: " + std::to_string(manifest_bytes.size())));
   send({{"progressDetail", json::object()},
