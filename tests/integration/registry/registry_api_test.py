@@ -215,6 +215,72 @@ class RegistryTest(unittest.TestCase):
         self.assertEqual(st, 201)
         self.assertEqual(sha(self.c.req("GET", "/v2/stream/blobs/" + sha(data))[2]), sha(data))
 
+    def raw_responses(self, sock, count):
+        """Reads `count` HTTP responses off `sock`: [(status, headers, body)]."""
+        buf, out = b"", []
+        while len(out) < count:
+            while b"\r\n\r\n" not in buf:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk, "connection closed after %d responses" % len(out))
+                buf += chunk
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            lines = head.decode().split("\r\n")
+            hdrs = {k.strip().lower(): v.strip() for k, v in
+                    (line.split(":", 1) for line in lines[1:])}
+            n = int(hdrs.get("content-length", "0"))
+            while len(buf) < n:
+                chunk = sock.recv(65536)
+                self.assertTrue(chunk)
+                buf += chunk
+            out.append((int(lines[0].split()[1]), hdrs, buf[:n]))
+            buf = buf[n:]
+        return out
+
+    def test_pipelined_requests_and_expect_continue_keep_the_connection(self):
+        # A body of known length is read straight off the socket: the bytes after it are the
+        # next request, and a body behind Expect: 100-continue is read once asked for.
+        data = os.urandom(200000)
+        s = socket.create_connection(("127.0.0.1", self.reg.port), timeout=30)
+        try:
+            s.sendall(("POST /v2/pipe/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Length: %d\r\n\r\n" % (sha(data), len(data))).encode() + data +
+                      ("GET /v2/pipe/blobs/%s HTTP/1.1\r\nHost: x\r\n\r\n"
+                       "GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n" % sha(data)).encode())
+            (st1, _, _), (st2, _, got), (st3, _, _) = self.raw_responses(s, 3)
+            self.assertEqual((st1, st2, st3), (201, 200, 200))
+            self.assertEqual(sha(got), sha(data))
+            more = os.urandom(100000)
+            s.sendall(("POST /v2/pipe/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: x\r\n"
+                       "Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" %
+                       (sha(more), len(more))).encode())
+            interim = b""
+            while b"\r\n\r\n" not in interim:
+                interim += s.recv(1)
+            self.assertIn(b" 100 ", interim.split(b"\r\n")[0])
+            s.sendall(more + b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
+            (st4, _, _), (st5, _, _) = self.raw_responses(s, 2)
+            self.assertEqual((st4, st5), (201, 200))
+        finally:
+            s.close()
+        self.assertEqual(sha(self.c.req("GET", "/v2/pipe/blobs/" + sha(more))[2]), sha(more))
+
+    def test_slow_large_upload(self):
+        # A large body trickling in (the server waits a little between reads of a large
+        # body that leave the socket empty): all of it arrives, nothing is held back.
+        data = os.urandom(4 << 20)
+        s = socket.create_connection(("127.0.0.1", self.reg.port), timeout=60)
+        try:
+            s.sendall(("POST /v2/slow/blobs/uploads/?digest=%s HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Length: %d\r\n\r\n" % (sha(data), len(data))).encode())
+            for at in range(0, len(data), 32768):
+                s.sendall(data[at:at + 32768])
+                time.sleep(0.0005)
+            (st, h, _), = self.raw_responses(s, 1)
+            self.assertEqual(st, 201, h)
+        finally:
+            s.close()
+        self.assertEqual(sha(self.c.req("GET", "/v2/slow/blobs/" + sha(data))[2]), sha(data))
+
     def test_cancel_and_unknown_upload(self):
         st, h, _ = self.c.req("POST", "/v2/cancel/blobs/uploads/")
         loc = h["location"]
