@@ -443,8 +443,9 @@ class RestartPolicyTest(unittest.TestCase):
         _, count, pid = state(cid)
         self.assertEqual(count, 0)
         os.kill(pid, signal.SIGKILL)
-        status, count, pid2 = wait_for(lambda: state(cid)[0] == "running" and state(cid)[1] == 1
-                                       and state(cid), what="a restart")
+        status, count, pid2 = wait_for(
+            lambda: (lambda s: s[0] == "running" and s[1] == 1 and s[2] not in (0, pid) and s)(
+                state(cid)), what="a restart")
         self.assertNotEqual(pid2, pid)
         self.assertEqual(inspect(cid)["State"]["ExitCode"], 0)
         # A user's stop holds it: exited, and it stays so.
@@ -463,8 +464,10 @@ class RestartPolicyTest(unittest.TestCase):
         os.kill(pid, signal.SIGKILL)  # dies while nobody watches
         time.sleep(0.3)
         DAEMON.start()
+        # One look per try: a state read in pieces could mix the stale "running" of the old
+        # process (before berthd has seen it gone) with the next read's "restarting", pid 0.
         status, count, pid2 = wait_for(
-            lambda: state(cid)[0] == "running" and state(cid)[2] != pid and state(cid),
+            lambda: (lambda s: s[0] == "running" and s[2] not in (0, pid) and s)(state(cid)),
             what="the restart after berthd came back")
         self.assertNotEqual(pid2, pid)
         self.assertEqual(count, 1)
