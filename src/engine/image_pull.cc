@@ -319,16 +319,26 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
           ring->Stop();
         });
       }
+      auto rethrow_unpack_error = [&] {
+        try {
+          std::rethrow_exception(unpack_error);
+        } catch (const Error& e) {
+          throw e.WithContext("layer " + layer.digest);
+        }
+      };
       uint64_t done = 0, reported = 0;
-      bool unpack_open = stream;
+      bool unpack_stopped = false;
       try {
         source.client->GetBlob(source.repo, layer.digest, [&](const char* data, size_t len) {
           if (failed) {
             return false;
           }
           writer.Write(data, len);
-          if (unpack_open && !to_unpack->Write(data, len)) {
-            unpack_open = false;  // the unpack stopped early: its result tells why
+          if (stream && !to_unpack->Write(data, len)) {
+            // The unpack stops early only on an error, which is the pull's: the rest of the
+            // layer is not wanted (a bad tar at the start of 2 GB fails at once).
+            unpack_stopped = true;
+            return false;
           }
           done += len;
           if (done - reported >= kProgressStep || done == total) {
@@ -343,6 +353,9 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
         }
         if (unpacker.joinable()) {
           unpacker.join();
+        }
+        if (unpack_stopped && unpack_error) {
+          rethrow_unpack_error();
         }
         throw;
       }
@@ -368,11 +381,7 @@ void ImageService::PullLayers(Source& source, const image::Manifest& manifest,
         unpacker.join();
       }
       if (unpack_error) {
-        try {
-          std::rethrow_exception(unpack_error);
-        } catch (const Error& e) {
-          throw e.WithContext("layer " + layer.digest);
-        }
+        rethrow_unpack_error();
       }
     }
     if (need_snapshot && !stream) {

@@ -599,6 +599,55 @@ class PullPushTest(unittest.TestCase):
         st, images = d2.json("GET", "/images/json")
         self.assertEqual(images, [])
 
+    def test_a_layer_that_fails_to_unpack_stops_its_download(self):
+        # A large layer whose tar is refused at its first entry: the pull fails with the
+        # unpack's reason without taking in the rest of the layer, and keeps nothing.
+        import gzip
+        reg = self.registry()
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as t:
+            evil = tarfile.TarInfo("../evil")
+            evil.size = 4
+            t.addfile(evil, io.BytesIO(b"evil"))
+            big = os.urandom(24 << 20)
+            info = tarfile.TarInfo("big")
+            info.size = len(big)
+            t.addfile(info, io.BytesIO(big))
+        tar = buf.getvalue()
+        layer = gzip.compress(tar, compresslevel=1)
+        config = json.dumps({"architecture": "amd64", "os": "linux",
+                             "rootfs": {"type": "layers", "diff_ids": [
+                                 "sha256:" + hashlib.sha256(tar).hexdigest()]}}).encode()
+
+        def put_blob(data):
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            c = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=60)
+            c.request("POST", "/v2/t/evil/blobs/uploads/?digest=" + digest, body=data)
+            self.assertEqual(c.getresponse().status, 201)
+            return {"digest": digest, "size": len(data)}
+
+        manifest = {"schemaVersion": 2,
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": dict(put_blob(config),
+                                   mediaType="application/vnd.oci.image.config.v1+json"),
+                    "layers": [dict(put_blob(layer),
+                                    mediaType="application/vnd.oci.image.layer.v1.tar+gzip")]}
+        c = http.client.HTTPConnection("127.0.0.1", reg.port, timeout=60)
+        c.request("PUT", "/v2/t/evil/manifests/1", body=json.dumps(manifest).encode(),
+                  headers={"Content-Type": manifest["mediaType"]})
+        self.assertEqual(c.getresponse().status, 201)
+        d = self.daemon()
+        st, msgs = d.stream("POST", "/images/create?fromImage=%s/t/evil&tag=1" % reg.addr)
+        errors = [m["error"] for m in msgs if "error" in m]
+        self.assertTrue(errors and ".." in errors[0], msgs)
+        statuses = [m.get("status") for m in msgs]
+        self.assertNotIn("Download complete", statuses)
+        got = max([m["progressDetail"].get("current", 0) for m in msgs
+                   if m.get("status") == "Downloading"] or [0])
+        self.assertLess(got, len(layer) // 2, "the download went on after the unpack failed")
+        self.assertEqual(d.blobs(), set())
+        self.assertEqual(d.ingest(), [])
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
