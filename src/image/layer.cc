@@ -450,6 +450,31 @@ bool KeepXattr(const char* name) {
   return strncmp(name, "user.", 5) == 0 || strcmp(name, "security.capability") == 0;
 }
 
+using XattrList = std::vector<std::pair<std::string, std::string>>;
+
+// The xattrs of a tar entry that a layer may set (KeepXattr).
+XattrList KeptXattrs(struct archive_entry* e) {
+  XattrList out;
+  const char* name;
+  const void* value;
+  size_t size;
+  archive_entry_xattr_reset(e);
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+    if (KeepXattr(name)) {
+      out.emplace_back(name, std::string(static_cast<const char*>(value), size));
+    }
+  }
+  return out;
+}
+
+void SetXattrs(int fd, const XattrList& xattrs, const std::string& shown) {
+  for (const auto& [name, value] : xattrs) {
+    if (fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) < 0 && errno != ENOTSUP) {
+      ThrowErrno("layer: set xattr " + name + " on " + shown);
+    }
+  }
+}
+
 // The process's umask, read without changing it (umask(2) would, for every thread).
 mode_t ProcessUmask() {
   std::optional<std::string> status = ReadFileIfExists("/proc/self/status");
@@ -471,7 +496,7 @@ struct FileJob {
   uid_t uid = 0;
   gid_t gid = 0;
   struct timespec mtime = {};
-  std::vector<std::pair<std::string, std::string>> xattrs;  // the ones kept
+  XattrList xattrs;  // the ones kept
 };
 
 // Regular files of a layer unpacked into an empty directory, created and written by a few
@@ -585,12 +610,7 @@ class FileWriters {
     if ((j.chown || !j.mode_at_create) && fchmod(fd.get(), j.perm) < 0) {
       ThrowErrno("layer: chmod " + j.shown);
     }
-    for (const auto& [name, value] : j.xattrs) {
-      if (fsetxattr(fd.get(), name.c_str(), value.data(), value.size(), 0) < 0 &&
-          errno != ENOTSUP) {
-        ThrowErrno("layer: set xattr " + name + " on " + j.shown);
-      }
-    }
+    SetXattrs(fd.get(), j.xattrs, j.shown);
     struct timespec ts[2] = {j.mtime, j.mtime};
     futimens(fd.get(), ts);
   }
@@ -746,7 +766,7 @@ class Unpacker {
       if (!moded && fchmod(fd.get(), perm) < 0) {
         ThrowErrno("layer: chmod " + shown);
       }
-      Xattrs(e, fd.get(), shown);
+      SetXattrs(fd.get(), KeptXattrs(e), shown);
     } else if (fchmodat(parent, name.c_str(), perm, 0) < 0) {
       ThrowErrno("layer: chmod " + shown);
     }
@@ -947,15 +967,7 @@ class Unpacker {
     job.gid = static_cast<gid_t>(archive_entry_gid(e));
     job.chown = !(job.uid == euid_ && job.gid == egid_ && parent_gid_ == egid_);
     job.mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-    const char* xname;
-    const void* value;
-    size_t size;
-    archive_entry_xattr_reset(e);
-    while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
-      if (KeepXattr(xname)) {
-        job.xattrs.emplace_back(xname, std::string(static_cast<const char*>(value), size));
-      }
-    }
+    job.xattrs = KeptXattrs(e);
     queued_.insert(shown);
     writers_->Add(std::move(job));
     return true;
@@ -965,21 +977,6 @@ class Unpacker {
     if (writers_) {
       writers_->Drain();
       queued_.clear();
-    }
-  }
-
-  void Xattrs(struct archive_entry* e, int fd, const std::string& shown) {
-    const char* xname;
-    const void* value;
-    size_t size;
-    archive_entry_xattr_reset(e);
-    while (archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK) {
-      if (!KeepXattr(xname)) {
-        continue;
-      }
-      if (fsetxattr(fd, xname, value, size, 0) < 0 && errno != ENOTSUP) {
-        ThrowErrno(std::string("layer: set xattr ") + xname + " on " + shown);
-      }
     }
   }
 
